@@ -1,0 +1,1 @@
+"""The ``falcoctl-py`` command line: one module per command, registered lazily in ``main.COMMANDS``."""
