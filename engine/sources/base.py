@@ -1,0 +1,54 @@
+"""The ``Source`` protocol every event source follows (k8s audit webhook/file/replay, syscall backends).
+
+Owns: the protocol and the ``SourceStats`` counters shape. A source has a ``name`` (the event source it feeds:
+``"k8s_audit"`` or ``"syscall"``), the ``field_classes`` its events can be read with, a way to deliver events
+(``run(callback)`` and/or iteration) and ``stats()``. Sources never evaluate rules and never format alerts.
+
+Must not: import a concrete source, the rules engine or prometheus_client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from engine.fields.base import FieldClass
+
+
+@runtime_checkable
+class Event(Protocol):
+    """What every event carries (the shared event contract)."""
+
+    source: str
+    ts: int  # nanoseconds since the epoch: the event's own time
+    evt_type: str | None
+    cache: dict[Any, Any]
+
+
+@runtime_checkable
+class Source(Protocol):
+    name: str
+
+    @property
+    def field_classes(self) -> tuple[FieldClass, ...]: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+    def run(self, callback: Callable[[Any], object]) -> None:
+        """Deliver every event to ``callback`` until the source ends (or is stopped)."""
+
+    def stats(self) -> dict[str, int]: ...
+
+
+@dataclass(slots=True)
+class SourceStats:
+    """Plain counters a source keeps; ``engine.metrics`` reads them through ``Source.stats()``."""
+
+    events: int = 0  # events delivered
+    payloads: int = 0  # payloads (lines, requests) read
+    bad_payloads: int = 0  # payloads rejected (not JSON, not audit events)
+    drops: int = 0  # events lost (full queues, kernel loss)
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)

@@ -1,0 +1,124 @@
+"""Kubernetes audit events: the decoded event object and the payload decoder.
+
+Owns: ``AuditEvent`` (the shared event contract for the ``k8s_audit`` source: ``.source``, ``.ts``, ``.evt_type``,
+``.cache``, ``.obj``, ``.raw``), ``decode_payload`` (a JSON ``Event``, an ``EventList`` or a JSON array of events,
+as the kube-apiserver webhook backend and audit log files send them) and the RFC 3339 timestamp parser.
+
+Must not: extract fields (that is ``engine.fields.k8saudit``), read files or sockets (sources do), or know rules.
+Each payload is decoded exactly once, with orjson; fields are read lazily from the decoded dict afterwards.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from typing import Any
+
+import orjson
+
+SOURCE = "k8s_audit"
+NOT_AUDIT = "data not recognized as a k8s audit event"
+
+# 2018-10-25T14:09:12Z, 2018-10-25T14:09:12.123456Z, ...123456789+02:00
+_RFC3339 = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9})\d*)?(Z|z|[+-]\d{2}:?\d{2})$")
+
+
+class AuditDecodeError(ValueError):
+    """A payload that is not JSON, or JSON that is not a Kubernetes audit event. ``str()`` says which."""
+
+    def __init__(self, message: str, *, index: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.index = index  # position of the offending item inside an EventList/array, if any
+
+
+def parse_rfc3339_ns(text: str) -> int:
+    """RFC 3339 time (seconds to nanoseconds precision, any offset) -> int nanoseconds since the epoch."""
+    m = _RFC3339.match(text) if isinstance(text, str) else None
+    if m is None:
+        raise AuditDecodeError(f"invalid RFC3339 timestamp {text!r}")
+    year, month, day, hour, minute, sec = (int(g) for g in m.groups()[:6])
+    frac = m.group(7) or ""
+    tz = m.group(8)
+    try:
+        secs = calendar.timegm((year, month, day, hour, minute, sec, 0, 0, 0))
+    except (ValueError, OverflowError) as exc:  # pragma: no cover - timegm is lenient
+        raise AuditDecodeError(f"invalid RFC3339 timestamp {text!r}") from exc
+    if not (1 <= month <= 12 and 1 <= day <= 31 and hour < 24 and minute < 60 and sec <= 60):
+        raise AuditDecodeError(f"invalid RFC3339 timestamp {text!r}")
+    if tz not in ("Z", "z"):
+        sign = 1 if tz[0] == "+" else -1
+        digits = tz[1:].replace(":", "")
+        secs -= sign * (int(digits[:2]) * 3600 + int(digits[2:]) * 60)
+    return secs * 1_000_000_000 + int(frac.ljust(9, "0") or 0)
+
+
+class AuditEvent:
+    """One Kubernetes audit event (``audit.k8s.io`` ``Event``), decoded once.
+
+    ``ts`` is the event's own time (``stageTimestamp``), ``evt_type`` is always ``None`` for this source, and
+    ``cache`` holds lazily extracted field values for this event only.
+    """
+
+    __slots__ = ("obj", "ts", "raw", "cache", "verb", "resource")
+
+    source = SOURCE
+    evt_type = None
+
+    def __init__(self, obj: dict[str, Any], *, ts: int | None = None, raw: bytes | None = None) -> None:
+        self.obj = obj
+        self.ts = ts if ts is not None else parse_rfc3339_ns(obj["stageTimestamp"])
+        self.raw = raw
+        self.cache: dict[Any, Any] = {}
+        # The two keys audit rules are indexed by (see engine.sources.k8s_audit_index).
+        verb = obj.get("verb")
+        self.verb = verb if isinstance(verb, str) else None
+        ref = obj.get("objectRef")
+        res = ref.get("resource") if isinstance(ref, dict) else None
+        self.resource = res if isinstance(res, str) else None
+
+    @classmethod
+    def from_obj(cls, obj: Any, *, raw: bytes | None = None) -> AuditEvent:
+        """Validate one decoded JSON value as an audit ``Event``; raise ``AuditDecodeError`` when it is not one."""
+        if not isinstance(obj, dict) or obj.get("kind") != "Event" or not isinstance(obj.get("auditID"), str):
+            raise AuditDecodeError(NOT_AUDIT)
+        stamp = obj.get("stageTimestamp")
+        if not isinstance(stamp, str):
+            raise AuditDecodeError(f"{NOT_AUDIT}: missing stageTimestamp")
+        return cls(obj, ts=parse_rfc3339_ns(stamp), raw=raw)
+
+    def __repr__(self) -> str:
+        return f"AuditEvent(auditID={self.obj.get('auditID')!r}, verb={self.verb!r}, resource={self.resource!r})"
+
+
+def events_from_json(value: Any, *, raw: bytes | None = None) -> list[AuditEvent]:
+    """Audit events from an already decoded ``Event``, ``EventList`` or JSON array of events."""
+    if isinstance(value, dict) and value.get("kind") == "EventList":
+        items = value.get("items")
+        if not isinstance(items, list):
+            raise AuditDecodeError(f"{NOT_AUDIT}: EventList without items")
+    elif isinstance(value, list):
+        items = value
+    else:
+        return [AuditEvent.from_obj(value, raw=raw)]
+    out = []
+    for i, item in enumerate(items):
+        try:
+            out.append(AuditEvent.from_obj(item))
+        except AuditDecodeError as exc:
+            raise AuditDecodeError(f"item {i}: {exc.message}", index=i) from None
+    return out
+
+
+def decode_payload(data: bytes | str) -> list[AuditEvent]:
+    """Decode one payload (an ``Event``, an ``EventList`` or a JSON array) into events.
+
+    Raises ``AuditDecodeError`` for invalid JSON or for anything that is not an audit event.
+    """
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise AuditDecodeError(f"{NOT_AUDIT}: invalid JSON ({exc})") from None
+    raw = data if isinstance(data, bytes) and isinstance(value, dict) and value.get("kind") == "Event" else None
+    return events_from_json(value, raw=raw)
