@@ -1,0 +1,248 @@
+"""Chart values: profile (+ cluster facts, + cost model) -> sized values, then ``-f`` files and ``--set`` on top.
+
+Owns: mapping a profile's pools and sources onto the chart's values (``nodePools``, ``syscall.backend``,
+``k8sAudit``), merging user overrides the way helm does (maps deep-merge, lists and scalars replace, ``null``
+deletes), parsing ``--set a.b[0].c=v``, and refusing values the chart's ``values.schema.json`` rejects before
+anything is rendered (unknown keys named with the input that introduced them). It must not run helm
+(``falcoctl_py.render``) or size anything itself (``falcoctl_py.sizing``).
+
+Public API (stable): ``build_values(*, profile, cluster=None, cost_model=None, values_files=(), sets=()) -> dict``.
+``profile`` is a name, a path or a ``Profile``; ``cluster`` is what ``falcoctl_py.k8s.cluster_facts`` returns
+(a mapping or object with optional ``pools`` in the profile's pool shape, ``api_server_cidrs``, ``api_server_ports``,
+``dns_cidrs``) and replaces the profile's pools and the chart's network defaults.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from falcoctl_py.cost_model import CostModel, load_cost_model
+from falcoctl_py.errors import FindingsError, UsageError
+from falcoctl_py.profiles import Pool, Profile, load_profile, profile_from_dict
+from falcoctl_py.quantity import format_cpu, format_memory
+from falcoctl_py.resources import chart_dir, chart_values_schema
+from falcoctl_py.schema_check import schema_errors
+from falcoctl_py.sizing import CONTROL_PLANE_LABEL, PoolSizing, SizingResult, size_profile
+
+WEBHOOK_TLS_SECRET = "falco-py-webhook-tls"
+WEBHOOK_TOKEN_SECRET = "falco-py-webhook-token"
+_SET_KEY = re.compile(r"^([^\[\]]+)((?:\[\d+\])*)$")
+
+
+def chart_defaults() -> dict[str, Any]:
+    with open(chart_dir() / "values.yaml", "rb") as fh:
+        loaded: dict[str, Any] = yaml.load(fh, Loader=yaml.CSafeLoader) or {}
+    return loaded
+
+
+def merge(base: Any, override: Any) -> Any:
+    """Helm's coalescing: maps merge recursively, anything else replaces; ``None`` removes the key."""
+    if not isinstance(base, dict) or not isinstance(override, dict):
+        return copy.deepcopy(override)
+    out = dict(base)
+    for key, value in override.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _resources(p: PoolSizing) -> dict[str, Any]:
+    return {"requests": {"cpu": format_cpu(p.cpu_request_m), "memory": format_memory(p.memory_request_bytes)},
+            "limits": {"cpu": format_cpu(p.cpu_limit_m), "memory": format_memory(p.memory_limit_bytes)}}
+
+
+def _selector(pool: Pool) -> dict[str, Any]:
+    exprs = [{"key": k, "operator": "In", "values": [v]} if v else {"key": k, "operator": "Exists"}
+             for k, v in sorted(pool.labels.items())]
+    return {"matchExpressions": exprs}
+
+
+def profile_values(profile: Profile, sizing: SizingResult) -> dict[str, Any]:
+    """The chart values a profile implies (resources from ``sizing``)."""
+    by_name = {p.facts.name: p for p in sizing.pools}
+    log_file = profile.audit_delivery == "log-file" and "k8s_audit" in profile.sources
+    webhook = profile.audit_delivery == "webhook" and "k8s_audit" in profile.sources
+    values: dict[str, Any] = {
+        "syscall": {"backend": profile.syscall_backend},
+        "outputs": {"stdout": profile.stdout},
+        "k8sAudit": {"webhook": {"enabled": webhook}, "logFile": {"enabled": log_file}},
+    }
+    pools: list[dict[str, Any]] = []
+    default_pool: PoolSizing | None = None
+    for pool in profile.pools:
+        sized = by_name[pool.name]
+        if log_file and CONTROL_PLANE_LABEL in pool.labels:
+            values["k8sAudit"]["logFile"]["resources"] = _resources(sized)
+        elif pool.labels:
+            pools.append({"name": pool.name, "selector": _selector(pool), "resources": _resources(sized)})
+        elif default_pool is None or sized.cpu_limit_m > default_pool.cpu_limit_m:
+            default_pool = sized  # unlabeled pools share the default DaemonSet: size for the largest
+    if default_pool is not None:
+        values["daemonset"] = {"resources": _resources(default_pool)}
+    values["nodePools"] = {"pools": pools}
+    if webhook:
+        values["k8sAudit"]["webhook"].update({
+            "resources": _resources(by_name["webhook"]),
+            "tls": {"existingSecret": WEBHOOK_TLS_SECRET}, "bearerToken": {"existingSecret": WEBHOOK_TOKEN_SECRET}})
+    return values
+
+
+def _get(obj: Any, name: str) -> Any:
+    return obj.get(name) if isinstance(obj, Mapping) else getattr(obj, name, None)
+
+
+def apply_cluster(profile: Profile, cluster: Any) -> tuple[Profile, dict[str, Any]]:
+    """Replace the profile's pools with the cluster's and return the network values the cluster implies."""
+    network: dict[str, Any] = {}
+    cidrs, ports, dns = _get(cluster, "api_server_cidrs"), _get(cluster, "api_server_ports"), _get(cluster, "dns_cidrs")
+    if cidrs:
+        network.setdefault("apiServer", {})["cidrs"] = list(cidrs)
+    if ports:
+        network.setdefault("apiServer", {})["ports"] = [int(p) for p in ports]
+    if dns:
+        network.setdefault("dns", {})["cidrs"] = list(dns)
+    pools = _get(cluster, "pools")
+    if pools:
+        doc = {"name": profile.name, "description": profile.description, "sources": list(profile.sources),
+               "syscall_backend": profile.syscall_backend, "audit_delivery": profile.audit_delivery,
+               "pools": [dict(p) if isinstance(p, Mapping) else dict(vars(p)) for p in pools],
+               "rates": {s: {"p50": r.p50, "p90": r.p90, "p99": r.p99} for s, r in profile.rates.items()},
+               "sizing": {"percentile": profile.sizing.percentile, "margin": profile.sizing.margin,
+                          "queued_alerts": profile.sizing.queued_alerts,
+                          "floors": {"cpu": format_cpu(profile.sizing.floor_cpu_millicores),
+                                     "memory": format_memory(profile.sizing.floor_memory_bytes)}}}
+        profile = profile_from_dict(doc, origin=f"{profile.origin} + cluster pools")
+    return profile, ({"network": network} if network else {})
+
+
+def parse_set(expr: str) -> dict[str, Any]:
+    """``a.b[1].c=v`` -> nested dict/list; the value is typed like YAML (``true``, ``3``, ``"x"``)."""
+    if "=" not in expr:
+        raise UsageError(f"--set {expr!r}: expected key=value")
+    path, raw = expr.split("=", 1)
+    if not path:
+        raise UsageError(f"--set {expr!r}: empty key")
+    try:
+        value = yaml.load(raw, Loader=yaml.CSafeLoader) if raw else ""
+    except yaml.YAMLError:
+        value = raw
+    steps: list[str | int] = []
+    for part in path.split("."):
+        m = _SET_KEY.match(part)
+        if not m:
+            raise UsageError(f"--set {expr!r}: cannot parse key part {part!r}")
+        steps.append(m.group(1))
+        steps += [int(i) for i in re.findall(r"\[(\d+)\]", m.group(2))]
+    return _nest(steps, value)
+
+
+def _nest(steps: list[str | int], value: Any) -> Any:
+    if not steps:
+        return value
+    head, rest = steps[0], steps[1:]
+    if isinstance(head, int):
+        items: list[Any] = [{} for _ in range(head)]
+        items.append(_nest(rest, value))
+        return items
+    return {head: _nest(rest, value)}
+
+
+def _merge_set(base: Any, override: Any) -> Any:
+    """Like ``merge`` but list indexes from ``--set`` update elements instead of replacing the list."""
+    if isinstance(override, list) and isinstance(base, list):
+        out = list(base)
+        for i, item in enumerate(override):
+            if item == {} and i < len(out):
+                continue
+            if i < len(out):
+                out[i] = _merge_set(out[i], item)
+            else:
+                out.extend({} for _ in range(i - len(out)))
+                out.append(item)
+        return out
+    if isinstance(base, dict) and isinstance(override, dict):
+        out_d = dict(base)
+        for k, v in override.items():
+            out_d[k] = _merge_set(out_d.get(k), v) if k in out_d else v
+        return out_d
+    return copy.deepcopy(override)
+
+
+def _has_path(doc: Any, path: list[str]) -> bool:
+    for step in path:
+        if isinstance(doc, dict) and step in doc:
+            doc = doc[step]
+        elif isinstance(doc, list) and step.isdigit() and int(step) < len(doc):
+            doc = doc[int(step)]
+        else:
+            return False
+    return True
+
+
+def load_values_file(path: str | Path) -> dict[str, Any]:
+    p = Path(path)
+    try:
+        doc = yaml.load(p.read_bytes(), Loader=yaml.CSafeLoader)
+    except OSError as exc:
+        raise UsageError(f"cannot read values file {p}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise UsageError(f"values file {p} is not valid YAML: {str(exc).splitlines()[0]}") from exc
+    if doc is None:
+        return {}
+    if not isinstance(doc, dict):
+        raise UsageError(f"values file {p}: top level must be a mapping, not {type(doc).__name__}")
+    return doc
+
+
+def check_values(values: dict[str, Any], *, inputs: Iterable[tuple[str, Any]] = ()) -> None:
+    """Raise ``UsageError`` naming each rejected key/value (and the input it came from) per the chart schema."""
+    problems = schema_errors(values, chart_values_schema())
+    if not problems:
+        return
+    named: list[str] = []
+    for line in problems:
+        where = line.split(":", 1)[0]
+        unknown = re.search(r"unknown key '([^']+)'", line)
+        path = [] if where == "(top level)" else re.split(r"\.|\[|\]\.?", where.rstrip("]"))
+        if unknown:
+            path = [*path, unknown.group(1)]
+        origin = next((name for name, doc in reversed(list(inputs)) if _has_path(doc, [s for s in path if s])), None)
+        named.append(f"{line} (from {origin})" if origin else line)
+    more = f" (+{len(named) - 3} more)" if len(named) > 3 else ""
+    raise UsageError(f"chart values rejected: {'; '.join(named[:3])}{more}")
+
+
+def build_values(*, profile: str | Path | Profile, cluster: Any = None, cost_model: CostModel | str | Path | None = None,
+                 values_files: Iterable[str | Path] = (), sets: Iterable[str] = ()) -> dict[str, Any]:
+    """Complete chart values (chart defaults + profile sizing + cluster + files + ``--set``), schema-checked."""
+    prof = profile if isinstance(profile, Profile) else load_profile(profile)
+    cost = cost_model if isinstance(cost_model, CostModel) else load_cost_model(cost_model)
+    network: dict[str, Any] = {}
+    if cluster is not None:
+        prof, network = apply_cluster(prof, cluster)
+    sizing = size_profile(prof, cost)
+    values = merge(chart_defaults(), profile_values(prof, sizing))
+    values = merge(values, network)
+    inputs: list[tuple[str, Any]] = []
+    for vf in values_files:
+        doc = load_values_file(vf)
+        inputs.append((f"-f {vf}", doc))
+        values = merge(values, doc)
+    for expr in sets:
+        doc = parse_set(expr)
+        inputs.append((f"--set {expr}", doc))
+        values = _merge_set(values, doc)
+    check_values(values, inputs=inputs)
+    if not isinstance(values, dict):  # pragma: no cover - merge of dicts is a dict
+        raise FindingsError("chart values are not a mapping")
+    return values
