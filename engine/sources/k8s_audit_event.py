@@ -61,7 +61,7 @@ class AuditEvent:
     ``cache`` holds lazily extracted field values for this event only.
     """
 
-    __slots__ = ("obj", "ts", "raw", "cache", "verb", "resource")
+    __slots__ = ("cache", "obj", "raw", "resource", "ts", "verb")
 
     source = SOURCE
     evt_type = None
