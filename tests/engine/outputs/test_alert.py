@@ -1,0 +1,59 @@
+"""Falco-shaped alerts: JSON keys, nanosecond UTC time from the event, the text line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from engine.outputs.alert import build_alert, clock_ns, iso8601_ns
+from engine.priority import Priority
+
+
+@dataclass(frozen=True)
+class FakeFormatter:
+    text: str
+    fields: dict[str, Any]
+
+    def format(self, event: Any) -> tuple[str, dict[str, Any]]:
+        return self.text, self.fields
+
+
+@dataclass(frozen=True)
+class FakeRule:
+    name: str = "Create Privileged Pod"
+    priority: Priority = Priority.WARNING
+    tags: tuple[str, ...] = ("k8s", "PCI_DSS")
+    formatter: FakeFormatter = field(default_factory=lambda: FakeFormatter(
+        "Pod started (user=alice)", {"ka.user.name": "alice", "ka.resp.name": None}))
+
+
+@dataclass
+class FakeEvent:
+    ts: int = 1540476552_123456789
+    source: str = "k8s_audit"
+
+
+def test_time_formats() -> None:
+    assert iso8601_ns(1540476552_123456789) == "2018-10-25T14:09:12.123456789Z"
+    assert iso8601_ns(1540476552_000000001) == "2018-10-25T14:09:12.000000001Z"
+    assert clock_ns(1540476552_123456789) == "14:09:12.123456789"
+
+
+def test_alert_json_has_falcos_keys_and_values() -> None:
+    alert = build_alert(FakeRule(), FakeEvent(), hostname="node-1")
+    doc = orjson.loads(alert.to_json())
+    assert sorted(doc) == ["hostname", "output", "output_fields", "priority", "rule", "source", "tags", "time"]
+    assert doc["time"] == "2018-10-25T14:09:12.123456789Z"
+    assert doc["priority"] == "Warning"
+    assert doc["output"] == "14:09:12.123456789: Warning Pod started (user=alice)"
+    assert doc["output_fields"] == {"ka.user.name": "alice", "ka.resp.name": None}
+    assert doc["tags"] == ["PCI_DSS", "k8s"]
+    assert (doc["rule"], doc["source"], doc["hostname"]) == ("Create Privileged Pod", "k8s_audit", "node-1")
+    assert alert.to_text() == doc["output"]
+
+
+def test_priority_given_as_text_is_normalised() -> None:
+    rule = FakeRule(priority="INFO")  # type: ignore[arg-type]
+    assert build_alert(rule, FakeEvent()).to_dict()["priority"] == "Informational"
