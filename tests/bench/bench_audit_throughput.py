@@ -1,0 +1,85 @@
+"""k8s audit throughput: the engine (decode + all upstream k8s audit rules + alerts) vs plain ``orjson.loads``.
+
+Both run over the same synthetic stream (``engine.sources.audit_synth``) in this one process, so the ratio
+``engine events/s / orjson events/s`` is comparable across machines. Target: ratio >= 0.5.
+Usage: python tests/bench/bench_audit_throughput.py [--events N] [--seed S] [--rules FILE ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import orjson
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from engine.rules import load_rules
+from engine.runtime import Engine
+from engine.sources.audit_synth import synth_lines
+from engine.sources.k8s_audit_event import decode_payload
+
+
+def default_rules() -> list[Path]:
+    shared = Path(os.environ.get("FALCOPY_SHARED") or REPO.parent / "shared")
+    return [shared / "upstream" / "rules" / "k8s_audit_rules.yaml"]
+
+
+def best_of(repeats: int, fn: object) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()  # type: ignore[operator]
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--events", type=int, default=20_000)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--rules", type=Path, action="append")
+    args = ap.parse_args()
+    rules = args.rules or default_rules()
+    result = load_rules(rules)
+    if not result.successful or result.ruleset is None:
+        for e in result.errors:
+            print(f"rules error: {e.to_dict()}", file=sys.stderr)
+        return 1
+    lines = synth_lines(args.events, seed=args.seed)
+    size = sum(map(len, lines)) / len(lines)
+    engine = Engine(result.ruleset)
+    alerts: Counter[str] = Counter()
+
+    def plain() -> None:
+        for line in lines:
+            orjson.loads(line)
+
+    def full() -> None:
+        process = engine.process
+        for line in lines:
+            for event in decode_payload(line):
+                for alert in process(event):
+                    alerts[alert.rule] += 1
+
+    t_plain = best_of(args.repeats, plain)
+    t_engine = best_of(args.repeats, full)
+    n = len(lines)
+    print(f"rules: {', '.join(p.name for p in rules)} ({len(result.ruleset.rules)} rules)")
+    print(f"events: {n} synthetic audit events, seed {args.seed}, mean {size:.0f} bytes")
+    print(f"orjson.loads: {n / t_plain:12,.0f} events/s")
+    print(f"engine:       {n / t_engine:12,.0f} events/s  ({t_engine / n * 1e6:.1f} us/event)")
+    print(f"ratio engine/orjson: {t_plain / t_engine:.3f} (target >= 0.5)")
+    per_run = {rule: c // args.repeats for rule, c in alerts.most_common(8)}
+    print(f"alerts per run: {sum(alerts.values()) // args.repeats} {per_run}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
