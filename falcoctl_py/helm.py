@@ -29,7 +29,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
+import orjson
 
 from falcoctl_py.errors import HelmError
 
@@ -56,11 +56,14 @@ def find_helm() -> Path:
 
 
 def _reason(stderr: str, returncode: int) -> str:
-    """Helm's own reason: the last 'Error:' line, else the last non-empty line."""
+    """Helm's own reason on one line: the last 'Error:' line, with the detail lines helm lists under it (schema
+    violations) joined in; else the last non-empty line."""
     lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
-    for line in reversed(lines):
-        if line.startswith("Error:"):
-            return line[len("Error:"):].strip()
+    for i in range(len(lines) - 1, -1, -1):
+        if lines[i].startswith("Error:"):
+            head = lines[i][len("Error:"):].strip()
+            detail = [ln.lstrip("- ") for ln in lines[i + 1:] if not ln.startswith("Use --debug")]
+            return f"{head} {'; '.join(detail)}".strip() if detail else head
     return lines[-1] if lines else f"helm exited with status {returncode}"
 
 
@@ -191,9 +194,10 @@ class Helm:
     def version(self) -> str:
         return self.run(["version", "--short"]).strip()
 
-    def _with_values(self, values: Mapping[str, Any]) -> tempfile._TemporaryFileWrapper[str]:
-        tmp = tempfile.NamedTemporaryFile("w", suffix=".yaml", prefix="falcopy-values-")
-        yaml.safe_dump(dict(values), tmp, sort_keys=False)
+    def _with_values(self, values: Mapping[str, Any]) -> tempfile._TemporaryFileWrapper[bytes]:
+        # JSON, not YAML: helm's YAML 1.1 reader would turn an unquoted `y`/`on`/`no` into a boolean.
+        tmp = tempfile.NamedTemporaryFile("wb", suffix=".json", prefix="falcopy-values-")
+        tmp.write(orjson.dumps(dict(values)))
         tmp.flush()
         return tmp
 

@@ -125,17 +125,29 @@ def apply_cluster(profile: Profile, cluster: Any) -> tuple[Profile, dict[str, An
     return profile, ({"network": network} if network else {})
 
 
+def _typed(raw: str) -> Any:
+    """Helm's ``--set`` typing: true/false, null, integers; everything else (``on``, ``1.5``, ``y``) is a string."""
+    if raw in ("true", "false"):
+        return raw == "true"
+    if raw == "null":
+        return None
+    if re.fullmatch(r"-?(0|[1-9][0-9]*)", raw):
+        return int(raw)
+    return raw
+
+
 def parse_set(expr: str) -> dict[str, Any]:
-    """``a.b[1].c=v`` -> nested dict/list; the value is typed like YAML (``true``, ``3``, ``"x"``)."""
+    """``a.b[1].c=v`` -> nested dict/list, typed the way helm's ``--set`` does (``x={a,b}`` is a list)."""
     if "=" not in expr:
         raise UsageError(f"--set {expr!r}: expected key=value")
     path, raw = expr.split("=", 1)
     if not path:
         raise UsageError(f"--set {expr!r}: empty key")
-    try:
-        value = yaml.load(raw, Loader=yaml.CSafeLoader) if raw else ""
-    except yaml.YAMLError:
-        value = raw
+    value: Any
+    if raw.startswith("{") and raw.endswith("}"):
+        value = [_typed(v) for v in raw[1:-1].split(",")] if raw[1:-1] else []
+    else:
+        value = _typed(raw)
     steps: list[str | int] = []
     for part in path.split("."):
         m = _SET_KEY.match(part)
@@ -173,7 +185,10 @@ def _merge_set(base: Any, override: Any) -> Any:
     if isinstance(base, dict) and isinstance(override, dict):
         out_d = dict(base)
         for k, v in override.items():
-            out_d[k] = _merge_set(out_d.get(k), v) if k in out_d else v
+            if v is None:
+                out_d.pop(k, None)  # helm: --set key=null removes the key
+            else:
+                out_d[k] = _merge_set(out_d.get(k), v) if k in out_d else v
         return out_d
     return copy.deepcopy(override)
 

@@ -1,0 +1,39 @@
+"""Chart test helpers: the helm binary (skip when missing, fail under CI=true) and in-process CLI runs."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+import pytest
+
+from falcoctl_py.errors import HelmError
+from falcoctl_py.helm import Helm, find_helm
+
+
+@pytest.fixture(scope="session")
+def helm() -> Helm:
+    try:
+        return Helm(find_helm())
+    except HelmError as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"helm required under CI=true: {exc}")
+        pytest.skip(f"helm not available: {exc}")
+
+
+@pytest.fixture
+def run_cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, str]]:
+    """Run ``falcoctl-py ARGS`` in-process through the real error edge; returns (exit code, stdout, stderr)."""
+    from falcoctl_py.cli.main import main
+
+    def run(*args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        try:
+            main(list(args))
+            code = 0
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
