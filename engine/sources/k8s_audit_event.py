@@ -54,6 +54,12 @@ def parse_rfc3339_ns(text: str) -> int:
     return secs * 1_000_000_000 + int(frac.ljust(9, "0") or 0)
 
 
+def _text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return orjson.dumps(value).decode()
+
+
 class AuditEvent:
     """One Kubernetes audit event (``audit.k8s.io`` ``Event``), decoded once.
 
@@ -72,11 +78,10 @@ class AuditEvent:
         self.raw = raw
         self.cache: dict[Any, Any] = {}
         # The two keys audit rules are indexed by (see engine.sources.k8s_audit_index).
-        verb = obj.get("verb")
-        self.verb = verb if isinstance(verb, str) else None
+        # Rendered exactly as the ka.verb / ka.target.resource fields render them (strings as-is, else JSON).
         ref = obj.get("objectRef")
-        res = ref.get("resource") if isinstance(ref, dict) else None
-        self.resource = res if isinstance(res, str) else None
+        self.verb = _text(obj.get("verb"))
+        self.resource = _text(ref.get("resource")) if isinstance(ref, dict) else None
 
     @classmethod
     def from_obj(cls, obj: Any, *, raw: bytes | None = None) -> AuditEvent:
