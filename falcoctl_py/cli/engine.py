@@ -162,15 +162,15 @@ def run(ctx: click.Context, rules: tuple[Path, ...], source: str, events: Path |
         rule_matching: str, webhook_listen: str | None, metrics_listen: str | None, backend: str | None,
         config_path: Path | None) -> None:
     """Replay events (--events) or serve: the audit webhook, syscall capture, metrics."""
-    rule_files = list(rules) or default_rules_files()
-    if not rule_files:
-        raise UsageError("no --rules given and no bundled default rules found")
     if events is not None:
         if webhook_listen or config_path or backend:
             raise UsageError("--events replays a file; it cannot be combined with --webhook-listen, "
                              "--config or --backend")
         if not events.is_file():
             raise UsageError(f"events file not found: {events}")
+        rule_files = list(rules) or default_rules_files()
+        if not rule_files:
+            raise UsageError("no --rules given and no bundled default rules found")
         ctx.exit(replay_run(rules=rule_files, source=source, events=events, fmt=fmt, priority=priority,
                             rule_matching=rule_matching))
     if backend and source != "syscall":
