@@ -1,0 +1,77 @@
+"""``falcoctl-py template``: render + schema-check, print YAML or write files; typos stop before helm runs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from falcoctl_py.cli.main import main
+from falcoctl_py.errors import HelmError
+from falcoctl_py.helm import find_helm
+
+pytestmark = pytest.mark.helm
+
+
+@pytest.fixture(autouse=True)
+def _helm() -> None:
+    try:
+        find_helm()
+    except HelmError as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(str(exc))
+        pytest.skip(str(exc))
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    capsys.readouterr()
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_prints_checked_yaml(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "template", "--profile", "large", "--kube-version", "1.35")
+    assert code == 0, err
+    kinds = [d["kind"] for d in yaml.safe_load_all(out) if d]
+    assert kinds.count("DaemonSet") == 4 and "Deployment" in kinds
+    assert "Kubernetes 1.35.0:" in err and "0 error(s)" in err
+
+
+def test_output_dir(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, out, err = run(capsys, "template", "--profile", "small", "--output-dir", str(tmp_path / "m"))
+    assert code == 0 and out == ""
+    files = sorted((tmp_path / "m").glob("*.yaml"))
+    assert len(files) >= 8 and any("daemonset" in f.name for f in files)
+
+
+def test_typo_refused_before_render(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FALCOPY_HELM", "/nonexistent/helm")  # would fail with exit 3 if helm were reached
+    code, _, err = run(capsys, "template", "--set", "networkPolicy.enabeld=false")
+    assert code == 2 and "unknown key 'enabeld'" in err
+
+
+def test_chart_failure_is_exit_3_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "template", "--set", "nodePools.labelKey=pool",
+                       "--set", "nodePools.pools[0].name=a", "--set", "nodePools.pools[0].value=x",
+                       "--set", "nodePools.pools[0].resources.requests.cpu=100m",
+                       "--set", "nodePools.pools[0].resources.requests.memory=128Mi",
+                       "--set", "nodePools.pools[0].resources.limits.cpu=1",
+                       "--set", "nodePools.pools[0].resources.limits.memory=256Mi",
+                       "--set", "nodePools.pools[1].name=b", "--set", "nodePools.pools[1].value=x",
+                       "--set", "nodePools.pools[1].resources.requests.cpu=100m",
+                       "--set", "nodePools.pools[1].resources.requests.memory=128Mi",
+                       "--set", "nodePools.pools[1].resources.limits.cpu=1",
+                       "--set", "nodePools.pools[1].resources.limits.memory=256Mi")
+    assert code == 3 and err.count("\n") == 1 and "overlapping node selectors" in err
+
+
+def test_bad_kube_version_is_usage(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "template", "--kube-version", "one.thirty")
+    assert code == 2 and "MAJOR.MINOR" in err

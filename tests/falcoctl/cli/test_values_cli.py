@@ -1,0 +1,51 @@
+"""``falcoctl-py values``: sized values printed, typos refused with exit 2 and one line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from falcoctl_py.cli.main import main
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    capsys.readouterr()
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_values_yaml_and_json(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "values", "--profile", "medium", "--set", "image.tag=9.9.9")
+    assert code == 0, err
+    values = yaml.safe_load(out)
+    assert values["image"]["tag"] == "9.9.9" and values["syscall"]["backend"] == "proc"
+    code, out, _ = run(capsys, "values", "--profile", "medium", "-o", "json")
+    assert json.loads(out)["nodePools"]["pools"][0]["name"] == "general"
+
+
+def test_typo_refused_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    f = tmp_path / "v.yaml"
+    f.write_text("image:\n  tagg: x\n")
+    code, out, err = run(capsys, "values", "-f", str(f))
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "unknown key 'tagg'" in err and "Traceback" not in err
+
+
+def test_bad_cost_model_is_exit_1(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    f = tmp_path / "c.json"
+    f.write_text('{"schema_version": 1}')
+    code, _, err = run(capsys, "values", "--cost-model", str(f))
+    assert code == 1 and "cost model" in err and "required property" in err
+
+
+def test_unknown_profile_is_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "values", "--profile", "gigantic")
+    assert code == 2 and "unknown profile 'gigantic'" in err

@@ -1,0 +1,91 @@
+"""Values: profile -> sized chart values, helm-style merging and --set, refusal of unknown keys before render."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from falcoctl_py.errors import EXIT_USAGE, UsageError
+from falcoctl_py.profiles import load_profile
+from falcoctl_py.values import build_values, merge, parse_set
+
+
+def test_profile_pools_become_disjoint_node_pools_with_sized_resources() -> None:
+    values = build_values(profile="large")
+    pools = {p["name"]: p for p in values["nodePools"]["pools"]}
+    assert set(pools) == {"system", "general", "highmem"}
+    assert pools["highmem"]["selector"]["matchExpressions"] == [
+        {"key": "node.kubernetes.io/pool", "operator": "In", "values": ["highmem"]}]
+    assert values["syscall"]["backend"] == "audit"
+    assert values["k8sAudit"]["webhook"]["enabled"] is True
+    assert values["k8sAudit"]["webhook"]["tls"]["existingSecret"]
+    hm, gen = pools["highmem"]["resources"], pools["general"]["resources"]
+    assert hm["limits"]["cpu"] != gen["limits"]["cpu"]  # the busier pool gets more
+
+
+def test_log_file_profile_maps_control_plane_to_the_auditlog_pool() -> None:
+    values = build_values(profile="audit-only")
+    assert values["k8sAudit"]["logFile"]["enabled"] is True
+    assert values["nodePools"]["pools"] == []  # control plane is the chart's own pool; workers the default
+    assert values["k8sAudit"]["logFile"]["resources"]["requests"]["memory"].endswith("Mi")
+
+
+def test_files_then_sets_override_in_order(tmp_path: Path) -> None:
+    f = tmp_path / "v.yaml"
+    f.write_text(yaml.safe_dump({"image": {"tag": "from-file"}, "engine": {"logLevel": "debug"}}))
+    values = build_values(profile="small", values_files=[f], sets=["image.tag=from-set", "engine.healthPort=9000"])
+    assert values["image"]["tag"] == "from-set" and values["engine"]["logLevel"] == "debug"
+    assert values["engine"]["healthPort"] == 9000
+
+
+def test_unknown_key_refused_naming_key_and_input(tmp_path: Path) -> None:
+    f = tmp_path / "typo.yaml"
+    f.write_text(yaml.safe_dump({"daemonset": {"maxUnavailabel": 1}}))
+    with pytest.raises(UsageError) as info:
+        build_values(profile="small", values_files=[f])
+    assert "daemonset: unknown key 'maxUnavailabel'" in str(info.value) and str(f) in str(info.value)
+    assert info.value.exit_code == EXIT_USAGE
+    with pytest.raises(UsageError, match=r"syscall.backend: 'ebpf' is not one of .*--set syscall.backend=ebpf"):
+        build_values(profile="small", sets=["syscall.backend=ebpf"])
+
+
+def test_bad_quantity_refused() -> None:
+    with pytest.raises(UsageError, match="daemonset.resources.limits.memory"):
+        build_values(profile="small", sets=["daemonset.resources.limits.memory=lots"])
+
+
+def test_set_parsing_follows_helm() -> None:
+    assert parse_set("a.b=true") == {"a": {"b": True}}
+    assert parse_set("a.b=on") == {"a": {"b": "on"}}  # helm keeps it a string
+    assert parse_set("a=007") == {"a": "007"}
+    assert parse_set("a=-3") == {"a": -3}
+    assert parse_set("l={x,y}") == {"l": ["x", "y"]}
+    assert parse_set("p[1].n=z") == {"p": [{}, {"n": "z"}]}
+    with pytest.raises(UsageError, match="expected key=value"):
+        parse_set("novalue")
+
+
+def test_set_list_index_updates_one_element() -> None:
+    values = build_values(profile="large", sets=["nodePools.pools[1].maxUnavailable=2"])
+    pools = values["nodePools"]["pools"]
+    assert pools[1]["maxUnavailable"] == 2 and pools[1]["name"] == "general"
+    assert "maxUnavailable" not in pools[0]
+
+
+def test_merge_semantics() -> None:
+    assert merge({"a": {"b": 1, "c": 2}}, {"a": {"b": 3}}) == {"a": {"b": 3, "c": 2}}
+    assert merge({"a": [1, 2]}, {"a": [3]}) == {"a": [3]}
+    assert merge({"a": 1, "b": 2}, {"a": None}) == {"b": 2}
+
+
+def test_cluster_facts_replace_pools_and_network() -> None:
+    cluster = {"pools": [{"name": "ng-1", "cpu": 16, "memory": "64Gi", "pods_per_node": 58, "count": 4,
+                          "labels": {"eks.amazonaws.com/nodegroup": "ng-1"}}],
+               "api_server_cidrs": ["172.20.0.5/32"], "api_server_ports": [443], "dns_cidrs": ["172.20.0.10/32"]}
+    values = build_values(profile="medium", cluster=cluster)
+    assert [p["name"] for p in values["nodePools"]["pools"]] == ["ng-1"]
+    assert values["network"]["apiServer"] == {"cidrs": ["172.20.0.5/32"], "ports": [443]}
+    assert values["network"]["dns"]["cidrs"] == ["172.20.0.10/32"]
+    assert load_profile("medium").pools[0].name == "general"  # the shipped profile is untouched
