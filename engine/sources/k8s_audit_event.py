@@ -33,25 +33,43 @@ class AuditDecodeError(ValueError):
         self.index = index  # position of the offending item inside an EventList/array, if any
 
 
-def parse_rfc3339_ns(text: str) -> int:
-    """RFC 3339 time (seconds to nanoseconds precision, any offset) -> int nanoseconds since the epoch."""
+def _parse_slow(text: str) -> int:
     m = _RFC3339.match(text) if isinstance(text, str) else None
     if m is None:
         raise AuditDecodeError(f"invalid RFC3339 timestamp {text!r}")
     year, month, day, hour, minute, sec = (int(g) for g in m.groups()[:6])
     frac = m.group(7) or ""
     tz = m.group(8)
-    try:
-        secs = calendar.timegm((year, month, day, hour, minute, sec, 0, 0, 0))
-    except (ValueError, OverflowError) as exc:  # pragma: no cover - timegm is lenient
-        raise AuditDecodeError(f"invalid RFC3339 timestamp {text!r}") from exc
     if not (1 <= month <= 12 and 1 <= day <= 31 and hour < 24 and minute < 60 and sec <= 60):
         raise AuditDecodeError(f"invalid RFC3339 timestamp {text!r}")
+    secs = calendar.timegm((year, month, day, hour, minute, sec, 0, 0, 0))
     if tz not in ("Z", "z"):
         sign = 1 if tz[0] == "+" else -1
         digits = tz[1:].replace(":", "")
         secs -= sign * (int(digits[:2]) * 3600 + int(digits[2:]) * 60)
     return secs * 1_000_000_000 + int(frac.ljust(9, "0") or 0)
+
+
+# Seconds part ("2018-10-25T14:09:12") -> ns since the epoch. Events arrive in time order, so a small cache of
+# recent seconds turns nearly every timestamp into one dict lookup plus the fraction.
+_SECONDS: dict[str, int] = {}
+_SECONDS_MAX = 1024
+
+
+def parse_rfc3339_ns(text: str) -> int:
+    """RFC 3339 time (seconds to nanoseconds precision, any offset) -> int nanoseconds since the epoch."""
+    if type(text) is str and len(text) >= 20 and text[-1] == "Z":
+        frac = text[19:-1]
+        if not frac or (frac[0] == "." and 1 < len(frac) <= 10 and frac[1:].isdigit() and frac.isascii()):
+            head = text[:19]
+            base = _SECONDS.get(head)
+            if base is None:
+                base = _parse_slow(head + "Z")
+                if len(_SECONDS) >= _SECONDS_MAX:
+                    _SECONDS.clear()
+                _SECONDS[head] = base
+            return base + int(frac[1:].ljust(9, "0")) if frac else base
+    return _parse_slow(text)
 
 
 def _text(value: Any) -> str | None:
@@ -79,17 +97,22 @@ class AuditEvent:
         self.cache: dict[Any, Any] = {}
         # The two keys audit rules are indexed by (see engine.sources.k8s_audit_index).
         # Rendered exactly as the ka.verb / ka.target.resource fields render them (strings as-is, else JSON).
+        verb = obj.get("verb")
+        self.verb = verb if verb is None or type(verb) is str else _text(verb)
         ref = obj.get("objectRef")
-        self.verb = _text(obj.get("verb"))
-        self.resource = _text(ref.get("resource")) if isinstance(ref, dict) else None
+        if type(ref) is dict:
+            res = ref.get("resource")
+            self.resource = res if res is None or type(res) is str else _text(res)
+        else:
+            self.resource = None
 
     @classmethod
     def from_obj(cls, obj: Any, *, raw: bytes | None = None) -> AuditEvent:
         """Validate one decoded JSON value as an audit ``Event``; raise ``AuditDecodeError`` when it is not one."""
-        if not isinstance(obj, dict) or obj.get("kind") != "Event" or not isinstance(obj.get("auditID"), str):
+        if type(obj) is not dict or obj.get("kind") != "Event" or type(obj.get("auditID")) is not str:
             raise AuditDecodeError(NOT_AUDIT)
         stamp = obj.get("stageTimestamp")
-        if not isinstance(stamp, str):
+        if type(stamp) is not str:
             raise AuditDecodeError(f"{NOT_AUDIT}: missing stageTimestamp")
         return cls(obj, ts=parse_rfc3339_ns(stamp), raw=raw)
 
@@ -125,5 +148,6 @@ def decode_payload(data: bytes | str) -> list[AuditEvent]:
         value = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         raise AuditDecodeError(f"{NOT_AUDIT}: invalid JSON ({exc})") from None
-    raw = data if isinstance(data, bytes) and isinstance(value, dict) and value.get("kind") == "Event" else None
-    return events_from_json(value, raw=raw)
+    if type(value) is dict and value.get("kind") == "Event":  # the common case: one event per payload
+        return [AuditEvent.from_obj(value, raw=data if type(data) is bytes else None)]
+    return events_from_json(value)
