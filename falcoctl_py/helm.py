@@ -79,7 +79,7 @@ def _common(*, namespace: str | None, kube_context: str | None, kubeconfig: str 
 
 
 def _duration(seconds: float) -> str:
-    return f"{int(round(seconds))}s"
+    return f"{round(seconds)}s"
 
 
 def upgrade_install_args(release: str, chart: str | Path, *, namespace: str, values_file: str | Path,
@@ -196,7 +196,7 @@ class Helm:
 
     def _with_values(self, values: Mapping[str, Any]) -> tempfile._TemporaryFileWrapper[bytes]:
         # JSON, not YAML: helm's YAML 1.1 reader would turn an unquoted `y`/`on`/`no` into a boolean.
-        tmp = tempfile.NamedTemporaryFile("wb", suffix=".json", prefix="falcopy-values-")
+        tmp = tempfile.NamedTemporaryFile("wb", suffix=".json", prefix="falcopy-values-")  # noqa: SIM115 - caller closes
         tmp.write(orjson.dumps(dict(values)))
         tmp.flush()
         return tmp

@@ -25,7 +25,7 @@ class QuantityError(ValueError):
     """Not a Kubernetes quantity; the message names the text."""
 
 
-def parse_quantity(text: str | int | float) -> Decimal:
+def parse_quantity(text: str | float) -> Decimal:
     """The quantity's value in base units (cores or bytes) as an exact Decimal."""
     if isinstance(text, bool):
         raise QuantityError(f"not a quantity: {text!r}")
@@ -46,14 +46,14 @@ def parse_quantity(text: str | int | float) -> Decimal:
     return value * _MULT[suffix]
 
 
-def cpu_millicores(text: str | int | float) -> int:
+def cpu_millicores(text: str | float) -> int:
     """CPU quantity -> millicores, rounded up (Kubernetes does not allow below 1m)."""
-    return int(math.ceil(parse_quantity(text) * 1000))
+    return math.ceil(parse_quantity(text) * 1000)
 
 
-def memory_bytes(text: str | int | float) -> int:
+def memory_bytes(text: str | float) -> int:
     """Memory quantity -> bytes, rounded up."""
-    return int(math.ceil(parse_quantity(text)))
+    return math.ceil(parse_quantity(text))
 
 
 def format_cpu(millicores: int) -> str:

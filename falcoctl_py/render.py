@@ -22,7 +22,7 @@ from falcoctl_py.resources import chart_dir
 DEFAULT_RELEASE = "falco-py"
 DEFAULT_NAMESPACE = "falco-py"
 DEFAULT_KUBE_VERSION = "1.30.0"
-_SOURCE = re.compile(r"^# Source: (.+)$", re.M)
+_SOURCE = re.compile(r"^# Source: (.+)$", re.MULTILINE)
 
 
 def normalize_kube_version(version: str) -> str:

@@ -7,7 +7,7 @@ It must not read or interpret the files.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ def default_cost_model_path() -> Path:
     return DATA / "cost-model.default.json"
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_json_schema(path: str) -> dict[str, Any]:
     """Parse a JSON schema once per process."""
     parsed: dict[str, Any] = orjson.loads(Path(path).read_bytes())

@@ -104,7 +104,7 @@ def with_margin(value: float, margin: float) -> float:
 
 def oom_bump(num_bytes: int) -> int:
     """KRR's OOM bump: x1.2 or +100 MiB, whichever is larger."""
-    return max(int(math.ceil(num_bytes * OOM_BUMP_FACTOR)), num_bytes + OOM_BUMP_MIN_BYTES)
+    return max(math.ceil(num_bytes * OOM_BUMP_FACTOR), num_bytes + OOM_BUMP_MIN_BYTES)
 
 
 def cpu_millicores_at(facts: PoolFacts, cost: CostModel, percentile: int, *, upper: bool = False) -> float:

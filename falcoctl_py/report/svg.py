@@ -18,8 +18,8 @@ def grouped_bars(title: str, labels: Sequence[str], series: Sequence[tuple[str, 
     height = top + rows * (bar_h * len(series) + gap) + 30
     peak = max((v for _, _, vals in series for v in vals), default=0.0) or 1.0
     span = width - left - 90
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
-             f'aria-label="{escape(title)}" viewBox="0 0 {width} {height}">',
+    parts = [(f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
+              f'aria-label="{escape(title)}" viewBox="0 0 {width} {height}">'),
              f'<title>{escape(title)}</title>',
              f'<text x="4" y="18" font-size="14" font-weight="bold">{escape(title)}</text>']
     y = top

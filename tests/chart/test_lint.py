@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from chartutil import CHART, CI_VALUES, ci_id
 
 from falcoctl_py.helm import Helm
-from chartutil import CHART, CI_VALUES, ci_id
 
 pytestmark = pytest.mark.helm
 

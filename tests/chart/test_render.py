@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 import yaml
-
 from chartutil import CHART, CI_VALUES, KUBE_VERSIONS, PROFILES, by_kind, ci_id, docs_of, pod_spec
+
 from falcoctl_py.errors import HelmError
 from falcoctl_py.helm import Helm
 from falcoctl_py.render import render

@@ -10,8 +10,18 @@ import pytest
 
 from falcoctl_py import helm as helm_mod
 from falcoctl_py.errors import EXIT_CLUSTER, HelmError
-from falcoctl_py.helm import (Helm, find_helm, get_manifest_args, get_values_args, history_args, lint_args,
-                              rollback_args, template_args, uninstall_args, upgrade_install_args)
+from falcoctl_py.helm import (
+    Helm,
+    find_helm,
+    get_manifest_args,
+    get_values_args,
+    history_args,
+    lint_args,
+    rollback_args,
+    template_args,
+    uninstall_args,
+    upgrade_install_args,
+)
 
 
 def test_upgrade_install_uses_helm4_flags() -> None:

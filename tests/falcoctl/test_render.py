@@ -10,7 +10,14 @@ import yaml
 
 from falcoctl_py.errors import FindingsError, HelmError, UsageError
 from falcoctl_py.helm import Helm, find_helm
-from falcoctl_py.render import doc_id, dump_manifests, normalize_kube_version, parse_manifests, render, write_manifests
+from falcoctl_py.render import (
+    doc_id,
+    dump_manifests,
+    normalize_kube_version,
+    parse_manifests,
+    render,
+    write_manifests,
+)
 from falcoctl_py.values import build_values
 
 

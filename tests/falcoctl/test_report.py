@@ -63,7 +63,7 @@ def test_html_is_self_contained_with_inline_svg(doc: dict) -> None:
     assert html.startswith("<!DOCTYPE html>")
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)  # no external assets
     assert "<script" not in html
-    svgs = re.findall(r"<svg.*?</svg>", html, flags=re.S)
+    svgs = re.findall(r"<svg.*?</svg>", html, flags=re.DOTALL)
     assert len(svgs) == 2
     for svg in svgs:
         root = ET.fromstring(svg)  # well-formed XML

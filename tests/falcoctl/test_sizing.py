@@ -9,8 +9,15 @@ import pytest
 from falcoctl_py.cost_model import CostModel, Estimate
 from falcoctl_py.profiles import Rate, SizingPolicy, load_profile
 from falcoctl_py.quantity import MIB
-from falcoctl_py.sizing import (MIN_CPU_LIMIT_M, OOM_BUMP_MIN_BYTES, PoolFacts, oom_bump, pool_facts_from_profile,
-                                size_pool, size_profile)
+from falcoctl_py.sizing import (
+    MIN_CPU_LIMIT_M,
+    OOM_BUMP_MIN_BYTES,
+    PoolFacts,
+    oom_bump,
+    pool_facts_from_profile,
+    size_pool,
+    size_profile,
+)
 
 
 def est(value: float, spread: float = 0.0) -> Estimate:
@@ -30,7 +37,10 @@ POLICY = SizingPolicy(percentile=90, margin=0.15, queued_alerts=100, floor_cpu_m
                       floor_memory_bytes=64 * MIB)
 
 
-def facts(*, rate: Rate = Rate(100, 400, 1000), cpus: int = 8, oom: bool = False, procs: int = 500,
+DEFAULT_RATE = Rate(100, 400, 1000)
+
+
+def facts(*, rate: Rate = DEFAULT_RATE, cpus: int = 8, oom: bool = False, procs: int = 500,
           pods: int = 50) -> PoolFacts:
     return PoolFacts(name="p", kind="node", node_cpus=cpus, node_memory_bytes=cpus * 4 * 1024 * MIB, count=3,
                      pods_per_node=pods, processes_per_node=procs, rates={"syscall": rate}, oom_killed=oom)

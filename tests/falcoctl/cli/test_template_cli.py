@@ -45,7 +45,7 @@ def test_prints_checked_yaml(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_output_dir(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    code, out, err = run(capsys, "template", "--profile", "small", "--output-dir", str(tmp_path / "m"))
+    code, out, _err = run(capsys, "template", "--profile", "small", "--output-dir", str(tmp_path / "m"))
     assert code == 0 and out == ""
     files = sorted((tmp_path / "m").glob("*.yaml"))
     assert len(files) >= 8 and any("daemonset" in f.name for f in files)
