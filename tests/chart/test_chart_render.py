@@ -259,3 +259,24 @@ def test_typo_refused_by_helm_schema(helm: Helm, tmp_path: Path) -> None:
 def test_webhook_without_secrets_fails_with_reason(helm: Helm) -> None:
     with pytest.raises(HelmError, match="tls.existingSecret or both tls.cert and tls.key"):
         helm.template(CHART, {"k8sAudit": {"webhook": {"enabled": True}}}, release="r", namespace="n")
+
+
+def test_engine_config_per_role(helm: Helm) -> None:
+    values = build_values(profile="small", values_files=[CHART / "ci" / f for f in (
+        "syscall-audit-values.yaml", "webhook-existing-secret-values.yaml", "logfile-values.yaml",
+        "sinks-values.yaml")])
+    docs = render(values)
+    (cm,) = [d for d in by_kind(docs, "ConfigMap") if d["metadata"]["name"].endswith("-config")]
+    node, webhook, auditlog = (yaml.safe_load(cm["data"][f"engine-{r}.yaml"]) for r in ("node", "webhook", "auditlog"))
+    assert node["sources"] == {"syscall": {"backend": "audit", "audit_mode": "unicast", "host_root": "/host"}}
+    assert set(webhook["sources"]) == {"k8s_audit"} and webhook["sources"]["k8s_audit"]["webhook"]["path"] == \
+        "/k8s-audit"
+    assert auditlog["sources"]["k8s_audit"]["log_file"]["path"] == "/var/log/kubernetes/audit/audit.log"
+    assert node["metrics"]["listen"].endswith(":8765")
+    assert node["outputs"]["http"][0]["token_env"] == "FALCOPY_SINK_SIEM_TOKEN" and "stdout" not in node["outputs"]
+    # each pod mounts its own role's key as config.yaml
+    keys = {d["metadata"]["name"]: next(v["configMap"]["items"][0]["key"] for v in pod_spec(d)["volumes"]
+                                        if v["name"] == "config")
+            for d in docs if d["kind"] in ("DaemonSet", "Deployment")}
+    assert keys == {"falco-py": "engine-node.yaml", "falco-py-control-plane": "engine-auditlog.yaml",
+                    "falco-py-webhook": "engine-webhook.yaml"}
