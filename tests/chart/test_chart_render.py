@@ -271,7 +271,7 @@ def test_engine_config_per_role(helm: Helm) -> None:
     assert node["sources"] == {"syscall": {"backend": "audit", "audit_mode": "unicast", "host_root": "/host"}}
     assert set(webhook["sources"]) == {"k8s_audit"} and webhook["sources"]["k8s_audit"]["webhook"]["path"] == \
         "/k8s-audit"
-    assert auditlog["sources"]["k8s_audit"]["log_file"]["path"] == "/var/log/kubernetes/audit/audit.log"
+    assert auditlog["sources"]["k8s_audit"]["log_file"]["path"] == "/var/log/kube-apiserver/audit.log"
     assert node["metrics"]["listen"].endswith(":8765")
     assert node["outputs"]["http"][0]["token_env"] == "FALCOPY_SINK_SIEM_TOKEN" and "stdout" not in node["outputs"]
     # each pod mounts its own role's key as config.yaml
