@@ -39,8 +39,8 @@ def test_multi_stage_slim_base_and_clean_final_stage() -> None:
 
 def test_copied_paths_exist_or_come_from_make_wheel() -> None:
     makefile = (REPO / "Makefile").read_text()
-    assert re.search(r"^wheel:.*\n\t.*pip wheel --no-deps -w dist \.", makefile, re.M)
-    assert re.search(r"^image: wheel\n\tdocker build -f engine/Dockerfile", makefile, re.M)
+    assert re.search(r"^wheel:.*\n\t.*pip wheel --no-deps -w dist \.", makefile, re.MULTILINE)
+    assert re.search(r"^image: wheel\n\tdocker build -f engine/Dockerfile", makefile, re.MULTILINE)
     for instr in (i for stage in stages() for i in stage if i.upper().startswith("COPY ") and "--from" not in i):
         src = instr.split()[1]
         if src.startswith("dist"):
