@@ -17,11 +17,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-import kubernetes_validate  # noqa: E402
+import kubernetes_validate
 
-from falcoctl_py.render import render  # noqa: E402
-from falcoctl_py.validate import check_manifests  # noqa: E402
-from falcoctl_py.values import build_values  # noqa: E402
+from falcoctl_py.render import render
+from falcoctl_py.validate import check_manifests
+from falcoctl_py.values import build_values
 
 
 def main() -> int:
