@@ -13,7 +13,7 @@ Public API (stable, used by the cluster commands):
 - ``find_helm() -> Path``: ``$FALCOPY_HELM``, then ``helm`` on PATH, then the virtualenv's ``bin/helm``.
 - ``Helm(binary=None)``: ``.run(args) -> str`` (stdout), ``.template(chart, values, *, release, namespace,
   kube_version, api_versions=()) -> str``, ``.lint(chart, *, strict=True, values_files=()) -> str``,
-  ``.install_dry_run_client(chart, values, *, release, namespace, kube_version=None) -> str``, ``.version()``.
+  ``.install_dry_run_client(chart, values, *, release, namespace) -> str``, ``.version()``.
 - argv builders: ``upgrade_install_args``, ``rollback_args``, ``uninstall_args``, ``get_values_args``,
   ``get_manifest_args``, ``history_args`` (each returns the argv *after* the binary).
 """
@@ -212,11 +212,9 @@ class Helm:
         return self.run(lint_args(chart, strict=strict, values_files=values_files))
 
     def install_dry_run_client(self, chart: str | Path, values: Mapping[str, Any], *, release: str,
-                               namespace: str, kube_version: str | None = None) -> str:
-        """``helm install --dry-run=client``: renders with hooks and NOTES, needs no cluster."""
+                               namespace: str) -> str:
+        """``helm install --dry-run=client``: renders with hooks and NOTES, needs no cluster. (``helm install``
+        has no ``--kube-version``; use ``template`` to render for a given Kubernetes version.)"""
         with self._with_values(values) as tmp:
-            args = ["install", release, str(chart), "--dry-run=client", "--namespace", namespace,
-                    "--values", tmp.name]
-            if kube_version:
-                args += ["--kube-version", kube_version]
-            return self.run(args)
+            return self.run(["install", release, str(chart), "--dry-run=client", "--namespace", namespace,
+                             "--values", tmp.name])

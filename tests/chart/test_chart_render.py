@@ -240,6 +240,7 @@ def test_webhook_shares_pod_template_and_has_pdb(helm: Helm) -> None:
     wspec, nspec = pod_spec(dep), pod_spec(ds)
     assert wspec["containers"][0]["args"] == nspec["containers"][0]["args"]
     assert wspec["containers"][0]["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert wspec["automountServiceAccountToken"] is False and nspec["automountServiceAccountToken"] is True
     assert {"name": "https-webhook", "containerPort": 9765, "protocol": "TCP"} in wspec["containers"][0]["ports"]
     (pdb,) = by_kind(docs, "PodDisruptionBudget")
     assert pdb["spec"]["selector"]["matchLabels"] == dep["spec"]["selector"]["matchLabels"]
@@ -280,3 +281,26 @@ def test_engine_config_per_role(helm: Helm) -> None:
             for d in docs if d["kind"] in ("DaemonSet", "Deployment")}
     assert keys == {"falco-py": "engine-node.yaml", "falco-py-control-plane": "engine-auditlog.yaml",
                     "falco-py-webhook": "engine-webhook.yaml"}
+
+
+def test_duplicate_pool_names_refused(helm: Helm) -> None:
+    values = build_values(profile="small")
+    values["nodePools"]["pools"] = [_pool("a", [{"key": "p", "operator": "In", "values": ["1"]}]),
+                                    _pool("a", [{"key": "p", "operator": "In", "values": ["2"]}])]
+    with pytest.raises(HelmError, match='pool name "a" used twice'):
+        render(values)
+
+
+def test_install_dry_run_client_renders_notes(helm: Helm) -> None:
+    out = helm.install_dry_run_client(CHART, build_values(profile="medium"), release="sec", namespace="security")
+    assert "NOTES:" in out and "https://sec-falco-py-webhook.security.svc:9765/k8s-audit" in out
+    assert "kind: DaemonSet" in out
+
+
+def test_packaged_chart_and_profiles_resolve_inside_the_package() -> None:
+    from falcoctl_py import resources
+
+    pkg = Path(resources.__file__).resolve().parent
+    assert (pkg / "data" / "charts" / "falco-py" / "Chart.yaml").is_file()
+    assert (pkg / "data" / "profiles" / "large.yaml").is_file()
+    assert resources.chart_dir() == CHART

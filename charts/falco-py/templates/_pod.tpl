@@ -23,7 +23,7 @@ metadata:
     {{- end }}
 spec:
   serviceAccountName: {{ include "falco-py.serviceAccountName" $root }}
-  automountServiceAccountToken: true
+  automountServiceAccountToken: {{ $node }}  {{- /* webhook pods never call the API server */}}
   {{- with include "falco-py.priorityClassName" $root }}
   priorityClassName: {{ . }}
   {{- end }}
