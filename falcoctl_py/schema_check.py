@@ -49,5 +49,8 @@ def schema_errors(instance: Any, schema: dict[str, Any]) -> list[str]:
                 for key in sorted(k for k in leaf.instance if k not in allowed):
                     lines.append(f"{where}: unknown key {key!r}")
                 continue
+            if leaf.validator == "not":
+                lines.append(f"{where}: {leaf.instance!r} is reserved and cannot be set here")
+                continue
             lines.append(f"{where}: {leaf.message}")
     return lines

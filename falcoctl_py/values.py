@@ -149,7 +149,8 @@ def parse_set(expr: str) -> dict[str, Any]:
     else:
         value = _typed(raw)
     steps: list[str | int] = []
-    for part in path.split("."):
+    for part in re.split(r"(?<!\\)\.", path):  # `a\.b` is one key containing a dot, as in helm
+        part = part.replace("\\.", ".")
         m = _SET_KEY.match(part)
         if not m:
             raise UsageError(f"--set {expr!r}: cannot parse key part {part!r}")

@@ -63,6 +63,7 @@ def test_set_parsing_follows_helm() -> None:
     assert parse_set("a=-3") == {"a": -3}
     assert parse_set("l={x,y}") == {"l": ["x", "y"]}
     assert parse_set("p[1].n=z") == {"p": [{}, {"n": "z"}]}
+    assert parse_set(r"labels.example\.com/team=sec") == {"labels": {"example.com/team": "sec"}}
     with pytest.raises(UsageError, match="expected key=value"):
         parse_set("novalue")
 
@@ -89,3 +90,24 @@ def test_cluster_facts_replace_pools_and_network() -> None:
     assert values["network"]["apiServer"] == {"cidrs": ["172.20.0.5/32"], "ports": [443]}
     assert values["network"]["dns"]["cidrs"] == ["172.20.0.10/32"]
     assert load_profile("medium").pools[0].name == "general"  # the shipped profile is untouched
+
+
+def test_selector_labels_cannot_be_overridden() -> None:
+    with pytest.raises(UsageError, match="'app.kubernetes.io/name' is reserved"):
+        build_values(profile="small", sets=[r"daemonset.podLabels.app\.kubernetes\.io/name=x"])
+
+
+def test_measured_cost_model_flows_into_resources(tmp_path: Path) -> None:
+    import json
+
+    from falcoctl_py.resources import default_cost_model_path
+
+    doc = json.loads(default_cost_model_path().read_text())
+    doc["cpu_seconds_per_1k_events"]["syscall"].update(value=2.0, spread=0.0, estimate=False, how="test")
+    path = tmp_path / "cost.json"
+    path.write_text(json.dumps(doc))
+    cheap = {p["name"]: p for p in build_values(profile="medium")["nodePools"]["pools"]}
+    dear = {p["name"]: p for p in build_values(profile="medium", cost_model=path)["nodePools"]["pools"]}
+    # medium general pool: p90 150 syscall events/s x 2 CPU-s per 1k = 300m, +15% = 345m
+    assert dear["general"]["resources"]["requests"]["cpu"] == "345m"
+    assert cheap["general"]["resources"]["requests"]["cpu"] != "345m"
