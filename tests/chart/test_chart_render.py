@@ -304,3 +304,16 @@ def test_packaged_chart_and_profiles_resolve_inside_the_package() -> None:
     assert (pkg / "data" / "charts" / "falco-py" / "Chart.yaml").is_file()
     assert (pkg / "data" / "profiles" / "large.yaml").is_file()
     assert resources.chart_dir() == CHART
+
+
+def test_prometheus_rules_cover_drops_reload_failures_and_engine_down(helm: Helm) -> None:
+    values = build_values(profile="small", values_files=[CHART / "ci" / "monitoring-values.yaml"])
+    docs = render(values)
+    (rule,) = by_kind(docs, "PrometheusRule")
+    alerts = {r["alert"]: r["expr"] for g in rule["spec"]["groups"] for r in g["rules"]}
+    assert set(alerts) == {"FalcoPyEventsDropped", "FalcoPyRulesReloadFailed", "FalcoPyEngineDown"}
+    assert "falcopy_drops_total" in alerts["FalcoPyEventsDropped"]  # the name the tuning collector reads
+    (sm,) = by_kind(docs, "ServiceMonitor")
+    (svc,) = [s for s in by_kind(docs, "Service") if s["metadata"]["name"].endswith("-metrics")]
+    assert sm["spec"]["selector"]["matchLabels"].items() <= svc["metadata"]["labels"].items()
+    assert sm["spec"]["endpoints"][0]["port"] == svc["spec"]["ports"][0]["name"]
