@@ -36,7 +36,7 @@ CONTROL_PLANE_LABEL = "node-role.kubernetes.io/control-plane"
 MIN_CPU_LIMIT_M = 500
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Reason:
     """Why one number has its value."""
 
@@ -134,15 +134,8 @@ def size_pool(facts: PoolFacts, cost: CostModel, policy: SizingPolicy, *, queue_
     target = cpu_millicores_at(facts, cost, p)
     cpu_req_raw = ceil_step(with_margin(target, margin), CPU_STEP_M)
     cpu_req = max(cpu_req_raw, policy.floor_cpu_millicores)
-    r_cpu_req = Reason("cpu_request", cpu_req, f"p{p} load {target:.1f}m + {margin:.0%} margin", percentile=p,
-                       margin=margin, floor=policy.floor_cpu_millicores,
-                       floor_applied=cpu_req > cpu_req_raw, follows="VPA target (percentile + safety margin)")
     peak = cpu_millicores_at(facts, cost, 99, upper=True)
     cpu_lim = max(cpu_req, ceil_step(with_margin(peak, margin), CPU_STEP_M), MIN_CPU_LIMIT_M)
-    r_cpu_lim = Reason("cpu_limit", cpu_lim, f"p99 load at cost+spread {peak:.1f}m + {margin:.0%} margin, "
-                       f">= request, >= {MIN_CPU_LIMIT_M}m for rule (re)compiles", percentile=99, margin=margin,
-                       floor=MIN_CPU_LIMIT_M, floor_applied=cpu_lim == MIN_CPU_LIMIT_M,
-                       follows="VPA upper bound (peak, never below)")
 
     working = memory_working_bytes(facts, cost, queued_alerts=policy.queued_alerts)
     mem_req_raw = ceil_step(with_margin(working, margin), MIB)
@@ -151,16 +144,10 @@ def size_pool(facts: PoolFacts, cost: CostModel, policy: SizingPolicy, *, queue_
     if facts.oom_killed:
         mem_req = ceil_step(oom_bump(mem_req), MIB)
         bump_note = "OOM kill seen: x1.2 or +100 MiB, whichever larger"
-    r_mem_req = Reason("memory_request", mem_req, f"working set {working / MIB:.0f} MiB with "
-                       f"{policy.queued_alerts} queued alerts + {margin:.0%} margin", margin=margin,
-                       floor=policy.floor_memory_bytes, floor_applied=mem_req_raw < policy.floor_memory_bytes
-                       and not facts.oom_killed, bump=bump_note, follows="KRR memory (peak + buffer, OOM bump)")
     full_queue = ceil_step(memory_working_bytes(facts, cost, queued_alerts=queue_size), MIB)
     mem_lim = max(ceil_step(oom_bump(mem_req), MIB), full_queue)
-    r_mem_lim = Reason("memory_limit", mem_lim, f"max(request bumped, full output queue of {queue_size} alerts "
-                       f"{full_queue / MIB:.0f} MiB)", bump="x1.2 or +100 MiB, whichever larger",
-                       follows="KRR OOM bump as headroom")
 
+    cpu_cap_note = mem_cap_note = ""
     if facts.kind != "webhook":
         node_m = facts.node_cpus * 1000
         if cpu_req > NODE_WARN_FRACTION * node_m:
@@ -170,13 +157,36 @@ def size_pool(facts: PoolFacts, cost: CostModel, policy: SizingPolicy, *, queue_
         if cpu_lim > cap:
             warnings.append(f"CPU capped at half the node ({cap}m); the p99 load needs {cpu_lim}m")
             cpu_lim, cpu_req = cap, min(cpu_req, cap)
+            cpu_cap_note = f"; capped at half the node ({cap}m)"
         mem_cap = ceil_step(NODE_CAP_FRACTION * facts.node_memory_bytes, MIB)
         if mem_lim > mem_cap:
             warnings.append(f"memory limit capped at half the node ({mem_cap // MIB} MiB)")
             mem_lim, mem_req = mem_cap, min(mem_req, mem_cap)
+            mem_cap_note = f"; capped at half the node ({mem_cap // MIB} MiB)"
+
+    reasons = (
+        Reason(quantity="cpu_request", value=cpu_req, percentile=p, margin=margin,
+               basis=f"p{p} load {target:.1f}m + {margin:.0%} margin{cpu_cap_note}",
+               floor=policy.floor_cpu_millicores, floor_applied=cpu_req_raw < policy.floor_cpu_millicores,
+               follows="VPA target (percentile + safety margin)"),
+        Reason(quantity="cpu_limit", value=cpu_lim, percentile=99, margin=margin,
+               basis=f"p99 load at cost+spread {peak:.1f}m + {margin:.0%} margin, >= request, "
+                     f">= {MIN_CPU_LIMIT_M}m for rule (re)compiles{cpu_cap_note}",
+               floor=MIN_CPU_LIMIT_M, floor_applied=cpu_lim == MIN_CPU_LIMIT_M,
+               follows="VPA upper bound (peak, never below)"),
+        Reason(quantity="memory_request", value=mem_req, margin=margin,
+               basis=f"working set {working / MIB:.0f} MiB with {policy.queued_alerts} queued alerts "
+                     f"+ {margin:.0%} margin{mem_cap_note}",
+               floor=policy.floor_memory_bytes,
+               floor_applied=mem_req_raw < policy.floor_memory_bytes and not facts.oom_killed,
+               bump=bump_note, follows="KRR memory (peak + buffer, OOM bump)"),
+        Reason(quantity="memory_limit", value=mem_lim,
+               basis=f"max(request bumped, full output queue of {queue_size} alerts {full_queue / MIB:.0f} MiB)"
+                     f"{mem_cap_note}",
+               bump="x1.2 or +100 MiB, whichever larger", follows="KRR OOM bump as headroom"),
+    )
     return PoolSizing(facts=facts, cpu_request_m=cpu_req, cpu_limit_m=cpu_lim, memory_request_bytes=mem_req,
-                      memory_limit_bytes=mem_lim, reasons=(r_cpu_req, r_cpu_lim, r_mem_req, r_mem_lim),
-                      warnings=tuple(warnings))
+                      memory_limit_bytes=mem_lim, reasons=reasons, warnings=tuple(warnings))
 
 
 def pool_facts_from_profile(profile: Profile, *, webhook_replicas: int = 2,

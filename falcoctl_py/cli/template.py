@@ -27,7 +27,7 @@ def command(profile: str, values_files: tuple[str, ...], sets: tuple[str, ...], 
     from falcoctl_py.render import dump_manifests, render, write_manifests
     from falcoctl_py.validate import check_manifests
 
-    values = build_from_options(profile, values_files, sets, cost_model)
+    values = build_from_options(profile, values_files=values_files, sets=sets, cost_model=cost_model)
     docs = render(values, kube_version=kube_version, release=release, namespace=namespace)
     report = check_manifests(docs, kube_version=kube_version)
     for did, why in report.not_checked:

@@ -30,7 +30,7 @@ def chart_inputs(func: F) -> F:
     return func
 
 
-def build_from_options(profile: str, values_files: tuple[str, ...], sets: tuple[str, ...],
+def build_from_options(profile: str, *, values_files: tuple[str, ...], sets: tuple[str, ...],
                        cost_model: str | None) -> dict[str, Any]:
     from falcoctl_py.values import build_values
 
@@ -43,7 +43,7 @@ def build_from_options(profile: str, values_files: tuple[str, ...], sets: tuple[
 def command(profile: str, values_files: tuple[str, ...], sets: tuple[str, ...], cost_model: str | None,
             output: str) -> None:
     """Print Helm values for the falco-py chart, sized for a profile; schema-checked before printing."""
-    values = build_from_options(profile, values_files, sets, cost_model)
+    values = build_from_options(profile, values_files=values_files, sets=sets, cost_model=cost_model)
     if output == "json":
         import orjson
 

@@ -17,11 +17,11 @@ _CSS = ("body{font-family:system-ui,sans-serif;margin:2em;max-width:60em}table{b
 def render(doc: dict[str, Any]) -> str:
     pools = doc["pools"]
     labels = [p["name"] for p in pools]
-    cpu_svg = grouped_bars("CPU per engine pod", labels, [
+    cpu_svg = grouped_bars("CPU per engine pod", labels, series=[
         ("request", "#4a7fb5", [p["requests"]["cpu_millicores"] for p in pools]),
         ("limit", "#b5844a", [p["limits"]["cpu_millicores"] for p in pools])],
         fmt=lambda v: format_cpu(int(v)))
-    mem_svg = grouped_bars("Memory per engine pod", labels, [
+    mem_svg = grouped_bars("Memory per engine pod", labels, series=[
         ("request", "#4a7fb5", [p["requests"]["memory_bytes"] for p in pools]),
         ("limit", "#b5844a", [p["limits"]["memory_bytes"] for p in pools])],
         fmt=lambda v: format_memory(int(v)) if int(v) % 1024 == 0 else f"{v / 2**20:.0f}Mi")

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from html import escape
 
 
-def grouped_bars(title: str, labels: Sequence[str], series: Sequence[tuple[str, str, Sequence[float]]], *,
+def grouped_bars(title: str, labels: Sequence[str], *, series: Sequence[tuple[str, str, Sequence[float]]],
                  fmt: Callable[[float], str], width: int = 640) -> str:
     """``series`` is ``(name, colour, values)``; one bar per series per label, scaled to the largest value."""
     bar_h, gap, left, top = 14, 10, 140, 30

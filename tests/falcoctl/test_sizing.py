@@ -151,3 +151,11 @@ def test_pool_rate_override_is_used() -> None:
     by = {p.facts.name: p for p in result.pools}
     assert by["highmem"].facts.rates["syscall"].p90 == 2000
     assert by["highmem"].cpu_request_m > by["general"].cpu_request_m
+
+
+def test_reasons_carry_the_final_numbers() -> None:
+    for s in (size_pool(facts(), cost(), POLICY),
+              size_pool(facts(cpus=2, rate=Rate(5000, 8000, 20000)), cost(syscall=1.0), POLICY)):
+        by = {r.quantity: r.value for r in s.reasons}
+        assert by == {"cpu_request": s.cpu_request_m, "cpu_limit": s.cpu_limit_m,
+                      "memory_request": s.memory_request_bytes, "memory_limit": s.memory_limit_bytes}
