@@ -52,8 +52,13 @@ class CostModel:
 
 
 def _estimate(doc: dict[str, Any]) -> Estimate:
-    return Estimate(value=float(doc["value"]), spread=float(doc["spread"]), samples=int(doc["samples"]),
-                    estimate=bool(doc["estimate"]), how=str(doc["how"]))
+    return Estimate(
+        value=float(doc["value"]),
+        spread=float(doc["spread"]),
+        samples=int(doc["samples"]),
+        estimate=bool(doc["estimate"]),
+        how=str(doc["how"]),
+    )
 
 
 def cost_model_from_dict(doc: Any, *, origin: str = "<data>") -> CostModel:
@@ -63,9 +68,13 @@ def cost_model_from_dict(doc: Any, *, origin: str = "<data>") -> CostModel:
         more = f" (+{len(problems) - 3} more)" if len(problems) > 3 else ""
         raise FindingsError(f"cost model {origin} is invalid: {'; '.join(problems[:3])}{more}")
     return CostModel(
-        engine_version=doc["engine_version"], measured_at=doc["measured_at"], method=doc["method"],
+        engine_version=doc["engine_version"],
+        measured_at=doc["measured_at"],
+        method=doc["method"],
         cpu_seconds_per_1k={s: _estimate(doc["cpu_seconds_per_1k_events"][s]) for s in SOURCES},
-        memory={k: _estimate(doc["memory"][k]) for k in MEMORY_TERMS}, origin=origin)
+        memory={k: _estimate(doc["memory"][k]) for k in MEMORY_TERMS},
+        origin=origin,
+    )
 
 
 def load_cost_model(path: str | Path | None = None) -> CostModel:
@@ -79,6 +88,7 @@ def load_cost_model(path: str | Path | None = None) -> CostModel:
         doc = orjson.loads(raw) if target.suffix == ".json" else yaml.load(raw, Loader=yaml.CSafeLoader)
     except (orjson.JSONDecodeError, yaml.YAMLError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise FindingsError(f"cost model {target} is not valid {target.suffix.lstrip('.') or 'YAML'}: {first}") \
-            from exc
+        raise FindingsError(
+            f"cost model {target} is not valid {target.suffix.lstrip('.') or 'YAML'}: {first}"
+        ) from exc
     return cost_model_from_dict(doc, origin=str(target))

@@ -61,8 +61,8 @@ def _reason(stderr: str, returncode: int) -> str:
     lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
     for i in range(len(lines) - 1, -1, -1):
         if lines[i].startswith("Error:"):
-            head = lines[i][len("Error:"):].strip()
-            detail = [ln.lstrip("- ") for ln in lines[i + 1:] if not ln.startswith("Use --debug")]
+            head = lines[i][len("Error:") :].strip()
+            detail = [ln.lstrip("- ") for ln in lines[i + 1 :] if not ln.startswith("Use --debug")]
             return f"{head} {'; '.join(detail)}".strip() if detail else head
     return lines[-1] if lines else f"helm exited with status {returncode}"
 
@@ -82,16 +82,34 @@ def _duration(seconds: float) -> str:
     return f"{round(seconds)}s"
 
 
-def upgrade_install_args(release: str, chart: str | Path, *, namespace: str, values_file: str | Path,
-                         kube_context: str | None = None, kubeconfig: str | None = None,
-                         timeout: float = DEFAULT_TIMEOUT_S, wait: str = "watcher",
-                         rollback_on_failure: bool = True, create_namespace: bool = False) -> list[str]:
+def upgrade_install_args(
+    release: str,
+    chart: str | Path,
+    *,
+    namespace: str,
+    values_file: str | Path,
+    kube_context: str | None = None,
+    kubeconfig: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    wait: str = "watcher",
+    rollback_on_failure: bool = True,
+    create_namespace: bool = False,
+) -> list[str]:
     """``helm upgrade --install`` with Helm 4's rollback-on-failure and wait strategy."""
     if wait not in WAIT_STRATEGIES:
         raise ValueError(f"wait strategy must be one of {', '.join(WAIT_STRATEGIES)}, not {wait!r}")
-    args = ["upgrade", "--install", release, str(chart), "--values", str(values_file),
-            *_common(namespace=namespace, kube_context=kube_context, kubeconfig=kubeconfig),
-            f"--wait={wait}", "--timeout", _duration(timeout)]
+    args = [
+        "upgrade",
+        "--install",
+        release,
+        str(chart),
+        "--values",
+        str(values_file),
+        *_common(namespace=namespace, kube_context=kube_context, kubeconfig=kubeconfig),
+        f"--wait={wait}",
+        "--timeout",
+        _duration(timeout),
+    ]
     if rollback_on_failure:
         args.append("--rollback-on-failure")
     if create_namespace:
@@ -99,35 +117,69 @@ def upgrade_install_args(release: str, chart: str | Path, *, namespace: str, val
     return args
 
 
-def rollback_args(release: str, revision: int | None = None, *, namespace: str, kube_context: str | None = None,
-                  kubeconfig: str | None = None, timeout: float = DEFAULT_TIMEOUT_S,
-                  wait: str = "watcher") -> list[str]:
+def rollback_args(
+    release: str,
+    revision: int | None = None,
+    *,
+    namespace: str,
+    kube_context: str | None = None,
+    kubeconfig: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    wait: str = "watcher",
+) -> list[str]:
     """``helm rollback RELEASE [REVISION]``; no revision means the previous one."""
     args = ["rollback", release]
     if revision is not None:
         if revision < 1:
             raise ValueError(f"revision must be >= 1, not {revision}")
         args.append(str(revision))
-    return args + [*_common(namespace=namespace, kube_context=kube_context, kubeconfig=kubeconfig),
-                   f"--wait={wait}", "--timeout", _duration(timeout)]
+    return args + [
+        *_common(namespace=namespace, kube_context=kube_context, kubeconfig=kubeconfig),
+        f"--wait={wait}",
+        "--timeout",
+        _duration(timeout),
+    ]
 
 
-def uninstall_args(release: str, *, namespace: str, kube_context: str | None = None,
-                   kubeconfig: str | None = None, timeout: float = DEFAULT_TIMEOUT_S,
-                   wait: bool = True) -> list[str]:
-    args = ["uninstall", release, *_common(namespace=namespace, kube_context=kube_context, kubeconfig=kubeconfig),
-            "--timeout", _duration(timeout)]
+def uninstall_args(
+    release: str,
+    *,
+    namespace: str,
+    kube_context: str | None = None,
+    kubeconfig: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    wait: bool = True,
+) -> list[str]:
+    args = [
+        "uninstall",
+        release,
+        *_common(namespace=namespace, kube_context=kube_context, kubeconfig=kubeconfig),
+        "--timeout",
+        _duration(timeout),
+    ]
     if wait:
         args.append("--wait")
     return args
 
 
-def get_values_args(release: str, *, namespace: str, kube_context: str | None = None,
-                    kubeconfig: str | None = None, all_values: bool = False,
-                    revision: int | None = None) -> list[str]:
+def get_values_args(
+    release: str,
+    *,
+    namespace: str,
+    kube_context: str | None = None,
+    kubeconfig: str | None = None,
+    all_values: bool = False,
+    revision: int | None = None,
+) -> list[str]:
     """``helm get values -o json`` (user-supplied values, or all computed values)."""
-    args = ["get", "values", release, "--output", "json",
-            *_common(namespace=namespace, kube_context=kube_context, kubeconfig=kubeconfig)]
+    args = [
+        "get",
+        "values",
+        release,
+        "--output",
+        "json",
+        *_common(namespace=namespace, kube_context=kube_context, kubeconfig=kubeconfig),
+    ]
     if all_values:
         args.append("--all")
     if revision is not None:
@@ -135,23 +187,53 @@ def get_values_args(release: str, *, namespace: str, kube_context: str | None = 
     return args
 
 
-def get_manifest_args(release: str, *, namespace: str, kube_context: str | None = None,
-                      kubeconfig: str | None = None, revision: int | None = None) -> list[str]:
-    args = ["get", "manifest", release, *_common(namespace=namespace, kube_context=kube_context,
-                                                 kubeconfig=kubeconfig)]
+def get_manifest_args(
+    release: str,
+    *,
+    namespace: str,
+    kube_context: str | None = None,
+    kubeconfig: str | None = None,
+    revision: int | None = None,
+) -> list[str]:
+    args = [
+        "get",
+        "manifest",
+        release,
+        *_common(namespace=namespace, kube_context=kube_context, kubeconfig=kubeconfig),
+    ]
     if revision is not None:
         args += ["--revision", str(revision)]
     return args
 
 
-def history_args(release: str, *, namespace: str, kube_context: str | None = None,
-                 kubeconfig: str | None = None, max_revisions: int = 20) -> list[str]:
-    return ["history", release, "--output", "json", "--max", str(max_revisions),
-            *_common(namespace=namespace, kube_context=kube_context, kubeconfig=kubeconfig)]
+def history_args(
+    release: str,
+    *,
+    namespace: str,
+    kube_context: str | None = None,
+    kubeconfig: str | None = None,
+    max_revisions: int = 20,
+) -> list[str]:
+    return [
+        "history",
+        release,
+        "--output",
+        "json",
+        "--max",
+        str(max_revisions),
+        *_common(namespace=namespace, kube_context=kube_context, kubeconfig=kubeconfig),
+    ]
 
 
-def template_args(chart: str | Path, values_file: str | Path, *, release: str, namespace: str,
-                  kube_version: str | None = None, api_versions: Iterable[str] = ()) -> list[str]:
+def template_args(
+    chart: str | Path,
+    values_file: str | Path,
+    *,
+    release: str,
+    namespace: str,
+    kube_version: str | None = None,
+    api_versions: Iterable[str] = (),
+) -> list[str]:
     args = ["template", release, str(chart), "--namespace", namespace, "--values", str(values_file)]
     if kube_version:
         args += ["--kube-version", kube_version]
@@ -160,7 +242,9 @@ def template_args(chart: str | Path, values_file: str | Path, *, release: str, n
     return args
 
 
-def lint_args(chart: str | Path, *, strict: bool = True, values_files: Sequence[str | Path] = ()) -> list[str]:
+def lint_args(
+    chart: str | Path, *, strict: bool = True, values_files: Sequence[str | Path] = ()
+) -> list[str]:
     args = ["lint", str(chart)]
     if strict:
         args.append("--strict")
@@ -181,14 +265,17 @@ class Helm:
         env = dict(os.environ)
         env.setdefault("HELM_CACHE_HOME", str(Path(tempfile.gettempdir()) / "falcopy-helm-cache"))
         try:
-            proc = subprocess.run(argv, capture_output=True, text=True, timeout=self.timeout, env=env,
-                                  check=False)
+            proc = subprocess.run(
+                argv, capture_output=True, text=True, timeout=self.timeout, env=env, check=False
+            )
         except FileNotFoundError as exc:
             raise HelmError(f"helm binary {self.binary} cannot be run: {exc.strerror}") from exc
         except subprocess.TimeoutExpired as exc:
             raise HelmError(f"helm {args[0] if args else ''} timed out after {self.timeout:.0f}s") from exc
         if proc.returncode != 0:
-            raise HelmError(f"helm {args[0] if args else ''}: {_reason(proc.stderr or proc.stdout, proc.returncode)}")
+            raise HelmError(
+                f"helm {args[0] if args else ''}: {_reason(proc.stderr or proc.stdout, proc.returncode)}"
+            )
         return proc.stdout
 
     def version(self) -> str:
@@ -201,20 +288,47 @@ class Helm:
         tmp.flush()
         return tmp
 
-    def template(self, chart: str | Path, values: Mapping[str, Any], *, release: str, namespace: str,
-                 kube_version: str | None = None, api_versions: Iterable[str] = ()) -> str:
+    def template(
+        self,
+        chart: str | Path,
+        values: Mapping[str, Any],
+        *,
+        release: str,
+        namespace: str,
+        kube_version: str | None = None,
+        api_versions: Iterable[str] = (),
+    ) -> str:
         """Render the chart offline; returns the multi-document YAML."""
         with self._with_values(values) as tmp:
-            return self.run(template_args(chart, tmp.name, release=release, namespace=namespace,
-                                          kube_version=kube_version, api_versions=api_versions))
+            return self.run(
+                template_args(
+                    chart,
+                    tmp.name,
+                    release=release,
+                    namespace=namespace,
+                    kube_version=kube_version,
+                    api_versions=api_versions,
+                )
+            )
 
     def lint(self, chart: str | Path, *, strict: bool = True, values_files: Sequence[str | Path] = ()) -> str:
         return self.run(lint_args(chart, strict=strict, values_files=values_files))
 
-    def install_dry_run_client(self, chart: str | Path, values: Mapping[str, Any], *, release: str,
-                               namespace: str) -> str:
+    def install_dry_run_client(
+        self, chart: str | Path, values: Mapping[str, Any], *, release: str, namespace: str
+    ) -> str:
         """``helm install --dry-run=client``: renders with hooks and NOTES, needs no cluster. (``helm install``
         has no ``--kube-version``; use ``template`` to render for a given Kubernetes version.)"""
         with self._with_values(values) as tmp:
-            return self.run(["install", release, str(chart), "--dry-run=client", "--namespace", namespace,
-                             "--values", tmp.name])
+            return self.run(
+                [
+                    "install",
+                    release,
+                    str(chart),
+                    "--dry-run=client",
+                    "--namespace",
+                    namespace,
+                    "--values",
+                    tmp.name,
+                ]
+            )

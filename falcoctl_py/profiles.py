@@ -93,21 +93,40 @@ def profile_from_dict(doc: Any, *, origin: str) -> Profile:
     for src in doc["sources"]:
         if src not in doc["rates"]:
             raise FindingsError(f"profile {origin}: rates.{src} missing for listed source {src}")
-    pools = tuple(Pool(name=p["name"], cpu=int(p["cpu"]), memory_bytes=memory_bytes(p["memory"]),
-                       pods_per_node=int(p["pods_per_node"]),
-                       processes_per_node=int(p.get("processes_per_node", 20 * int(p["pods_per_node"]))),
-                       count=int(p["count"]), labels=dict(p.get("labels") or {}),
-                       taints=tuple(p.get("taints") or ()), rates=_rates(p.get("rates")))
-                  for p in doc["pools"])
+    pools = tuple(
+        Pool(
+            name=p["name"],
+            cpu=int(p["cpu"]),
+            memory_bytes=memory_bytes(p["memory"]),
+            pods_per_node=int(p["pods_per_node"]),
+            processes_per_node=int(p.get("processes_per_node", 20 * int(p["pods_per_node"]))),
+            count=int(p["count"]),
+            labels=dict(p.get("labels") or {}),
+            taints=tuple(p.get("taints") or ()),
+            rates=_rates(p.get("rates")),
+        )
+        for p in doc["pools"]
+    )
     s = doc["sizing"]
-    policy = SizingPolicy(percentile=int(s["percentile"]), margin=float(s["margin"]),
-                          queued_alerts=int(s.get("queued_alerts", 1000)),
-                          floor_cpu_millicores=cpu_millicores(s["floors"]["cpu"]),
-                          floor_memory_bytes=memory_bytes(s["floors"]["memory"]))
-    return Profile(name=doc["name"], description=doc["description"], sources=tuple(doc["sources"]),
-                   syscall_backend=doc["syscall_backend"], audit_delivery=doc["audit_delivery"], pools=pools,
-                   rates=_rates(doc["rates"]), sizing=policy,
-                   stdout=bool((doc.get("outputs") or {}).get("stdout", True)), origin=origin)
+    policy = SizingPolicy(
+        percentile=int(s["percentile"]),
+        margin=float(s["margin"]),
+        queued_alerts=int(s.get("queued_alerts", 1000)),
+        floor_cpu_millicores=cpu_millicores(s["floors"]["cpu"]),
+        floor_memory_bytes=memory_bytes(s["floors"]["memory"]),
+    )
+    return Profile(
+        name=doc["name"],
+        description=doc["description"],
+        sources=tuple(doc["sources"]),
+        syscall_backend=doc["syscall_backend"],
+        audit_delivery=doc["audit_delivery"],
+        pools=pools,
+        rates=_rates(doc["rates"]),
+        sizing=policy,
+        stdout=bool((doc.get("outputs") or {}).get("stdout", True)),
+        origin=origin,
+    )
 
 
 def load_profile(name_or_path: str | Path) -> Profile:

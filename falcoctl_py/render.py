@@ -50,22 +50,50 @@ def parse_manifests(text: str) -> list[dict[str, Any]]:
     return docs
 
 
-def render_text(values: Mapping[str, Any], *, kube_version: str = DEFAULT_KUBE_VERSION,
-                release: str = DEFAULT_RELEASE, namespace: str = DEFAULT_NAMESPACE,
-                api_versions: Iterable[str] = (), helm: Helm | None = None,
-                chart: str | Path | None = None) -> str:
+def render_text(
+    values: Mapping[str, Any],
+    *,
+    kube_version: str = DEFAULT_KUBE_VERSION,
+    release: str = DEFAULT_RELEASE,
+    namespace: str = DEFAULT_NAMESPACE,
+    api_versions: Iterable[str] = (),
+    helm: Helm | None = None,
+    chart: str | Path | None = None,
+) -> str:
     """The raw ``helm template`` output."""
     runner = helm or Helm()
-    return runner.template(chart or chart_dir(), values, release=release, namespace=namespace,
-                           kube_version=normalize_kube_version(kube_version), api_versions=api_versions)
+    return runner.template(
+        chart or chart_dir(),
+        values,
+        release=release,
+        namespace=namespace,
+        kube_version=normalize_kube_version(kube_version),
+        api_versions=api_versions,
+    )
 
 
-def render(values: Mapping[str, Any], *, kube_version: str = DEFAULT_KUBE_VERSION, release: str = DEFAULT_RELEASE,
-           namespace: str = DEFAULT_NAMESPACE, api_versions: Iterable[str] = (), helm: Helm | None = None,
-           chart: str | Path | None = None) -> list[dict[str, Any]]:
+def render(
+    values: Mapping[str, Any],
+    *,
+    kube_version: str = DEFAULT_KUBE_VERSION,
+    release: str = DEFAULT_RELEASE,
+    namespace: str = DEFAULT_NAMESPACE,
+    api_versions: Iterable[str] = (),
+    helm: Helm | None = None,
+    chart: str | Path | None = None,
+) -> list[dict[str, Any]]:
     """Render the chart with ``values`` and return the parsed manifests (helm's order)."""
-    return parse_manifests(render_text(values, kube_version=kube_version, release=release, namespace=namespace,
-                                       api_versions=api_versions, helm=helm, chart=chart))
+    return parse_manifests(
+        render_text(
+            values,
+            kube_version=kube_version,
+            release=release,
+            namespace=namespace,
+            api_versions=api_versions,
+            helm=helm,
+            chart=chart,
+        )
+    )
 
 
 def doc_id(doc: Mapping[str, Any]) -> str:

@@ -67,8 +67,9 @@ class PoolFacts:
 
     def __post_init__(self) -> None:
         if not MIN_NODE_CPUS <= self.node_cpus <= MAX_NODE_CPUS:
-            raise ValueError(f"pool {self.name}: node shape {self.node_cpus} CPUs outside "
-                             f"{MIN_NODE_CPUS}..{MAX_NODE_CPUS}")
+            raise ValueError(
+                f"pool {self.name}: node shape {self.node_cpus} CPUs outside {MIN_NODE_CPUS}..{MAX_NODE_CPUS}"
+            )
         if self.count < 1:
             raise ValueError(f"pool {self.name}: count must be >= 1")
 
@@ -120,13 +121,17 @@ def cpu_millicores_at(facts: PoolFacts, cost: CostModel, percentile: int, *, upp
 def memory_working_bytes(facts: PoolFacts, cost: CostModel, *, queued_alerts: int) -> float:
     mem = cost.memory
     tracked = facts.kind != "webhook"  # the webhook keeps no process table or pod cache
-    return (mem["base_bytes"].value
-            + (mem["per_process_bytes"].value * facts.processes_per_node if tracked else 0.0)
-            + (mem["per_pod_bytes"].value * facts.pods_per_node if tracked else 0.0)
-            + mem["per_queued_alert_bytes"].value * queued_alerts)
+    return (
+        mem["base_bytes"].value
+        + (mem["per_process_bytes"].value * facts.processes_per_node if tracked else 0.0)
+        + (mem["per_pod_bytes"].value * facts.pods_per_node if tracked else 0.0)
+        + mem["per_queued_alert_bytes"].value * queued_alerts
+    )
 
 
-def size_pool(facts: PoolFacts, cost: CostModel, policy: SizingPolicy, *, queue_size: int = 10000) -> PoolSizing:
+def size_pool(
+    facts: PoolFacts, cost: CostModel, policy: SizingPolicy, *, queue_size: int = 10000
+) -> PoolSizing:
     """Requests and limits for one pool, with a ``Reason`` per number."""
     p, margin = policy.percentile, policy.margin
     warnings: list[str] = []
@@ -151,8 +156,10 @@ def size_pool(facts: PoolFacts, cost: CostModel, policy: SizingPolicy, *, queue_
     if facts.kind != "webhook":
         node_m = facts.node_cpus * 1000
         if cpu_req > NODE_WARN_FRACTION * node_m:
-            warnings.append(f"CPU request {cpu_req}m is over {NODE_WARN_FRACTION:.0%} of a {facts.node_cpus}-CPU "
-                            "node; expect drops at peak or reduce the rules' load")
+            warnings.append(
+                f"CPU request {cpu_req}m is over {NODE_WARN_FRACTION:.0%} of a {facts.node_cpus}-CPU "
+                "node; expect drops at peak or reduce the rules' load"
+            )
         cap = int(NODE_CAP_FRACTION * node_m)
         if cpu_lim > cap:
             warnings.append(f"CPU capped at half the node ({cap}m); the p99 load needs {cpu_lim}m")
@@ -165,32 +172,61 @@ def size_pool(facts: PoolFacts, cost: CostModel, policy: SizingPolicy, *, queue_
             mem_cap_note = f"; capped at half the node ({mem_cap // MIB} MiB)"
 
     reasons = (
-        Reason(quantity="cpu_request", value=cpu_req, percentile=p, margin=margin,
-               basis=f"p{p} load {target:.1f}m + {margin:.0%} margin{cpu_cap_note}",
-               floor=policy.floor_cpu_millicores, floor_applied=cpu_req_raw < policy.floor_cpu_millicores,
-               follows="VPA target (percentile + safety margin)"),
-        Reason(quantity="cpu_limit", value=cpu_lim, percentile=99, margin=margin,
-               basis=f"p99 load at cost+spread {peak:.1f}m + {margin:.0%} margin, >= request, "
-                     f">= {MIN_CPU_LIMIT_M}m for rule (re)compiles{cpu_cap_note}",
-               floor=MIN_CPU_LIMIT_M, floor_applied=cpu_lim == MIN_CPU_LIMIT_M,
-               follows="VPA upper bound (peak, never below)"),
-        Reason(quantity="memory_request", value=mem_req, margin=margin,
-               basis=f"working set {working / MIB:.0f} MiB with {policy.queued_alerts} queued alerts "
-                     f"+ {margin:.0%} margin{mem_cap_note}",
-               floor=policy.floor_memory_bytes,
-               floor_applied=mem_req_raw < policy.floor_memory_bytes and not facts.oom_killed,
-               bump=bump_note, follows="KRR memory (peak + buffer, OOM bump)"),
-        Reason(quantity="memory_limit", value=mem_lim,
-               basis=f"max(request bumped, full output queue of {queue_size} alerts {full_queue / MIB:.0f} MiB)"
-                     f"{mem_cap_note}",
-               bump="x1.2 or +100 MiB, whichever larger", follows="KRR OOM bump as headroom"),
+        Reason(
+            quantity="cpu_request",
+            value=cpu_req,
+            percentile=p,
+            margin=margin,
+            basis=f"p{p} load {target:.1f}m + {margin:.0%} margin{cpu_cap_note}",
+            floor=policy.floor_cpu_millicores,
+            floor_applied=cpu_req_raw < policy.floor_cpu_millicores,
+            follows="VPA target (percentile + safety margin)",
+        ),
+        Reason(
+            quantity="cpu_limit",
+            value=cpu_lim,
+            percentile=99,
+            margin=margin,
+            basis=f"p99 load at cost+spread {peak:.1f}m + {margin:.0%} margin, >= request, "
+            f">= {MIN_CPU_LIMIT_M}m for rule (re)compiles{cpu_cap_note}",
+            floor=MIN_CPU_LIMIT_M,
+            floor_applied=cpu_lim == MIN_CPU_LIMIT_M,
+            follows="VPA upper bound (peak, never below)",
+        ),
+        Reason(
+            quantity="memory_request",
+            value=mem_req,
+            margin=margin,
+            basis=f"working set {working / MIB:.0f} MiB with {policy.queued_alerts} queued alerts "
+            f"+ {margin:.0%} margin{mem_cap_note}",
+            floor=policy.floor_memory_bytes,
+            floor_applied=mem_req_raw < policy.floor_memory_bytes and not facts.oom_killed,
+            bump=bump_note,
+            follows="KRR memory (peak + buffer, OOM bump)",
+        ),
+        Reason(
+            quantity="memory_limit",
+            value=mem_lim,
+            basis=f"max(request bumped, full output queue of {queue_size} alerts {full_queue / MIB:.0f} MiB)"
+            f"{mem_cap_note}",
+            bump="x1.2 or +100 MiB, whichever larger",
+            follows="KRR OOM bump as headroom",
+        ),
     )
-    return PoolSizing(facts=facts, cpu_request_m=cpu_req, cpu_limit_m=cpu_lim, memory_request_bytes=mem_req,
-                      memory_limit_bytes=mem_lim, reasons=reasons, warnings=tuple(warnings))
+    return PoolSizing(
+        facts=facts,
+        cpu_request_m=cpu_req,
+        cpu_limit_m=cpu_lim,
+        memory_request_bytes=mem_req,
+        memory_limit_bytes=mem_lim,
+        reasons=reasons,
+        warnings=tuple(warnings),
+    )
 
 
-def pool_facts_from_profile(profile: Profile, *, webhook_replicas: int = 2,
-                            oom_killed: frozenset[str] = frozenset()) -> list[PoolFacts]:
+def pool_facts_from_profile(
+    profile: Profile, *, webhook_replicas: int = 2, oom_killed: frozenset[str] = frozenset()
+) -> list[PoolFacts]:
     """One ``PoolFacts`` per node pool, plus the webhook Deployment when audit events arrive by webhook.
 
     Syscall rates are per node. The audit stream is cluster-wide: the webhook is sized so that the surviving
@@ -209,25 +245,55 @@ def pool_facts_from_profile(profile: Profile, *, webhook_replicas: int = 2,
         if audit and profile.audit_delivery == "log-file" and pool in cp_pools:
             rates["k8s_audit"] = Rate(audit.p50 / cp_nodes, audit.p90 / cp_nodes, audit.p99 / cp_nodes)
             kind = "auditlog"
-        facts.append(PoolFacts(name=pool.name, kind=kind, node_cpus=pool.cpu, node_memory_bytes=pool.memory_bytes,
-                               count=pool.count, pods_per_node=pool.pods_per_node,
-                               processes_per_node=pool.processes_per_node, rates=rates,
-                               oom_killed=pool.name in oom_killed))
+        facts.append(
+            PoolFacts(
+                name=pool.name,
+                kind=kind,
+                node_cpus=pool.cpu,
+                node_memory_bytes=pool.memory_bytes,
+                count=pool.count,
+                pods_per_node=pool.pods_per_node,
+                processes_per_node=pool.processes_per_node,
+                rates=rates,
+                oom_killed=pool.name in oom_killed,
+            )
+        )
     if audit and profile.audit_delivery == "webhook":
         share = max(1, webhook_replicas - 1)
         largest = max(profile.pools, key=lambda p: p.cpu)
-        facts.append(PoolFacts(name="webhook", kind="webhook", node_cpus=largest.cpu,
-                               node_memory_bytes=largest.memory_bytes, count=webhook_replicas, pods_per_node=0,
-                               processes_per_node=0,
-                               rates={"k8s_audit": Rate(audit.p50 / share, audit.p90 / share, audit.p99 / share)},
-                               oom_killed="webhook" in oom_killed))
+        facts.append(
+            PoolFacts(
+                name="webhook",
+                kind="webhook",
+                node_cpus=largest.cpu,
+                node_memory_bytes=largest.memory_bytes,
+                count=webhook_replicas,
+                pods_per_node=0,
+                processes_per_node=0,
+                rates={"k8s_audit": Rate(audit.p50 / share, audit.p90 / share, audit.p99 / share)},
+                oom_killed="webhook" in oom_killed,
+            )
+        )
     return facts
 
 
-def size_profile(profile: Profile, cost: CostModel, *, webhook_replicas: int = 2, queue_size: int = 10000,
-                 oom_killed: frozenset[str] = frozenset()) -> SizingResult:
-    pools = tuple(size_pool(f, cost, profile.sizing, queue_size=queue_size)
-                  for f in pool_facts_from_profile(profile, webhook_replicas=webhook_replicas,
-                                                   oom_killed=oom_killed))
-    return SizingResult(profile=profile.name, policy=profile.sizing, cost_model_origin=cost.origin,
-                        cost_model_method=cost.method, estimated_terms=tuple(cost.estimated_terms), pools=pools)
+def size_profile(
+    profile: Profile,
+    cost: CostModel,
+    *,
+    webhook_replicas: int = 2,
+    queue_size: int = 10000,
+    oom_killed: frozenset[str] = frozenset(),
+) -> SizingResult:
+    pools = tuple(
+        size_pool(f, cost, profile.sizing, queue_size=queue_size)
+        for f in pool_facts_from_profile(profile, webhook_replicas=webhook_replicas, oom_killed=oom_killed)
+    )
+    return SizingResult(
+        profile=profile.name,
+        policy=profile.sizing,
+        cost_model_origin=cost.origin,
+        cost_model_method=cost.method,
+        estimated_terms=tuple(cost.estimated_terms),
+        pools=pools,
+    )

@@ -63,8 +63,10 @@ class Report:
         return not self.errors
 
     def summary(self) -> str:
-        return (f"Kubernetes {self.kube_version}: {len(self.passed)} passed, {len(self.errors)} error(s), "
-                f"{len(self.not_checked)} not schema-checked")
+        return (
+            f"Kubernetes {self.kube_version}: {len(self.passed)} passed, {len(self.errors)} error(s), "
+            f"{len(self.not_checked)} not schema-checked"
+        )
 
 
 def _schema_root() -> Path:
@@ -92,7 +94,9 @@ def schema_version(kube_version: str) -> str:
 @lru_cache(maxsize=8)
 def _registry(version: str) -> referencing.Registry[Any]:
     defs = orjson.loads((_schema_root() / f"v{version}-local-strict" / "_definitions.json").read_bytes())
-    resource = referencing.Resource.from_contents(defs, default_specification=referencing.jsonschema.DRAFT202012)
+    resource = referencing.Resource.from_contents(
+        defs, default_specification=referencing.jsonschema.DRAFT202012
+    )
     return referencing.Registry().with_resource(DEFS_URI, resource).crawl()  # crawl once, not per $ref
 
 
@@ -153,16 +157,22 @@ def own_checks(doc: Mapping[str, Any]) -> list[Problem]:
                 for section in ("requests", "limits"):
                     for name, qty in (res.get(section) or {}).items():
                         try:
-                            parsed[(section, name)] = (cpu_millicores(qty) if name == "cpu" else memory_bytes(qty))
+                            parsed[(section, name)] = (
+                                cpu_millicores(qty) if name == "cpu" else memory_bytes(qty)
+                            )
                         except QuantityError as exc:
                             problems.append(Problem(did, f"{cpath}.resources.{section}.{name}", str(exc)))
                 for name in ("cpu", "memory"):
                     req, lim = parsed.get(("requests", name)), parsed.get(("limits", name))
                     if req is not None and lim is not None and req > lim:
-                        problems.append(Problem(did, f"{cpath}.resources", f"{name} request exceeds its limit"))
+                        problems.append(
+                            Problem(did, f"{cpath}.resources", f"{name} request exceeds its limit")
+                        )
                 sec = ((c.get("securityContext") or {}).get("seccompProfile") or {}).get("type")
                 if sec is not None and sec not in SECCOMP_TYPES:
-                    problems.append(Problem(did, f"{cpath}.securityContext.seccompProfile.type", f"{sec!r} unknown"))
+                    problems.append(
+                        Problem(did, f"{cpath}.securityContext.seccompProfile.type", f"{sec!r} unknown")
+                    )
         sec = ((pod.get("securityContext") or {}).get("seccompProfile") or {}).get("type")
         if sec is not None and sec not in SECCOMP_TYPES:
             problems.append(Problem(did, f"{base}.securityContext.seccompProfile.type", f"{sec!r} unknown"))
@@ -189,9 +199,13 @@ def check_manifests(docs: Iterable[Mapping[str, Any]], *, kube_version: str) -> 
         validator = _validator(version, kind, api_version)
         before = len(report.errors)
         if validator is None:
-            report.not_checked.append((did, f"no official schema for {api_version} {kind} in Kubernetes {version}"))
+            report.not_checked.append(
+                (did, f"no official schema for {api_version} {kind} in Kubernetes {version}")
+            )
         else:
-            for err in sorted(validator.iter_errors(dict(doc)), key=lambda e: list(map(str, e.absolute_path))):
+            for err in sorted(
+                validator.iter_errors(dict(doc)), key=lambda e: list(map(str, e.absolute_path))
+            ):
                 report.errors.append(Problem(did, _json_path(err.absolute_path), err.message))
         report.errors.extend(own_checks(doc))
         if validator is not None and len(report.errors) == before:

@@ -57,13 +57,17 @@ def merge(base: Any, override: Any) -> Any:
 
 
 def _resources(p: PoolSizing) -> dict[str, Any]:
-    return {"requests": {"cpu": format_cpu(p.cpu_request_m), "memory": format_memory(p.memory_request_bytes)},
-            "limits": {"cpu": format_cpu(p.cpu_limit_m), "memory": format_memory(p.memory_limit_bytes)}}
+    return {
+        "requests": {"cpu": format_cpu(p.cpu_request_m), "memory": format_memory(p.memory_request_bytes)},
+        "limits": {"cpu": format_cpu(p.cpu_limit_m), "memory": format_memory(p.memory_limit_bytes)},
+    }
 
 
 def _selector(pool: Pool) -> dict[str, Any]:
-    exprs = [{"key": k, "operator": "In", "values": [v]} if v else {"key": k, "operator": "Exists"}
-             for k, v in sorted(pool.labels.items())]
+    exprs = [
+        {"key": k, "operator": "In", "values": [v]} if v else {"key": k, "operator": "Exists"}
+        for k, v in sorted(pool.labels.items())
+    ]
     return {"matchExpressions": exprs}
 
 
@@ -91,9 +95,13 @@ def profile_values(profile: Profile, sizing: SizingResult) -> dict[str, Any]:
         values["daemonset"] = {"resources": _resources(default_pool)}
     values["nodePools"] = {"pools": pools}
     if webhook:
-        values["k8sAudit"]["webhook"].update({
-            "resources": _resources(by_name["webhook"]),
-            "tls": {"existingSecret": WEBHOOK_TLS_SECRET}, "bearerToken": {"existingSecret": WEBHOOK_TOKEN_SECRET}})
+        values["k8sAudit"]["webhook"].update(
+            {
+                "resources": _resources(by_name["webhook"]),
+                "tls": {"existingSecret": WEBHOOK_TLS_SECRET},
+                "bearerToken": {"existingSecret": WEBHOOK_TOKEN_SECRET},
+            }
+        )
     return values
 
 
@@ -104,7 +112,11 @@ def _get(obj: Any, name: str) -> Any:
 def apply_cluster(profile: Profile, cluster: Any) -> tuple[Profile, dict[str, Any]]:
     """Replace the profile's pools with the cluster's and return the network values the cluster implies."""
     network: dict[str, Any] = {}
-    cidrs, ports, dns = _get(cluster, "api_server_cidrs"), _get(cluster, "api_server_ports"), _get(cluster, "dns_cidrs")
+    cidrs, ports, dns = (
+        _get(cluster, "api_server_cidrs"),
+        _get(cluster, "api_server_ports"),
+        _get(cluster, "dns_cidrs"),
+    )
     if cidrs:
         network.setdefault("apiServer", {})["cidrs"] = list(cidrs)
     if ports:
@@ -113,14 +125,24 @@ def apply_cluster(profile: Profile, cluster: Any) -> tuple[Profile, dict[str, An
         network.setdefault("dns", {})["cidrs"] = list(dns)
     pools = _get(cluster, "pools")
     if pools:
-        doc = {"name": profile.name, "description": profile.description, "sources": list(profile.sources),
-               "syscall_backend": profile.syscall_backend, "audit_delivery": profile.audit_delivery,
-               "pools": [dict(p) if isinstance(p, Mapping) else dict(vars(p)) for p in pools],
-               "rates": {s: {"p50": r.p50, "p90": r.p90, "p99": r.p99} for s, r in profile.rates.items()},
-               "sizing": {"percentile": profile.sizing.percentile, "margin": profile.sizing.margin,
-                          "queued_alerts": profile.sizing.queued_alerts,
-                          "floors": {"cpu": format_cpu(profile.sizing.floor_cpu_millicores),
-                                     "memory": format_memory(profile.sizing.floor_memory_bytes)}}}
+        doc = {
+            "name": profile.name,
+            "description": profile.description,
+            "sources": list(profile.sources),
+            "syscall_backend": profile.syscall_backend,
+            "audit_delivery": profile.audit_delivery,
+            "pools": [dict(p) if isinstance(p, Mapping) else dict(vars(p)) for p in pools],
+            "rates": {s: {"p50": r.p50, "p90": r.p90, "p99": r.p99} for s, r in profile.rates.items()},
+            "sizing": {
+                "percentile": profile.sizing.percentile,
+                "margin": profile.sizing.margin,
+                "queued_alerts": profile.sizing.queued_alerts,
+                "floors": {
+                    "cpu": format_cpu(profile.sizing.floor_cpu_millicores),
+                    "memory": format_memory(profile.sizing.floor_memory_bytes),
+                },
+            },
+        }
         profile = profile_from_dict(doc, origin=f"{profile.origin} + cluster pools")
     return profile, ({"network": network} if network else {})
 
@@ -232,14 +254,22 @@ def check_values(values: dict[str, Any], *, inputs: Iterable[tuple[str, Any]] = 
         path = [] if where == "(top level)" else re.split(r"\.|\[|\]\.?", where.rstrip("]"))
         if unknown:
             path = [*path, unknown.group(1)]
-        origin = next((name for name, doc in reversed(list(inputs)) if _has_path(doc, [s for s in path if s])), None)
+        origin = next(
+            (name for name, doc in reversed(list(inputs)) if _has_path(doc, [s for s in path if s])), None
+        )
         named.append(f"{line} (from {origin})" if origin else line)
     more = f" (+{len(named) - 3} more)" if len(named) > 3 else ""
     raise UsageError(f"chart values rejected: {'; '.join(named[:3])}{more}")
 
 
-def build_values(*, profile: str | Path | Profile, cluster: Any = None, cost_model: CostModel | str | Path | None = None,
-                 values_files: Iterable[str | Path] = (), sets: Iterable[str] = ()) -> dict[str, Any]:
+def build_values(
+    *,
+    profile: str | Path | Profile,
+    cluster: Any = None,
+    cost_model: CostModel | str | Path | None = None,
+    values_files: Iterable[str | Path] = (),
+    sets: Iterable[str] = (),
+) -> dict[str, Any]:
     """Complete chart values (chart defaults + profile sizing + cluster + files + ``--set``), schema-checked."""
     prof = profile if isinstance(profile, Profile) else load_profile(profile)
     cost = cost_model if isinstance(cost_model, CostModel) else load_cost_model(cost_model)

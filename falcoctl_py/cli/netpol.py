@@ -16,20 +16,32 @@ from falcoctl_py.errors import FindingsError
 @click.option("--kube-version", default="1.30", show_default=True)
 @click.option("--release", default="falco-py", show_default=True)
 @click.option("--namespace", "-n", default="falco-py", show_default=True)
-def command(profile: str, values_files: tuple[str, ...], sets: tuple[str, ...], cost_model: str | None,
-            kube_version: str, release: str, namespace: str) -> None:
+def command(
+    profile: str,
+    values_files: tuple[str, ...],
+    sets: tuple[str, ...],
+    cost_model: str | None,
+    kube_version: str,
+    release: str,
+    namespace: str,
+) -> None:
     """Print the engine's NetworkPolicies (DNS, API server and sink egress; metrics and webhook ingress)."""
     from falcoctl_py.render import dump_manifests, render
     from falcoctl_py.validate import check_manifests
 
     values = build_from_options(profile, values_files=values_files, sets=sets, cost_model=cost_model)
-    docs = [d for d in render(values, kube_version=kube_version, release=release, namespace=namespace)
-            if d.get("kind") == "NetworkPolicy"]
+    docs = [
+        d
+        for d in render(values, kube_version=kube_version, release=release, namespace=namespace)
+        if d.get("kind") == "NetworkPolicy"
+    ]
     if not docs:
         raise FindingsError("the chart rendered no NetworkPolicy (networkPolicy.enabled is false?)")
     report = check_manifests(docs, kube_version=kube_version)
     if not report.ok:
         for problem in report.errors:
             click.echo(f"invalid: {problem}", err=True)
-        raise FindingsError(f"{len(report.errors)} NetworkPolicy error(s) for Kubernetes {report.kube_version}")
+        raise FindingsError(
+            f"{len(report.errors)} NetworkPolicy error(s) for Kubernetes {report.kube_version}"
+        )
     click.echo(dump_manifests(docs), nl=False)

@@ -17,23 +17,44 @@ def _cluster(context: str, kubeconfig: str | None) -> Any:
     try:
         from falcoctl_py.k8s import cluster_facts  # type: ignore[attr-defined]
     except ImportError as exc:
-        raise ClusterError("reading pools from a cluster is not available in this build "
-                           "(falcoctl_py.k8s.cluster_facts missing); use --profile") from exc
+        raise ClusterError(
+            "reading pools from a cluster is not available in this build "
+            "(falcoctl_py.k8s.cluster_facts missing); use --profile"
+        ) from exc
     return cluster_facts(context=context, kubeconfig=kubeconfig)
 
 
 @click.command("size")
-@click.option("--profile", default=None, metavar="NAME|FILE",
-              help="Profile giving pools, event rates and policy (default: small).")
-@click.option("--context", default=None,
-              help="Take the pools from this kube context's cluster (rates and policy still from --profile).")
+@click.option(
+    "--profile",
+    default=None,
+    metavar="NAME|FILE",
+    help="Profile giving pools, event rates and policy (default: small).",
+)
+@click.option(
+    "--context",
+    default=None,
+    help="Take the pools from this kube context's cluster (rates and policy still from --profile).",
+)
 @click.option("--kubeconfig", default=None, type=click.Path(dir_okay=False))
-@click.option("--cost-model", "cost_model", default=None, type=click.Path(dir_okay=False),
-              help="Cost-model file from `falcoctl-py tune`; default: the shipped one.")
-@click.option("-o", "--output", "output", default="table", show_default=True,
-              help="table|json|yaml|csv|markdown|html (any registered report format).")
-def command(profile: str | None, context: str | None, kubeconfig: str | None, cost_model: str | None,
-            output: str) -> None:
+@click.option(
+    "--cost-model",
+    "cost_model",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="Cost-model file from `falcoctl-py tune`; default: the shipped one.",
+)
+@click.option(
+    "-o",
+    "--output",
+    "output",
+    default="table",
+    show_default=True,
+    help="table|json|yaml|csv|markdown|html (any registered report format).",
+)
+def command(
+    profile: str | None, context: str | None, kubeconfig: str | None, cost_model: str | None, output: str
+) -> None:
     """Report CPU/memory requests and limits per node pool, with the reason behind each number."""
     from falcoctl_py import report
     from falcoctl_py.cost_model import load_cost_model

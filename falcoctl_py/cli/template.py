@@ -16,13 +16,27 @@ from falcoctl_py.errors import FindingsError
 
 @click.command("template")
 @chart_inputs
-@click.option("--kube-version", default="1.30", show_default=True, help="Kubernetes version to render and check for.")
+@click.option(
+    "--kube-version", default="1.30", show_default=True, help="Kubernetes version to render and check for."
+)
 @click.option("--release", default="falco-py", show_default=True)
 @click.option("--namespace", "-n", default="falco-py", show_default=True)
-@click.option("--output-dir", type=click.Path(file_okay=False), default=None,
-              help="Write one file per manifest here instead of printing.")
-def command(profile: str, values_files: tuple[str, ...], sets: tuple[str, ...], cost_model: str | None,
-            kube_version: str, release: str, namespace: str, output_dir: str | None) -> None:
+@click.option(
+    "--output-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Write one file per manifest here instead of printing.",
+)
+def command(
+    profile: str,
+    values_files: tuple[str, ...],
+    sets: tuple[str, ...],
+    cost_model: str | None,
+    kube_version: str,
+    release: str,
+    namespace: str,
+    output_dir: str | None,
+) -> None:
     """Render the chart's manifests for a profile and check each against the official schemas."""
     from falcoctl_py.render import dump_manifests, render, write_manifests
     from falcoctl_py.validate import check_manifests

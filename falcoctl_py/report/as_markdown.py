@@ -12,14 +12,27 @@ def _esc(text: str) -> str:
 
 
 def render(doc: dict[str, Any]) -> str:
-    lines = [f"# Sizing for profile `{doc['profile']}`", "", doc["method"], "",
-             "| pool | kind | pods | node CPUs | CPU request | CPU limit | memory request | memory limit |",
-             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        f"# Sizing for profile `{doc['profile']}`",
+        "",
+        doc["method"],
+        "",
+        "| pool | kind | pods | node CPUs | CPU request | CPU limit | memory request | memory limit |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for p in doc["pools"]:
         rq, lm = p["requests"], p["limits"]
-        lines.append(f"| {_esc(p['name'])} | {p['kind']} | {p['count']} | {p['node_cpus']} | {rq['cpu']} | "
-                     f"{lm['cpu']} | {rq['memory']} | {lm['memory']} |")
-    lines += ["", f"Total requests: {doc['totals']['cpu']} CPU, {doc['totals']['memory']} memory.", "", "## Reasons", ""]
+        lines.append(
+            f"| {_esc(p['name'])} | {p['kind']} | {p['count']} | {p['node_cpus']} | {rq['cpu']} | "
+            f"{lm['cpu']} | {rq['memory']} | {lm['memory']} |"
+        )
+    lines += [
+        "",
+        f"Total requests: {doc['totals']['cpu']} CPU, {doc['totals']['memory']} memory.",
+        "",
+        "## Reasons",
+        "",
+    ]
     for p in doc["pools"]:
         lines.append(f"- **{_esc(p['name'])}**")
         for r in p["reasons"]:

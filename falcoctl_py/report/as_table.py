@@ -13,13 +13,29 @@ NAME = "table"
 
 def render(doc: dict[str, Any]) -> str:
     table = Table(title=f"falco-py sizing — profile {doc['profile']}")
-    for col, justify in (("pool", "left"), ("kind", "left"), ("pods", "right"), ("node CPUs", "right"),
-                         ("CPU req", "right"), ("CPU lim", "right"), ("mem req", "right"), ("mem lim", "right")):
+    for col, justify in (
+        ("pool", "left"),
+        ("kind", "left"),
+        ("pods", "right"),
+        ("node CPUs", "right"),
+        ("CPU req", "right"),
+        ("CPU lim", "right"),
+        ("mem req", "right"),
+        ("mem lim", "right"),
+    ):
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
     for p in doc["pools"]:
         rq, lm = p["requests"], p["limits"]
-        table.add_row(p["name"], p["kind"], str(p["count"]), str(p["node_cpus"]), rq["cpu"], lm["cpu"],
-                      rq["memory"], lm["memory"])
+        table.add_row(
+            p["name"],
+            p["kind"],
+            str(p["count"]),
+            str(p["node_cpus"]),
+            rq["cpu"],
+            lm["cpu"],
+            rq["memory"],
+            lm["memory"],
+        )
     buf = io.StringIO()
     console = Console(file=buf, width=110, force_terminal=False, color_system=None)
     console.print(table)

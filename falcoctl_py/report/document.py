@@ -14,20 +14,31 @@ from falcoctl_py.quantity import format_cpu, format_memory
 from falcoctl_py.sizing import PoolSizing, SizingResult
 
 REPORT_VERSION = 1
-METHOD = ("Requests follow VPA (target = load at the policy percentile x cost per event + safety margin, floored); "
-          "CPU limits cover the p99 load at the cost's upper bound; memory follows KRR (OOM bump x1.2 or +100 MiB, "
-          "whichever is larger).")
+METHOD = (
+    "Requests follow VPA (target = load at the policy percentile x cost per event + safety margin, floored); "
+    "CPU limits cover the p99 load at the cost's upper bound; memory follows KRR (OOM bump x1.2 or +100 MiB, "
+    "whichever is larger)."
+)
 
 
 def _qty(cpu_m: int, mem_b: int) -> dict[str, Any]:
-    return {"cpu": format_cpu(cpu_m), "memory": format_memory(mem_b), "cpu_millicores": cpu_m, "memory_bytes": mem_b}
+    return {
+        "cpu": format_cpu(cpu_m),
+        "memory": format_memory(mem_b),
+        "cpu_millicores": cpu_m,
+        "memory_bytes": mem_b,
+    }
 
 
 def pool_document(p: PoolSizing) -> dict[str, Any]:
     f = p.facts
     return {
-        "name": f.name, "kind": f.kind, "count": f.count, "node_cpus": f.node_cpus,
-        "node_memory_bytes": f.node_memory_bytes, "pods_per_node": f.pods_per_node,
+        "name": f.name,
+        "kind": f.kind,
+        "count": f.count,
+        "node_cpus": f.node_cpus,
+        "node_memory_bytes": f.node_memory_bytes,
+        "pods_per_node": f.pods_per_node,
         "processes_per_node": f.processes_per_node,
         "rates": {s: {"p50": r.p50, "p90": r.p90, "p99": r.p99} for s, r in f.rates.items()},
         "requests": _qty(p.cpu_request_m, p.memory_request_bytes),
@@ -45,9 +56,14 @@ def sizing_document(result: SizingResult) -> dict[str, Any]:
         "profile": result.profile,
         "method": METHOD,
         "policy": asdict(result.policy),
-        "cost_model": {"origin": result.cost_model_origin, "method": result.cost_model_method,
-                       "estimated_terms": list(result.estimated_terms)},
+        "cost_model": {
+            "origin": result.cost_model_origin,
+            "method": result.cost_model_method,
+            "estimated_terms": list(result.estimated_terms),
+        },
         "pools": pools,
-        "totals": _qty(sum(p["total_requests"]["cpu_millicores"] for p in pools),
-                       sum(p["total_requests"]["memory_bytes"] for p in pools)),
+        "totals": _qty(
+            sum(p["total_requests"]["cpu_millicores"] for p in pools),
+            sum(p["total_requests"]["memory_bytes"] for p in pools),
+        ),
     }

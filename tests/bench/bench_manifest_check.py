@@ -32,8 +32,10 @@ def main() -> int:
     start = time.perf_counter()
     values = build_values(profile="large")
     docs = render(values, kube_version="1.30")
-    print(f"build_values + helm template + parse (large): {(time.perf_counter() - start) * 1000:.0f} ms, "
-          f"{len(docs)} manifests")
+    print(
+        f"build_values + helm template + parse (large): {(time.perf_counter() - start) * 1000:.0f} ms, "
+        f"{len(docs)} manifests"
+    )
 
     start = time.perf_counter()
     check_manifests(docs, kube_version="1.30")

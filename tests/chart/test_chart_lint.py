@@ -25,7 +25,16 @@ def test_lint_strict_each_ci_values(helm: Helm, values_file: Path) -> None:
 
 def test_one_ci_file_per_toggle_exists() -> None:
     names = {p.stem for p in CI_VALUES}
-    for toggle in ("webhook-values", "logfile-values", "pools-labelkey-values", "pools-selector-values",
-                   "syscall-proc-values", "syscall-audit-values", "monitoring-values", "sinks-values",
-                   "netpol-disabled-values", "rules-values"):
+    for toggle in (
+        "webhook-values",
+        "logfile-values",
+        "pools-labelkey-values",
+        "pools-selector-values",
+        "syscall-proc-values",
+        "syscall-audit-values",
+        "monitoring-values",
+        "sinks-values",
+        "netpol-disabled-values",
+        "rules-values",
+    ):
         assert toggle in names

@@ -22,8 +22,9 @@ RunCli = Callable[..., tuple[int, str, str]]
 
 @pytest.mark.parametrize("kube_version", KUBE_VERSIONS)
 @pytest.mark.parametrize("profile", PROFILES)
-def test_every_profile_renders_and_passes_schemas(helm: Helm, run_cli: RunCli, profile: str,
-                                                  kube_version: str) -> None:
+def test_every_profile_renders_and_passes_schemas(
+    helm: Helm, run_cli: RunCli, profile: str, kube_version: str
+) -> None:
     code, out, err = run_cli("template", "--profile", profile, "--kube-version", kube_version)
     assert code == 0, err
     docs = docs_of(out)
@@ -33,8 +34,9 @@ def test_every_profile_renders_and_passes_schemas(helm: Helm, run_cli: RunCli, p
 
 @pytest.mark.parametrize("kube_version", KUBE_VERSIONS)
 @pytest.mark.parametrize("values_file", CI_VALUES, ids=ci_id)
-def test_every_ci_values_file_renders_and_passes_schemas(helm: Helm, run_cli: RunCli, values_file: Path,
-                                                         kube_version: str) -> None:
+def test_every_ci_values_file_renders_and_passes_schemas(
+    helm: Helm, run_cli: RunCli, values_file: Path, kube_version: str
+) -> None:
     code, out, err = run_cli("template", "-f", str(values_file), "--kube-version", kube_version)
     assert code == 0, err
     docs = docs_of(out)
@@ -77,16 +79,26 @@ def test_default_render_least_privilege(default_docs: list[dict[str, Any]]) -> N
     assert mounts["/host/proc"]["readOnly"] and mounts["/host/sys/fs/cgroup"]["readOnly"]
 
 
-def test_default_daemonset_runs_engine_on_linux_nodes_tolerating_all(default_docs: list[dict[str, Any]]) -> None:
+def test_default_daemonset_runs_engine_on_linux_nodes_tolerating_all(
+    default_docs: list[dict[str, Any]],
+) -> None:
     (ds,) = by_kind(default_docs, "DaemonSet")
     spec = pod_spec(ds)
     c = spec["containers"][0]
-    assert c["command"] + c["args"] == ["falcoctl-py", "engine", "run", "--config", "/etc/falco-py/config.yaml"]
+    assert c["command"] + c["args"] == [
+        "falcoctl-py",
+        "engine",
+        "run",
+        "--config",
+        "/etc/falco-py/config.yaml",
+    ]
     for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
         assert c[probe]["httpGet"]["path"] == "/healthz"
     assert {"name": "http-metrics", "containerPort": 8765, "protocol": "TCP"} in c["ports"]
     assert spec["tolerations"] == [{"operator": "Exists"}]
-    (term,) = spec["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+    (term,) = spec["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][
+        "nodeSelectorTerms"
+    ]
     exprs = {e["key"]: e for e in term["matchExpressions"]}
     assert exprs["kubernetes.io/os"] == {"key": "kubernetes.io/os", "operator": "In", "values": ["linux"]}
     assert exprs["type"]["operator"] == "NotIn" and "virtual-kubelet" in exprs["type"]["values"]
@@ -100,11 +112,16 @@ def test_default_networkpolicy_restricts_both_directions(default_docs: list[dict
     assert sorted(spec["policyTypes"]) == ["Egress", "Ingress"]
     (ingress,) = spec["ingress"]  # webhook off: only the metrics port
     assert ingress["ports"] == [{"port": 8765, "protocol": "TCP"}]
-    assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}} in ingress["from"]
+    assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}} in ingress[
+        "from"
+    ]
     peers = [p for p in ingress["from"] if "ipBlock" in p]
     assert peers == [{"ipBlock": {"cidr": "10.96.0.1/32"}}]
     dns, api = spec["egress"]
-    assert {p["port"] for p in dns["ports"]} == {53} and {p["protocol"] for p in dns["ports"]} == {"UDP", "TCP"}
+    assert {p["port"] for p in dns["ports"]} == {53} and {p["protocol"] for p in dns["ports"]} == {
+        "UDP",
+        "TCP",
+    }
     assert dns["to"][0]["podSelector"]["matchLabels"] == {"k8s-app": "kube-dns"}
     assert api["to"] == [{"ipBlock": {"cidr": "10.96.0.1/32"}}]
     assert {p["port"] for p in api["ports"]} == {443, 6443}
@@ -115,8 +132,13 @@ def test_default_networkpolicy_restricts_both_directions(default_docs: list[dict
 
 
 def test_sinks_and_webhook_open_only_their_ports(run_cli: RunCli) -> None:
-    code, out, err = run_cli("netpol", "-f", str(CHART / "ci" / "sinks-values.yaml"),
-                             "-f", str(CHART / "ci" / "webhook-existing-secret-values.yaml"))
+    code, out, err = run_cli(
+        "netpol",
+        "-f",
+        str(CHART / "ci" / "sinks-values.yaml"),
+        "-f",
+        str(CHART / "ci" / "webhook-existing-secret-values.yaml"),
+    )
     assert code == 0, err
     (np,) = docs_of(out)
     ingress = np["spec"]["ingress"]
@@ -148,8 +170,11 @@ def test_labels_and_minimal_selectors(default_docs: list[dict[str, Any]]) -> Non
 
 
 def _pod_templates(docs: list[dict[str, Any]]) -> dict[str, Any]:
-    return {f"{d['kind']}/{d['metadata']['name']}": d["spec"]["template"] for d in docs
-            if d["kind"] in ("DaemonSet", "Deployment")}
+    return {
+        f"{d['kind']}/{d['metadata']['name']}": d["spec"]["template"]
+        for d in docs
+        if d["kind"] in ("DaemonSet", "Deployment")
+    }
 
 
 def test_rules_only_change_rolls_no_pod_but_config_change_does(helm: Helm) -> None:
@@ -163,21 +188,37 @@ def test_rules_only_change_rolls_no_pod_but_config_change_does(helm: Helm) -> No
     config["engine"]["priorityThreshold"] = "warning"
     third = render(config)
     for key, tmpl in _pod_templates(third).items():
-        assert tmpl["metadata"]["annotations"]["checksum/config"] != \
-            _pod_templates(first)[key]["metadata"]["annotations"]["checksum/config"]
+        assert (
+            tmpl["metadata"]["annotations"]["checksum/config"]
+            != _pod_templates(first)[key]["metadata"]["annotations"]["checksum/config"]
+        )
 
 
 def _pool(name: str, exprs: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"name": name, "selector": {"matchExpressions": exprs},
-            "resources": {"requests": {"cpu": "100m", "memory": "128Mi"},
-                          "limits": {"cpu": "500m", "memory": "256Mi"}}}
+    return {
+        "name": name,
+        "selector": {"matchExpressions": exprs},
+        "resources": {
+            "requests": {"cpu": "100m", "memory": "128Mi"},
+            "limits": {"cpu": "500m", "memory": "256Mi"},
+        },
+    }
 
 
-@pytest.mark.parametrize("a,b", [
-    ([{"key": "pool", "operator": "In", "values": ["x", "y"]}], [{"key": "pool", "operator": "In", "values": ["y"]}]),
-    ([{"key": "gpu", "operator": "Exists"}], [{"key": "arch", "operator": "In", "values": ["arm64"]}]),
-    ([{"key": "pool", "operator": "NotIn", "values": ["x"]}], [{"key": "pool", "operator": "In", "values": ["y"]}]),
-])
+@pytest.mark.parametrize(
+    "a,b",
+    [
+        (
+            [{"key": "pool", "operator": "In", "values": ["x", "y"]}],
+            [{"key": "pool", "operator": "In", "values": ["y"]}],
+        ),
+        ([{"key": "gpu", "operator": "Exists"}], [{"key": "arch", "operator": "In", "values": ["arm64"]}]),
+        (
+            [{"key": "pool", "operator": "NotIn", "values": ["x"]}],
+            [{"key": "pool", "operator": "In", "values": ["y"]}],
+        ),
+    ],
+)
 def test_overlapping_pools_are_refused(helm: Helm, a: list[dict[str, Any]], b: list[dict[str, Any]]) -> None:
     values = build_values(profile="small")
     values["nodePools"]["pools"] = [_pool("a", a), _pool("b", b)]
@@ -189,22 +230,32 @@ def test_disjoint_pools_get_own_daemonsets_and_default_excludes_them(helm: Helm)
     values = build_values(profile="small")
     values["nodePools"]["pools"] = [
         _pool("a", [{"key": "pool", "operator": "In", "values": ["x"]}]),
-        _pool("b", [{"key": "pool", "operator": "NotIn", "values": ["x"]}, {"key": "gpu", "operator": "Exists"}])]
+        _pool(
+            "b", [{"key": "pool", "operator": "NotIn", "values": ["x"]}, {"key": "gpu", "operator": "Exists"}]
+        ),
+    ]
     docs = render(values)
     names = {d["metadata"]["name"] for d in by_kind(docs, "DaemonSet")}
     assert names == {"falco-py", "falco-py-a", "falco-py-b"}
-    selectors = [tuple(sorted(d["spec"]["selector"]["matchLabels"].items())) for d in by_kind(docs, "DaemonSet")]
+    selectors = [
+        tuple(sorted(d["spec"]["selector"]["matchLabels"].items())) for d in by_kind(docs, "DaemonSet")
+    ]
     assert len(set(selectors)) == 3  # controllers never share pods
     default = next(d for d in by_kind(docs, "DaemonSet") if d["metadata"]["name"] == "falco-py")
     terms = pod_spec(default)["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][
-        "nodeSelectorTerms"]
+        "nodeSelectorTerms"
+    ]
 
     def matches(labels: dict[str, str]) -> bool:
         def ok(e: dict[str, Any]) -> bool:
             k, op = e["key"], e["operator"]
-            return {"In": k in labels and labels[k] in e.get("values", []),
-                    "NotIn": k not in labels or labels[k] not in e.get("values", []),
-                    "Exists": k in labels, "DoesNotExist": k not in labels}[op]
+            return {
+                "In": k in labels and labels[k] in e.get("values", []),
+                "NotIn": k not in labels or labels[k] not in e.get("values", []),
+                "Exists": k in labels,
+                "DoesNotExist": k not in labels,
+            }[op]
+
         return any(all(ok(e) for e in t["matchExpressions"]) for t in terms)
 
     linux = {"kubernetes.io/os": "linux"}
@@ -215,13 +266,17 @@ def test_disjoint_pools_get_own_daemonsets_and_default_excludes_them(helm: Helm)
     assert matches({**linux, "pool": "x", "gpu": "1"}) is False
 
 
-@pytest.mark.parametrize("ci_file,host_network,host_pid,caps", [
-    ("syscall-proc-values.yaml", True, False, ["NET_ADMIN"]),
-    ("syscall-audit-values.yaml", False, True, ["AUDIT_CONTROL", "AUDIT_READ"]),
-    ("syscall-audit-multicast-values.yaml", True, False, ["AUDIT_READ"]),
-])
-def test_backend_selects_host_namespaces_and_named_capabilities(helm: Helm, ci_file: str, host_network: bool,
-                                                                host_pid: bool, caps: list[str]) -> None:
+@pytest.mark.parametrize(
+    "ci_file,host_network,host_pid,caps",
+    [
+        ("syscall-proc-values.yaml", True, False, ["NET_ADMIN"]),
+        ("syscall-audit-values.yaml", False, True, ["AUDIT_CONTROL", "AUDIT_READ"]),
+        ("syscall-audit-multicast-values.yaml", True, False, ["AUDIT_READ"]),
+    ],
+)
+def test_backend_selects_host_namespaces_and_named_capabilities(
+    helm: Helm, ci_file: str, host_network: bool, host_pid: bool, caps: list[str]
+) -> None:
     values = build_values(profile="small", values_files=[CHART / "ci" / ci_file])
     (ds,) = by_kind(render(values), "DaemonSet")
     spec = pod_spec(ds)
@@ -241,7 +296,9 @@ def test_webhook_shares_pod_template_and_has_pdb(helm: Helm) -> None:
     assert wspec["containers"][0]["args"] == nspec["containers"][0]["args"]
     assert wspec["containers"][0]["securityContext"]["capabilities"] == {"drop": ["ALL"]}
     assert wspec["automountServiceAccountToken"] is False and nspec["automountServiceAccountToken"] is True
-    assert {"name": "https-webhook", "containerPort": 9765, "protocol": "TCP"} in wspec["containers"][0]["ports"]
+    assert {"name": "https-webhook", "containerPort": 9765, "protocol": "TCP"} in wspec["containers"][0][
+        "ports"
+    ]
     (pdb,) = by_kind(docs, "PodDisruptionBudget")
     assert pdb["spec"]["selector"]["matchLabels"] == dep["spec"]["selector"]["matchLabels"]
     (svc,) = [s for s in by_kind(docs, "Service") if s["metadata"]["name"].endswith("-webhook")]
@@ -263,36 +320,63 @@ def test_webhook_without_secrets_fails_with_reason(helm: Helm) -> None:
 
 
 def test_engine_config_per_role(helm: Helm) -> None:
-    values = build_values(profile="small", values_files=[CHART / "ci" / f for f in (
-        "syscall-audit-values.yaml", "webhook-existing-secret-values.yaml", "logfile-values.yaml",
-        "sinks-values.yaml")])
+    values = build_values(
+        profile="small",
+        values_files=[
+            CHART / "ci" / f
+            for f in (
+                "syscall-audit-values.yaml",
+                "webhook-existing-secret-values.yaml",
+                "logfile-values.yaml",
+                "sinks-values.yaml",
+            )
+        ],
+    )
     docs = render(values)
     (cm,) = [d for d in by_kind(docs, "ConfigMap") if d["metadata"]["name"].endswith("-config")]
-    node, webhook, auditlog = (yaml.safe_load(cm["data"][f"engine-{r}.yaml"]) for r in ("node", "webhook", "auditlog"))
+    node, webhook, auditlog = (
+        yaml.safe_load(cm["data"][f"engine-{r}.yaml"]) for r in ("node", "webhook", "auditlog")
+    )
     assert node["sources"] == {"syscall": {"backend": "audit", "audit_mode": "unicast", "host_root": "/host"}}
-    assert set(webhook["sources"]) == {"k8s_audit"} and webhook["sources"]["k8s_audit"]["webhook"]["path"] == \
-        "/k8s-audit"
+    assert (
+        set(webhook["sources"]) == {"k8s_audit"}
+        and webhook["sources"]["k8s_audit"]["webhook"]["path"] == "/k8s-audit"
+    )
     assert auditlog["sources"]["k8s_audit"]["log_file"]["path"] == "/var/log/kube-apiserver/audit.log"
     assert node["metrics"]["listen"].endswith(":8765")
-    assert node["outputs"]["http"][0]["token_env"] == "FALCOPY_SINK_SIEM_TOKEN" and "stdout" not in node["outputs"]
+    assert (
+        node["outputs"]["http"][0]["token_env"] == "FALCOPY_SINK_SIEM_TOKEN"
+        and "stdout" not in node["outputs"]
+    )
     # each pod mounts its own role's key as config.yaml
-    keys = {d["metadata"]["name"]: next(v["configMap"]["items"][0]["key"] for v in pod_spec(d)["volumes"]
-                                        if v["name"] == "config")
-            for d in docs if d["kind"] in ("DaemonSet", "Deployment")}
-    assert keys == {"falco-py": "engine-node.yaml", "falco-py-control-plane": "engine-auditlog.yaml",
-                    "falco-py-webhook": "engine-webhook.yaml"}
+    keys = {
+        d["metadata"]["name"]: next(
+            v["configMap"]["items"][0]["key"] for v in pod_spec(d)["volumes"] if v["name"] == "config"
+        )
+        for d in docs
+        if d["kind"] in ("DaemonSet", "Deployment")
+    }
+    assert keys == {
+        "falco-py": "engine-node.yaml",
+        "falco-py-control-plane": "engine-auditlog.yaml",
+        "falco-py-webhook": "engine-webhook.yaml",
+    }
 
 
 def test_duplicate_pool_names_refused(helm: Helm) -> None:
     values = build_values(profile="small")
-    values["nodePools"]["pools"] = [_pool("a", [{"key": "p", "operator": "In", "values": ["1"]}]),
-                                    _pool("a", [{"key": "p", "operator": "In", "values": ["2"]}])]
+    values["nodePools"]["pools"] = [
+        _pool("a", [{"key": "p", "operator": "In", "values": ["1"]}]),
+        _pool("a", [{"key": "p", "operator": "In", "values": ["2"]}]),
+    ]
     with pytest.raises(HelmError, match='pool name "a" used twice'):
         render(values)
 
 
 def test_install_dry_run_client_renders_notes(helm: Helm) -> None:
-    out = helm.install_dry_run_client(CHART, build_values(profile="medium"), release="sec", namespace="security")
+    out = helm.install_dry_run_client(
+        CHART, build_values(profile="medium"), release="sec", namespace="security"
+    )
     assert "NOTES:" in out and "https://sec-falco-py-webhook.security.svc:9765/k8s-audit" in out
     assert "kind: DaemonSet" in out
 

@@ -41,7 +41,9 @@ def test_copied_paths_exist_or_come_from_make_wheel() -> None:
     makefile = (REPO / "Makefile").read_text()
     assert re.search(r"^wheel:.*\n\t.*pip wheel --no-deps -w dist \.", makefile, re.MULTILINE)
     assert re.search(r"^image: wheel\n\tdocker build -f engine/Dockerfile", makefile, re.MULTILINE)
-    for instr in (i for stage in stages() for i in stage if i.upper().startswith("COPY ") and "--from" not in i):
+    for instr in (
+        i for stage in stages() for i in stage if i.upper().startswith("COPY ") and "--from" not in i
+    ):
         src = instr.split()[1]
         if src.startswith("dist"):
             continue  # produced by `make wheel`, which `make image` depends on
@@ -71,8 +73,10 @@ def test_entrypoint_is_the_engine_command_the_chart_runs() -> None:
     argv = yaml.safe_load(entry.split(None, 1)[1]) + yaml.safe_load(cmd.split(None, 1)[1])
     assert argv == ["falcoctl-py", "engine", "run", "--config", "/etc/falco-py/config.yaml"]
     pod = (REPO / "charts" / "falco-py" / "templates" / "_pod.tpl").read_text()
-    assert 'command: ["falcoctl-py"]' in pod and "- engine\n        - run\n        - --config\n" \
-        "        - /etc/falco-py/config.yaml" in pod
+    assert (
+        'command: ["falcoctl-py"]' in pod
+        and "- engine\n        - run\n        - --config\n        - /etc/falco-py/config.yaml" in pod
+    )
     user = next(i for i in final if i.startswith("USER"))
     assert not user.split()[1].startswith("0") and "root" not in user
     from click.testing import CliRunner

@@ -22,7 +22,9 @@ def test_default_loads_and_marks_estimates() -> None:
 
 def test_yaml_and_json_files_load(tmp_path: Path) -> None:
     doc = json.loads(default_cost_model_path().read_text())
-    doc["cpu_seconds_per_1k_events"]["k8s_audit"].update(value=0.4, estimate=False, samples=30, how="tune-local")
+    doc["cpu_seconds_per_1k_events"]["k8s_audit"].update(
+        value=0.4, estimate=False, samples=30, how="tune-local"
+    )
     (tmp_path / "m.yaml").write_text(yaml.safe_dump(doc))
     model = load_cost_model(tmp_path / "m.yaml")
     assert model.cpu_seconds_per_1k["k8s_audit"].value == 0.4
@@ -36,13 +38,16 @@ def _bad(mutate: object) -> dict:
     return doc
 
 
-@pytest.mark.parametrize("mutate,needle", [
-    (lambda d: d["cpu_seconds_per_1k_events"].pop("syscall"), "'syscall' is a required property"),
-    (lambda d: d["memory"]["base_bytes"].update(value=-1), "memory.base_bytes.value"),
-    (lambda d: d.update(method="guess"), "method"),
-    (lambda d: d.update(extra=1), "unknown key 'extra'"),
-    (lambda d: d.update(schema_version=2), "schema_version"),
-])
+@pytest.mark.parametrize(
+    "mutate,needle",
+    [
+        (lambda d: d["cpu_seconds_per_1k_events"].pop("syscall"), "'syscall' is a required property"),
+        (lambda d: d["memory"]["base_bytes"].update(value=-1), "memory.base_bytes.value"),
+        (lambda d: d.update(method="guess"), "method"),
+        (lambda d: d.update(extra=1), "unknown key 'extra'"),
+        (lambda d: d.update(schema_version=2), "schema_version"),
+    ],
+)
 def test_invalid_documents_name_the_problem(mutate: object, needle: str) -> None:
     with pytest.raises(FindingsError) as info:
         cost_model_from_dict(_bad(mutate), origin="x.json")

@@ -25,16 +25,25 @@ from falcoctl_py.helm import (
 
 
 def test_upgrade_install_uses_helm4_flags() -> None:
-    args = upgrade_install_args("falco", "/c", namespace="sec", values_file="/v.json", kube_context="kind",
-                                kubeconfig="/k", timeout=120, create_namespace=True)
+    args = upgrade_install_args(
+        "falco",
+        "/c",
+        namespace="sec",
+        values_file="/v.json",
+        kube_context="kind",
+        kubeconfig="/k",
+        timeout=120,
+        create_namespace=True,
+    )
     assert args[:4] == ["upgrade", "--install", "falco", "/c"]
     assert "--rollback-on-failure" in args and "--atomic" not in args
     assert "--wait=watcher" in args and "--create-namespace" in args
     assert args[args.index("--timeout") + 1] == "120s"
     assert args[args.index("--kube-context") + 1] == "kind" and args[args.index("--kubeconfig") + 1] == "/k"
     assert args[args.index("--namespace") + 1] == "sec" and args[args.index("--values") + 1] == "/v.json"
-    plain = upgrade_install_args("falco", "/c", namespace="sec", values_file="/v", rollback_on_failure=False,
-                                 wait="legacy")
+    plain = upgrade_install_args(
+        "falco", "/c", namespace="sec", values_file="/v", rollback_on_failure=False, wait="legacy"
+    )
     assert "--rollback-on-failure" not in plain and "--wait=legacy" in plain and "--kube-context" not in plain
     with pytest.raises(ValueError, match="wait strategy"):
         upgrade_install_args("falco", "/c", namespace="sec", values_file="/v", wait="forever")
@@ -46,13 +55,27 @@ def test_other_builders() -> None:
     with pytest.raises(ValueError):
         rollback_args("r", 0, namespace="n")
     assert uninstall_args("r", namespace="n")[-1] == "--wait"
-    assert get_values_args("r", namespace="n", all_values=True)[:5] == ["get", "values", "r", "--output", "json"]
+    assert get_values_args("r", namespace="n", all_values=True)[:5] == [
+        "get",
+        "values",
+        "r",
+        "--output",
+        "json",
+    ]
     assert "--all" in get_values_args("r", namespace="n", all_values=True)
     assert get_manifest_args("r", namespace="n", revision=2)[-2:] == ["--revision", "2"]
     assert history_args("r", namespace="n")[:5] == ["history", "r", "--output", "json", "--max"]
     t = template_args("/c", "/v", release="r", namespace="n", kube_version="1.30.0", api_versions=["a/v1"])
     assert t[t.index("--kube-version") + 1] == "1.30.0" and t[t.index("--api-versions") + 1] == "a/v1"
-    assert lint_args("/c", values_files=["a", "b"]) == ["lint", "/c", "--strict", "--values", "a", "--values", "b"]
+    assert lint_args("/c", values_files=["a", "b"]) == [
+        "lint",
+        "/c",
+        "--strict",
+        "--values",
+        "a",
+        "--values",
+        "b",
+    ]
 
 
 def _fake_helm(tmp_path: Path, script: str) -> Path:
@@ -63,7 +86,10 @@ def _fake_helm(tmp_path: Path, script: str) -> Path:
 
 
 def test_failure_carries_helms_reason_and_exit_3(tmp_path: Path) -> None:
-    fake = _fake_helm(tmp_path, 'echo "walking chart" >&2; echo "Error: UPGRADE FAILED: context deadline exceeded" >&2; exit 1\n')
+    fake = _fake_helm(
+        tmp_path,
+        'echo "walking chart" >&2; echo "Error: UPGRADE FAILED: context deadline exceeded" >&2; exit 1\n',
+    )
     with pytest.raises(HelmError) as info:
         Helm(fake).run(["upgrade", "x"])
     assert str(info.value) == "helm upgrade: UPGRADE FAILED: context deadline exceeded"
@@ -71,7 +97,9 @@ def test_failure_carries_helms_reason_and_exit_3(tmp_path: Path) -> None:
 
 
 def test_multiline_schema_errors_joined_on_one_line(tmp_path: Path) -> None:
-    fake = _fake_helm(tmp_path, "printf 'Error: values do not meet the schema:\\nfalco-py:\\n- at /a: bad\\n' >&2; exit 1\n")
+    fake = _fake_helm(
+        tmp_path, "printf 'Error: values do not meet the schema:\\nfalco-py:\\n- at /a: bad\\n' >&2; exit 1\n"
+    )
     with pytest.raises(HelmError) as info:
         Helm(fake).run(["template"])
     assert "\n" not in str(info.value) and "at /a: bad" in str(info.value)

@@ -30,14 +30,17 @@ def _write(tmp_path: Path, mutate: object) -> Path:
     return path
 
 
-@pytest.mark.parametrize("mutate,needle", [
-    (lambda d: d["pools"][0].update(cpu=256), "pools[0].cpu"),
-    (lambda d: d["pools"][0].update(cpus=8), "unknown key 'cpus'"),
-    (lambda d: d.update(syscall_backend="none"), "needs syscall_backend"),
-    (lambda d: d["rates"].pop("syscall"), "rates.syscall missing"),
-    (lambda d: d["pools"].append(dict(d["pools"][0])), "used twice"),
-    (lambda d: d["sizing"].update(percentile=95), "sizing.percentile"),
-])
+@pytest.mark.parametrize(
+    "mutate,needle",
+    [
+        (lambda d: d["pools"][0].update(cpu=256), "pools[0].cpu"),
+        (lambda d: d["pools"][0].update(cpus=8), "unknown key 'cpus'"),
+        (lambda d: d.update(syscall_backend="none"), "needs syscall_backend"),
+        (lambda d: d["rates"].pop("syscall"), "rates.syscall missing"),
+        (lambda d: d["pools"].append(dict(d["pools"][0])), "used twice"),
+        (lambda d: d["sizing"].update(percentile=95), "sizing.percentile"),
+    ],
+)
 def test_bad_profiles_refused(tmp_path: Path, mutate: object, needle: str) -> None:
     path = _write(tmp_path, mutate)
     with pytest.raises(FindingsError) as info:

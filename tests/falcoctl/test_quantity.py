@@ -7,14 +7,35 @@ import pytest
 from falcoctl_py.quantity import QuantityError, cpu_millicores, format_cpu, format_memory, memory_bytes
 
 
-@pytest.mark.parametrize("text,millicores", [("250m", 250), ("1", 1000), ("1.5", 1500), ("0.1", 100),
-                                              (2, 2000), (0.25, 250), ("1e3", 1_000_000), ("0.0001", 1)])
+@pytest.mark.parametrize(
+    "text,millicores",
+    [
+        ("250m", 250),
+        ("1", 1000),
+        ("1.5", 1500),
+        ("0.1", 100),
+        (2, 2000),
+        (0.25, 250),
+        ("1e3", 1_000_000),
+        ("0.0001", 1),
+    ],
+)
 def test_cpu(text: str | float, millicores: int) -> None:
     assert cpu_millicores(text) == millicores
 
 
-@pytest.mark.parametrize("text,num", [("256Mi", 256 << 20), ("1Gi", 1 << 30), ("1G", 10**9), ("1.5Gi", 3 << 29),
-                                      ("128974848", 128974848), ("129e6", 129_000_000), ("64k", 64_000)])
+@pytest.mark.parametrize(
+    "text,num",
+    [
+        ("256Mi", 256 << 20),
+        ("1Gi", 1 << 30),
+        ("1G", 10**9),
+        ("1.5Gi", 3 << 29),
+        ("128974848", 128974848),
+        ("129e6", 129_000_000),
+        ("64k", 64_000),
+    ],
+)
 def test_memory(text: str, num: int) -> None:
     assert memory_bytes(text) == num
 

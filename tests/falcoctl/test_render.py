@@ -47,16 +47,19 @@ def test_parse_skips_empty_documents_and_rejects_non_mappings() -> None:
 @pytest.mark.helm
 def test_render_release_and_namespace_apply() -> None:
     helm = require_helm()
-    docs = render(build_values(profile="small"), release="sec", namespace="security", kube_version="1.35",
-                  helm=helm)
+    docs = render(
+        build_values(profile="small"), release="sec", namespace="security", kube_version="1.35", helm=helm
+    )
     ds = next(d for d in docs if d["kind"] == "DaemonSet")
     assert ds["metadata"]["namespace"] == "security"
     assert ds["metadata"]["labels"]["app.kubernetes.io/instance"] == "sec"
 
 
 def test_write_and_dump_round_trip(tmp_path: Path) -> None:
-    docs = [{"kind": "ConfigMap", "metadata": {"name": "a/b"}, "data": {"k": "y"}},
-            {"kind": "Service", "metadata": {"name": "s"}}]
+    docs = [
+        {"kind": "ConfigMap", "metadata": {"name": "a/b"}, "data": {"k": "y"}},
+        {"kind": "Service", "metadata": {"name": "s"}},
+    ]
     paths = write_manifests(docs, tmp_path / "out")
     assert [p.name for p in paths] == ["00-configmap-a_b.yaml", "01-service-s.yaml"]
     assert yaml.safe_load(paths[0].read_text()) == docs[0]

@@ -39,8 +39,12 @@ def test_json_quantities_both_ways(doc: dict) -> None:
             q = pool[section]
             assert cpu_millicores(q["cpu"]) == q["cpu_millicores"]
             assert memory_bytes(q["memory"]) == q["memory_bytes"]
-        assert {r["quantity"] for r in pool["reasons"]} == {"cpu_request", "cpu_limit", "memory_request",
-                                                            "memory_limit"}
+        assert {r["quantity"] for r in pool["reasons"]} == {
+            "cpu_request",
+            "cpu_limit",
+            "memory_request",
+            "memory_limit",
+        }
     assert "cpu_seconds_per_1k_events.syscall" in parsed["cost_model"]["estimated_terms"]
     assert yaml.safe_load(report.get("yaml")(doc)) == parsed
 

@@ -24,26 +24,53 @@ def est(value: float, spread: float = 0.0) -> Estimate:
     return Estimate(value=value, spread=spread, samples=10, estimate=False, how="test")
 
 
-def cost(*, syscall: float = 1.0, audit: float = 0.5, spread: float = 0.0, base: int = 50 * MIB,
-         per_process: int = 1024, per_pod: int = 4096, per_alert: int = 2048) -> CostModel:
-    return CostModel(engine_version="t", measured_at="t", method="benchmark",
-                     cpu_seconds_per_1k={"syscall": est(syscall, spread), "k8s_audit": est(audit, spread)},
-                     memory={"base_bytes": est(base), "per_process_bytes": est(per_process),
-                             "per_pod_bytes": est(per_pod), "per_queued_alert_bytes": est(per_alert)},
-                     origin="test")
+def cost(
+    *,
+    syscall: float = 1.0,
+    audit: float = 0.5,
+    spread: float = 0.0,
+    base: int = 50 * MIB,
+    per_process: int = 1024,
+    per_pod: int = 4096,
+    per_alert: int = 2048,
+) -> CostModel:
+    return CostModel(
+        engine_version="t",
+        measured_at="t",
+        method="benchmark",
+        cpu_seconds_per_1k={"syscall": est(syscall, spread), "k8s_audit": est(audit, spread)},
+        memory={
+            "base_bytes": est(base),
+            "per_process_bytes": est(per_process),
+            "per_pod_bytes": est(per_pod),
+            "per_queued_alert_bytes": est(per_alert),
+        },
+        origin="test",
+    )
 
 
-POLICY = SizingPolicy(percentile=90, margin=0.15, queued_alerts=100, floor_cpu_millicores=50,
-                      floor_memory_bytes=64 * MIB)
+POLICY = SizingPolicy(
+    percentile=90, margin=0.15, queued_alerts=100, floor_cpu_millicores=50, floor_memory_bytes=64 * MIB
+)
 
 
 DEFAULT_RATE = Rate(100, 400, 1000)
 
 
-def facts(*, rate: Rate = DEFAULT_RATE, cpus: int = 8, oom: bool = False, procs: int = 500,
-          pods: int = 50) -> PoolFacts:
-    return PoolFacts(name="p", kind="node", node_cpus=cpus, node_memory_bytes=cpus * 4 * 1024 * MIB, count=3,
-                     pods_per_node=pods, processes_per_node=procs, rates={"syscall": rate}, oom_killed=oom)
+def facts(
+    *, rate: Rate = DEFAULT_RATE, cpus: int = 8, oom: bool = False, procs: int = 500, pods: int = 50
+) -> PoolFacts:
+    return PoolFacts(
+        name="p",
+        kind="node",
+        node_cpus=cpus,
+        node_memory_bytes=cpus * 4 * 1024 * MIB,
+        count=3,
+        pods_per_node=pods,
+        processes_per_node=procs,
+        rates={"syscall": rate},
+        oom_killed=oom,
+    )
 
 
 def test_cpu_request_is_percentile_load_plus_margin() -> None:
@@ -75,8 +102,11 @@ def test_cpu_limit_covers_p99_at_upper_cost_and_never_below_request() -> None:
 
 
 def test_memory_request_counts_processes_pods_alerts_plus_margin() -> None:
-    s = size_pool(facts(procs=1000, pods=100), cost(base=100 * MIB, per_process=1024, per_pod=4096, per_alert=2048),
-                  POLICY)
+    s = size_pool(
+        facts(procs=1000, pods=100),
+        cost(base=100 * MIB, per_process=1024, per_pod=4096, per_alert=2048),
+        POLICY,
+    )
     working = 100 * MIB + 1000 * 1024 + 100 * 4096 + 100 * 2048
     assert s.memory_request_bytes == math.ceil(working * 1.15 / MIB) * MIB
 
@@ -87,11 +117,14 @@ def test_memory_floor() -> None:
     assert next(r for r in s.reasons if r.quantity == "memory_request").floor_applied
 
 
-@pytest.mark.parametrize("before,expected", [
-    (100 * MIB, 200 * MIB),  # +100 MiB beats x1.2
-    (1000 * MIB, 1200 * MIB),  # x1.2 beats +100 MiB
-    (500 * MIB, 600 * MIB),  # equal: both 600 MiB
-])
+@pytest.mark.parametrize(
+    "before,expected",
+    [
+        (100 * MIB, 200 * MIB),  # +100 MiB beats x1.2
+        (1000 * MIB, 1200 * MIB),  # x1.2 beats +100 MiB
+        (500 * MIB, 600 * MIB),  # equal: both 600 MiB
+    ],
+)
 def test_oom_bump_takes_the_larger(before: int, expected: int) -> None:
     assert oom_bump(before) == expected
 
@@ -154,8 +187,14 @@ def test_pool_rate_override_is_used() -> None:
 
 
 def test_reasons_carry_the_final_numbers() -> None:
-    for s in (size_pool(facts(), cost(), POLICY),
-              size_pool(facts(cpus=2, rate=Rate(5000, 8000, 20000)), cost(syscall=1.0), POLICY)):
+    for s in (
+        size_pool(facts(), cost(), POLICY),
+        size_pool(facts(cpus=2, rate=Rate(5000, 8000, 20000)), cost(syscall=1.0), POLICY),
+    ):
         by = {r.quantity: r.value for r in s.reasons}
-        assert by == {"cpu_request": s.cpu_request_m, "cpu_limit": s.cpu_limit_m,
-                      "memory_request": s.memory_request_bytes, "memory_limit": s.memory_limit_bytes}
+        assert by == {
+            "cpu_request": s.cpu_request_m,
+            "cpu_limit": s.cpu_limit_m,
+            "memory_request": s.memory_request_bytes,
+            "memory_limit": s.memory_limit_bytes,
+        }

@@ -13,12 +13,29 @@ from falcoctl_py.validate import check_manifests, own_checks, schema_version
 
 def daemonset() -> dict[str, Any]:
     return {
-        "apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "e", "namespace": "n"},
-        "spec": {"selector": {"matchLabels": {"a": "b"}},
-                 "template": {"metadata": {"labels": {"a": "b"}},
-                              "spec": {"containers": [{"name": "c", "image": "i:1", "imagePullPolicy": "Always",
-                                                       "resources": {"requests": {"cpu": "100m", "memory": "64Mi"},
-                                                                     "limits": {"cpu": "1", "memory": "128Mi"}}}]}}}}
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {"name": "e", "namespace": "n"},
+        "spec": {
+            "selector": {"matchLabels": {"a": "b"}},
+            "template": {
+                "metadata": {"labels": {"a": "b"}},
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "c",
+                            "image": "i:1",
+                            "imagePullPolicy": "Always",
+                            "resources": {
+                                "requests": {"cpu": "100m", "memory": "64Mi"},
+                                "limits": {"cpu": "1", "memory": "128Mi"},
+                            },
+                        }
+                    ]
+                },
+            },
+        },
+    }
 
 
 def test_valid_manifest_passes_for_130_and_135() -> None:
@@ -50,8 +67,12 @@ def test_request_above_limit_flagged() -> None:
 
 
 def test_crd_kinds_reported_not_passed() -> None:
-    sm = {"apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor", "metadata": {"name": "m"},
-          "spec": {}}
+    sm = {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "ServiceMonitor",
+        "metadata": {"name": "m"},
+        "spec": {},
+    }
     report = check_manifests([sm, daemonset()], kube_version="1.30")
     assert report.passed == ["DaemonSet/e"]
     assert report.not_checked and report.not_checked[0][0] == "ServiceMonitor/m"
@@ -66,8 +87,12 @@ def test_api_removed_in_version_is_not_passed() -> None:
 
 
 def test_networkpolicy_policy_types_checked() -> None:
-    np = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "p"},
-          "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Sideways"]}}
+    np = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": "p"},
+        "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Sideways"]},
+    }
     report = check_manifests([np], kube_version="1.35")
     assert any(".spec.policyTypes[1]" in str(p) for p in report.errors)
 

@@ -17,7 +17,8 @@ def test_profile_pools_become_disjoint_node_pools_with_sized_resources() -> None
     pools = {p["name"]: p for p in values["nodePools"]["pools"]}
     assert set(pools) == {"system", "general", "highmem"}
     assert pools["highmem"]["selector"]["matchExpressions"] == [
-        {"key": "node.kubernetes.io/pool", "operator": "In", "values": ["highmem"]}]
+        {"key": "node.kubernetes.io/pool", "operator": "In", "values": ["highmem"]}
+    ]
     assert values["syscall"]["backend"] == "audit"
     assert values["k8sAudit"]["webhook"]["enabled"] is True
     assert values["k8sAudit"]["webhook"]["tls"]["existingSecret"]
@@ -35,7 +36,9 @@ def test_log_file_profile_maps_control_plane_to_the_auditlog_pool() -> None:
 def test_files_then_sets_override_in_order(tmp_path: Path) -> None:
     f = tmp_path / "v.yaml"
     f.write_text(yaml.safe_dump({"image": {"tag": "from-file"}, "engine": {"logLevel": "debug"}}))
-    values = build_values(profile="small", values_files=[f], sets=["image.tag=from-set", "engine.healthPort=9000"])
+    values = build_values(
+        profile="small", values_files=[f], sets=["image.tag=from-set", "engine.healthPort=9000"]
+    )
     assert values["image"]["tag"] == "from-set" and values["engine"]["logLevel"] == "debug"
     assert values["engine"]["healthPort"] == 9000
 
@@ -47,7 +50,9 @@ def test_unknown_key_refused_naming_key_and_input(tmp_path: Path) -> None:
         build_values(profile="small", values_files=[f])
     assert "daemonset: unknown key 'maxUnavailabel'" in str(info.value) and str(f) in str(info.value)
     assert info.value.exit_code == EXIT_USAGE
-    with pytest.raises(UsageError, match=r"syscall.backend: 'ebpf' is not one of .*--set syscall.backend=ebpf"):
+    with pytest.raises(
+        UsageError, match=r"syscall.backend: 'ebpf' is not one of .*--set syscall.backend=ebpf"
+    ):
         build_values(profile="small", sets=["syscall.backend=ebpf"])
 
 
@@ -82,9 +87,21 @@ def test_merge_semantics() -> None:
 
 
 def test_cluster_facts_replace_pools_and_network() -> None:
-    cluster = {"pools": [{"name": "ng-1", "cpu": 16, "memory": "64Gi", "pods_per_node": 58, "count": 4,
-                          "labels": {"eks.amazonaws.com/nodegroup": "ng-1"}}],
-               "api_server_cidrs": ["172.20.0.5/32"], "api_server_ports": [443], "dns_cidrs": ["172.20.0.10/32"]}
+    cluster = {
+        "pools": [
+            {
+                "name": "ng-1",
+                "cpu": 16,
+                "memory": "64Gi",
+                "pods_per_node": 58,
+                "count": 4,
+                "labels": {"eks.amazonaws.com/nodegroup": "ng-1"},
+            }
+        ],
+        "api_server_cidrs": ["172.20.0.5/32"],
+        "api_server_ports": [443],
+        "dns_cidrs": ["172.20.0.10/32"],
+    }
     values = build_values(profile="medium", cluster=cluster)
     assert [p["name"] for p in values["nodePools"]["pools"]] == ["ng-1"]
     assert values["network"]["apiServer"] == {"cidrs": ["172.20.0.5/32"], "ports": [443]}

@@ -36,8 +36,9 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 
 
 def test_prints_only_networkpolicies(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(capsys, "netpol", "--profile", "medium",
-                         "--set", "network.apiServer.cidrs={192.168.1.10/32}")
+    code, out, err = run(
+        capsys, "netpol", "--profile", "medium", "--set", "network.apiServer.cidrs={192.168.1.10/32}"
+    )
     assert code == 0, err
     docs = [d for d in yaml.safe_load_all(out) if d]
     assert [d["kind"] for d in docs] == ["NetworkPolicy"]

@@ -34,8 +34,12 @@ def test_large_json(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_large_html(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "size", "--profile", "large", "-o", "html")
-    assert code == 0 and "<svg" in out and "highmem" in out and "http://" not in out.replace(
-        'xmlns="http://www.w3.org/2000/svg"', "")
+    assert (
+        code == 0
+        and "<svg" in out
+        and "highmem" in out
+        and "http://" not in out.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    )
 
 
 @pytest.mark.parametrize("fmt", ["table", "yaml", "csv", "markdown"])
@@ -45,8 +49,9 @@ def test_other_formats(capsys: pytest.CaptureFixture[str], fmt: str) -> None:
     assert "compute" in out
 
 
-def test_unknown_format_and_missing_cluster_module(capsys: pytest.CaptureFixture[str],
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unknown_format_and_missing_cluster_module(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     code, _, err = run(capsys, "size", "-o", "pdf")
     assert code == 2 and "unknown output format 'pdf'" in err
     import sys
@@ -56,7 +61,9 @@ def test_unknown_format_and_missing_cluster_module(capsys: pytest.CaptureFixture
     assert code == 3 and "falcoctl_py.k8s.cluster_facts" in err and err.count("\n") == 1
 
 
-def test_context_uses_cluster_pools(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_context_uses_cluster_pools(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     import sys
     import types
 
@@ -64,8 +71,18 @@ def test_context_uses_cluster_pools(capsys: pytest.CaptureFixture[str], monkeypa
 
     def cluster_facts(*, context: str, kubeconfig: str | None) -> dict:
         seen["context"] = context
-        return {"pools": [{"name": "pool-a", "cpu": 48, "memory": "192Gi", "pods_per_node": 100, "count": 7,
-                           "labels": {"pool": "a"}}]}
+        return {
+            "pools": [
+                {
+                    "name": "pool-a",
+                    "cpu": 48,
+                    "memory": "192Gi",
+                    "pods_per_node": 100,
+                    "count": 7,
+                    "labels": {"pool": "a"},
+                }
+            ]
+        }
 
     fake = types.ModuleType("falcoctl_py.k8s")
     fake.cluster_facts = cluster_facts  # type: ignore[attr-defined]

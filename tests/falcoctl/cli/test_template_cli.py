@@ -51,24 +51,45 @@ def test_output_dir(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert len(files) >= 8 and any("daemonset" in f.name for f in files)
 
 
-def test_typo_refused_before_render(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_typo_refused_before_render(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("FALCOPY_HELM", "/nonexistent/helm")  # would fail with exit 3 if helm were reached
     code, _, err = run(capsys, "template", "--set", "networkPolicy.enabeld=false")
     assert code == 2 and "unknown key 'enabeld'" in err
 
 
 def test_chart_failure_is_exit_3_one_line(capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run(capsys, "template", "--set", "nodePools.labelKey=pool",
-                       "--set", "nodePools.pools[0].name=a", "--set", "nodePools.pools[0].value=x",
-                       "--set", "nodePools.pools[0].resources.requests.cpu=100m",
-                       "--set", "nodePools.pools[0].resources.requests.memory=128Mi",
-                       "--set", "nodePools.pools[0].resources.limits.cpu=1",
-                       "--set", "nodePools.pools[0].resources.limits.memory=256Mi",
-                       "--set", "nodePools.pools[1].name=b", "--set", "nodePools.pools[1].value=x",
-                       "--set", "nodePools.pools[1].resources.requests.cpu=100m",
-                       "--set", "nodePools.pools[1].resources.requests.memory=128Mi",
-                       "--set", "nodePools.pools[1].resources.limits.cpu=1",
-                       "--set", "nodePools.pools[1].resources.limits.memory=256Mi")
+    code, _, err = run(
+        capsys,
+        "template",
+        "--set",
+        "nodePools.labelKey=pool",
+        "--set",
+        "nodePools.pools[0].name=a",
+        "--set",
+        "nodePools.pools[0].value=x",
+        "--set",
+        "nodePools.pools[0].resources.requests.cpu=100m",
+        "--set",
+        "nodePools.pools[0].resources.requests.memory=128Mi",
+        "--set",
+        "nodePools.pools[0].resources.limits.cpu=1",
+        "--set",
+        "nodePools.pools[0].resources.limits.memory=256Mi",
+        "--set",
+        "nodePools.pools[1].name=b",
+        "--set",
+        "nodePools.pools[1].value=x",
+        "--set",
+        "nodePools.pools[1].resources.requests.cpu=100m",
+        "--set",
+        "nodePools.pools[1].resources.requests.memory=128Mi",
+        "--set",
+        "nodePools.pools[1].resources.limits.cpu=1",
+        "--set",
+        "nodePools.pools[1].resources.limits.memory=256Mi",
+    )
     assert code == 3 and err.count("\n") == 1 and "overlapping node selectors" in err
 
 
