@@ -51,6 +51,7 @@ class SizingPolicy:
     queued_alerts: int
     floor_cpu_millicores: int
     floor_memory_bytes: int
+    strategy: str = "percentile"  # a module in falcoctl_py.sizing_strategies
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +115,7 @@ def profile_from_dict(doc: Any, *, origin: str) -> Profile:
         queued_alerts=int(s.get("queued_alerts", 1000)),
         floor_cpu_millicores=cpu_millicores(s["floors"]["cpu"]),
         floor_memory_bytes=memory_bytes(s["floors"]["memory"]),
+        strategy=str(s.get("strategy", "percentile")),
     )
     return Profile(
         name=doc["name"],

@@ -285,8 +285,11 @@ def size_profile(
     queue_size: int = 10000,
     oom_killed: frozenset[str] = frozenset(),
 ) -> SizingResult:
+    from falcoctl_py import sizing_strategies  # the registry imports this module
+
+    strategy = sizing_strategies.get(profile.sizing.strategy)
     pools = tuple(
-        size_pool(f, cost, profile.sizing, queue_size=queue_size)
+        strategy.size_pool(f, cost, profile.sizing, queue_size=queue_size)
         for f in pool_facts_from_profile(profile, webhook_replicas=webhook_replicas, oom_killed=oom_killed)
     )
     return SizingResult(

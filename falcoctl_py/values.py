@@ -9,12 +9,14 @@ anything is rendered (unknown keys named with the input that introduced them). I
 Public API (stable): ``build_values(*, profile, cluster=None, cost_model=None, values_files=(), sets=()) -> dict``.
 ``profile`` is a name, a path or a ``Profile``; ``cluster`` is what ``falcoctl_py.k8s.cluster_facts`` returns
 (a mapping or object with optional ``pools`` in the profile's pool shape, ``api_server_cidrs``, ``api_server_ports``,
-``dns_cidrs``) and replaces the profile's pools and the chart's network defaults.
+``dns_cidrs``) and replaces the profile's pools and the chart's network defaults; ``strategy`` (optional)
+names a sizing strategy instead of the profile's.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -137,6 +139,7 @@ def apply_cluster(profile: Profile, cluster: Any) -> tuple[Profile, dict[str, An
                 "percentile": profile.sizing.percentile,
                 "margin": profile.sizing.margin,
                 "queued_alerts": profile.sizing.queued_alerts,
+                "strategy": profile.sizing.strategy,
                 "floors": {
                     "cpu": format_cpu(profile.sizing.floor_cpu_millicores),
                     "memory": format_memory(profile.sizing.floor_memory_bytes),
@@ -269,9 +272,13 @@ def build_values(
     cost_model: CostModel | str | Path | None = None,
     values_files: Iterable[str | Path] = (),
     sets: Iterable[str] = (),
+    strategy: str | None = None,
 ) -> dict[str, Any]:
-    """Complete chart values (chart defaults + profile sizing + cluster + files + ``--set``), schema-checked."""
+    """Complete chart values (chart defaults + profile sizing + cluster + files + ``--set``), schema-checked.
+    ``strategy`` overrides the profile's sizing strategy (a module in ``falcoctl_py.sizing_strategies``)."""
     prof = profile if isinstance(profile, Profile) else load_profile(profile)
+    if strategy:
+        prof = dataclasses.replace(prof, sizing=dataclasses.replace(prof.sizing, strategy=strategy))
     cost = cost_model if isinstance(cost_model, CostModel) else load_cost_model(cost_model)
     network: dict[str, Any] = {}
     if cluster is not None:

@@ -5,6 +5,8 @@ Owns: filtering the rendered manifests; it never writes a policy by hand (the ch
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from falcoctl_py.cli.values import build_from_options, chart_inputs
@@ -17,10 +19,7 @@ from falcoctl_py.errors import FindingsError
 @click.option("--release", default="falco-py", show_default=True)
 @click.option("--namespace", "-n", default="falco-py", show_default=True)
 def command(
-    profile: str,
-    values_files: tuple[str, ...],
-    sets: tuple[str, ...],
-    cost_model: str | None,
+    chart: dict[str, Any],
     kube_version: str,
     release: str,
     namespace: str,
@@ -29,7 +28,7 @@ def command(
     from falcoctl_py.render import dump_manifests, render
     from falcoctl_py.validate import check_manifests
 
-    values = build_from_options(profile, values_files=values_files, sets=sets, cost_model=cost_model)
+    values = build_from_options(chart)
     docs = [
         d
         for d in render(values, kube_version=kube_version, release=release, namespace=namespace)

@@ -6,6 +6,7 @@ lazily). Sizing is ``falcoctl_py.sizing``; formats come from the ``falcoctl_py.r
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import click
@@ -44,6 +45,7 @@ def _cluster(context: str, kubeconfig: str | None) -> Any:
     type=click.Path(dir_okay=False),
     help="Cost-model file from `falcoctl-py tune`; default: the shipped one.",
 )
+@click.option("--strategy", default=None, metavar="NAME", help="Sizing strategy instead of the profile's.")
 @click.option(
     "-o",
     "--output",
@@ -53,7 +55,12 @@ def _cluster(context: str, kubeconfig: str | None) -> Any:
     help="table|json|yaml|csv|markdown|html (any registered report format).",
 )
 def command(
-    profile: str | None, context: str | None, kubeconfig: str | None, cost_model: str | None, output: str
+    profile: str | None,
+    context: str | None,
+    kubeconfig: str | None,
+    cost_model: str | None,
+    strategy: str | None,
+    output: str,
 ) -> None:
     """Report CPU/memory requests and limits per node pool, with the reason behind each number."""
     from falcoctl_py import report
@@ -65,6 +72,8 @@ def command(
 
     formatter = report.get(output)  # refuse a bad format before any work
     prof = load_profile(profile or "small")
+    if strategy:
+        prof = dataclasses.replace(prof, sizing=dataclasses.replace(prof.sizing, strategy=strategy))
     if context:
         prof, _ = apply_cluster(prof, _cluster(context, kubeconfig))
     result = size_profile(prof, load_cost_model(cost_model))

@@ -7,6 +7,7 @@ Owns: flag parsing and output for rendering. Rendering is ``falcoctl_py.render``
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -28,10 +29,7 @@ from falcoctl_py.errors import FindingsError
     help="Write one file per manifest here instead of printing.",
 )
 def command(
-    profile: str,
-    values_files: tuple[str, ...],
-    sets: tuple[str, ...],
-    cost_model: str | None,
+    chart: dict[str, Any],
     kube_version: str,
     release: str,
     namespace: str,
@@ -41,7 +39,7 @@ def command(
     from falcoctl_py.render import dump_manifests, render, write_manifests
     from falcoctl_py.validate import check_manifests
 
-    values = build_from_options(profile, values_files=values_files, sets=sets, cost_model=cost_model)
+    values = build_from_options(chart)
     docs = render(values, kube_version=kube_version, release=release, namespace=namespace)
     report = check_manifests(docs, kube_version=kube_version)
     for did, why in report.not_checked:

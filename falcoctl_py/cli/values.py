@@ -6,6 +6,7 @@ the ``values`` command. Building the values is ``falcoctl_py.values``' job; this
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -14,52 +15,73 @@ import click
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+CHART_INPUT_KEYS = ("profile", "values_files", "sets", "cost_model", "strategy")
+
+
 def chart_inputs(func: F) -> F:
-    """Decorator adding the options that feed ``build_values``."""
-    for opt in reversed(
-        [
-            click.option(
-                "--profile",
-                "profile",
-                default="small",
-                show_default=True,
-                metavar="NAME|FILE",
-                help="Profile name (small, medium, large, audit-only) or a profile YAML file.",
-            ),
-            click.option(
-                "-f",
-                "--values",
-                "values_files",
-                multiple=True,
-                type=click.Path(dir_okay=False),
-                help="Chart values file applied on top (repeatable).",
-            ),
-            click.option(
-                "--set",
-                "sets",
-                multiple=True,
-                metavar="KEY=VALUE",
-                help="Set one chart value, e.g. --set image.tag=0.2.0 (repeatable).",
-            ),
-            click.option(
-                "--cost-model",
-                "cost_model",
-                type=click.Path(dir_okay=False),
-                default=None,
-                help="Cost-model file (JSON/YAML) from `falcoctl-py tune`; default: the shipped one.",
-            ),
-        ]
-    ):
-        func = opt(func)
-    return func
+    """Decorator adding the options that feed ``build_values``; the command receives them as one ``chart`` dict."""
+
+    @functools.wraps(func)
+    def wrapper(**kwargs: Any) -> Any:
+        chart = {key: kwargs.pop(key) for key in CHART_INPUT_KEYS}
+        return func(chart=chart, **kwargs)
+
+    options = [
+        click.option(
+            "--profile",
+            "profile",
+            default="small",
+            show_default=True,
+            metavar="NAME|FILE",
+            help="Profile name (small, medium, large, audit-only) or a profile YAML file.",
+        ),
+        click.option(
+            "-f",
+            "--values",
+            "values_files",
+            multiple=True,
+            type=click.Path(dir_okay=False),
+            help="Chart values file applied on top (repeatable).",
+        ),
+        click.option(
+            "--set",
+            "sets",
+            multiple=True,
+            metavar="KEY=VALUE",
+            help="Set one chart value, e.g. --set image.tag=0.2.0 (repeatable).",
+        ),
+        click.option(
+            "--cost-model",
+            "cost_model",
+            type=click.Path(dir_okay=False),
+            default=None,
+            help="Cost-model file (JSON/YAML) from `falcoctl-py tune`; default: the shipped one.",
+        ),
+        click.option(
+            "--strategy",
+            "strategy",
+            default=None,
+            metavar="NAME",
+            help="Sizing strategy instead of the profile's (percentile, guaranteed).",
+        ),
+    ]
+    decorated: Any = wrapper
+    for opt in reversed(options):
+        decorated = opt(decorated)
+    return decorated  # type: ignore[no-any-return]
 
 
-def build_from_options(
-    profile: str, *, values_files: tuple[str, ...], sets: tuple[str, ...], cost_model: str | None
-) -> dict[str, Any]:
+def build_from_options(chart: dict[str, Any]) -> dict[str, Any]:
+    """``build_values`` from the options ``chart_inputs`` collected."""
     from falcoctl_py.values import build_values
 
-    return build_values(profile=profile, cost_model=cost_model, values_files=values_files, sets=sets)
+    return build_values(
+        profile=chart["profile"],
+        cost_model=chart["cost_model"],
+        values_files=chart["values_files"],
+        sets=chart["sets"],
+        strategy=chart["strategy"],
+    )
 
 
 @click.command("values")
@@ -67,11 +89,9 @@ def build_from_options(
 @click.option(
     "-o", "--output", "output", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True
 )
-def command(
-    profile: str, values_files: tuple[str, ...], sets: tuple[str, ...], cost_model: str | None, output: str
-) -> None:
+def command(chart: dict[str, Any], output: str) -> None:
     """Print Helm values for the falco-py chart, sized for a profile; schema-checked before printing."""
-    values = build_from_options(profile, values_files=values_files, sets=sets, cost_model=cost_model)
+    values = build_from_options(chart)
     if output == "json":
         import orjson
 

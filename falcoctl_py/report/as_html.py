@@ -60,6 +60,7 @@ def render(doc: dict[str, Any]) -> str:
         f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>falco-py sizing: '
         f"{escape(doc['profile'])}</title><style>{_CSS}</style></head><body>"
         f"<h1>Sizing for profile {escape(doc['profile'])}</h1><p>{escape(doc['method'])}</p>"
+        f"<p>Strategy {escape(doc['strategy']['name'])}: {escape(doc['strategy']['description'])}.</p>"
         f"<table><tr><th>pool</th><th>kind</th><th>pods</th><th>node CPUs</th><th>CPU request</th>"
         f"<th>CPU limit</th><th>memory request</th><th>memory limit</th></tr>{rows}</table>"
         f"<p>Total requests: {doc['totals']['cpu']} CPU, {doc['totals']['memory']} memory.</p>"

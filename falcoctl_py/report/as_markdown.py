@@ -17,6 +17,8 @@ def render(doc: dict[str, Any]) -> str:
         "",
         doc["method"],
         "",
+        f"Strategy `{doc['strategy']['name']}`: {doc['strategy']['description']}.",
+        "",
         "| pool | kind | pods | node CPUs | CPU request | CPU limit | memory request | memory limit |",
         "|---|---|---:|---:|---:|---:|---:|---:|",
     ]

@@ -41,6 +41,7 @@ def render(doc: dict[str, Any]) -> str:
     console.print(table)
     console.print(f"Total requests: {doc['totals']['cpu']} CPU, {doc['totals']['memory']} memory")
     console.print(doc["method"], soft_wrap=False)
+    console.print(f"Strategy {doc['strategy']['name']}: {doc['strategy']['description']}")
     if doc["cost_model"]["estimated_terms"]:
         console.print("Estimated (not measured) costs: " + ", ".join(doc["cost_model"]["estimated_terms"]))
     for p in doc["pools"]:

@@ -49,12 +49,22 @@ def pool_document(p: PoolSizing) -> dict[str, Any]:
     }
 
 
+def _strategy_description(name: str) -> str:
+    from falcoctl_py import sizing_strategies
+
+    return sizing_strategies.get(name).DESCRIPTION
+
+
 def sizing_document(result: SizingResult) -> dict[str, Any]:
     pools = [pool_document(p) for p in result.pools]
     return {
         "report_version": REPORT_VERSION,
         "profile": result.profile,
         "method": METHOD,
+        "strategy": {
+            "name": result.policy.strategy,
+            "description": _strategy_description(result.policy.strategy),
+        },
         "policy": asdict(result.policy),
         "cost_model": {
             "origin": result.cost_model_origin,

@@ -92,3 +92,14 @@ def test_context_uses_cluster_pools(
     assert seen["context"] == "kind-x"
     names = [p["name"] for p in json.loads(out)["pools"]]
     assert names == ["pool-a", "webhook"]
+
+
+def test_strategy_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "size", "--profile", "medium", "--strategy", "guaranteed", "-o", "json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["strategy"]["name"] == "guaranteed"
+    for pool in doc["pools"]:
+        assert pool["requests"]["cpu_millicores"] == pool["limits"]["cpu_millicores"]
+    code, _, err = run(capsys, "size", "--strategy", "nope")
+    assert code == 2 and "unknown sizing strategy 'nope'" in err

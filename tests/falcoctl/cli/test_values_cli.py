@@ -49,3 +49,10 @@ def test_bad_cost_model_is_exit_1(capsys: pytest.CaptureFixture[str], tmp_path: 
 def test_unknown_profile_is_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "values", "--profile", "gigantic")
     assert code == 2 and "unknown profile 'gigantic'" in err
+
+
+def test_strategy_option(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "values", "--profile", "small", "--strategy", "guaranteed")
+    assert code == 0, err
+    res = yaml.safe_load(out)["daemonset"]["resources"]
+    assert res["requests"] == res["limits"]
