@@ -272,6 +272,7 @@ def test_disjoint_pools_get_own_daemonsets_and_default_excludes_them(helm: Helm)
         ("syscall-proc-values.yaml", True, False, ["NET_ADMIN"]),
         ("syscall-audit-values.yaml", False, True, ["AUDIT_CONTROL", "AUDIT_READ"]),
         ("syscall-audit-multicast-values.yaml", True, False, ["AUDIT_READ"]),
+        ("syscall-extra-caps-values.yaml", True, False, ["NET_ADMIN", "SYS_PTRACE"]),
     ],
 )
 def test_backend_selects_host_namespaces_and_named_capabilities(
@@ -401,3 +402,16 @@ def test_prometheus_rules_cover_drops_reload_failures_and_engine_down(helm: Helm
     (svc,) = [s for s in by_kind(docs, "Service") if s["metadata"]["name"].endswith("-metrics")]
     assert sm["spec"]["selector"]["matchLabels"].items() <= svc["metadata"]["labels"].items()
     assert sm["spec"]["endpoints"][0]["port"] == svc["spec"]["ports"][0]["name"]
+
+
+def test_extra_capabilities_are_a_closed_list(helm: Helm) -> None:
+    with pytest.raises(HelmError, match="extraCapabilities"):
+        helm.template(
+            CHART,
+            {"syscall": {"backend": "proc", "extraCapabilities": ["SYS_ADMIN"]}},
+            release="r",
+            namespace="n",
+        )
+    values = build_values(profile="small", sets=["syscall.extraCapabilities={SYS_PTRACE}"])
+    (ds,) = by_kind(render(values), "DaemonSet")  # no backend: no capability at all
+    assert "add" not in pod_spec(ds)["containers"][0]["securityContext"]["capabilities"]

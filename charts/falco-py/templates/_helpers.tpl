@@ -204,6 +204,9 @@ no pool, i.e. the negation of each pool's conjunction, expanded into OR-ed terms
 {{- if eq .Values.syscall.auditMode "multicast" -}}{{- $hostNetwork = true -}}{{- $caps = list "AUDIT_READ" -}}
 {{- else -}}{{- $hostPID = true -}}{{- end -}}
 {{- end -}}
+{{- if and .Values.syscall.extraCapabilities (ne $b "none") -}}
+{{- $caps = concat $caps .Values.syscall.extraCapabilities | uniq -}}
+{{- end -}}
 {{- dict "hostNetwork" $hostNetwork "hostPID" $hostPID "caps" $caps "root" (ne $b "none") | toYaml -}}
 {{- end -}}
 
