@@ -106,6 +106,14 @@ def dump_manifests(docs: Iterable[Mapping[str, Any]]) -> str:
     return "".join("---\n" + yaml.dump(dict(d), Dumper=yaml.CSafeDumper, sort_keys=False) for d in docs)
 
 
+def dump_manifests_json(docs: Iterable[Mapping[str, Any]]) -> str:
+    """A ``v1`` ``List`` holding the manifests, as indented JSON (what ``kubectl get -o json`` prints)."""
+    import orjson
+
+    body = {"apiVersion": "v1", "kind": "List", "items": [dict(d) for d in docs]}
+    return orjson.dumps(body, option=orjson.OPT_INDENT_2).decode() + "\n"
+
+
 def write_manifests(docs: Iterable[Mapping[str, Any]], out_dir: str | Path) -> list[Path]:
     """One file per manifest, ``NN-kind-name.yaml``, in ``out_dir`` (created)."""
     out = Path(out_dir)

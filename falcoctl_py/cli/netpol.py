@@ -18,14 +18,18 @@ from falcoctl_py.errors import FindingsError
 @click.option("--kube-version", default="1.30", show_default=True)
 @click.option("--release", default="falco-py", show_default=True)
 @click.option("--namespace", "-n", default="falco-py", show_default=True)
+@click.option(
+    "-o", "--output", "output", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True
+)
 def command(
     chart: dict[str, Any],
     kube_version: str,
     release: str,
     namespace: str,
+    output: str,
 ) -> None:
     """Print the engine's NetworkPolicies (DNS, API server and sink egress; metrics and webhook ingress)."""
-    from falcoctl_py.render import dump_manifests, render
+    from falcoctl_py.render import dump_manifests, dump_manifests_json, render
     from falcoctl_py.validate import check_manifests
 
     values = build_from_options(chart)
@@ -43,4 +47,4 @@ def command(
         raise FindingsError(
             f"{len(report.errors)} NetworkPolicy error(s) for Kubernetes {report.kube_version}"
         )
-    click.echo(dump_manifests(docs), nl=False)
+    click.echo((dump_manifests_json if output == "json" else dump_manifests)(docs), nl=False)

@@ -23,6 +23,9 @@ from falcoctl_py.errors import FindingsError
 @click.option("--release", default="falco-py", show_default=True)
 @click.option("--namespace", "-n", default="falco-py", show_default=True)
 @click.option(
+    "-o", "--output", "output", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True
+)
+@click.option(
     "--output-dir",
     type=click.Path(file_okay=False),
     default=None,
@@ -33,10 +36,11 @@ def command(
     kube_version: str,
     release: str,
     namespace: str,
+    output: str,
     output_dir: str | None,
 ) -> None:
     """Render the chart's manifests for a profile and check each against the official schemas."""
-    from falcoctl_py.render import dump_manifests, render, write_manifests
+    from falcoctl_py.render import dump_manifests, dump_manifests_json, render, write_manifests
     from falcoctl_py.validate import check_manifests
 
     values = build_from_options(chart)
@@ -52,5 +56,5 @@ def command(
         written = write_manifests(docs, Path(output_dir))
         click.echo(f"wrote {len(written)} manifests to {output_dir}; {report.summary()}", err=True)
     else:
-        click.echo(dump_manifests(docs), nl=False)
+        click.echo((dump_manifests_json if output == "json" else dump_manifests)(docs), nl=False)
         click.echo(f"# {report.summary()}", err=True)

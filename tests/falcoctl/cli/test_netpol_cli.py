@@ -51,3 +51,11 @@ def test_prints_only_networkpolicies(capsys: pytest.CaptureFixture[str]) -> None
 def test_disabled_policy_is_a_finding(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "netpol", "--set", "networkPolicy.enabled=false")
     assert code == 1 and "rendered no NetworkPolicy" in err
+
+
+def test_json_output(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    code, out, err = run(capsys, "netpol", "-o", "json")
+    assert code == 0, err
+    assert [i["kind"] for i in json.loads(out)["items"]] == ["NetworkPolicy"]

@@ -96,3 +96,12 @@ def test_chart_failure_is_exit_3_one_line(capsys: pytest.CaptureFixture[str]) ->
 def test_bad_kube_version_is_usage(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "template", "--kube-version", "one.thirty")
     assert code == 2 and "MAJOR.MINOR" in err
+
+
+def test_json_output_is_a_list(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    code, out, err = run(capsys, "template", "--profile", "medium", "-o", "json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["kind"] == "List" and {i["kind"] for i in doc["items"]} >= {"DaemonSet", "NetworkPolicy"}
