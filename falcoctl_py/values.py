@@ -6,11 +6,12 @@ deletes), parsing ``--set a.b[0].c=v``, and refusing values the chart's ``values
 anything is rendered (unknown keys named with the input that introduced them). It must not run helm
 (``falcoctl_py.render``) or size anything itself (``falcoctl_py.sizing``).
 
-Public API (stable): ``build_values(*, profile, cluster=None, cost_model=None, values_files=(), sets=()) -> dict``.
-``profile`` is a name, a path or a ``Profile``; ``cluster`` is what ``falcoctl_py.k8s.cluster_facts`` returns
-(a mapping or object with optional ``pools`` in the profile's pool shape, ``api_server_cidrs``, ``api_server_ports``,
-``dns_cidrs``) and replaces the profile's pools and the chart's network defaults; ``strategy`` (optional)
-names a sizing strategy instead of the profile's.
+Public API (stable): ``build_values(*, profile, cluster=None, cost_model=None, values_files=(), sets=(),
+strategy=None) -> dict``. ``profile`` is a name, a path or a ``Profile``; ``cluster`` is what
+``falcoctl_py.k8s.cluster_facts`` returns (a mapping or object with optional ``pools`` in the profile's pool
+shape, ``api_server_cidrs``, ``api_server_ports``, ``dns_cidrs``) and replaces the profile's pools and the chart's
+network defaults; ``strategy`` names a sizing strategy instead of the profile's. Errors: ``UsageError`` (exit 2)
+for rejected values, ``FindingsError`` (exit 1) for a bad profile or cost model.
 """
 
 from __future__ import annotations
