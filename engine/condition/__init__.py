@@ -1,0 +1,13 @@
+"""Falco's filter condition language: parser, canonical printer, macro/list substitution, event-type algebra,
+type checking and compilation to Python.
+
+Owns: the public API other engine packages use (re-exported here). Must not: read rules files (the rules
+loader does) or know about event sources beyond the field registry.
+"""
+
+from engine.condition.ast import ConditionSyntaxError, Node
+from engine.condition.lists import substitute_lists
+from engine.condition.parser import parse
+from engine.condition.printer import to_string
+
+__all__ = ["ConditionSyntaxError", "Node", "parse", "substitute_lists", "to_string"]
