@@ -91,6 +91,14 @@ def profile_from_dict(doc: Any, *, origin: str) -> Profile:
         raise FindingsError(f"profile {origin}: pool name(s) used twice: {', '.join(dupes)}")
     if "syscall" in doc["sources"] and doc["syscall_backend"] == "none":
         raise FindingsError(f"profile {origin}: source 'syscall' needs syscall_backend proc or audit")
+    if "k8s_audit" in doc["sources"] and doc["audit_delivery"] == "none":
+        raise FindingsError(f"profile {origin}: source 'k8s_audit' needs audit_delivery webhook or log-file")
+    if doc["audit_delivery"] == "log-file" and not any(
+        "node-role.kubernetes.io/control-plane" in (p.get("labels") or {}) for p in doc["pools"]
+    ):
+        raise FindingsError(
+            f"profile {origin}: audit_delivery log-file needs a pool labeled node-role.kubernetes.io/control-plane"
+        )
     for src in doc["sources"]:
         if src not in doc["rates"]:
             raise FindingsError(f"profile {origin}: rates.{src} missing for listed source {src}")

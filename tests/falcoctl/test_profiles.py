@@ -39,6 +39,8 @@ def _write(tmp_path: Path, mutate: object) -> Path:
         (lambda d: d["rates"].pop("syscall"), "rates.syscall missing"),
         (lambda d: d["pools"].append(dict(d["pools"][0])), "used twice"),
         (lambda d: d["sizing"].update(percentile=95), "sizing.percentile"),
+        (lambda d: d.update(audit_delivery="none"), "needs audit_delivery"),
+        (lambda d: d.update(audit_delivery="log-file"), "needs a pool labeled"),
     ],
 )
 def test_bad_profiles_refused(tmp_path: Path, mutate: object, needle: str) -> None:
