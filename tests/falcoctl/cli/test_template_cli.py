@@ -105,3 +105,19 @@ def test_json_output_is_a_list(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0, err
     doc = json.loads(out)
     assert doc["kind"] == "List" and {i["kind"] for i in doc["items"]} >= {"DaemonSet", "NetworkPolicy"}
+
+
+def test_real_entry_point_one_line_no_traceback() -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "falcoctl_py.cli.main", "template", "--set", "imagee.tag=1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.strip().splitlines() == [
+        "Error: chart values rejected: (top level): unknown key 'imagee' (from --set imagee.tag=1)"
+    ]
