@@ -141,10 +141,35 @@ def _walk(node: Any, path: str) -> Iterator[tuple[str, str, Any]]:
             yield from _walk(v, f"{path}[{i}]")
 
 
+_LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+_DNS_PREFIX = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+
+
+def label_problem(key: str, value: Any) -> str | None:
+    """Why a label key/value would be refused by the API server (the OpenAPI schema only says 'string')."""
+    prefix, _, name = key.rpartition("/")
+    if prefix and (len(prefix) > 253 or not _DNS_PREFIX.match(prefix)):
+        return f"label key {key!r}: prefix is not a DNS subdomain"
+    if not _LABEL_NAME.match(name):
+        return f"label key {key!r}: name must be 1-63 alphanumerics, '-', '_' or '.'"
+    if not isinstance(value, str) or (value and not _LABEL_NAME.match(value)):
+        return f"label {key}={value!r}: value must be empty or 1-63 alphanumerics, '-', '_' or '.'"
+    return None
+
+
 def own_checks(doc: Mapping[str, Any]) -> list[Problem]:
-    """Quantities, enums and request<=limit checks the OpenAPI schemas leave out."""
+    """Quantities, enums, label syntax and request<=limit checks the OpenAPI schemas leave out."""
     did = _doc_id(doc)
     problems: list[Problem] = []
+    label_sets = [(".metadata.labels", (doc.get("metadata") or {}).get("labels"))]
+    template = (doc.get("spec") or {}).get("template") if isinstance(doc.get("spec"), Mapping) else None
+    if isinstance(template, Mapping):
+        label_sets.append((".spec.template.metadata.labels", (template.get("metadata") or {}).get("labels")))
+    for where, labels in label_sets:
+        for key, value in (labels or {}).items():
+            why = label_problem(str(key), value)
+            if why:
+                problems.append(Problem(did, where, why))
     for parent, key, value in _walk(doc, ""):
         if key in ENUMS and isinstance(value, str) and value not in ENUMS[key]:
             problems.append(Problem(did, f"{parent}.{key}", f"{value!r} is not one of {sorted(ENUMS[key])}"))

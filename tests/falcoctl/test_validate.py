@@ -104,3 +104,22 @@ def test_schema_version_selection() -> None:
         schema_version("1.99")
     with pytest.raises(UsageError, match="no Kubernetes schemas for 1.20"):
         schema_version("1.20")
+
+
+@pytest.mark.parametrize(
+    "key,value,ok",
+    [
+        ("app.kubernetes.io/name", "falco-py", True),
+        ("team", "", True),
+        ("team", "a" * 64, False),
+        ("team", "bad value", False),
+        ("Bad_Prefix.io/x", "v", False),
+        ("example.com/-x", "v", False),
+        ("version", 1, False),
+    ],
+)
+def test_label_syntax(key: str, value: object, ok: bool) -> None:
+    doc = daemonset()
+    doc["spec"]["template"]["metadata"]["labels"][key] = value
+    problems = [p for p in own_checks(doc) if p.path == ".spec.template.metadata.labels"]
+    assert (not problems) is ok, problems
