@@ -6,8 +6,11 @@ loader does) or know about event sources beyond the field registry.
 """
 
 from engine.condition.ast import ConditionSyntaxError, Node
+from engine.condition.evttypes import evttypes
 from engine.condition.lists import substitute_lists
+from engine.condition.macros import MacroCycleError, macro_refs, substitute_macros
 from engine.condition.parser import parse
 from engine.condition.printer import to_string
 
-__all__ = ["ConditionSyntaxError", "Node", "parse", "substitute_lists", "to_string"]
+__all__ = ["ConditionSyntaxError", "MacroCycleError", "Node", "evttypes", "macro_refs", "parse", "substitute_lists",
+           "substitute_macros", "to_string"]
