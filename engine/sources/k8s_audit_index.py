@@ -40,7 +40,8 @@ def _shape(node: Any) -> tuple[str, Any]:
         return "or", node.children
     if isinstance(node, ast.Not):
         return "not", node.child
-    if isinstance(node, ast.Compare) and isinstance(node.left, ast.FieldRef) and node.left.arg is None:
+    if (isinstance(node, ast.Compare) and isinstance(node.left, ast.FieldRef) and node.left.arg is None
+            and node.modifier is None):
         values = _literal_values(node.right, ast)
         return ("cmp", (node.left.name, node.op, values)) if values is not None else ("other", None)
     return "other", None
@@ -71,7 +72,7 @@ def constraint(node: Any, *, shape: Callable[[Any], tuple[str, Any]] = _shape) -
         return {fld: frozenset().union(*(p[fld] for p in parts)) for fld in common}
     if kind == "cmp":
         fld, op, values = payload
-        if fld in INDEXED_FIELDS and (op == "=" and len(values) == 1 or op == "in"):
+        if fld in INDEXED_FIELDS and (op in ("=", "==") and len(values) == 1 or op == "in"):
             return {fld: frozenset(values)}
     return {}  # "not", other operators, other fields: no constraint
 
