@@ -6,11 +6,14 @@ loader does) or know about event sources beyond the field registry.
 """
 
 from engine.condition.ast import ConditionSyntaxError, Node
+from engine.condition.checker import check
+from engine.condition.codegen import ConditionTypeError, compile_condition
 from engine.condition.evttypes import evttypes
 from engine.condition.lists import substitute_lists
 from engine.condition.macros import MacroCycleError, macro_refs, substitute_macros
 from engine.condition.parser import parse
 from engine.condition.printer import to_string
 
-__all__ = ["ConditionSyntaxError", "MacroCycleError", "Node", "evttypes", "macro_refs", "parse", "substitute_lists",
+__all__ = ["ConditionSyntaxError", "ConditionTypeError", "MacroCycleError", "Node", "check", "compile_condition",
+           "evttypes", "macro_refs", "parse", "substitute_lists",
            "substitute_macros", "to_string"]
