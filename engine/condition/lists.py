@@ -23,7 +23,7 @@ _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
 _TRIGGERS = frozenset(LIST_OPS) | frozenset(MODIFIERS)
 
 
-def substitute_lists(text: str, lists: Mapping[str, Sequence[str]]) -> str:
+def substitute_lists(text: str, lists: Mapping[str, Sequence[object]]) -> str:
     """``text`` with list names in value lists replaced by their (quoted where needed) items."""
     if not lists:
         return text
@@ -59,7 +59,7 @@ def _is_word_char(ch: str) -> bool:
     return ch.isalnum() or ch in "_."
 
 
-def _after_trigger(text: str, i: int, word: str, lists: Mapping[str, Sequence[str]], out: list[str]) -> int:
+def _after_trigger(text: str, i: int, word: str, lists: Mapping[str, Sequence[object]], out: list[str]) -> int:
     """Handle what follows a list operator or modifier at ``i``; returns the new scan position."""
     j = i
     while j < len(text) and text[j] in lexer.BLANKS:
@@ -112,15 +112,22 @@ def _read_list(text: str, i: int) -> tuple[list[str], int | None]:
         return items, None
 
 
-def _expand(tokens: Sequence[str], lists: Mapping[str, Sequence[str]], seen: frozenset[str] = frozenset()) -> list[str]:
+def _expand(tokens: Sequence[str], lists: Mapping[str, Sequence[object]], seen: frozenset[str] = frozenset()) -> list[str]:
     out: list[str] = []
     for token in tokens:
         if token in lists and token not in seen:
-            out.extend(_expand([lexer.quote(item) if _is_raw_item(item) else item for item in lists[token]],
-                               lists, seen | {token}))
+            texts = [_item_text(item) for item in lists[token]]
+            out.extend(_expand([lexer.quote(t) if _is_raw_item(t) else t for t in texts], lists, seen | {token}))
         else:
             out.append(token)
     return out
+
+
+def _item_text(item: object) -> str:
+    """YAML may hand over numbers and booleans (``[22, 2222]``); they are text in a condition."""
+    if isinstance(item, bool):
+        return "true" if item else "false"
+    return item if isinstance(item, str) else str(item)
 
 
 def _is_raw_item(item: str) -> bool:
