@@ -73,11 +73,10 @@ def unescape(quoted: str) -> str:
             out.append(_ESCAPES[ch])
         elif ch in "\"'":
             if ch != delim:
-                other = "'" if delim == '"' else '"'
-                raise EscapeError(f"invalid \\{ch} escape in {other}-quoted string", i)
+                raise EscapeError(f"invalid \\{ch} escape in {delim}-quoted string", i - 1)
             out.append(ch)
         else:
-            raise EscapeError(f"unsupported string escape sequence: \\{ch}", i)
+            raise EscapeError(f"unsupported string escape sequence: \\{ch}", i - 1)
     return "".join(out)
 
 
