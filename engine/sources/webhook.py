@@ -1,0 +1,319 @@
+"""The Kubernetes audit webhook source: an HTTP(S) endpoint the kube-apiserver's webhook backend posts to.
+
+Owns: the HTTP server (stdlib ``ThreadingHTTPServer``, one short-lived thread per connection), request checks
+(method 405, path 404, content type 415, body size 413 before reading — chunked too —, bearer token 401, JSON 400,
+audit payload 400), per-event checks inside a batch (oversized, no ``stageTimestamp``, not kind ``Event``:
+dropped and counted by reason), the bounded intake between handler threads and the engine thread (full -> 503 with
+``Retry-After``, never accept-and-lose), and a request-latency histogram kept as plain counters.
+
+Must not: evaluate rules (the consumer given to ``run`` does), block a request on the engine, or import
+prometheus_client (``engine.metrics`` reads ``stats()``).
+"""
+
+from __future__ import annotations
+
+import bisect
+import hmac
+import logging
+import ssl
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import orjson
+
+from engine.fields.base import FieldClass
+from engine.sources.k8s_audit_event import SOURCE, AuditDecodeError, AuditEvent, parse_rfc3339_ns
+
+log = logging.getLogger(__name__)
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+def split_listen(listen: str, *, what: str) -> tuple[str, int]:
+    """``"0.0.0.0:9765"`` / ``"[::1]:9765"`` / ``":9765"`` -> (host, port); ``ValueError`` naming ``what``."""
+    host, sep, port = listen.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"{what}: expected HOST:PORT, got {listen!r}")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
+class Intake:
+    """A bounded FIFO of event batches, bounded in events; ``offer`` never waits, ``take`` waits for work."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.depth = 0
+        self._batches: deque[list[Any]] = deque()
+        self._cond = threading.Condition()
+        self.closed = False
+
+    def offer(self, batch: list[Any]) -> bool:
+        with self._cond:
+            if self.closed or (self.depth + len(batch) > self.capacity and self.depth > 0):
+                return False  # an oversized batch still gets in when the intake is empty
+            self._batches.append(batch)
+            self.depth += len(batch)
+            self._cond.notify()
+            return True
+
+    def take(self, timeout: float) -> list[Any] | None:
+        """The next batch, or None after ``timeout`` with nothing queued (or when closed and empty)."""
+        with self._cond:
+            if not self._batches and not self.closed:
+                self._cond.wait(timeout)
+            if not self._batches:
+                return None
+            batch = self._batches.popleft()
+            self.depth -= len(batch)
+            return batch
+
+    def close(self) -> None:
+        with self._cond:
+            self.closed = True
+            self._cond.notify_all()
+
+
+class _Reject(Exception):
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+class WebhookSource:
+    """Receive audit events over HTTP; ``run(callback)`` (the engine thread) delivers them in arrival order."""
+
+    name = SOURCE
+
+    def __init__(self, *, listen: str = "0.0.0.0:9765", path: str = "/k8s-audit", tls_cert_file: str | None = None,
+                 tls_key_file: str | None = None, token: str | None = None, max_body_bytes: int = 12 << 20,
+                 max_event_bytes: int = 256 << 10, queue_size: int = 20_000, retry_after: int = 1) -> None:
+        self.path = path
+        self.max_body = max_body_bytes
+        self.max_event = max_event_bytes
+        self.retry_after = retry_after
+        self._token = f"Bearer {token}".encode() if token else None
+        self.intake = Intake(queue_size)
+        self._lock = threading.Lock()
+        self.events = 0  # events delivered to the engine
+        self.accepted = 0  # events accepted into the intake
+        self.requests: Counter[int] = Counter()  # status -> count
+        self.drops: Counter[str] = Counter()  # reason -> events dropped
+        self._latency = [0] * (len(LATENCY_BUCKETS) + 1)
+        self._latency_sum = 0.0
+        self._stop = threading.Event()
+        host, port = split_listen(listen, what="sources.k8s_audit.webhook.listen")
+        self.server = ThreadingHTTPServer((host, port), _handler_for(self))
+        self.server.daemon_threads = True
+        self.tls = bool(tls_cert_file)
+        if tls_cert_file:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(tls_cert_file, tls_key_file)
+            self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
+        self.port = self.server.server_address[1]
+        self._thread: threading.Thread | None = None
+
+    @property
+    def field_classes(self) -> tuple[FieldClass, ...]:
+        from engine.fields import fields_for_source
+
+        return tuple(fields_for_source(SOURCE))
+
+    # -- lifecycle ---------------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start serving HTTP in a background thread (requests are accepted into the intake from now on)."""
+        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.2},
+                                        name="webhook-http", daemon=True)
+        self._thread.start()
+
+    def stop_intake(self) -> None:
+        """Stop accepting requests; events already accepted stay queued for ``run`` to finish."""
+        if self._thread is not None:
+            self.server.shutdown()
+            self._thread.join(2.0)
+        self.server.server_close()
+        self.intake.close()
+
+    def stop(self) -> None:
+        self.stop_intake()
+        self._stop.set()
+
+    def run(self, callback: Callable[[Any], object]) -> None:
+        """Deliver accepted events to ``callback`` until ``stop_intake``/``stop`` and the intake is drained."""
+        for event in self:
+            callback(event)
+
+    def __iter__(self) -> Iterator[Any]:
+        intake = self.intake
+        while True:
+            batch = intake.take(0.5)
+            if batch is None:
+                if intake.closed:
+                    return
+                continue
+            for event in batch:
+                yield event
+            with self._lock:
+                self.events += len(batch)
+
+    # -- request handling --------------------------------------------------------------------------------------
+
+    def _observe(self, status: int, seconds: float) -> None:
+        with self._lock:
+            self.requests[status] += 1
+            self._latency[bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1
+            self._latency_sum += seconds
+
+    def check_auth(self, header: str | None) -> None:
+        if self._token is not None and (header is None or
+                                        not hmac.compare_digest(header.encode(), self._token)):
+            raise _Reject(401, "missing or wrong bearer token")
+
+    def decode(self, body: bytes) -> tuple[list[AuditEvent], Counter[str]]:
+        """Whole-payload checks raise ``_Reject``; bad single events are returned as drop counts by reason."""
+        try:
+            value = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise _Reject(400, f"malformed JSON: {exc}") from None
+        if type(value) is dict and value.get("kind") == "EventList":
+            items = value.get("items")
+            if not isinstance(items, list):
+                raise _Reject(400, "not an audit payload: EventList without items")
+        elif type(value) is list:
+            items = value
+        elif type(value) is dict and value.get("kind") == "Event":
+            items = [value]
+        else:
+            raise _Reject(400, "not an audit payload: expected an Event, an EventList or an array of events")
+        check_size = len(body) > self.max_event
+        events: list[AuditEvent] = []
+        dropped: Counter[str] = Counter()
+        for item in items:
+            if type(item) is not dict or item.get("kind") != "Event":
+                dropped["not_event"] += 1
+                continue
+            stamp = item.get("stageTimestamp")
+            if type(stamp) is not str:
+                dropped["missing_stage_timestamp"] += 1
+                continue
+            if check_size and len(orjson.dumps(item)) > self.max_event:
+                dropped["event_too_large"] += 1
+                continue
+            try:
+                events.append(AuditEvent(item, ts=parse_rfc3339_ns(stamp)))
+            except (AuditDecodeError, KeyError, TypeError):
+                dropped["invalid_event"] += 1
+        return events, dropped
+
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "events": self.events,
+                "accepted": self.accepted,
+                "drops_by_reason": dict(self.drops),
+                "requests_by_status": dict(self.requests),
+                "intake_depth": self.intake.depth,
+                "intake_capacity": self.intake.capacity,
+                "latency_buckets": list(zip(LATENCY_BUCKETS, _cumulative(self._latency), strict=False)),
+                "latency_count": sum(self._latency),
+                "latency_sum": self._latency_sum,
+            }
+
+
+def _cumulative(counts: list[int]) -> list[int]:
+    out, total = [], 0
+    for c in counts:
+        total += c
+        out.append(total)
+    return out
+
+
+def _read_chunked(rfile: Any, limit: int) -> bytes:
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        line = rfile.readline(1024)
+        try:
+            n = int(line.split(b";", 1)[0].strip(), 16)
+        except ValueError:
+            raise _Reject(400, "malformed chunked body") from None
+        if n == 0:
+            while rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                pass
+            return b"".join(parts)
+        size += n
+        if size > limit:
+            raise _Reject(413, f"body larger than {limit} bytes")
+        parts.append(rfile.read(n))
+        rfile.readline(8)
+
+
+def _handler_for(source: WebhookSource) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "falcopy-webhook"
+
+        def _reply(self, status: int, doc: dict[str, Any], *, extra: dict[str, str] | None = None) -> None:
+            body = orjson.dumps(doc)
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            for k, v in (extra or {}).items():
+                self.send_header(k, v)
+            if status >= 400:
+                self.close_connection = True  # the body may be unread: do not reuse this connection
+                self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def _other(self) -> None:
+            start = time.perf_counter()
+            self.close_connection = True
+            source._observe(405, time.perf_counter() - start)
+            self._reply(405, {"error": f"method {self.command} not allowed, use POST"}, extra={"Allow": "POST"})
+
+        do_GET = do_PUT = do_DELETE = do_PATCH = do_HEAD = _other
+
+        def do_POST(self) -> None:  # noqa: N802 - http.server naming
+            start = time.perf_counter()
+            try:
+                status, doc, extra = self._post()
+            except _Reject as rej:
+                status, doc, extra = rej.status, {"error": rej.reason}, None
+            source._observe(status, time.perf_counter() - start)  # counted before the client can see the reply
+            self._reply(status, doc, extra=extra)
+
+        def _post(self) -> tuple[int, dict[str, Any], dict[str, str] | None]:
+            if self.path.split("?", 1)[0] != source.path:
+                raise _Reject(404, f"no such path {self.path.split('?', 1)[0]!r}, post to {source.path}")
+            source.check_auth(self.headers.get("Authorization"))
+            ctype = (self.headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
+            if ctype != "application/json" and not ctype.endswith("+json"):
+                raise _Reject(415, f"content type {ctype or '(none)'!r} is not application/json")
+            if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+                body = _read_chunked(self.rfile, source.max_body)
+            else:
+                try:
+                    length = int(self.headers.get("Content-Length") or "")
+                except ValueError:
+                    raise _Reject(411, "Content-Length required") from None
+                if length > source.max_body:
+                    raise _Reject(413, f"body of {length} bytes is larger than {source.max_body} bytes")
+                body = self.rfile.read(length)
+            events, dropped = source.decode(body)
+            if events and not source.intake.offer(events):
+                return 503, {"error": "intake full, retry later"}, {"Retry-After": str(source.retry_after)}
+            with source._lock:
+                source.accepted += len(events)
+                source.drops.update(dropped)
+            return 200, {"accepted": len(events), "dropped": sum(dropped.values())}, None
+
+        def log_message(self, fmt: str, *args: Any) -> None:
+            log.debug("webhook %s: " + fmt, self.client_address[0], *args)
+
+    return Handler
