@@ -1,0 +1,70 @@
+"""Engine metrics and health read through the API server's pod proxy (``/api/v1/namespaces/{ns}/pods/{pod}:{port}
+/proxy/...``).
+
+Owns: the proxy URLs, parsing the Prometheus text exposition with ``prometheus_client.parser``, and the engine
+facts the CLI reads from it (``falcopy_build_info`` labels, drop counters). It must not talk to pods directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from falcoctl_py.errors import ClusterError
+from falcoctl_py.k8s.client import Kube
+
+HEALTH_PORT = 8765
+BUILD_INFO = "falcopy_build_info"
+
+
+def proxy_path(namespace: str, pod: str, path: str, *, port: int = HEALTH_PORT) -> str:
+    return f"/api/v1/namespaces/{quote(namespace)}/pods/{quote(pod)}:{port}/proxy/{path.lstrip('/')}"
+
+
+@dataclass
+class EngineMetrics:
+    pod: str
+    build_info: dict[str, str] = field(default_factory=dict)
+    drops: float = 0.0
+    samples: dict[str, float] = field(default_factory=dict)  # name{labels} -> value, for other readers
+
+    @property
+    def engine_version(self) -> str | None:
+        return self.build_info.get("engine_version") or self.build_info.get("version")
+
+    @property
+    def rules_checksum(self) -> str | None:
+        return self.build_info.get("rules_checksum")
+
+
+def parse_metrics(pod: str, text: str) -> EngineMetrics:
+    out = EngineMetrics(pod=pod)
+    try:
+        families = list(text_string_to_metric_families(text))
+    except (ValueError, TypeError, IndexError) as exc:
+        raise ClusterError(f"pod {pod}: metrics are not Prometheus text: {str(exc).splitlines()[0]}") from exc
+    for fam in families:
+        for s in fam.samples:
+            labels = ",".join(f"{k}={v}" for k, v in sorted(s.labels.items()))
+            out.samples[f"{s.name}{{{labels}}}"] = float(s.value)
+            if fam.name == BUILD_INFO and s.name.startswith(BUILD_INFO):
+                out.build_info = dict(s.labels)
+            if "drop" in s.name and s.name.endswith("_total"):
+                out.drops += float(s.value)
+    return out
+
+
+def scrape(kube: Kube, namespace: str, pod: str, *, port: int = HEALTH_PORT) -> EngineMetrics:
+    body = kube.raw_get(f"reading metrics of pod {namespace}/{pod}", proxy_path(namespace, pod, "metrics", port=port))
+    return parse_metrics(pod, body.decode("utf-8", "replace"))
+
+
+def healthy(kube: Kube, namespace: str, pod: str, *, port: int = HEALTH_PORT) -> tuple[bool, str]:
+    """``/healthz`` of one pod: (ok, reason)."""
+    try:
+        body = kube.raw_get(f"health of pod {namespace}/{pod}", proxy_path(namespace, pod, "healthz", port=port))
+    except ClusterError as exc:
+        return False, str(exc)
+    return True, body.decode("utf-8", "replace").strip()[:80] or "ok"
