@@ -83,7 +83,9 @@ class ProcessInfo:
     group_name: str | None = None
     loginuser_name: str | None = None
     pidns_init_start_ts: int = 0
-    is_exepath_lower_layer: bool = False
+    exe_lower_layer: bool = False
+    exe_ino_ctime: int = 0  # ns since the epoch
+    exe_ino_mtime: int = 0
 
 
 @dataclass(slots=True)
@@ -95,20 +97,21 @@ class FdInfo:
     name: str = ""  # path, or "cip:cport->sip:sport" for connected sockets
     directory: str = ""
     filename: str = ""
-    sip: str | None = None  # server address (text)
+    # Socket tuple as libsinsp keeps it: s = the connection's source (the client), d = its destination (the
+    # server), whichever end this process is. Addresses are text ("10.0.0.1", "::1").
+    sip: str | None = None
     sport: int | None = None
-    dip: str | None = None  # client address (the other end from the server's point of view)
+    dip: str | None = None
     dport: int | None = None
     l4proto: str | None = None  # tcp|udp|icmp|raw
-    is_server: bool | None = None  # True when this process is the server side of the connection
+    is_server: bool | None = None  # True when this process is the server end (it accepted the connection)
     open_flags: int = 0
     # Additive attributes.
     nameraw: str | None = None  # the name as the syscall passed it (before resolution)
     dev: int = 0
     ino: int = 0
-    # For a connected socket: which of sip/dip is local. None = unknown (then is_server decides).
-    cip: str | None = None  # explicit client address when the backend knows it (else dip)
-    cport: int | None = None
+    connected: bool | None = None  # for sockets: the connection is established
+    name_changed: bool = False  # the event changed the fd's name (connect on a UDP socket, ...)
 
 
 @dataclass(slots=True)
