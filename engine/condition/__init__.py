@@ -14,6 +14,17 @@ from engine.condition.macros import MacroCycleError, macro_refs, substitute_macr
 from engine.condition.parser import parse
 from engine.condition.printer import to_string
 
-__all__ = ["ConditionSyntaxError", "ConditionTypeError", "MacroCycleError", "Node", "check", "compile_condition",
-           "evttypes", "macro_refs", "parse", "substitute_lists",
-           "substitute_macros", "to_string"]
+__all__ = [
+    "ConditionSyntaxError",
+    "ConditionTypeError",
+    "MacroCycleError",
+    "Node",
+    "check",
+    "compile_condition",
+    "evttypes",
+    "macro_refs",
+    "parse",
+    "substitute_lists",
+    "substitute_macros",
+    "to_string",
+]

@@ -20,7 +20,6 @@ Node shapes:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
 
 
 class ConditionSyntaxError(ValueError):
@@ -54,7 +53,7 @@ class Transform:
     args: tuple[Operand, ...]
 
 
-Operand = Union[FieldRef, Transform, Value]
+Operand = FieldRef | Transform | Value
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,13 +84,25 @@ class Or:
     children: tuple[Node, ...]
 
 
-Node = Union[And, Or, Not, Compare, MacroRef]
+Node = And | Or | Not | Compare | MacroRef
 
 UNARY_OPS = ("exists",)
 NUM_OPS = ("<=", "<", ">=", ">")
 # Word operators must be followed by a blank; symbols need not be.
-STR_OPS = ("==", "=", "!=", "glob", "iglob", "contains", "icontains", "bcontains", "startswith",
-           "bstartswith", "endswith", "regex")
+STR_OPS = (
+    "==",
+    "=",
+    "!=",
+    "glob",
+    "iglob",
+    "contains",
+    "icontains",
+    "bcontains",
+    "startswith",
+    "bstartswith",
+    "endswith",
+    "regex",
+)
 LIST_OPS = ("intersects", "in", "pmatch")
 MODIFIERS = ("oneof", "anyof", "allof")
 ALL_OPS = UNARY_OPS + NUM_OPS + STR_OPS + LIST_OPS

@@ -18,18 +18,67 @@ from __future__ import annotations
 import re
 
 from engine.condition.ast import (
-    LIST_OPS, And, Compare, FieldRef, ListValue, MacroRef, Node, Not, Or, Transform, Value,
+    LIST_OPS,
+    And,
+    Compare,
+    ListValue,
+    MacroRef,
+    Node,
+    Not,
+    Or,
+    Transform,
+    Value,
 )
-from engine.condition.resolve import STRING_TYPES, FieldTable, OperandType, ResolveError, field_table, operand_type
+from engine.condition.resolve import (
+    STRING_TYPES,
+    FieldTable,
+    OperandType,
+    ResolveError,
+    field_table,
+    operand_type,
+)
 from engine.condition.values import ValueError_, convert_value
 from engine.fields.base import FieldType
 
 _NUMERIC_OPS = frozenset({"=", "==", "!=", "<", "<=", ">", ">=", "in", "intersects", "exists"})
 _EQ_OPS = frozenset({"=", "==", "!=", "in", "intersects", "exists"})
-_STRING_OPS = frozenset({"=", "==", "!=", "<", "<=", ">", ">=", "contains", "icontains", "startswith", "endswith",
-                         "glob", "iglob", "regex", "pmatch", "in", "intersects", "exists"})
-_BUFFER_OPS = frozenset({"=", "==", "!=", "contains", "bcontains", "startswith", "bstartswith", "endswith", "in",
-                         "intersects", "exists"})
+_STRING_OPS = frozenset(
+    {
+        "=",
+        "==",
+        "!=",
+        "<",
+        "<=",
+        ">",
+        ">=",
+        "contains",
+        "icontains",
+        "startswith",
+        "endswith",
+        "glob",
+        "iglob",
+        "regex",
+        "pmatch",
+        "in",
+        "intersects",
+        "exists",
+    }
+)
+_BUFFER_OPS = frozenset(
+    {
+        "=",
+        "==",
+        "!=",
+        "contains",
+        "bcontains",
+        "startswith",
+        "bstartswith",
+        "endswith",
+        "in",
+        "intersects",
+        "exists",
+    }
+)
 
 
 def family(ftype: FieldType) -> str:
@@ -45,9 +94,20 @@ def family(ftype: FieldType) -> str:
     return "buffer"
 
 
-_ALLOWED = {"numeric": _NUMERIC_OPS, "bool": _EQ_OPS, "ip": _EQ_OPS, "string": _STRING_OPS, "buffer": _BUFFER_OPS}
-_FAMILY_WORDS = {"numeric": "numeric", "bool": "numeric", "ip": "ip address and network", "string": "string",
-                 "buffer": "buffer"}
+_ALLOWED = {
+    "numeric": _NUMERIC_OPS,
+    "bool": _EQ_OPS,
+    "ip": _EQ_OPS,
+    "string": _STRING_OPS,
+    "buffer": _BUFFER_OPS,
+}
+_FAMILY_WORDS = {
+    "numeric": "numeric",
+    "bool": "numeric",
+    "ip": "ip address and network",
+    "string": "string",
+    "buffer": "buffer",
+}
 
 
 def operator_error(op: str, ftype: FieldType) -> str | None:
@@ -114,13 +174,14 @@ def _check_value(op: str, text: str, ftype: FieldType) -> str | None:
 
 
 def _check_rhs_transform(node: Compare, left: OperandType, right: Transform, table: FieldTable) -> list[str]:
-    if isinstance(right.args[0], FieldRef) and right.name == "val" and right.args[0] == node.left:
-        pass  # comparing a field with itself is pointless but valid
     try:
         rtype = operand_type(right, table)
     except ResolveError as exc:
         return [str(exc)]
     if family(rtype.type) != family(left.type):
-        return [f"cannot compare a {left.type.value} value with a {rtype.type.value} value "
-                f"('{node.op}' with a field on the right-hand side)"]
+        message = (
+            f"cannot compare a {left.type.value} value with a {rtype.type.value} value "
+            f"('{node.op}' with a field on the right-hand side)"
+        )
+        return [message]
     return []

@@ -54,11 +54,13 @@ def compile_condition(node: Node, source: str, *, fields: FieldTable | None = No
     body = gen.node(node)
     params = ", ".join(gen.consts) or ""
     cached = "".join(f"        {v} = _U\n" for v in gen.cached_vars)
-    src = (f"def _factory({params}):\n"
-           f"    def condition(e):\n"
-           f"{cached}"
-           f"        return True if {body} else False\n"
-           f"    return condition\n")
+    src = (
+        f"def _factory({params}):\n"
+        f"    def condition(e):\n"
+        f"{cached}"
+        f"        return True if {body} else False\n"
+        f"    return condition\n"
+    )
     namespace: dict[str, Any] = {}
     exec(compile(src, f"<condition {to_string(node)[:60]}>", "exec"), namespace)  # noqa: S102 - our own source
     fn = namespace["_factory"](*gen.consts.values())
@@ -171,7 +173,12 @@ class _Generator:
         consts = self._convert(texts, etype, node.op)
         preds = [self._pred(node.op, c, etype) for c in consts]
         join = "all" if node.modifier == "allof" else "any"
-        if node.op in ("=", "==") and not left.is_list and len(preds) == 1 and etype not in (FieldType.IPADDR, FieldType.IPNET):
+        if (
+            node.op in ("=", "==")
+            and not left.is_list
+            and len(preds) == 1
+            and etype not in (FieldType.IPADDR, FieldType.IPNET)
+        ):
             return f"({value} == {self.const(consts[0])})"
         return self._wrap(value, t, preds, join, is_list=left.is_list)
 

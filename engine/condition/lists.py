@@ -59,7 +59,9 @@ def _is_word_char(ch: str) -> bool:
     return ch.isalnum() or ch in "_."
 
 
-def _after_trigger(text: str, i: int, word: str, lists: Mapping[str, Sequence[object]], out: list[str]) -> int:
+def _after_trigger(
+    text: str, i: int, word: str, lists: Mapping[str, Sequence[object]], out: list[str]
+) -> int:
     """Handle what follows a list operator or modifier at ``i``; returns the new scan position."""
     j = i
     while j < len(text) and text[j] in lexer.BLANKS:
@@ -112,12 +114,16 @@ def _read_list(text: str, i: int) -> tuple[list[str], int | None]:
         return items, None
 
 
-def _expand(tokens: Sequence[str], lists: Mapping[str, Sequence[object]], seen: frozenset[str] = frozenset()) -> list[str]:
+def _expand(
+    tokens: Sequence[str], lists: Mapping[str, Sequence[object]], seen: frozenset[str] = frozenset()
+) -> list[str]:
     out: list[str] = []
     for token in tokens:
         if token in lists and token not in seen:
             texts = [_item_text(item) for item in lists[token]]
-            out.extend(_expand([lexer.quote(t) if _is_raw_item(t) else t for t in texts], lists, seen | {token}))
+            out.extend(
+                _expand([lexer.quote(t) if _is_raw_item(t) else t for t in texts], lists, seen | {token})
+            )
         else:
             out.append(token)
     return out

@@ -45,8 +45,26 @@ import re
 
 from engine.condition import lexer
 from engine.condition.ast import (
-    FIELD_TRANSFORMERS, LIST_OPS, MODIFIERS, MULTI_TRANSFORMERS, NUM_OPS, STR_OPS, UNARY_OPS, VAL, And,
-    Compare, ConditionSyntaxError, FieldRef, ListValue, MacroRef, Node, Not, Operand, Or, Transform, Value,
+    FIELD_TRANSFORMERS,
+    LIST_OPS,
+    MODIFIERS,
+    MULTI_TRANSFORMERS,
+    NUM_OPS,
+    STR_OPS,
+    UNARY_OPS,
+    VAL,
+    And,
+    Compare,
+    ConditionSyntaxError,
+    FieldRef,
+    ListValue,
+    MacroRef,
+    Node,
+    Not,
+    Operand,
+    Or,
+    Transform,
+    Value,
 )
 
 MAX_DEPTH = 100
@@ -104,7 +122,7 @@ class Parser:
         if end is None:
             return None  # unterminated: the caller reports what it expected here
         try:
-            value = lexer.unescape(self.text[self.pos:end])
+            value = lexer.unescape(self.text[self.pos : end])
         except lexer.EscapeError as exc:
             raise self.fail(str(exc), self.pos + exc.index) from None
         self.pos = end
@@ -147,7 +165,9 @@ class Parser:
 
     def _keyword(self, word: str) -> bool:
         end = self.pos + len(word)
-        if self.text.startswith(word, self.pos) and (end >= len(self.text) or self.text[end] in lexer.BLANKS + "("):
+        if self.text.startswith(word, self.pos) and (
+            end >= len(self.text) or self.text[end] in lexer.BLANKS + "("
+        ):
             self.pos = end
             self.last = word
             return True
@@ -246,7 +266,7 @@ class Parser:
             self.blank()
             operand: Operand | None = self.field_operand()
             if operand is None:
-                text = self.quoted()
+                text: str | None = self.quoted()
                 if text is None:
                     text = self.pattern(lexer.BARE_STR)
                 if text is None:
@@ -259,9 +279,9 @@ class Parser:
 
     def condition_tail(self, left: FieldRef | Transform) -> Compare:
         self.blank()
-        for op in UNARY_OPS:
-            if self.literal(op):
-                return Compare(left, op)
+        for unary in UNARY_OPS:
+            if self.literal(unary):
+                return Compare(left, unary)
         op = self.operator()
         if op is None:
             raise self.fail(f"expected a valid check operator: one of {_quoted_names(ALL_OP_NAMES)}")
@@ -296,7 +316,9 @@ class Parser:
         self.blank()
         for word in MODIFIERS:
             end = self.pos + len(word)
-            if self.text.startswith(word, self.pos) and (end >= len(self.text) or self.text[end] in lexer.BLANKS + "("):
+            if self.text.startswith(word, self.pos) and (
+                end >= len(self.text) or self.text[end] in lexer.BLANKS + "("
+            ):
                 self.pos, self.last = end, word
                 self.blank()
                 return word

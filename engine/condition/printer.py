@@ -13,7 +13,7 @@ Must not: change the tree (no simplification) or consult field tables.
 from __future__ import annotations
 
 from engine.condition import lexer
-from engine.condition.ast import And, Compare, FieldRef, ListValue, MacroRef, Node, Not, Or, Transform, Value
+from engine.condition.ast import And, Compare, FieldRef, ListValue, MacroRef, Not, Or, Transform, Value
 
 
 def to_string(node: object) -> str:

@@ -21,8 +21,9 @@ from engine.fields.base import ArgKind, ArgMode, FieldSpec, FieldType
 
 FieldTable = Mapping[str, FieldSpec]
 
-STRING_TYPES = frozenset({FieldType.STRING, FieldType.FSPATH, FieldType.FLAGS, FieldType.SYSCALLID,
-                          FieldType.SIGTYPE})
+STRING_TYPES = frozenset(
+    {FieldType.STRING, FieldType.FSPATH, FieldType.FLAGS, FieldType.SYSCALLID, FieldType.SIGTYPE}
+)
 
 
 class ResolveError(ValueError):
@@ -90,15 +91,25 @@ def _transform_type(node: Transform, table: FieldTable) -> OperandType:
         return inner[0]
     if name in ("tolower", "toupper", "basename"):
         if inner[0].type not in STRING_TYPES:
-            raise ResolveError(f"transformer '{name}' supports only string fields, not '{inner[0].type.value}'")
+            raise ResolveError(
+                f"transformer '{name}' supports only string fields, not '{inner[0].type.value}'"
+            )
         return OperandType(FieldType.STRING, inner[0].is_list)
     if name == "b64":
         if inner[0].type not in STRING_TYPES and inner[0].type is not FieldType.BYTEBUF:
-            raise ResolveError(f"transformer 'b64' supports only string or buffer fields, not '{inner[0].type.value}'")
+            raise ResolveError(
+                f"transformer 'b64' supports only string or buffer fields, not '{inner[0].type.value}'"
+            )
         return OperandType(FieldType.STRING, inner[0].is_list)
     if name == "len":
-        if not inner[0].is_list and inner[0].type not in STRING_TYPES and inner[0].type is not FieldType.BYTEBUF:
-            raise ResolveError(f"transformer 'len' supports only strings, buffers and lists, not '{inner[0].type.value}'")
+        if (
+            not inner[0].is_list
+            and inner[0].type not in STRING_TYPES
+            and inner[0].type is not FieldType.BYTEBUF
+        ):
+            raise ResolveError(
+                f"transformer 'len' supports only strings, buffers and lists, not '{inner[0].type.value}'"
+            )
         return OperandType(FieldType.UINT64, False)
     if name == "join":
         if len(node.args) != 2 or not isinstance(node.args[0], Value):

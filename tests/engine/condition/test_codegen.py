@@ -6,18 +6,23 @@ from pathlib import Path
 
 import pytest
 import yaml
+from condition_fixtures import DictEvent
 
 from engine.condition import (
-    ConditionTypeError, check, compile_condition, parse, substitute_lists, substitute_macros,
+    ConditionTypeError,
+    check,
+    compile_condition,
+    parse,
+    substitute_lists,
+    substitute_macros,
 )
 from engine.fields.base import FieldSpec
 
-from condition_fixtures import DictEvent
-
 
 def test_field_used_twice_is_extracted_once(table: dict[str, FieldSpec]) -> None:
-    fn = compile_condition(parse("proc.name startswith b and proc.name endswith h and proc.name != zsh"),
-                           "syscall", fields=table)
+    fn = compile_condition(
+        parse("proc.name startswith b and proc.name endswith h and proc.name != zsh"), "syscall", fields=table
+    )
     event = DictEvent({"proc.name": "bash"})
     assert fn(event) is True
     assert event.calls == ["proc.name"]
@@ -45,8 +50,11 @@ def test_result_is_a_real_bool(table: dict[str, FieldSpec]) -> None:
 
 
 def test_constants_are_hoisted_into_the_closure(table: dict[str, FieldSpec]) -> None:
-    fn = compile_condition(parse("proc.name regex 'a+' and fd.name glob '*.sh' and evt.num in (1, 2, 3)"),
-                           "syscall", fields=table)
+    fn = compile_condition(
+        parse("proc.name regex 'a+' and fd.name glob '*.sh' and evt.num in (1, 2, 3)"),
+        "syscall",
+        fields=table,
+    )
     src = fn.__condition_source__  # type: ignore[attr-defined]
     assert "def _factory(" in src and "compile" not in src and "frozenset" not in src
     assert fn.__code__.co_freevars  # matchers and the set are closure constants
@@ -55,13 +63,18 @@ def test_constants_are_hoisted_into_the_closure(table: dict[str, FieldSpec]) -> 
 def test_type_errors_raise_with_every_error(table: dict[str, FieldSpec]) -> None:
     with pytest.raises(ConditionTypeError) as info:
         compile_condition(parse("nope.x = 1 and evt.num = x"), "syscall", fields=table)
-    assert info.value.errors == ["filter_check called with nonexistent field nope.x",
-                                 "'x' is not a valid number for a uint64 field"]
+    assert info.value.errors == [
+        "filter_check called with nonexistent field nope.x",
+        "'x' is not a valid number for a uint64 field",
+    ]
 
 
 def test_quoted_values_with_braces_and_quotes(table: dict[str, FieldSpec]) -> None:
-    fn = compile_condition(parse("""proc.name contains "{x}" or proc.name startswith oneof ('it\\'s', "q\\"")"""),
-                           "syscall", fields=table)
+    fn = compile_condition(
+        parse("""proc.name contains "{x}" or proc.name startswith oneof ('it\\'s', "q\\"")"""),
+        "syscall",
+        fields=table,
+    )
     assert fn(DictEvent({"proc.name": "a{x}b"})) is True
     assert fn(DictEvent({"proc.name": "it's"})) is True
     assert fn(DictEvent({"proc.name": 'q"'})) is True
@@ -87,7 +100,9 @@ def test_real_registry_k8s_audit_fields() -> None:
         pytest.skip("k8s audit field table not registered yet")
     node = parse("ka.verb = create and ka.target.resource in (pods) and ka.uri.param[pretty] exists")
     assert check(node, "k8s_audit") == []
-    assert check(parse("ka.nosuch = x"), "k8s_audit") == ["filter_check called with nonexistent field ka.nosuch"]
+    assert check(parse("ka.nosuch = x"), "k8s_audit") == [
+        "filter_check called with nonexistent field ka.nosuch"
+    ]
 
 
 def test_every_upstream_k8s_audit_rule_compiles(upstream_rules: Path) -> None:

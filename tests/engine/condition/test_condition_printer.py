@@ -24,33 +24,40 @@ def test_falco_printed_forms_are_fixed_points(conformance: Path) -> None:
 
 
 def test_condition_append_case_prints_like_falco() -> None:
-    macro = parse("((proc.aname=sshd and proc.name != sshd) or\nproc.name=systemd-logind or proc.name=login)\n"
-                  " or proc.name = ssh")
+    macro = parse(
+        "((proc.aname=sshd and proc.name != sshd) or\nproc.name=systemd-logind or proc.name=login)\n"
+        " or proc.name = ssh"
+    )
     rule = substitute_macros(parse("evt.type=open and interactive"), {"interactive": macro})
-    assert to_string(rule) == ("(evt.type = open and (((proc.aname = sshd and proc.name != sshd) or "
-                               "proc.name = systemd-logind or proc.name = login) or proc.name = ssh))")
+    assert to_string(rule) == (
+        "(evt.type = open and (((proc.aname = sshd and proc.name != sshd) or "
+        "proc.name = systemd-logind or proc.name = login) or proc.name = ssh))"
+    )
 
 
-@pytest.mark.parametrize(("text", "printed"), [
-    ("evt.type=open", "evt.type = open"),
-    ("evt.type in (open,openat)", "evt.type in (open, openat)"),
-    ("not  proc.name=x", "not proc.name = x"),
-    ("not (a and b)", "not (a and b)"),
-    ("a and (b or c)", "(a and (b or c))"),
-    ("fd.name exists", "fd.name exists"),
-    ("proc.name = 'a b'", 'proc.name = "a b"'),
-    ("proc.name = 'say \"x\"'", 'proc.name = "say \\"x\\""'),
-    ("proc.name = \"tab\\there\"", 'proc.name = "tab\\there"'),
-    ("proc.name startswith oneof (a,b)", "proc.name startswith oneof (a, b)"),
-    ("proc.aname[2]=x", "proc.aname[2] = x"),
-    ("jevt.value['/a b']=x", 'jevt.value["/a b"] = x'),
-    ("tolower( proc.name )=x", "tolower(proc.name) = x"),
-    ("proc.name=val(proc.pname)", "proc.name = val(proc.pname)"),
-    ("concat(proc.name,'-',proc.pname)=x", "concat(proc.name, -, proc.pname) = x"),
-    ("proc.name in ()", "proc.name in ()"),
-    ("proc.name = ''", 'proc.name = ""'),
-    ("proc.name in ('a,b', 'c(d)', 'e=f')", 'proc.name in ("a,b", "c(d)", "e=f")'),
-])
+@pytest.mark.parametrize(
+    ("text", "printed"),
+    [
+        ("evt.type=open", "evt.type = open"),
+        ("evt.type in (open,openat)", "evt.type in (open, openat)"),
+        ("not  proc.name=x", "not proc.name = x"),
+        ("not (a and b)", "not (a and b)"),
+        ("a and (b or c)", "(a and (b or c))"),
+        ("fd.name exists", "fd.name exists"),
+        ("proc.name = 'a b'", 'proc.name = "a b"'),
+        ("proc.name = 'say \"x\"'", 'proc.name = "say \\"x\\""'),
+        ('proc.name = "tab\\there"', 'proc.name = "tab\\there"'),
+        ("proc.name startswith oneof (a,b)", "proc.name startswith oneof (a, b)"),
+        ("proc.aname[2]=x", "proc.aname[2] = x"),
+        ("jevt.value['/a b']=x", 'jevt.value["/a b"] = x'),
+        ("tolower( proc.name )=x", "tolower(proc.name) = x"),
+        ("proc.name=val(proc.pname)", "proc.name = val(proc.pname)"),
+        ("concat(proc.name,'-',proc.pname)=x", "concat(proc.name, -, proc.pname) = x"),
+        ("proc.name in ()", "proc.name in ()"),
+        ("proc.name = ''", 'proc.name = ""'),
+        ("proc.name in ('a,b', 'c(d)', 'e=f')", 'proc.name in ("a,b", "c(d)", "e=f")'),
+    ],
+)
 def test_printed_form(text: str, printed: str) -> None:
     node = parse(text)
     assert to_string(node) == printed

@@ -5,8 +5,15 @@ from __future__ import annotations
 from engine.condition import parse, substitute_lists
 from engine.condition.ast import ListValue, Value
 
-LISTS = {"shells": ["bash", "sh"], "empty": [], "nested": ["shells", "zsh"], "ports": [22, 2222],
-         "flags": [True], "odd": ["a b", "c,d", "(x)", "it's"], "loop": ["loop", "x"]}
+LISTS = {
+    "shells": ["bash", "sh"],
+    "empty": [],
+    "nested": ["shells", "zsh"],
+    "ports": [22, 2222],
+    "flags": [True],
+    "odd": ["a b", "c,d", "(x)", "it's"],
+    "loop": ["loop", "x"],
+}
 
 
 def test_names_in_value_lists_are_replaced() -> None:

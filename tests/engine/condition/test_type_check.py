@@ -8,48 +8,54 @@ from engine.condition import check, parse
 from engine.fields.base import FieldSpec
 
 
-@pytest.mark.parametrize("text", [
-    "proc.name = bash and evt.num > 3 and fd.sip in (10.0.0.0/8, ::1)",
-    "evt.num in (1, 0x10) and evt.latency < 2.5e+3",
-    "container.privileged = true and fd.name pmatch (/etc)",
-    "evt.buffer bcontains ELF and evt.buffer bstartswith x",
-    "proc.args intersects (a) and proc.args = a and len(proc.args) > 2",
-    "k8s.pod.label.app = web and evt.arg.flags contains O_ and evt.arg[0] = 3",
-    "proc.name = val(proc.pname) and tolower(fd.name) glob '*.sh'",
-    "fd.name exists and proc.aname exists and proc.aname[3] = x",
-    "ka.resp.code >= 400 and ka.uri.param[pretty] = true",
-    "proc.name regex '^(a|b)+$'",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "proc.name = bash and evt.num > 3 and fd.sip in (10.0.0.0/8, ::1)",
+        "evt.num in (1, 0x10) and evt.latency < 2.5e+3",
+        "container.privileged = true and fd.name pmatch (/etc)",
+        "evt.buffer bcontains ELF and evt.buffer bstartswith x",
+        "proc.args intersects (a) and proc.args = a and len(proc.args) > 2",
+        "k8s.pod.label.app = web and evt.arg.flags contains O_ and evt.arg[0] = 3",
+        "proc.name = val(proc.pname) and tolower(fd.name) glob '*.sh'",
+        "fd.name exists and proc.aname exists and proc.aname[3] = x",
+        "ka.resp.code >= 400 and ka.uri.param[pretty] = true",
+        "proc.name regex '^(a|b)+$'",
+    ],
+)
 def test_valid_conditions(table: dict[str, FieldSpec], text: str) -> None:
     assert check(parse(text), "syscall", fields=table) == []
 
 
-@pytest.mark.parametrize(("text", "error"), [
-    ("proc.nam = x", "filter_check called with nonexistent field proc.nam"),
-    ("k8s.pod.labels.app = x", "filter_check called with nonexistent field k8s.pod.labels.app"),
-    ("evt.num contains 3", "'contains' operator not supported for numeric filters"),
-    ("evt.num glob 3", "'glob' operator not supported for numeric filters"),
-    ("proc.name bcontains x", "'bcontains' operator not supported for string filters"),
-    ("evt.buffer glob x", "'glob' operator not supported for buffer filters"),
-    ("container.privileged > 0", "'>' operator not supported for numeric filters"),
-    ("fd.sip startswith 10", "'startswith' operator not supported for ip address and network filters"),
-    ("evt.num = abc", "'abc' is not a valid number for a uint64 field"),
-    ("evt.num in (1, two)", "'two' is not a valid number"),
-    ("container.privileged = yes", "unrecognized boolean value 'yes'"),
-    ("fd.sip = 300.1.1.1", "unrecognized IP address '300.1.1.1'"),
-    ("fd.snet = 10.0.0.0/33", "unrecognized IP network '10.0.0.0/33'"),
-    ("proc.name regex '(a'", "invalid regular expression '(a'"),
-    ("k8s.pod.label = x", "field 'k8s.pod.label' requires an argument"),
-    ("proc.name[1] = x", "field 'proc.name' does not accept an argument"),
-    ("proc.aname[x] = a", "needs a numeric index argument"),
-    ("tolower(evt.num) = 1", "transformer 'tolower' supports only string fields"),
-    ("len(evt.num) = 1", "transformer 'len' supports only strings"),
-    ("proc.name = val(evt.num)", "cannot compare a string value with a uint64 value"),
-    ("concat(proc.name, proc.args) = x", "'concat' does not accept list fields"),
-    ("join(proc.name, proc.args) = x", "join(sep, field)"),
-    ("some_macro and proc.name = x", "undefined macro 'some_macro'"),
-    ("proc.name = oneof (a)", None),  # valid: modifier with a list
-])
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("proc.nam = x", "filter_check called with nonexistent field proc.nam"),
+        ("k8s.pod.labels.app = x", "filter_check called with nonexistent field k8s.pod.labels.app"),
+        ("evt.num contains 3", "'contains' operator not supported for numeric filters"),
+        ("evt.num glob 3", "'glob' operator not supported for numeric filters"),
+        ("proc.name bcontains x", "'bcontains' operator not supported for string filters"),
+        ("evt.buffer glob x", "'glob' operator not supported for buffer filters"),
+        ("container.privileged > 0", "'>' operator not supported for numeric filters"),
+        ("fd.sip startswith 10", "'startswith' operator not supported for ip address and network filters"),
+        ("evt.num = abc", "'abc' is not a valid number for a uint64 field"),
+        ("evt.num in (1, two)", "'two' is not a valid number"),
+        ("container.privileged = yes", "unrecognized boolean value 'yes'"),
+        ("fd.sip = 300.1.1.1", "unrecognized IP address '300.1.1.1'"),
+        ("fd.snet = 10.0.0.0/33", "unrecognized IP network '10.0.0.0/33'"),
+        ("proc.name regex '(a'", "invalid regular expression '(a'"),
+        ("k8s.pod.label = x", "field 'k8s.pod.label' requires an argument"),
+        ("proc.name[1] = x", "field 'proc.name' does not accept an argument"),
+        ("proc.aname[x] = a", "needs a numeric index argument"),
+        ("tolower(evt.num) = 1", "transformer 'tolower' supports only string fields"),
+        ("len(evt.num) = 1", "transformer 'len' supports only strings"),
+        ("proc.name = val(evt.num)", "cannot compare a string value with a uint64 value"),
+        ("concat(proc.name, proc.args) = x", "'concat' does not accept list fields"),
+        ("join(proc.name, proc.args) = x", "join(sep, field)"),
+        ("some_macro and proc.name = x", "undefined macro 'some_macro'"),
+        ("proc.name = oneof (a)", None),  # valid: modifier with a list
+    ],
+)
 def test_errors(table: dict[str, FieldSpec], text: str, error: str | None) -> None:
     errors = check(parse(text), "syscall", fields=table)
     if error is None:
@@ -60,5 +66,8 @@ def test_errors(table: dict[str, FieldSpec], text: str, error: str | None) -> No
 
 def test_every_problem_is_reported(table: dict[str, FieldSpec]) -> None:
     errors = check(parse("a.b = 1 or evt.num = x or not c.d exists"), "syscall", fields=table)
-    assert errors == ["filter_check called with nonexistent field a.b", "'x' is not a valid number for a uint64 field",
-                      "filter_check called with nonexistent field c.d"]
+    assert errors == [
+        "filter_check called with nonexistent field a.b",
+        "'x' is not a valid number for a uint64 field",
+        "filter_check called with nonexistent field c.d",
+    ]
