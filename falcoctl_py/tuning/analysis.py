@@ -1,0 +1,170 @@
+"""Assemble a tuning run into the report document and its files (cost model, tuned rules, values, manifests).
+
+Owns: the order of the analysis steps and the file layout of ``--out DIR``. Each step is a pure function in a
+sibling module; this module feeds them and writes what they return. Nothing here measures anything.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+import psutil
+import yaml
+
+import engine
+from falcoctl_py.errors import FindingsError
+from falcoctl_py.tuning import guard
+from falcoctl_py.tuning.costmodel import build_cost_model
+from falcoctl_py.tuning.noise import rank_rules
+from falcoctl_py.tuning.overhead import Budget, NodeShape, node_overhead, pool_overhead
+from falcoctl_py.tuning.proposals import Proposal, propose, render_override
+from falcoctl_py.tuning.report import write_reports
+from falcoctl_py.tuning.samples import Interval, Sample, intervals
+
+
+@dataclass(frozen=True)
+class Options:
+    rules: tuple[Path, ...]
+    profile: str = "medium"
+    budget: Budget = Budget()
+    allow_unguarded: bool = False
+    min_per_hour: float = 60.0
+
+
+def read_alerts(path: Path) -> list[dict[str, Any]]:
+    out = []
+    if not path.exists():
+        return out
+    with path.open("rb") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if line.strip():
+                try:
+                    out.append(orjson.loads(line))
+                except orjson.JSONDecodeError as exc:
+                    raise FindingsError(f"{path}:{lineno}: not a JSON alert: {exc}") from None
+    return out
+
+
+def replay_counts(ruleset: Any, events: Iterable[Any]) -> dict[str, int]:
+    return guard.fired(ruleset, events)
+
+
+def window_events(audit_path: Path | None, syscall_path: Path | None) -> list[Any]:
+    """The window's events, decoded once, for before/after replays."""
+    from engine.sources.replay import ReplaySource
+
+    events: list[Any] = []
+    if audit_path is not None and audit_path.exists():
+        events.extend(ReplaySource(audit_path, name="k8s_audit"))
+    if syscall_path is not None and syscall_path.exists():
+        events.extend(ReplaySource(syscall_path, name="syscall"))
+    return events
+
+
+def _timeseries(ivs: Sequence[Interval]) -> list[dict[str, Any]]:
+    return [{"t": round(iv.t, 3), "node": iv.node, "cpu_cores": iv.cpu_cores, "rss_bytes": iv.rss_bytes,
+             "event_rates": iv.event_rates, "drop_rates": iv.drop_rates} for iv in ivs]
+
+
+def default_cost_doc() -> dict[str, Any]:
+    from falcoctl_py.resources import default_cost_model_path
+
+    return orjson.loads(default_cost_model_path().read_bytes())
+
+
+def recommended(profile: str, cost_doc: dict[str, Any]) -> dict[str, Any]:
+    """Requests/limits per pool that the measured cost model gives for ``profile`` (the sizing model)."""
+    from falcoctl_py.cost_model import cost_model_from_dict
+    from falcoctl_py.profiles import load_profile
+    from falcoctl_py.quantity import format_cpu, format_memory
+    from falcoctl_py.sizing import size_profile
+
+    result = size_profile(load_profile(profile), cost_model_from_dict(cost_doc, origin="measured"))
+    return {p.facts.name: {"cpu_request": format_cpu(p.cpu_request_m), "cpu_limit": format_cpu(p.cpu_limit_m),
+                           "memory_request": format_memory(p.memory_request_bytes),
+                           "memory_limit": format_memory(p.memory_limit_bytes)} for p in result.pools}
+
+
+def analyse(*, samples: Sequence[Sample], idle_cpu_cores: float, idle_rss_bytes: float, duration: float,
+            alerts: Sequence[dict[str, Any]], events: Sequence[Any], opts: Options, mode: str,
+            shapes: dict[str, NodeShape] | None = None) -> tuple[dict[str, Any], list[Proposal], dict[str, Any]]:
+    """The report document (minus files/accuracy), the screened proposals and the cost model."""
+    ivs = intervals(samples)
+    shapes = shapes or {"local": NodeShape(cpu_cores=float(psutil.cpu_count() or 1),
+                                           memory_bytes=float(psutil.virtual_memory().total))}
+    per_node = {}
+    for node in sorted({iv.node for iv in ivs}):
+        node_ivs = [iv for iv in ivs if iv.node == node]
+        per_node[node] = node_overhead(node, node_ivs[0].pool, node_ivs, shape=shapes[node], budget=opts.budget)
+    cost = build_cost_model(ivs, idle_cores=idle_cpu_cores, idle_rss_bytes=idle_rss_bytes,
+                            defaults=default_cost_doc(), engine_version=engine.__version__,
+                            method="tune-local" if mode == "local" else "tune-cluster")
+    noise = rank_rules(alerts, window_seconds=max(duration, 1e-9))
+    proposals = propose(noise, min_per_hour=opts.min_per_hour)
+    screened, guard_report = guard.screen(proposals, rules_files=opts.rules, corpus=guard.load_corpus(),
+                                          allow_unguarded=opts.allow_unguarded)
+    base = guard.load_ruleset(opts.rules)
+    tuned = guard.load_ruleset(opts.rules, render_override(screened))
+    before, after = replay_counts(base, events), replay_counts(tuned, events)
+    total_before, total_after = sum(before.values()), sum(after.values())
+    first, last = (samples[0], samples[-1]) if samples else (None, None)
+    span = (last.t - first.t) if first and last and last.t > first.t else 1.0
+    doc: dict[str, Any] = {
+        "schema_version": 1,
+        "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "mode": mode,
+        "duration_seconds": duration,
+        "engine_version": engine.__version__,
+        "rules_files": [str(p) for p in opts.rules],
+        "budget": {"cpu_fraction": opts.budget.cpu_fraction, "memory_fraction": opts.budget.memory_fraction,
+                   "percentile": opts.budget.percentile},
+        "overhead": {"nodes": [o.to_dict() for o in per_node.values()], "pools": pool_overhead(per_node),
+                     "recommended": recommended(opts.profile, cost)},
+        "cost_model": cost,
+        "timeseries": _timeseries(ivs),
+        "events_per_second": {s: (last.events.get(s, 0.0) - first.events.get(s, 0.0)) / span
+                              for s in (last.events if last else {})} if first and last else {},
+        "drops_total": (sum(last.drops.values()) - sum(first.drops.values())) if first and last else 0.0,
+        "noise": {"total_alerts": len(alerts), "rules": [
+            {"rule": r.rule, "source": r.source, "priority": r.priority, "count": r.count,
+             "per_hour": r.per_hour,
+             "explanations": [{"fields": list(e.fields), "values": list(e.values), "count": e.count,
+                               "share": e.share} for e in r.explanations]} for r in noise]},
+        "proposals": [p.to_dict() for p in screened],
+        "guard": guard_report,
+        "verification": {
+            "alerts_before": total_before, "alerts_after": total_after,
+            "reduction": (1 - total_after / total_before) if total_before else 0.0,
+            "per_rule": {r: [before.get(r, 0), after.get(r, 0)] for r in sorted(set(before) | set(after))},
+        },
+        "files": {},
+    }
+    return doc, screened, cost
+
+
+def write_outputs(doc: dict[str, Any], screened: Sequence[Proposal], cost: dict[str, Any], *, out_dir: Path,
+                  profile: str, kube_version: str = "1.35") -> dict[str, Path]:
+    """cost-model.json, tuned-rules.yaml, values.yaml, manifests.yaml and the three reports."""
+    from falcoctl_py.render import dump_manifests, render
+    from falcoctl_py.values import build_values
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = {"cost_model": out_dir / "cost-model.json", "tuned_rules": out_dir / "tuned-rules.yaml",
+             "values": out_dir / "values.yaml", "manifests": out_dir / "manifests.yaml"}
+    files["cost_model"].write_bytes(orjson.dumps(cost, option=orjson.OPT_INDENT_2) + b"\n")
+    files["tuned_rules"].write_text(render_override(
+        screened, header="Generated by falcoctl-py tune: exceptions that remove measured noise without losing\n"
+                         "a guard detection. Load after the unmodified base rules (--rules BASE --rules THIS)."))
+    values = build_values(profile=profile, cost_model=files["cost_model"])
+    files["values"].write_text(yaml.safe_dump(values, sort_keys=False))
+    files["manifests"].write_text(dump_manifests(render(values, kube_version=kube_version)))
+    doc["files"] = {k: str(v) for k, v in files.items()} | {
+        "report_json": str(out_dir / "report.json"), "report_markdown": str(out_dir / "report.md"),
+        "report_html": str(out_dir / "report.html")}
+    write_reports(doc, out_dir)
+    return files
