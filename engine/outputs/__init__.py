@@ -1,0 +1,4 @@
+"""Alert outputs: formatting rule outputs (``formatter``), the alert record (``alert``), queues and sinks.
+
+Owns nothing itself; import the submodules directly.
+"""

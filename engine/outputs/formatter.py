@@ -1,0 +1,143 @@
+"""Rule output strings: parsing ``%field`` / ``%(field)`` tokens against a source's fields, and rendering.
+
+Owns: ``OutputFormatter`` (built once per rule at load time; an unknown field is a load error worded as Falco
+words it, ``invalid formatting token X``) and the rendering rules: missing values print ``<NA>`` and are
+``None`` in ``output_fields``; numbers stay numbers in ``output_fields``; booleans print ``true``/``false``;
+list values print as Falco prints them, ``(a,b)``; k8s audit values are already strings.
+
+Must not: evaluate conditions or build alerts (``alert`` does); extractors are the field tables' business.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from engine.condition.ast import FieldRef
+from engine.condition.resolve import ResolveError, resolve_field
+from engine.fields.base import FieldSpec
+
+NA = "<NA>"
+_FIELD = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*(?:\[[^\]]*\])?")
+
+
+class OutputFormatError(ValueError):
+    """An output string that cannot be compiled; ``token`` is the offending text."""
+
+    def __init__(self, message: str, token: str) -> None:
+        super().__init__(message)
+        self.token = token
+
+
+@dataclass(frozen=True, slots=True)
+class _Token:
+    key: str  # the field as written, e.g. "ka.uri.param[pretty]" (the output_fields key)
+    spec: FieldSpec
+    arg: Any
+
+
+def _split(output: str) -> list[str | tuple[str, int]]:
+    """Literal strings and (field text, offset) pairs, in order."""
+    parts: list[str | tuple[str, int]] = []
+    literal: list[str] = []
+    i, n = 0, len(output)
+    while i < n:
+        ch = output[i]
+        if ch != "%":
+            literal.append(ch)
+            i += 1
+            continue
+        if output.startswith("%(", i):
+            end = output.find(")", i + 2)
+            text = output[i + 2:end] if end >= 0 else output[i + 2:]
+            nxt = end + 1 if end >= 0 else n
+            if end < 0 or _FIELD.fullmatch(text.strip()) is None:
+                raise OutputFormatError(f"invalid formatting token {text or output[i:]}", text or output[i:])
+            text = text.strip()
+        else:
+            m = _FIELD.match(output, i + 1)
+            if m is None:
+                token = output[i + 1:i + 2] or "%"
+                raise OutputFormatError(f"invalid formatting token {token}", token)
+            text, nxt = m.group(), m.end()
+        if literal:
+            parts.append("".join(literal))
+            literal = []
+        parts.append((text, i))
+        i = nxt
+    if literal:
+        parts.append("".join(literal))
+    return parts
+
+
+def _ref(text: str) -> FieldRef:
+    if text.endswith("]") and "[" in text:
+        name, arg = text[:-1].split("[", 1)
+        return FieldRef(name, arg)
+    return FieldRef(text, None)
+
+
+def render(value: Any) -> tuple[str, Any]:
+    """(text, typed value) for one extracted value."""
+    if value is None:
+        return NA, None
+    if isinstance(value, bool):
+        return ("true" if value else "false"), value
+    if isinstance(value, (int, float)):
+        return str(value), value
+    if isinstance(value, (list, tuple, set, frozenset)):
+        if not value:
+            return NA, None
+        text = "(" + ",".join(render(v)[0] for v in value) + ")"
+        return text, text
+    if isinstance(value, bytes):
+        text = value.decode("utf-8", "replace")
+        return text, text
+    text = str(value)
+    return text, text
+
+
+class OutputFormatter:
+    """A compiled output string for one source. ``format(event) -> (text, output_fields)``."""
+
+    def __init__(self, output: str, source: str, *, fields: Mapping[str, FieldSpec] | None = None) -> None:
+        if fields is None:
+            from engine.fields import fields_for_source
+            fields = fields_for_source(source)
+        self.output = output
+        self.source = source
+        self._parts: list[str | _Token] = []
+        for part in _split(output):
+            if isinstance(part, str):
+                self._parts.append(part)
+                continue
+            text, _offset = part
+            try:
+                spec, arg = resolve_field(_ref(text), fields)
+            except ResolveError as exc:
+                if "nonexistent field" in str(exc):
+                    raise OutputFormatError(f"invalid formatting token {text}", text) from None
+                raise OutputFormatError(f"invalid formatting token {text}: {exc}", text) from None
+            self._parts.append(_Token(text, spec, arg))
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        return tuple(p.key for p in self._parts if isinstance(p, _Token))
+
+    def format(self, event: Any) -> tuple[str, dict[str, Any]]:
+        out: list[str] = []
+        values: dict[str, Any] = {}
+        for part in self._parts:
+            if isinstance(part, str):
+                out.append(part)
+                continue
+            try:
+                raw = part.spec.extract(event, part.arg)
+            except Exception:  # an extractor must not raise; if one does, the value is missing
+                raw = None
+            text, typed = render(raw)
+            out.append(text)
+            values[part.key] = typed
+        return "".join(out), values

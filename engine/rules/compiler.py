@@ -1,0 +1,203 @@
+"""Stage 3 of rules loading: collected lists, macros and rules -> compiled rules.
+
+Owns: list substitution (as text, before parsing; lists may name lists), macro resolution with Falco's
+visibility rule (a macro may use only macros whose position comes before its own latest change; rules may
+use every macro, wherever defined), exception text appended to conditions, type checking and code generation through
+``engine.condition``, output compilation, and the compile-time findings: ``LOAD_ERR_COMPILE_CONDITION``,
+``LOAD_ERR_VALIDATE`` (undefined macro), ``LOAD_ERR_COMPILE_OUTPUT``, ``LOAD_UNKNOWN_FILTER``,
+``LOAD_NO_EVTTYPE``, ``LOAD_UNUSED_MACRO``/``LOAD_UNUSED_LIST`` and the ``evt.dir`` deprecation.
+Disabled rules are compiled too (their errors count).
+
+Must not: read YAML or merge items; an item that fails is reported and skipped, the rest still compile.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from engine import condition as cond
+from engine.condition.ast import And, Compare, FieldRef, MacroRef, Node, Not, Or, Transform
+from engine.outputs.formatter import OutputFormatError, OutputFormatter
+from engine.rules import findings as F
+from engine.rules.collector import Collector, MacroInfo, RuleInfo
+from engine.rules.exceptions import with_exceptions
+from engine.rules.findings import FindingSink, LoadError, Position
+from engine.rules.ruleset import CompiledRule
+
+NO_EVTTYPE = "Rule matches too many evt.type values. This has a significant performance penalty."
+EVT_DIR_DEPRECATED = ("The 'evt.dir' field is deprecated: Falco no longer delivers enter events, so the "
+                      "check can be removed from the condition")
+MAX_EVTTYPES = 100
+
+
+class _TrackedLists(Mapping[str, Sequence[str]]):
+    """The list table, remembering which lists a substitution actually read."""
+
+    def __init__(self, lists: dict[str, list[str]]) -> None:
+        self._lists = lists
+        self.used: set[str] = set()
+
+    def __getitem__(self, key: str) -> Sequence[str]:
+        value = self._lists[key]
+        self.used.add(key)
+        return value
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._lists
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._lists)
+
+    def __len__(self) -> int:
+        return len(self._lists)
+
+
+def _field_refs(node: Node) -> Iterator[FieldRef]:
+    stack: list[Any] = [node]
+    while stack:
+        cur = stack.pop()
+        if isinstance(cur, (And, Or)):
+            stack.extend(cur.children)
+        elif isinstance(cur, Not):
+            stack.append(cur.child)
+        elif isinstance(cur, Compare):
+            stack.append(cur.left)
+            if cur.right is not None:
+                stack.append(cur.right)
+        elif isinstance(cur, Transform):
+            stack.extend(cur.args)
+        elif isinstance(cur, FieldRef):
+            yield cur
+
+
+def _all_macro_refs(node: Node) -> set[str]:
+    out: set[str] = set()
+    stack: list[Any] = [node]
+    while stack:
+        cur = stack.pop()
+        if isinstance(cur, MacroRef):
+            out.add(cur.name)
+        elif isinstance(cur, (And, Or)):
+            stack.extend(cur.children)
+        elif isinstance(cur, Not):
+            stack.append(cur.child)
+    return out
+
+
+class Compiler:
+    def __init__(self, col: Collector, sink: FindingSink, *, all_evttypes: frozenset[str]) -> None:
+        self.col = col
+        self.sink = sink
+        self.all_evttypes = all_evttypes
+        self.lists = _TrackedLists({name: info.items for name, info in col.lists.items()})
+        self.macro_asts: dict[str, Node] = {}
+        self.used_macros: set[str] = set()
+
+    def _parse(self, text: str, pos: Position, chain: tuple[Position, ...]) -> Node:
+        try:
+            return cond.parse(cond.substitute_lists(text, self.lists))
+        except cond.ConditionSyntaxError as exc:
+            raise LoadError(F.LOAD_ERR_COMPILE_CONDITION, exc.message, pos, chain=chain) from None
+
+    def _resolve(self, node: Node, visibility: int | None, pos: Position, chain: tuple[Position, ...]) -> Node:
+        """Macros substituted; ``visibility`` None (rules) sees every macro, a macro sees earlier ones only."""
+        if visibility is None:
+            visible: Mapping[str, Node] = self.macro_asts
+        else:
+            visible = {name: ast for name, ast in self.macro_asts.items()
+                       if self.col.macros[name].index < visibility}
+        try:
+            resolved = cond.substitute_macros(node, visible)
+        except cond.MacroCycleError as exc:
+            raise LoadError(F.LOAD_ERR_VALIDATE, f"Macro '{exc.chain[0]}' refers to itself: "
+                            + " -> ".join(exc.chain), pos, chain=chain) from None
+        self._mark_used(node, visible)
+        left = _all_macro_refs(resolved)
+        if left:
+            raise LoadError(F.LOAD_ERR_VALIDATE, f"Undefined macro '{sorted(left)[0]}' used in filter.", pos,
+                            chain=chain)
+        return resolved
+
+    def _mark_used(self, node: Node, visible: Mapping[str, Node]) -> None:
+        todo = [n for n in _all_macro_refs(node) if n in visible]
+        while todo:
+            name = todo.pop()
+            if name in self.used_macros:
+                continue
+            self.used_macros.add(name)
+            todo.extend(n for n in _all_macro_refs(visible[name]) if n in visible)
+
+    def compile(self) -> list[CompiledRule]:
+        for info in self.col.macros.values():
+            self._guard(self._parse_macro, info)
+        for info in self.col.macros.values():
+            if info.name in self.macro_asts:
+                self._guard(self._check_macro, info)
+        rules: list[CompiledRule] = []
+        for rule in self.col.rules.values():
+            if rule.unknown_source:
+                continue
+            compiled = self._guard(self._compile_rule, rule)
+            if compiled is not None:
+                rules.append(compiled)
+        for info in self.col.macros.values():
+            if info.name not in self.used_macros:
+                self.sink.warn(F.LOAD_UNUSED_MACRO, "Macro not referred to by any other rule/macro", info.pos,
+                               chain=tuple(info.chain))
+        for info in self.col.lists.values():
+            if info.name not in self.lists.used:
+                self.sink.warn(F.LOAD_UNUSED_LIST, "List not referred to by any other rule/macro", info.pos,
+                               chain=tuple(info.chain))
+        return rules
+
+    def _guard(self, fn: Any, info: Any) -> Any:
+        try:
+            return fn(info)
+        except LoadError as exc:
+            self.sink.errors.append(exc.finding)
+            return None
+
+    def _parse_macro(self, info: MacroInfo) -> None:
+        pos = info.chain[-1] if info.chain else info.pos
+        self.macro_asts[info.name] = self._parse(info.cond, pos, tuple(info.chain))
+
+    def _check_macro(self, info: MacroInfo) -> None:
+        pos = info.chain[-1] if info.chain else info.pos
+        resolved = self._resolve(self.macro_asts[info.name], info.visibility, pos, tuple(info.chain))
+        self.macro_asts[info.name] = resolved
+
+    def _compile_rule(self, rule: RuleInfo) -> CompiledRule | None:
+        chain = tuple(rule.chain)
+        pos = chain[-1] if chain else rule.pos
+        text = with_exceptions(rule.cond, rule.exceptions) if rule.exceptions else rule.cond
+        node = self._resolve(self._parse(text, pos, chain), None, pos, chain)
+        for ref in _field_refs(node):
+            if ref.name == "evt.dir":
+                self.sink.warn(F.LOAD_DEPRECATED_ITEM, EVT_DIR_DEPRECATED, pos, chain=chain)
+                break
+        try:
+            formatter = OutputFormatter(rule.output, rule.source)
+        except OutputFormatError as exc:
+            if rule.skip_if_unknown_filter:
+                self.sink.warn(F.LOAD_UNKNOWN_FILTER, str(exc), pos, chain=chain)
+                return None
+            raise LoadError(F.LOAD_ERR_COMPILE_OUTPUT, str(exc), pos, chain=chain) from None
+        try:
+            match = cond.compile_condition(node, rule.source)
+        except cond.ConditionTypeError as exc:
+            first = exc.errors[0] if exc.errors else str(exc)
+            if rule.skip_if_unknown_filter and any("nonexistent field" in e for e in exc.errors):
+                self.sink.warn(F.LOAD_UNKNOWN_FILTER, first, pos, chain=chain)
+                return None
+            raise LoadError(F.LOAD_ERR_COMPILE_CONDITION, first, pos, chain=chain) from None
+        evttypes: frozenset[str] | None = None
+        if rule.source == "syscall" and self.all_evttypes:
+            found = cond.evttypes(node, self.all_evttypes)
+            if rule.warn_evttypes and len(found) > MAX_EVTTYPES:
+                self.sink.warn(F.LOAD_NO_EVTTYPE, NO_EVTTYPE, pos, chain=chain)
+            evttypes = None if found >= self.all_evttypes else found
+        return CompiledRule(name=rule.name, source=rule.source, priority=rule.priority, enabled=rule.enabled,
+                            tags=tuple(rule.tags), condition=rule.cond, condition_compiled=cond.to_string(node),
+                            output=rule.output, desc=rule.desc, formatter=formatter, match=match, ast=node,
+                            evttypes=evttypes, capture=rule.capture, capture_duration=rule.capture_duration)

@@ -1,0 +1,88 @@
+"""Stage 1 of rules loading: YAML text -> top-level items with the line/column of every node.
+
+Owns: parsing with libyaml (``yaml.CSafeLoader``, all documents of a file), the Falco findings for content
+that is not YAML, not a list, or holds non-mapping items, and the ``RawItem`` record (decoded data plus the
+1-based position of each node, addressed by its path inside the item).
+
+Must not: interpret items (``decode`` does) or keep state across files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from engine.rules.findings import (LOAD_ERR_YAML_PARSE, LOAD_ERR_YAML_VALIDATE, RULES_CONTENT,
+                                   RULES_CONTENT_ITEM, LoadError, Position)
+
+Path = tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RawItem:
+    """One top-level list entry of a rules file."""
+
+    file: str
+    data: dict[str, Any]
+    line: int
+    column: int
+    marks: dict[Path, tuple[int, int]]
+
+    def pos(self, item_type: str, item_name: str = "", *path: Any) -> Position:
+        """Position of the node at ``path`` (or of the item itself), labelled with an item type and name."""
+        line, column = self.marks.get(tuple(path), (self.line, self.column))
+        return Position(self.file, line, column, item_type, item_name)
+
+
+def _record(node: yaml.Node, path: Path, marks: dict[Path, tuple[int, int]]) -> None:
+    marks[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode):
+                _record(value, (*path, key.value), marks)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, value in enumerate(node.value):
+            _record(value, (*path, i), marks)
+
+
+def _parse_error(exc: yaml.YAMLError, file: str) -> LoadError:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+    message = f"yaml parse error at line {line}, column {column}: {problem}"
+    return LoadError(LOAD_ERR_YAML_PARSE, message, Position(file, line, column, RULES_CONTENT, file))
+
+
+def read_items(file: str, content: str) -> Iterator[RawItem | LoadError]:
+    """Items of every YAML document in ``content``; a ``LoadError`` is yielded for an item that is not a
+    mapping. A file that does not parse or whose document is not a list raises ``LoadError``."""
+    docs: list[tuple[yaml.Node, Any]] = []
+    loader = yaml.CSafeLoader(content)
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            docs.append((node, loader.construct_document(node)))
+    except yaml.YAMLError as exc:
+        raise _parse_error(exc, file) from None
+    finally:
+        loader.dispose()
+    for node, data in docs:
+        if data is None:
+            continue
+        if not isinstance(node, yaml.SequenceNode):
+            line, column = node.start_mark.line + 1, node.start_mark.column + 1
+            raise LoadError(LOAD_ERR_YAML_VALIDATE, "Rules content is not yaml",
+                            Position(file, line, column, RULES_CONTENT, file))
+        for item_node, item in zip(node.value, data):
+            line, column = item_node.start_mark.line + 1, item_node.start_mark.column + 1
+            if not isinstance(item, dict):
+                yield LoadError(LOAD_ERR_YAML_VALIDATE,
+                                "Unexpected element type. Each element should be a yaml associative array.",
+                                Position(file, line, column, RULES_CONTENT_ITEM, ""))
+                continue
+            marks: dict[Path, tuple[int, int]] = {}
+            _record(item_node, (), marks)
+            yield RawItem(file, item, line, column, marks)
