@@ -1,0 +1,81 @@
+"""``falcoctl-py tune``: measure engine overhead and rule noise, propose exceptions and limits, verify, report.
+
+Owns: the flags and the terminal presentation (progress while measuring, a one-screen summary after). The window,
+the analysis and the files are ``falcoctl_py.tuning``'s.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from falcoctl_py.errors import UsageError
+
+
+def _default_rules() -> list[Path]:
+    import engine
+
+    folder = Path(engine.__file__).resolve().parent / "default_rules"
+    return sorted(folder.glob("*.yaml"))
+
+
+def _syscall_sample() -> Path:
+    from importlib import resources
+
+    return Path(str(resources.files("falcoctl_py").joinpath("data/syscall-sample.jsonl")))
+
+
+@click.command("tune")
+@click.option("--local", "local", is_flag=True, help="Run the bundled engine on this machine.")
+@click.option("--duration", type=click.FloatRange(min=5), default=60.0, show_default=True,
+              help="Measurement window in seconds.")
+@click.option("--rules", "rules", multiple=True, type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              help="Base rules file (repeat per file; default: the engine's bundled rules).")
+@click.option("--profile", default="medium", show_default=True, help="Sizing profile for values and manifests.")
+@click.option("--audit-events", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              help="Audit events to feed (Event, EventList or JSON lines); default: a generated stream.")
+@click.option("--audit-rate", type=click.FloatRange(min=1), default=2000.0, show_default=True,
+              help="Audit events per second fed to the engine (--local).")
+@click.option("--live", is_flag=True, help="Use the live syscall source instead of the recorded stream (root).")
+@click.option("--allow-unguarded", is_flag=True,
+              help="Accept exceptions for rules no guard scenario covers (flagged in the report).")
+@click.option("--context", help="Kubeconfig context (in-cluster mode).")
+@click.option("--kubeconfig", type=click.Path(path_type=Path), help="Kubeconfig file (in-cluster mode).")
+@click.option("-n", "--namespace", default="falco-py", show_default=True, help="Engine namespace (in-cluster).")
+@click.option("--apply", is_flag=True, help="In-cluster: push accepted proposals and resources, then re-measure.")
+@click.option("--max-iterations", type=click.IntRange(min=1), default=3, show_default=True)
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), required=True,
+              help="Directory for the report, cost model, tuned rules, values and manifests.")
+@click.option("-o", "--output", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def command(local: bool, duration: float, rules: tuple[Path, ...], profile: str, audit_events: Path | None,
+            audit_rate: float, live: bool, allow_unguarded: bool, context: str | None, kubeconfig: Path | None,
+            namespace: str, apply: bool, max_iterations: int, out_dir: Path, fmt: str) -> None:
+    """Measure overhead and noise, propose exceptions and limits, prove nothing is lost."""
+    from falcoctl_py.tuning.analysis import Options
+
+    rule_files = list(rules) or _default_rules()
+    if not rule_files:
+        raise UsageError("no --rules given and no bundled default rules found")
+    opts = Options(rules=tuple(rule_files), profile=profile, allow_unguarded=allow_unguarded)
+    if local:
+        if apply or context or kubeconfig:
+            raise UsageError("--local runs on this machine: --apply, --context and --kubeconfig are for "
+                             "in-cluster tuning")
+        from falcoctl_py.tuning.runner import run_local
+
+        doc = run_local(opts, out_dir=out_dir, duration=duration, audit_events=audit_events,
+                        audit_rate=audit_rate, live=live, syscall_sample=_syscall_sample(), quiet=fmt == "json")
+    else:
+        from falcoctl_py.tuning.runner import run_cluster
+
+        doc = run_cluster(opts, out_dir=out_dir, duration=duration, context=context, kubeconfig=kubeconfig,
+                          namespace=namespace, apply=apply, max_iterations=max_iterations, quiet=fmt == "json")
+    if fmt == "json":
+        import orjson
+
+        click.echo(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode())
+    else:
+        from falcoctl_py.tuning.runner import print_summary
+
+        print_summary(doc, out_dir=out_dir)
