@@ -6,6 +6,7 @@ does by default) and compares the alerts with the case's expectations; see the h
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from collections import Counter
 from pathlib import Path
@@ -13,15 +14,27 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import require_shared, shared_dir
 
 from engine.priority import Priority
 from engine.runtime import Engine
 from engine.sources.replay import ReplayError, replay
 
 
+def _shared_fixtures() -> Any:
+    """tests/conftest.py by path: a bare ``import conftest`` is ambiguous once sub-folders have their own."""
+    path = Path(__file__).resolve().parents[2] / "conftest.py"
+    spec = importlib.util.spec_from_file_location("_tests_root_conftest", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+SHARED = _shared_fixtures()
+
+
 def _cases() -> list[Any]:
-    base = shared_dir()
+    base = SHARED.shared_dir()
     path = base / "conformance" / "k8saudit" / "cases.yaml" if base else None
     if path is None or not path.is_file():
         return [pytest.param(None, id="cases.yaml-missing")]
@@ -46,7 +59,7 @@ def run_case(case: dict[str, Any], folder: Path) -> tuple[list[Any], str | None]
 
 @pytest.mark.parametrize("case", _cases())
 def test_case(case: dict[str, Any] | None) -> None:
-    folder = require_shared("conformance", "k8saudit")
+    folder = SHARED.require_shared("conformance", "k8saudit")
     assert case is not None
     alerts, error = run_case(case, folder)
     if "expect_error_regex" in case:

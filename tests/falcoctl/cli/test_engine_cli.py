@@ -48,7 +48,7 @@ def test_replay_prints_one_falco_alert_per_line(audit_rules: Path, conformance: 
     assert code == 0, err
     docs = [orjson.loads(line) for line in out.splitlines()]
     assert [d["rule"] for d in docs] == ["Create Privileged Pod"]
-    assert docs[0]["time"] == "2018-10-25T14:29:12.581541000Z"
+    assert docs[0]["time"] == "2018-10-25T14:09:12.581541000Z"
     assert docs[0]["priority"] == "Warning" and docs[0]["source"] == "k8s_audit"
     assert docs[0]["output_fields"]["ka.req.pod.containers.image"]
 
@@ -57,7 +57,7 @@ def test_text_output(audit_rules: Path, conformance: Path, capsys: pytest.Captur
     events = conformance / "k8saudit" / "events" / "create_nginx_pod_privileged.json"
     code, out, _ = run_main(["engine", "run", "--rules", str(audit_rules), "--events", str(events)], capsys)
     assert code == 0
-    assert out.startswith("14:29:12.581541000: Warning ")
+    assert out.startswith("14:09:12.581541000: Warning ")
 
 
 def test_non_audit_input_names_file_and_line(audit_rules: Path, tmp_path: Path,
