@@ -64,6 +64,14 @@ class FakeCluster:
                 }
             )
         )
+        # Access reviews are virtual: a real server stores nothing, kmock keeps them and then answers 409.
+        mock["post /apis/authorization.k8s.io/v1/selfsubjectaccessreviews"] << self._forget_review
+
+    def _forget_review(self, request: Any) -> Any:
+        key = (kmock.resource("authorization.k8s.io/v1/selfsubjectaccessreviews"), None, None)
+        if key in self.mock.objects:
+            del self.mock.objects[key]
+        return request.data
 
     def kube(self) -> Any:
         from falcoctl_py.k8s import connect
