@@ -9,6 +9,7 @@ Must not: interpret items (``decode`` does) or keep state across files.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,31 @@ from engine.rules.findings import (LOAD_ERR_YAML_PARSE, LOAD_ERR_YAML_VALIDATE, 
                                    RULES_CONTENT_ITEM, LoadError, Position)
 
 Path = tuple[Any, ...]
+
+
+class _RulesLoader(yaml.CSafeLoader):
+    """libyaml with the scalars Falco's YAML reader keeps as text: ``=`` (YAML 1.1's "value" tag, common in
+    exception comps), ``yes``/``no``/``on``/``off`` (booleans only when spelled true/false), and values under
+    unknown tags."""
+
+
+def _untagged(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    """Unknown tags (``desc: != x`` reads as the tag ``!=``) are ignored, as yaml-cpp ignores them."""
+    if isinstance(node, yaml.MappingNode):
+        return loader.construct_mapping(node, deep=True)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node, deep=True)
+    return loader.construct_scalar(node)
+
+
+_RulesLoader.add_constructor("tag:yaml.org,2002:value", yaml.SafeLoader.construct_yaml_str)
+_RulesLoader.add_constructor(None, _untagged)
+_RulesLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.CSafeLoader.yaml_implicit_resolvers.items()
+}
+_RulesLoader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                                   list("tTfF"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +86,7 @@ def read_items(file: str, content: str) -> Iterator[RawItem | LoadError]:
     """Items of every YAML document in ``content``; a ``LoadError`` is yielded for an item that is not a
     mapping. A file that does not parse or whose document is not a list raises ``LoadError``."""
     docs: list[tuple[yaml.Node, Any]] = []
-    loader = yaml.CSafeLoader(content)
+    loader = _RulesLoader(content)
     try:
         while loader.check_node():
             node = loader.get_node()
