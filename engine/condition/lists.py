@@ -4,9 +4,10 @@ Owns: ``substitute_lists(text, lists)``. Wherever a value list follows ``in``, `
 modifier (``startswith oneof (...)``), each *bare* item that names a list is replaced by that list's items;
 ``in name`` without parentheses becomes ``in (items...)``. Items are quoted when they would not read back as
 one bare token (spaces, commas, parentheses, quotes). Lists that mention lists are expanded recursively (a
-cycle stops at the repeated name, which is kept as a plain value). Quoted strings, field arguments
-(``[...]``) and everything outside value lists are copied unchanged, so ``fd.name = in_list`` or
-``"in (x)"`` inside a string are never touched.
+cycle stops at the repeated name, which is kept as a plain value). List names that are not one bare token
+(``test list``: Falco warns about them but substitutes them) are recognised as items too. Quoted strings,
+field arguments (``[...]``) and everything outside value lists are copied unchanged, so ``fd.name = in_list``
+or ``"in (x)"`` inside a string are never touched.
 
 Must not: parse the condition into an AST or decide whether a name is a list (the caller's table says).
 """
@@ -67,7 +68,7 @@ def _after_trigger(
     while j < len(text) and text[j] in lexer.BLANKS:
         j += 1
     if j < len(text) and text[j] == "(":
-        items, end = _read_list(text, j + 1)
+        items, end = _read_list(text, j + 1, _odd_names(lists))
         if end is None:
             return i  # malformed: leave it for the parser to report
         out.append(text[i:j])
@@ -82,8 +83,17 @@ def _after_trigger(
     return i
 
 
-def _read_list(text: str, i: int) -> tuple[list[str], int | None]:
-    """Raw item tokens of a list whose '(' ends before ``i``, and the index after its ')'."""
+def _odd_names(lists: Mapping[str, Sequence[object]]) -> tuple[str, ...]:
+    """List names that are not one bare token (``test list``); Falco still substitutes those, longest first."""
+    return tuple(sorted((n for n in lists if lexer.needs_quotes(n) and n.strip()), key=len, reverse=True))
+
+
+def _read_list(text: str, i: int, odd_names: tuple[str, ...] = ()) -> tuple[list[str], int | None]:
+    """Raw item tokens of a list whose '(' ends before ``i``, and the index after its ')'.
+
+    An item may also be a list name that contains blanks or other delimiters, when it is followed by a blank,
+    a comma or the closing parenthesis.
+    """
     items: list[str] = []
     n = len(text)
     while True:
@@ -98,10 +108,12 @@ def _read_list(text: str, i: int) -> tuple[list[str], int | None]:
             if end is None:
                 return items, None
         else:
-            m = lexer.BARE_STR.match(text, i)
-            if m is None:
-                return items, None
-            end = m.end()
+            end = _odd_name_end(text, i, odd_names)
+            if end is None:
+                m = lexer.BARE_STR.match(text, i)
+                if m is None:
+                    return items, None
+                end = m.end()
         items.append(text[i:end])
         i = end
         while i < n and text[i] in lexer.BLANKS:
@@ -112,6 +124,14 @@ def _read_list(text: str, i: int) -> tuple[list[str], int | None]:
         if i < n and text[i] == ")":
             return items, i + 1
         return items, None
+
+
+def _odd_name_end(text: str, i: int, odd_names: tuple[str, ...]) -> int | None:
+    for name in odd_names:
+        end = i + len(name)
+        if text.startswith(name, i) and (end >= len(text) or text[end] in lexer.BLANKS + ",)"):
+            return end
+    return None
 
 
 def _expand(

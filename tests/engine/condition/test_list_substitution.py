@@ -61,3 +61,10 @@ def test_quoted_item_with_list_name_is_a_value() -> None:
 
 def test_malformed_list_is_left_for_the_parser() -> None:
     assert substitute_lists("x.y in (shells", LISTS) == "x.y in (shells"
+
+
+def test_list_names_with_blanks_are_substituted_as_falco_does() -> None:
+    lists = {"test list": ["open", "openat"], "test": ["x"]}
+    assert substitute_lists("evt.type in (test list)", lists) == "evt.type in (open, openat)"
+    assert substitute_lists("evt.type in (a, test list, test)", lists) == "evt.type in (a, open, openat, x)"
+    assert substitute_lists("evt.type in (test listx)", lists) == "evt.type in (test listx)"
