@@ -42,12 +42,18 @@ def _ip(text: str | None) -> Any:
         return None
 
 
+# Used when the host has no services database (slim images).
+_WELL_KNOWN = {20: "ftp-data", 21: "ftp", 22: "ssh", 23: "telnet", 25: "smtp", 53: "domain", 80: "http",
+               110: "pop3", 123: "ntp", 143: "imap2", 443: "https", 465: "submissions", 587: "submission",
+               993: "imaps", 995: "pop3s", 3306: "mysql", 5432: "postgresql", 6379: "redis"}
+
+
 @lru_cache(maxsize=1024)
 def _service(port: int, proto: str) -> str | None:
     try:
         return socket.getservbyport(port, proto)
     except (OSError, OverflowError):
-        return None
+        return _WELL_KNOWN.get(port)
 
 
 def _fd(event: Any) -> Any:
@@ -115,7 +121,7 @@ def _both_proto(event: Any, _arg: Any) -> Any:
 
 
 def tuple_name(fd: Any) -> str | None:
-    """``cip:cport->sip:sport`` for a socket whose ends are known (IPv6 addresses in brackets? no: as Falco)."""
+    """``cip:cport->sip:sport`` for a socket whose two ends are known (addresses as text, IPv6 unbracketed)."""
     if fd.sip is None or fd.dip is None:
         return None
     return f"{fd.sip}:{fd.sport or 0}->{fd.dip}:{fd.dport or 0}"
@@ -167,7 +173,7 @@ def _types(event: Any, arg: Any) -> Any:
         index = int(arg)
     except (TypeError, ValueError):
         return None
-    return fd.type if index == 0 else None
+    return [fd.type] if index == 0 else None
 
 
 def _in_container(event: Any, _arg: Any) -> str | None:

@@ -5,7 +5,8 @@ Owns: the ``process`` and ``thread`` field classes and their extractors over ``S
 * ``proc.name`` is the comm the kernel keeps (up to 15 chars); ``proc.exe`` is argv[0]; ``proc.exepath`` the
   resolved executable path;
 * ``proc.aname[N]``/``proc.apid[N]``/... read the N-th ancestor (``[0]`` is the process itself, ``[1]`` the
-  parent); without an index they are lists of every known ancestor, so ``proc.aname = bash`` matches any;
+  parent); without an index they list every known ancestor, so ``proc.aname = bash`` matches any. They are list
+  fields (``is_list``), so an indexed read is a one-element list (a list field always yields a list);
 * ``proc.env`` without argument is the whole environment; ``proc.env[NAME]`` one variable's value;
 * ``thread.cap_*`` render capability masks as names (``CAP_CHOWN CAP_SYS_ADMIN``);
 * the session leader (``proc.sname``) and process-group leader (``proc.vpgid.name``) are found among the
@@ -53,7 +54,7 @@ def _parent(get: Getter) -> Callable[[Any, Any], Any]:
 
 
 def _ancestor(get: Getter) -> Callable[[Any, Any], Any]:
-    """``[N]``: the N-th ancestor (0 = the process); no index: every ancestor's value, parent first."""
+    """``[N]``: ``[value]`` of the N-th ancestor (0 = the process); no index: every ancestor's value, parent first."""
     def extract(event: Any, arg: Any) -> Any:
         proc = event.proc
         if proc is None:
@@ -67,12 +68,9 @@ def _ancestor(get: Getter) -> Callable[[Any, Any], Any]:
             return None
         if index < 0:
             return None
-        if index == 0:
-            return get(proc)
-        for depth, node in enumerate(ancestors(proc), start=1):
-            if depth == index:
-                return get(node)
-        return None
+        node = proc if index == 0 else next((n for d, n in enumerate(ancestors(proc), 1) if d == index), None)
+        value = None if node is None else get(node)
+        return None if value is None else [value]
     return extract
 
 
