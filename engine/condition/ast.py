@@ -105,6 +105,21 @@ STR_OPS = (
 )
 LIST_OPS = ("intersects", "in", "pmatch")
 MODIFIERS = ("oneof", "anyof", "allof")
+# Base operators a modifier may follow (libsinsp: the string comparisons only; not ordering or list operators).
+MODIFIER_OPS = (
+    "=",
+    "==",
+    "!=",
+    "contains",
+    "icontains",
+    "bcontains",
+    "startswith",
+    "bstartswith",
+    "endswith",
+    "glob",
+    "iglob",
+    "regex",
+)
 ALL_OPS = UNARY_OPS + NUM_OPS + STR_OPS + LIST_OPS
 # Transformers applied to a field (left side, or right side of a comparison).
 FIELD_TRANSFORMERS = ("tolower", "toupper", "b64", "basename", "len")

@@ -21,8 +21,8 @@ Grammar (EBNF; ``blank`` is one or more of space, tab, backspace, CR, LF; blanks
                   | ( "join" | "concat" ) "(" t_arg { "," t_arg } ")" ;
     t_arg         = field_operand | quoted | bare_str ;
     condition_tail = "exists"
-                  | num_op [ modifier list ] ( rhs_transform | number )
-                  | str_op [ modifier list ] ( rhs_transform | quoted | bare_str )
+                  | num_op ( rhs_transform | number )
+                  | str_op [ modifier list ] ( rhs_transform | quoted | bare_str )   (* modifier: not after ordering ops *)
                   | list_op ( list | rhs_transform | identifier ) ;
     rhs_transform = "val(" field ")" | transformer ;
     list          = "(" [ list_item { "," list_item } ] ")" ;
@@ -47,6 +47,7 @@ from engine.condition import lexer
 from engine.condition.ast import (
     FIELD_TRANSFORMERS,
     LIST_OPS,
+    MODIFIER_OPS,
     MODIFIERS,
     MULTI_TRANSFORMERS,
     NUM_OPS,
@@ -287,7 +288,7 @@ class Parser:
             raise self.fail(f"expected a valid check operator: one of {_quoted_names(ALL_OP_NAMES)}")
         if op in LIST_OPS:
             return Compare(left, op, self.list_rhs())
-        modifier = self.modifier()
+        modifier = self.modifier() if op in MODIFIER_OPS else None
         if modifier is not None:
             return Compare(left, op, self.list_value(), modifier)
         if op in NUM_OPS:

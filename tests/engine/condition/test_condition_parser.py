@@ -159,3 +159,11 @@ def test_syntax_errors(text: str, message: str, offset: int) -> None:
 def test_depth_limit_is_an_error_not_a_crash() -> None:
     with pytest.raises(ConditionSyntaxError, match="max depth"):
         parse("(" * 200 + "a" + ")" * 200)
+
+
+@pytest.mark.parametrize(
+    "text", ["evt.num >= oneof (1, 2)", "proc.name in oneof (a)", "proc.name pmatch allof (/a)"]
+)
+def test_modifiers_only_follow_string_comparisons(text: str) -> None:
+    with pytest.raises(ConditionSyntaxError):
+        parse(text)
