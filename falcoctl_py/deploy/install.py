@@ -1,0 +1,163 @@
+"""``install``: preflight -> facts -> values -> render -> schema check -> diff -> namespace/cert -> helm -> rollout
+-> health.
+
+Owns the step order, the dry-run rule (no mutating API call: only reads, access reviews and ``helm get``), and
+keeping the user's earlier overrides: the ``-f``/``--set`` inputs of the last install are stored in a ConfigMap
+``<release>-falcoctl-inputs`` and replayed under the new ones (a ``--set`` for the same key replaces the old).
+``helm get values`` is read back to show which deployed values change. It must not print or run helm itself
+(runners and callbacks are injected).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import yaml
+
+from falcoctl_py import values as values_mod
+from falcoctl_py.deploy import steps
+from falcoctl_py.deploy.diff import ManifestDiff, diff_manifests
+from falcoctl_py.errors import ClusterError, FindingsError
+from falcoctl_py.helm import upgrade_install_args
+from falcoctl_py.k8s import Kube, facts_from, objects, preflight
+from falcoctl_py.k8s.rollout import RolloutState
+from falcoctl_py.render import render
+from falcoctl_py.resources import chart_dir
+from falcoctl_py.validate import check_manifests
+
+INPUTS_SUFFIX = "-falcoctl-inputs"
+
+
+@dataclass(frozen=True)
+class InstallOptions:
+    target: steps.Target
+    profile: str = "small"
+    cost_model: str | None = None
+    values_files: tuple[str, ...] = ()
+    sets: tuple[str, ...] = ()
+    dry_run: bool = False
+    timeout: float = 300.0
+
+
+@dataclass
+class InstallResult:
+    manifests: list[dict[str, Any]]
+    diff: ManifestDiff | None
+    helm_argv: list[str] | None = None
+    values: dict[str, Any] = field(default_factory=dict)
+    value_changes: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    applied: bool = False
+
+
+@dataclass
+class Callbacks:
+    say: Callable[[str], None] = lambda s: None
+    confirm: Callable[[str], bool] = lambda s: False
+    on_rollout: Callable[[RolloutState], None] = lambda s: None
+
+
+def _set_key(expr: str) -> str:
+    return expr.split("=", 1)[0]
+
+
+def stored_inputs(kube: Kube, target: steps.Target) -> tuple[dict[str, Any], list[str]]:
+    cm = objects.read_configmap(kube, target.namespace, target.release + INPUTS_SUFFIX)
+    if cm is None or not cm.data:
+        return {}, []
+    try:
+        doc = yaml.safe_load(cm.data.get("values.yaml") or "{}") or {}
+        sets = yaml.safe_load(cm.data.get("sets.yaml") or "[]") or []
+    except yaml.YAMLError as exc:
+        raise ClusterError(f"configmap {target.namespace}/{target.release}{INPUTS_SUFFIX} is not YAML") from exc
+    return (doc if isinstance(doc, dict) else {}), [str(s) for s in sets]
+
+
+def merged_inputs(
+    old_doc: dict[str, Any], old_sets: list[str], files: tuple[str, ...], sets: tuple[str, ...]
+) -> tuple[dict[str, Any], list[str]]:
+    """Earlier overrides under the new ones; a new ``--set`` replaces an old one for the same key."""
+    doc: Any = old_doc
+    for f in files:
+        doc = values_mod.merge(doc, values_mod.load_values_file(f))
+    new_keys = {_set_key(s) for s in sets}
+    return (doc if isinstance(doc, dict) else {}), [s for s in old_sets if _set_key(s) not in new_keys] + list(sets)
+
+
+def _leaf_changes(old: Any, new: Any, path: str = "") -> list[str]:
+    if isinstance(old, dict) and isinstance(new, dict):
+        out: list[str] = []
+        for k in sorted(set(old) | set(new), key=str):
+            out += _leaf_changes(old.get(k), new.get(k), f"{path}.{k}" if path else str(k))
+        return out
+    return [] if old == new else [f"{path}: {orjson.dumps(old).decode()} -> {orjson.dumps(new).decode()}"]
+
+
+def plan_and_apply(kube: Kube, helm: steps.HelmRunner, opts: InstallOptions, cb: Callbacks) -> InstallResult:
+    t = opts.target
+    report = preflight.preflight(kube, namespace=t.namespace)
+    cb.say(f"cluster {report.server}: Kubernetes {report.server_version}, {report.node_count} node(s)")
+    if report.denied:
+        raise ClusterError("missing permission: " + "; ".join(p.line() for p in report.denied[:3]))
+    if report.unknown:
+        cb.say(f"{len(report.unknown)} permission check(s) got no answer from the server: unknown, not verified")
+    facts = facts_from(kube)
+    old_doc, old_sets = stored_inputs(kube, t)
+    doc, sets = merged_inputs(old_doc, old_sets, opts.values_files, opts.sets)
+    with tempfile.TemporaryDirectory(prefix="falcoctl-") as tmp:
+        inputs_file = Path(tmp) / "inputs.yaml"
+        inputs_file.write_text(yaml.safe_dump(doc))
+        vals = values_mod.build_values(
+            profile=opts.profile, cluster=facts, cost_model=opts.cost_model,
+            values_files=[inputs_file] if doc else [], sets=sets,
+        )
+        docs = render(vals, kube_version=facts.server_version, release=t.release, namespace=t.namespace)
+        check = check_manifests(docs, kube_version=facts.server_version)
+        if not check.ok:
+            raise FindingsError(f"rendered manifests rejected: {check.errors[0]} ({check.summary()})")
+        deployed = steps.live_values(helm, t)
+        result = InstallResult(manifests=docs, diff=None, values=vals)
+        result.diff = diff_manifests(steps.live_manifests(helm, t), docs, namespace=t.namespace)
+        if deployed is not None:
+            result.value_changes = _leaf_changes(deployed, vals)
+        cb.say(f"diff against the live release: {result.diff.summary()}")
+        values_file = Path(tmp) / "values.json"
+        values_file.write_bytes(orjson.dumps(vals))
+        argv = upgrade_install_args(
+            t.release, chart_dir(), values_file=values_file, timeout=opts.timeout, **t.helm_common()
+        )
+        result.helm_argv = argv
+        if opts.dry_run:
+            return result
+        if not cb.confirm(f"apply {result.diff.summary()} to release {t.release} in {t.namespace}?"):
+            raise ClusterError("aborted: not confirmed (use --yes to skip the prompt)")
+        level = steps.pod_security_level(vals)
+        cb.say(f"namespace {t.namespace}: {objects.ensure_namespace(kube, t.namespace, level=level)} ({level})")
+        if steps.webhook_enabled(vals):
+            service = f"{t.release}-webhook"
+            cb.say(f"webhook TLS secret: {steps.ensure_webhook_tls(kube, t, service=service)}")
+        _store_inputs(kube, t, doc, sets)
+        helm.run(argv)
+    result.applied = True
+    result.problems = steps.watch_and_verify(
+        kube, t, steps.daemonset_names(docs), timeout=opts.timeout, on_progress=cb.on_rollout, say=cb.say
+    )
+    return result
+
+
+def _store_inputs(kube: Kube, t: steps.Target, doc: dict[str, Any], sets: list[str]) -> None:
+    name = t.release + INPUTS_SUFFIX
+    data = {"values.yaml": yaml.safe_dump(doc), "sets.yaml": yaml.safe_dump(sets)}
+    if objects.read_configmap(kube, t.namespace, name) is None:
+        body = {"apiVersion": "v1", "kind": "ConfigMap", "data": data,
+                "metadata": {"name": name, "namespace": t.namespace,
+                             "labels": {"app.kubernetes.io/managed-by": "falcoctl-py"}}}
+        kube.call(f"creating configmap {t.namespace}/{name}", kube.core().create_namespaced_config_map,
+                  t.namespace, body)
+    else:
+        objects.replace_configmap_data(kube, t.namespace, name, data)
