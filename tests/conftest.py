@@ -1,35 +1,14 @@
-"""Shared fixtures: where upstream Falco material lives (``../shared`` or ``$FALCOPY_SHARED``).
-
-Tests that need it skip with a clear reason when it is absent, and fail instead when ``CI=true``.
-"""
+"""Shared fixtures: upstream Falco material (see ``shared_material``)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+from shared_material import REPO, require_shared, shared_dir
 
-
-def shared_dir() -> Path | None:
-    env = os.environ.get("FALCOPY_SHARED")
-    path = Path(env) if env else REPO.parent / "shared"
-    return path if path.is_dir() else None
-
-
-def require_shared(*parts: str) -> Path:
-    """Return ``shared/<parts>``; skip (or fail under CI=true) when it is missing."""
-    base = shared_dir()
-    path = base.joinpath(*parts) if base else None
-    if path is None or not path.exists():
-        msg = (f"upstream material {'/'.join(parts) or 'shared/'} not found "
-               f"(looked in {os.environ.get('FALCOPY_SHARED') or REPO.parent / 'shared'}; set FALCOPY_SHARED)")
-        if os.environ.get("CI") == "true":
-            pytest.fail(msg)
-        pytest.skip(msg)
-    return path
+__all__ = ["REPO", "require_shared", "shared_dir"]
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,6 @@ does by default) and compares the alerts with the case's expectations; see the h
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from collections import Counter
 from pathlib import Path
@@ -19,18 +18,9 @@ from engine.priority import Priority
 from engine.runtime import Engine
 from engine.sources.replay import ReplayError, replay
 
-
-def _shared_fixtures() -> Any:
-    """tests/conftest.py by path: a bare ``import conftest`` is ambiguous once sub-folders have their own."""
-    path = Path(__file__).resolve().parents[2] / "conftest.py"
-    spec = importlib.util.spec_from_file_location("_tests_root_conftest", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+import shared_material as SHARED  # tests/ is on pytest's pythonpath
 
 
-SHARED = _shared_fixtures()
 
 
 def _cases() -> list[Any]:

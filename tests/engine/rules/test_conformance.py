@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import require_shared, shared_dir
+from shared_material import require_shared, shared_dir
 
 from engine.rules import Finding, load_rules
 
