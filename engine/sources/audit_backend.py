@@ -1,0 +1,227 @@
+"""The ``audit`` syscall backend: kernel audit records over NETLINK_AUDIT, turned into ``SyscallEvent``s.
+
+Owns: the audit lifecycle — save the audit state (enabled, pid, backlog limit) to a state file under ``/run``,
+become the audit pid (or, when another daemon owns it, read the read-only multicast group), raise the backlog
+limit, add exit,always rules for the syscalls the rules need (keyed ``falcopy``), read and decode records, count
+the kernel's ``lost`` delta as drops — and undo all of it on ``close()`` and, after a crash, on the next start
+(leftover rules with our key are removed and the saved state restored).
+
+Must not: evaluate rules, or leave audit state changed once ``close()`` returned.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from engine.fields.evttypes import SYSCALLS_FOR_EVENT
+from engine.sources.audit_decode import Decoder
+from engine.sources.audit_netlink import AUDIT_NLGRP_READLOG, AuditNetlinkError, AuditRule, AuditSocket
+from engine.sources.audit_records import Assembler, RecordError, parse_record
+from engine.sources.audit_syscalls import AUDIT_ARCH_X86_64, X86_64
+from engine.sources.base import SourceStats
+from engine.state.proctable import ProcessTable
+
+AUDIT_KEY = "falcopy"
+STATE_FILE = Path("/run/falco-py/audit-state.json")
+BACKLOG_LIMIT = 8192
+RCVBUF = 8 << 20
+# Always captured: process lifecycle keeps the table current even when no rule asks for it.
+BASE_SYSCALLS = ("execve", "execveat", "exit_group")
+
+
+def syscalls_for(event_types: Iterable[str]) -> frozenset[int]:
+    """x86_64 syscall numbers behind Falco event types (unknown names and pseudo events add nothing)."""
+    names: set[str] = set(BASE_SYSCALLS)
+    for event_type in event_types:
+        names.update(SYSCALLS_FOR_EVENT.get(event_type, ()))
+    return frozenset(X86_64[n] for n in names if n in X86_64)
+
+
+def recover(*, state_file: Path = STATE_FILE, sock: AuditSocket | None = None) -> bool:
+    """Undo what a previous run left (rules with our key, saved status); True when anything was restored."""
+    own = sock is None
+    sock = sock or AuditSocket()
+    try:
+        removed = sock.delete_rules_with_key(AUDIT_KEY)
+        saved = _load_state(state_file)
+        if saved is not None:
+            current = sock.get_status()
+            pid = saved["pid"] if current.pid in (0, saved.get("ours", -1)) or not _alive(current.pid) else None
+            sock.set_status(enabled=saved["enabled"], backlog_limit=saved["backlog_limit"])
+            if pid is not None and pid != current.pid:
+                try:
+                    sock.set_status(pid=pid)
+                except AuditNetlinkError:
+                    pass  # the dead owner is dropped by the kernel at its next send
+            state_file.unlink(missing_ok=True)
+        return bool(removed) or saved is not None
+    finally:
+        if own:
+            sock.close()
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _load_state(path: Path) -> dict[str, int] | None:
+    try:
+        data = orjson.loads(path.read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return None
+    if not isinstance(data, dict) or not all(isinstance(data.get(k), int) for k in ("enabled", "pid",
+                                                                                       "backlog_limit")):
+        return None
+    return data
+
+
+class AuditBackend:
+    """A ``Source`` of syscall events from the kernel audit subsystem."""
+
+    name = "syscall"
+    backend = "audit"
+
+    def __init__(self, event_types: Iterable[str], *, table: ProcessTable | None = None,
+                 state_file: Path = STATE_FILE, backlog_limit: int = BACKLOG_LIMIT) -> None:
+        self.syscalls = syscalls_for(event_types)
+        self.table = table if table is not None else ProcessTable()
+        self.state_file = state_file
+        self.backlog_limit = backlog_limit
+        self.mode = "unstarted"  # "pid" (we are the audit daemon) or "multicast" (read-only group)
+        self._stats = SourceStats()
+        self._ctl: AuditSocket | None = None
+        self._events_sock: AuditSocket | None = None
+        self._decoder = Decoder(self.table)
+        self._assembler = Assembler()
+        self._lost_at_start = 0
+        self._stopping = False
+        self.decode_errors = 0
+
+    @property
+    def field_classes(self) -> tuple[Any, ...]:
+        from engine.fields import field_classes
+        return tuple(fc for fc in field_classes() if "syscall" in fc.sources)
+
+    # -- lifecycle ------------------------------------------------------------------------------------------
+    def start(self) -> None:
+        recover(state_file=self.state_file)
+        ctl = AuditSocket()
+        self._ctl = ctl
+        try:
+            before = ctl.get_status()
+            self._lost_at_start = before.lost
+            self.state_file.parent.mkdir(parents=True, exist_ok=True)
+            self.state_file.write_bytes(orjson.dumps({"enabled": before.enabled, "pid": before.pid,
+                                                      "backlog_limit": before.backlog_limit, "ours": os.getpid()}))
+            self.table.scan()
+            if before.pid and _alive(before.pid) and before.pid != os.getpid():
+                self._events_sock = AuditSocket(groups=1 << (AUDIT_NLGRP_READLOG - 1), rcvbuf=RCVBUF)
+                self.mode = "multicast"
+            else:
+                events = AuditSocket(rcvbuf=RCVBUF)
+                self._events_sock = events
+                events.set_status(pid=os.getpid())
+                self.mode = "pid"
+            ctl.set_status(enabled=1 if before.enabled != 2 else 2,
+                           backlog_limit=max(before.backlog_limit, self.backlog_limit))
+            ctl.add_rule(AuditRule(self.syscalls, AUDIT_ARCH_X86_64, AUDIT_KEY))
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Remove our rules and restore the saved status; safe to call twice."""
+        self._stopping = True
+        if self._ctl is not None:
+            try:
+                recover(state_file=self.state_file, sock=self._ctl)
+            finally:
+                self._ctl.close()
+                self._ctl = None
+        if self._events_sock is not None:
+            self._events_sock.close()
+            self._events_sock = None
+
+    def __enter__(self) -> AuditBackend:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def stop(self) -> None:
+        self._stopping = True
+
+    # -- events ---------------------------------------------------------------------------------------------
+    def stats(self) -> dict[str, int]:
+        out = self._stats.as_dict()
+        out["pending_records"] = self._assembler.pending()
+        out["decode_errors"] = self.decode_errors
+        out["process_table"] = len(self.table)
+        return out
+
+    def kernel_lost(self) -> int:
+        """Records the kernel dropped since start (also folded into ``drops``)."""
+        if self._ctl is None:
+            return 0
+        lost = self._ctl.get_status().lost - self._lost_at_start
+        self._stats.drops = lost + self._assembler.evicted
+        return lost
+
+    def events(self, *, timeout: float | None = None) -> Iterator[Any]:
+        """Decoded events until ``stop()``; with ``timeout``, also ends after that long without a record."""
+        sock = self._events_sock
+        if sock is None:
+            raise RuntimeError("audit backend not started")
+        while not self._stopping:
+            ready, _, _ = select.select([sock.sock], [], [], 0.2 if timeout is None else min(timeout, 0.2))
+            if not ready:
+                if timeout is not None:
+                    timeout -= 0.2
+                    if timeout <= 0:
+                        return
+                continue
+            try:
+                got = sock.recv_record()
+            except OSError as exc:
+                if exc.errno == 105:  # ENOBUFS: the socket overflowed, records lost
+                    self._stats.drops += 1
+                    continue
+                raise
+            if got is None:
+                continue
+            self._stats.payloads += 1
+            try:
+                group = self._assembler.add(parse_record(*got))
+            except RecordError:
+                self.decode_errors += 1
+                continue
+            if group is None or group.syscall is None:
+                continue
+            if group.syscall.fields.get("key") != b'"' + AUDIT_KEY.encode() + b'"':
+                continue  # another daemon's rule (multicast mode sees everything)
+            event = self._decoder.decode(group)
+            if event is not None:
+                self._stats.events += 1
+                yield event
+
+    def __iter__(self) -> Iterator[Any]:
+        return self.events()
+
+    def run(self, callback: Callable[[Any], object]) -> None:
+        for event in self.events():
+            callback(event)

@@ -1,0 +1,199 @@
+"""The process table: what Falco's thread table knows about each live process, read from ``/proc``.
+
+Owns: building ``ProcessInfo`` from ``/proc/<pid>`` (comm, exe path, argv, env, cwd, uids, login uid, tty,
+session/group, capabilities, start time, memfd and overlay-upper-layer executables, container id from the cgroup),
+the initial scan, updates on fork/exec/exit, the parent chain (``parent`` links, resolved lazily), and the bound
+(LRU eviction past ``max_size``; entries are pruned on exit).
+
+Must not: talk to the kernel's event interfaces or the API server, or evaluate rules.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from collections.abc import Callable
+
+from engine.sources.syscall_event import ProcessInfo
+from engine.state import containers
+
+_CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _boot_ns() -> int:
+    try:
+        with open("/proc/stat", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("btime "):
+                    return int(line.split()[1]) * 1_000_000_000
+    except OSError:
+        pass
+    return 0
+
+
+_BOOT_NS = _boot_ns()
+
+
+def _read(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except OSError:
+        return None
+
+
+def _status(text: bytes) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for line in text.decode(errors="replace").splitlines():
+        key, _, value = line.partition(":")
+        out[key] = value.strip()
+    return out
+
+
+def _overlay_upper(pid: int) -> bool:
+    """True when the executable lives on an overlay filesystem's upper (writable) layer."""
+    exe_stat = None
+    try:
+        exe_stat = os.stat(f"/proc/{pid}/exe")
+    except OSError:
+        return False
+    mounts = _read(f"/proc/{pid}/mountinfo") or b""
+    for line in mounts.splitlines():
+        parts = line.split(b" - ", 1)
+        if len(parts) == 2 and parts[1].startswith(b"overlay "):
+            major, minor = (int(x) for x in line.split()[2].split(b":"))
+            if os.makedev(major, minor) == exe_stat.st_dev:
+                return True  # a file of the merged view whose dev is overlay's own: not from a lower layer
+    return False
+
+
+def read_process(pid: int, *, proc: str = "/proc") -> ProcessInfo | None:
+    """A fresh ``ProcessInfo`` for a live process (None when it is gone or unreadable)."""
+    base = f"{proc}/{pid}"
+    status_raw = _read(f"{base}/status")
+    stat_raw = _read(f"{base}/stat")
+    if status_raw is None or stat_raw is None:
+        return None
+    status = _status(status_raw)
+    # /proc/<pid>/stat: "pid (comm) state ppid pgrp session tty_nr ... starttime(22)"; comm may hold spaces.
+    after = stat_raw[stat_raw.rfind(b")") + 2:].split()
+    ppid, pgrp, session, tty = int(after[1]), int(after[2]), int(after[3]), int(after[4])
+    start_ts = _BOOT_NS + int(after[19]) * 1_000_000_000 // _CLK_TCK
+    argv = [a.decode(errors="surrogateescape") for a in (_read(f"{base}/cmdline") or b"").split(b"\0")]
+    if argv and argv[-1] == "":
+        argv.pop()
+    env = [e.decode(errors="surrogateescape") for e in (_read(f"{base}/environ") or b"").split(b"\0") if e]
+    try:
+        exepath = os.readlink(f"{base}/exe")
+    except OSError:
+        exepath = ""
+    memfd = exepath.startswith("/memfd:")
+    if exepath.endswith(" (deleted)"):
+        exepath = exepath[: -len(" (deleted)")]
+    try:
+        cwd = os.readlink(f"{base}/cwd")
+    except OSError:
+        cwd = ""
+    loginuid_raw = _read(f"{base}/loginuid")
+    uids = status.get("Uid", "0 0").split()
+    gids = status.get("Gid", "0 0").split()
+    name = status.get("Name", "")
+    nspid = status.get("NSpid", str(pid)).split()
+    cgroup = containers.for_pid(pid, proc=proc)
+    info = ProcessInfo(
+        pid=pid, tid=pid, ppid=ppid, vpid=int(nspid[-1]), vtid=int(nspid[-1]), name=name,
+        exe=argv[0] if argv else name, exepath=exepath, args=argv[1:], cmdline=" ".join([name, *argv[1:]]),
+        env=env, cwd=cwd + "/" if cwd and not cwd.endswith("/") else cwd, uid=int(uids[0]), euid=int(uids[1]),
+        gid=int(gids[0]), egid=int(gids[1]), loginuid=_loginuid(loginuid_raw), tty=tty, sid=session, pgid=pgrp,
+        start_ts=start_ts, cap_effective=int(status.get("CapEff", "0"), 16),
+        cap_permitted=int(status.get("CapPrm", "0"), 16), cap_inheritable=int(status.get("CapInh", "0"), 16),
+        exe_from_memfd=memfd, container_id=cgroup.id,
+    )
+    if not memfd and cgroup.id != containers.HOST:
+        info.exe_upper_layer = _overlay_upper(pid)
+    return info
+
+
+def _loginuid(raw: bytes | None) -> int | None:
+    if raw is None:
+        return None
+    value = int(raw.strip() or b"-1")
+    return -1 if value == 0xFFFFFFFF else value
+
+
+class ProcessTable:
+    """Live processes by pid, bounded; ``get`` fills gaps from ``/proc`` and links parents."""
+
+    def __init__(self, *, max_size: int = 32768, reader: Callable[[int], ProcessInfo | None] = read_process) -> None:
+        self.max_size = max_size
+        self._reader = reader
+        self._procs: OrderedDict[int, ProcessInfo] = OrderedDict()
+        self.evictions = 0
+        self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._procs)
+
+    def __contains__(self, pid: int) -> bool:
+        return pid in self._procs
+
+    def scan(self, *, proc: str = "/proc") -> int:
+        """Load every process under ``proc`` (the start-up snapshot); returns how many were read."""
+        count = 0
+        for entry in os.listdir(proc):
+            if entry.isdigit() and (info := self._reader(int(entry))) is not None:
+                self.put(info)
+                count += 1
+        return count
+
+    def put(self, info: ProcessInfo) -> ProcessInfo:
+        self._procs[info.pid] = info
+        self._procs.move_to_end(info.pid)
+        while len(self._procs) > self.max_size:
+            self._procs.popitem(last=False)
+            self.evictions += 1
+        return info
+
+    def get(self, pid: int, *, refresh: bool = False) -> ProcessInfo | None:
+        """The process with its parent chain linked (read from ``/proc`` when unknown or ``refresh``)."""
+        info = None if refresh else self._procs.get(pid)
+        if info is None:
+            self.misses += 1
+            info = self._reader(pid)
+            if info is None:
+                return self._procs.get(pid)
+            self.put(info)
+        else:
+            self._procs.move_to_end(pid)
+        self._link(info)
+        return info
+
+    def _link(self, info: ProcessInfo, *, depth: int = 64) -> None:
+        child = info
+        for _ in range(depth):
+            if child.ppid <= 0 or child.ppid == child.pid:
+                child.parent = None
+                return
+            parent = self._procs.get(child.ppid)
+            if parent is None:
+                parent = self._reader(child.ppid)
+                if parent is None:
+                    child.parent = None
+                    return
+                self.put(parent)
+            child.parent = parent
+            child = parent
+
+    def on_fork(self, parent_pid: int, child_pid: int) -> ProcessInfo | None:
+        parent = self._procs.get(parent_pid)
+        if parent is None:
+            return self.get(child_pid)
+        from dataclasses import replace
+        child = replace(parent, pid=child_pid, tid=child_pid, ppid=parent_pid, parent=parent)
+        return self.put(child)
+
+    def on_exec(self, pid: int) -> ProcessInfo | None:
+        return self.get(pid, refresh=True)
+
+    def on_exit(self, pid: int) -> ProcessInfo | None:
+        return self._procs.pop(pid, None)
