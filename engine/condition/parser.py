@@ -313,16 +313,19 @@ class Parser:
         return None
 
     def modifier(self) -> str | None:
+        """A modifier word followed by a list; a bare ``oneof`` with no list after it is a plain value."""
         start = self.pos
         self.blank()
         for word in MODIFIERS:
-            end = self.pos + len(word)
-            if self.text.startswith(word, self.pos) and (
-                end >= len(self.text) or self.text[end] in lexer.BLANKS + "("
-            ):
-                self.pos, self.last = end, word
+            if self.text.startswith(word, self.pos):
+                after = self.pos + len(word)
+                self.pos = after
                 self.blank()
-                return word
+                if self.text.startswith("(", self.pos):
+                    self.last = word
+                    return word
+                self.pos = start
+                self.blank()
         self.pos = start
         return None
 

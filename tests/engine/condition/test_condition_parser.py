@@ -167,3 +167,9 @@ def test_depth_limit_is_an_error_not_a_crash() -> None:
 def test_modifiers_only_follow_string_comparisons(text: str) -> None:
     with pytest.raises(ConditionSyntaxError):
         parse(text)
+
+
+def test_modifier_word_without_a_list_is_a_value() -> None:
+    assert parse("proc.name = oneof") == Compare(FieldRef("proc.name"), "=", Value("oneof"))
+    assert parse("proc.name = allofx") == Compare(FieldRef("proc.name"), "=", Value("allofx"))
+    assert parse("proc.name contains oneof(a)").modifier == "oneof"  # type: ignore[union-attr]
