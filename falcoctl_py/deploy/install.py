@@ -116,8 +116,8 @@ def plan_and_apply(kube: Kube, helm: steps.HelmRunner, opts: InstallOptions, cb:
             profile=opts.profile, cluster=facts, cost_model=opts.cost_model,
             values_files=[inputs_file] if doc else [], sets=sets,
         )
-        docs = render(vals, kube_version=facts.server_version, release=t.release, namespace=t.namespace)
-        check = check_manifests(docs, kube_version=facts.server_version)
+        docs = render(vals, kube_version=facts.kube_version, release=t.release, namespace=t.namespace)
+        check = check_manifests(docs, kube_version=facts.kube_version)
         if not check.ok:
             raise FindingsError(f"rendered manifests rejected: {check.errors[0]} ({check.summary()})")
         deployed = steps.live_values(helm, t)

@@ -9,6 +9,7 @@ rest (allocatable, OS/arch, node names). It must not size anything or write to t
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -78,8 +79,20 @@ class ClusterFacts:
         return [p.profile_pool() for p in self.pool_details]
 
     @property
+    def kube_version(self) -> str:
+        """``MAJOR.MINOR.PATCH`` of the server (``v1.29.3-eks-5e0fdde`` and ``v1.26.4+k3s1`` carry suffixes)."""
+        return kube_version_of(self.server_version)
+
+    @property
     def node_count(self) -> int:
         return sum(p.count for p in self.pool_details)
+
+
+def kube_version_of(git_version: str) -> str:
+    m = re.match(r"v?(\d+)\.(\d+)(?:\.(\d+))?", git_version.strip())
+    if not m:
+        raise ClusterError(f"server version {git_version!r} is not a Kubernetes version")
+    return f"{m.group(1)}.{m.group(2)}.{m.group(3) or 0}"
 
 
 def _pool_slug(name: str) -> str:
