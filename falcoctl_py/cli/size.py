@@ -16,7 +16,7 @@ from falcoctl_py.errors import ClusterError
 
 def _cluster(context: str, kubeconfig: str | None) -> Any:
     try:
-        from falcoctl_py.k8s import cluster_facts  # type: ignore[attr-defined]
+        from falcoctl_py.k8s import cluster_facts
     except ImportError as exc:
         raise ClusterError(
             "reading pools from a cluster is not available in this build "

@@ -128,3 +128,42 @@ def test_measured_cost_model_flows_into_resources(tmp_path: Path) -> None:
     # medium general pool: p90 150 syscall events/s x 2 CPU-s per 1k = 300m, +15% = 345m
     assert dear["general"]["resources"]["requests"]["cpu"] == "345m"
     assert cheap["general"]["resources"]["requests"]["cpu"] != "345m"
+
+
+def test_cluster_facts_object_from_the_k8s_module() -> None:
+    facts_mod = pytest.importorskip("falcoctl_py.k8s.facts")
+    pool = facts_mod.PoolInfo(
+        name="ng-big",
+        label_key="eks.amazonaws.com/nodegroup",
+        count=3,
+        cpu_capacity_m=64000,
+        cpu_allocatable_m=63000,
+        memory_capacity_bytes=256 << 30,
+        memory_allocatable_bytes=250 << 30,
+        pods_capacity=110,
+        pods_allocatable=110,
+    )
+    cp = facts_mod.PoolInfo(
+        name="cp",
+        label_key=None,
+        count=3,
+        cpu_capacity_m=4000,
+        cpu_allocatable_m=3800,
+        memory_capacity_bytes=16 << 30,
+        memory_allocatable_bytes=15 << 30,
+        pods_capacity=110,
+        pods_allocatable=110,
+        control_plane=True,
+    )
+    facts = facts_mod.ClusterFacts(
+        server_version="v1.35.0",
+        pool_details=[pool, cp],
+        api_server_cidrs=["10.0.0.1/32"],
+        api_server_ports=[6443],
+        dns_cidrs=["10.96.0.10/32"],
+        dns_ports=[],
+    )
+    values = build_values(profile="audit-only", cluster=facts)
+    assert [p["name"] for p in values["nodePools"]["pools"]] == ["ng-big"]
+    assert values["k8sAudit"]["logFile"]["enabled"] is True  # the control-plane pool reads the audit log
+    assert values["network"]["apiServer"] == {"cidrs": ["10.0.0.1/32"], "ports": [6443]}
