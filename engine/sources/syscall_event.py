@@ -164,7 +164,7 @@ class SyscallEvent:
     proc: ProcessInfo | None = None
     fd: FdInfo | None = None
     container: ContainerInfo | None = None
-    num: int = 0  # event number within the capture
+    num: int = 0  # event number within the capture, from 1 (upstream rules skip evt.num = 0 as a non-event)
     cpu: int = 0
     cache: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
