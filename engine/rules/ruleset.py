@@ -97,7 +97,9 @@ class Ruleset:
 
     def evttypes_needed(self, source: str) -> frozenset[str]:
         """Event types the enabled rules of ``source`` can match (what a syscall backend must capture).
-        Contains every type when any rule is unrestricted."""
+        Contains every type when any rule is unrestricted; empty for sources without event types."""
+        if source != "syscall":
+            return frozenset()
         rules = self._by_source.get(source, ())
         if any(r.evttypes is None for r in rules):
             from engine.fields.evt import EVENT_TYPES

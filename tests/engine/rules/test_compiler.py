@@ -1,0 +1,106 @@
+"""Compiler: lists, macro visibility, unused items, field/output errors, skip-if-unknown-filter, versions."""
+
+from __future__ import annotations
+
+from helpers import HEADER, codes, load, rule
+
+RULE_M = "- rule: r\n  desc: d\n  condition: evt.type = open and {cond}\n  output: o\n  priority: INFO\n"
+
+
+def test_lists_can_name_earlier_lists_and_are_marked_used() -> None:
+    res = load("- list: a\n  items: [x, y]\n- list: b\n  items: [a, z]\n"
+               + RULE_M.format(cond="proc.name in (b)"))
+    assert rule(res, "r").condition_compiled == "(evt.type = open and proc.name in (x, y, z))"
+    assert res.warnings == ()
+
+
+def test_unused_macro_and_list_warn() -> None:
+    res = load("- list: lonely\n  items: [x]\n- macro: idle\n  condition: proc.name = x\n" + HEADER)
+    assert sorted(codes(res.warnings)) == ["LOAD_UNUSED_LIST", "LOAD_UNUSED_MACRO"]
+    macro = next(w for w in res.warnings if w.code == "LOAD_UNUSED_MACRO")
+    assert (macro.item_type, macro.item_name, macro.line) == ("macro", "idle", 3)
+
+
+def test_macro_cannot_use_a_later_macro_but_a_rule_can() -> None:
+    res = load("- macro: first\n  condition: second\n- macro: second\n  condition: proc.name = x\n"
+               + RULE_M.format(cond="first"))
+    (err,) = res.errors
+    assert (err.code, err.item_type, err.item_name, err.message) == (
+        "LOAD_ERR_VALIDATE", "macro", "first", "Undefined macro 'second' used in filter.")
+    res = load(RULE_M.format(cond="later") + "- macro: later\n  condition: proc.name = x\n")
+    assert rule(res, "r").condition_compiled == "(evt.type = open and proc.name = x)"
+
+
+def test_undefined_macro_in_rule() -> None:
+    (err,) = load(RULE_M.format(cond="nowhere")).errors
+    assert (err.code, err.item_type, err.message) == ("LOAD_ERR_VALIDATE", "rule",
+                                                      "Undefined macro 'nowhere' used in filter.")
+
+
+def test_syntax_error_and_unknown_field() -> None:
+    (err,) = load(RULE_M.format(cond="proc.name =")).errors
+    assert (err.code, err.item_name) == ("LOAD_ERR_COMPILE_CONDITION", "r")
+    (err,) = load(RULE_M.format(cond="proc.nobody = x")).errors
+    assert err.message == "filter_check called with nonexistent field proc.nobody"
+
+
+def test_disabled_rules_are_still_compiled() -> None:
+    res = load(RULE_M.format(cond="proc.nobody = x") + "  enabled: false\n")
+    assert not res.successful
+
+
+def test_output_errors_and_skip_if_unknown_filter() -> None:
+    (err,) = load(HEADER.replace("o %proc.name", "o %proc.nobody")).errors
+    assert (err.code, err.message) == ("LOAD_ERR_COMPILE_OUTPUT", "invalid formatting token proc.nobody")
+    res = load(HEADER.replace("o %proc.name", "o %proc.nobody") + "  skip-if-unknown-filter: true\n"
+               + RULE_M.format(cond="proc.nobody = x") + "  skip-if-unknown-filter: true\n")
+    assert res.successful and codes(res.warnings) == ["LOAD_UNKNOWN_FILTER", "LOAD_UNKNOWN_FILTER"]
+    assert len(res.ruleset.rules) == 0
+
+
+def test_no_evttype_warning_unless_turned_off() -> None:
+    text = "- rule: wide\n  desc: d\n  condition: proc.name = x\n  output: o\n  priority: INFO\n"
+    res = load(text)
+    assert codes(res.warnings) == ["LOAD_NO_EVTTYPE"]
+    assert res.warnings[0].message == "Rule matches too many evt.type values. This has a significant performance penalty."
+    assert load(text + "  warn_evttypes: false\n").warnings == ()
+    assert load(HEADER).warnings == ()
+
+
+def test_evt_dir_is_deprecated() -> None:
+    res = load(RULE_M.format(cond="evt.dir = <"))
+    assert res.successful and any("evt.dir" in w.message for w in res.warnings)
+
+
+def test_engine_version_integer_maps_to_minor_and_semver_compares() -> None:
+    assert load("- required_engine_version: 57\n").successful
+    (err,) = load("- required_engine_version: 58\n").errors
+    assert (err.code, err.item_type) == ("LOAD_ERR_VALIDATE", "required_engine_version")
+    assert "0.58.0" in err.message
+    assert load("- required_engine_version: 0.57.0\n").successful
+    assert not load("- required_engine_version: 1.0.0\n").successful
+    assert "Unable to parse engine version" in load("- required_engine_version: seven\n").errors[0].message
+
+
+def test_plugin_requirements_with_alternatives() -> None:
+    ok = "- required_plugin_versions:\n  - name: k8saudit\n    version: 0.1.0\n"
+    assert load(ok).successful
+    too_new = "- required_plugin_versions:\n  - name: k8saudit\n    version: 99.0.0\n"
+    (err,) = load(too_new).errors
+    assert (err.code, err.item_type, err.item_name) == ("LOAD_ERR_VALIDATE", "required_plugin_versions", "k8saudit")
+    alt = ("- required_plugin_versions:\n  - name: cloudtrail\n    version: 0.1.0\n"
+           "    alternatives:\n      - name: k8saudit\n        version: 0.1.0\n")
+    assert load(alt).successful
+    assert not load("- required_plugin_versions:\n  - name: cloudtrail\n    version: 0.1.0\n").successful
+
+
+def test_read_errors_stop_before_compiling() -> None:
+    res = load("- rule: r\n  desc: d\n", RULE_M.format(cond="undefined_macro"))
+    assert codes(res.errors) == ["LOAD_ERR_YAML_VALIDATE"]
+
+
+def test_missing_file_is_a_file_read_error(tmp_path) -> None:
+    from engine.rules import load_rules
+
+    res = load_rules([tmp_path / "absent.yaml"])
+    assert codes(res.errors) == ["LOAD_ERR_FILE_READ"] and res.ruleset is None
