@@ -1,0 +1,246 @@
+"""The engine's server mode: sources + engine + output queue + metrics + hot reload, until SIGTERM/SIGINT.
+
+Owns: ``serve(config) -> exit code`` (what ``falcoctl-py engine run`` calls for server modes) and ``Service``:
+assembling the parts from a validated config, one thread per source delivering into ``Engine.process``, health
+(``/healthz`` is 200 while every source thread runs and a ruleset is loaded), signals (TERM/INT stop, HUP reopens
+file outputs and reloads rules) and the shutdown order: stop intake, drain accepted events, flush outputs within
+``shutdown_timeout``, stop metrics. The syscall source is built by ``engine.sources.syscall.build(section, *,
+config)`` (imported lazily, only when ``sources.syscall`` is on); it must return a ``Source`` with ``run``,
+``stop`` and ``stats``.
+
+Must not: evaluate rules itself, format alerts, or import prometheus_client (``engine.metrics`` does).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+import time
+from typing import Any
+
+from engine.config import ConfigError, rules_files, validate_config
+
+log = logging.getLogger(__name__)
+
+
+class ServiceError(Exception):
+    """A part could not start (rules failed to load, a port is taken, a secret is unreadable); one line."""
+
+
+class Service:
+    def __init__(self, config: dict[str, Any]) -> None:
+        from engine.metrics import EngineCollector, MetricsServer
+        from engine.outputs.queue import OutputQueue
+        from engine.outputs.sinks import build_sinks
+        from engine.reload import Reloader
+        from engine.runtime import Engine
+
+        self.config = config
+        self.stopping = threading.Event()
+        self.exit_code = 0
+        self.sources: list[Any] = []
+        self.threads: list[threading.Thread] = []
+        self.metrics: Any = None
+        self.outputs: Any = None
+        ruleset = self._load_rules()
+        try:
+            self.outputs = OutputQueue(build_sinks(config["outputs"]), queue_size=config["outputs"]["queue_size"])
+        except (ValueError, OSError) as exc:
+            raise ServiceError(f"outputs: {exc}") from None
+        self.engine = Engine(ruleset, outputs=[self.outputs], priority_threshold=config["priority"],
+                             hostname=config.get("hostname"))
+        self.reloader = Reloader(lambda: rules_files(config["rules"]), engine=self.engine,
+                                 rule_matching=config["rule_matching"], interval=config["reload"]["interval"])
+        try:
+            self._build_sources()
+            if config["metrics"]["enabled"]:
+                collector = EngineCollector(engine=self.engine, sources=self.sources, outputs=self.outputs,
+                                            reloader=self.reloader)
+                try:
+                    self.metrics = MetricsServer(collector, listen=config["metrics"]["listen"], health=self.health)
+                except OSError as exc:
+                    raise ServiceError(f"metrics.listen {config['metrics']['listen']}: "
+                                       f"{exc.strerror or exc}") from None
+        except BaseException:
+            self._release()
+            raise
+
+    def _release(self) -> None:
+        """Free what a half-built service holds (listening sockets, sink workers) before failing."""
+        for src in self.sources:
+            stop = getattr(src, "stop_intake", None) or getattr(src, "stop", None)
+            if stop is not None:
+                stop()
+        self.outputs.close(deadline=0.5)
+
+    def _load_rules(self) -> Any:
+        from engine.reload import _describe
+        from engine.rules import load_rules
+
+        files = rules_files(self.config["rules"])
+        if not files:
+            raise ServiceError(f"rules: no rules files found in {', '.join(self.config['rules'])}")
+        result = load_rules(files, rule_matching=self.config["rule_matching"])
+        for warning in result.warnings:
+            log.warning("%s", _describe(warning))
+        if not result.successful or result.ruleset is None:
+            for error in result.errors:
+                log.error("%s", _describe(error))
+            raise ServiceError(f"rules failed to load: {len(result.errors)} error(s) in "
+                               f"{', '.join(map(str, files))}")
+        log.info("loaded %d rules from %d file(s)", len(result.ruleset.rules), len(files))
+        return result.ruleset
+
+    def _build_sources(self) -> None:
+        from engine.outputs.sinks import read_secret
+
+        audit = self.config["sources"].get("k8s_audit") or {}
+        web = audit.get("webhook") or {}
+        if web.get("enabled"):
+            from engine.sources.webhook import WebhookSource
+
+            try:
+                token = read_secret(web["token_file"], what="sources.k8s_audit.webhook.token_file") \
+                    if web.get("token_file") else None
+                self.sources.append(WebhookSource(
+                    listen=web["listen"], path=web["path"], tls_cert_file=web.get("tls_cert_file"),
+                    tls_key_file=web.get("tls_key_file"), token=token, max_body_bytes=web["max_body_bytes"],
+                    max_event_bytes=web["max_event_bytes"], queue_size=web["queue_size"]))
+            except ValueError as exc:
+                raise ServiceError(str(exc)) from None
+            except OSError as exc:  # port taken, unreadable certificate
+                raise ServiceError(f"sources.k8s_audit.webhook ({web['listen']}): {exc.strerror or exc}") from None
+        file = audit.get("file") or {}
+        if file.get("enabled"):
+            from engine.sources.audit_file import AuditFileSource
+
+            self.sources.append(AuditFileSource(file["path"], start_at=file["start_at"],
+                                                poll_interval=file["poll_interval"],
+                                                max_line_bytes=file["max_line_bytes"]))
+        syscall = self.config["sources"].get("syscall") or {}
+        if syscall.get("enabled"):
+            try:
+                from engine.sources import syscall as syscall_mod  # type: ignore[attr-defined]
+            except ImportError as exc:
+                raise ServiceError(f"sources.syscall: not available in this build ({exc})") from None
+            self.sources.append(syscall_mod.build(syscall, config=self.config))
+        if not self.sources:
+            raise ServiceError("sources: no event source is enabled")
+
+    # -- running -----------------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        for src in self.sources:
+            if hasattr(src, "start"):
+                src.start()
+            t = threading.Thread(target=self._run_source, args=(src,), name=f"source-{src.name}", daemon=True)
+            t.start()
+            self.threads.append(t)
+        if self.config["reload"]["watch"]:
+            self.reloader.start()
+        if self.metrics is not None:
+            self.metrics.start()
+        log.info("engine serving: %s", ", ".join(_describe_source(s) for s in self.sources))
+
+    def _run_source(self, src: Any) -> None:
+        try:
+            src.run(self.engine.process)
+        except Exception:
+            log.exception("source %s crashed", src.name)
+        if not self.stopping.is_set():
+            log.error("source %s stopped unexpectedly; shutting down", src.name)
+            self.exit_code = 1
+            self.stopping.set()
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        alive = {t.name: t.is_alive() for t in self.threads}
+        loaded = self.engine.ruleset is not None
+        ok = loaded and bool(alive) and all(alive.values()) and not self.stopping.is_set()
+        return ok, {"status": "ok" if ok else "unhealthy", "ruleset_loaded": loaded, "sources": alive,
+                    "rules_checksum": getattr(self.engine.ruleset, "checksum", None),
+                    "last_reload_error": self.reloader.last_error}
+
+    def hangup(self) -> None:
+        """SIGHUP: reopen file outputs (log rotation) and reload the rules."""
+        self.outputs.reopen()
+        if self.config["reload"]["watch"]:
+            self.reloader.reload_now()
+        else:
+            threading.Thread(target=self.reloader.load, name="rules-reload-once", daemon=True).start()
+
+    def shutdown(self) -> bool:
+        """Stop intake, let sources finish what they accepted, flush outputs; True when all within the deadline."""
+        deadline = time.monotonic() + float(self.config.get("shutdown_timeout", 5))
+        self.stopping.set()
+        for src in self.sources:
+            stop = getattr(src, "stop_intake", None) or getattr(src, "stop", None)
+            if stop is not None:
+                stop()
+        for t in self.threads:
+            t.join(max(0.0, deadline - time.monotonic() - 1.0))
+        for src in self.sources:
+            if hasattr(src, "stop"):
+                src.stop()
+        self.reloader.stop()
+        clean = self.outputs.close(deadline=max(0.5, deadline - time.monotonic()))
+        if self.metrics is not None:
+            self.metrics.stop()
+        stats = self.engine.stats()
+        log.info("engine stopped: %s events, %s alerts", sum(stats["events_total"].values()),
+                 sum(stats["matches_total"].values()))
+        return clean and not any(t.is_alive() for t in self.threads)
+
+
+def _describe_source(src: Any) -> str:
+    if hasattr(src, "port"):
+        return f"{src.name} webhook on port {src.port}{' (TLS)' if getattr(src, 'tls', False) else ''}"
+    if hasattr(src, "path"):
+        return f"{src.name} file {src.path}"
+    return str(src.name)
+
+
+def _setup_logging(level: str, fmt: str) -> None:
+    root = logging.getLogger()
+    root.setLevel(level.upper())
+    if not root.handlers:  # the CLI configures logging already; stand-alone use gets stderr lines
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter(
+            '{"time":"%(asctime)s","level":"%(levelname)s","logger":"%(name)s","msg":"%(message)s"}'
+            if fmt == "json" else "%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+
+
+def serve(config: dict[str, Any]) -> int:
+    """Run the engine server until SIGTERM/SIGINT; 0 after a clean stop, 1 for bad config/rules or a crash."""
+    try:
+        cfg = validate_config(config)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            log.error("config: %s", problem)
+        return 1
+    _setup_logging(cfg["log_level"], cfg["log_format"])
+    try:
+        service = Service(cfg)
+    except ServiceError as exc:
+        log.error("%s", exc)
+        return 1
+    in_main = threading.current_thread() is threading.main_thread()
+    previous: dict[int, Any] = {}
+    if in_main:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous[sig] = signal.signal(sig, lambda *_: service.stopping.set())
+        previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, lambda *_: service.hangup())
+    try:
+        service.start()
+        while not service.stopping.wait(0.5):
+            pass
+        log.info("stopping: draining accepted events and flushing outputs")
+    finally:
+        clean = service.shutdown()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if not clean:
+        log.warning("shutdown did not finish within %ss", cfg["shutdown_timeout"])
+    return service.exit_code

@@ -1,0 +1,160 @@
+"""Service: the assembled engine over real loopback HTTP — alerts reach outputs, metrics, reload, health, and a
+real ``falcoctl-py engine run --config`` subprocess that flushes its outputs on SIGTERM."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+import yaml
+from prometheus_client.parser import text_string_to_metric_families
+
+from engine.config import validate_config
+from engine.service import Service, serve
+
+RULE = """\
+- rule: {name}
+  desc: test rule
+  condition: ka.verb = {verb}
+  output: "{verb} of %ka.target.resource by %ka.user.name"
+  priority: WARNING
+  source: k8s_audit
+"""
+
+
+def audit(i: int, verb: str = "create") -> dict[str, Any]:
+    return {"kind": "Event", "apiVersion": "audit.k8s.io/v1", "auditID": f"id-{i}", "stage": "ResponseComplete",
+            "verb": verb, "user": {"username": "alice"}, "objectRef": {"resource": "pods", "namespace": "default"},
+            "stageTimestamp": f"2026-01-01T00:00:{i % 60:02d}.000001Z",
+            "requestReceivedTimestamp": "2026-01-01T00:00:00Z"}
+
+
+def request(port: int, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    conn.request(method, path, body=body, headers={"Content-Type": "application/json"})
+    resp = conn.getresponse()
+    data = resp.read()
+    conn.close()
+    return resp.status, data
+
+
+def metric(port: int, family: str) -> dict[tuple[tuple[str, str], ...], float]:
+    _, body = request(port, "GET", "/metrics")
+    for fam in text_string_to_metric_families(body.decode()):
+        if fam.name == family:
+            return {tuple(sorted(s.labels.items())): s.value for s in fam.samples if s.name.endswith("_total")}
+    return {}
+
+
+def wait_for(predicate: Any, timeout: float = 5.0) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return bool(predicate())
+
+
+def config(tmp_path: Path, **extra: Any) -> dict[str, Any]:
+    rules = tmp_path / "rules.yaml"
+    if not rules.exists():
+        rules.write_text(RULE.format(name="Creates", verb="create"))
+    return {"rules": [str(rules)], "log_level": "warning",
+            "sources": {"k8s_audit": {"webhook": {"listen": "127.0.0.1:0"}}},
+            "outputs": {"stdout": {"enabled": False}, "file": {"path": str(tmp_path / "alerts.json")}},
+            "metrics": {"listen": "127.0.0.1:0"}, "reload": {"interval": 0.05}, **extra}
+
+
+def test_events_to_alerts_metrics_reload_and_drain(tmp_path: Path) -> None:
+    svc = Service(validate_config(config(tmp_path)))
+    svc.start()
+    hook, mport = svc.sources[0].port, svc.metrics.port
+    try:
+        assert wait_for(lambda: request(mport, "GET", "/healthz")[0] == 200)
+        batch = [audit(i, "create" if i % 4 == 0 else "get") for i in range(40)]
+        status, body = request(hook, "POST", "/k8s-audit", orjson.dumps(batch))
+        assert (status, orjson.loads(body)) == (200, {"accepted": 40, "dropped": 0})
+        assert wait_for(lambda: metric(mport, "falcopy_events") == {(("source", "k8s_audit"),): 40})
+        assert metric(mport, "falcopy_rule_matches") == {
+            (("priority", "Warning"), ("rule", "Creates"), ("source", "k8s_audit")): 10}
+
+        (tmp_path / "rules.yaml").write_text("- rule: Broken\n  condition: ka.verb =\n")
+        assert wait_for(lambda: metric(mport, "falcopy_rules_reload").get((("result", "failure"),)) == 1)
+        request(hook, "POST", "/k8s-audit", orjson.dumps(audit(100)))  # old rules still fire
+        assert wait_for(lambda: sum(metric(mport, "falcopy_rule_matches").values()) == 11)
+        health = orjson.loads(request(mport, "GET", "/healthz")[1])
+        assert health["status"] == "ok" and "error(s) loading" in health["last_reload_error"]
+    finally:
+        assert svc.shutdown()
+    lines = (tmp_path / "alerts.json").read_bytes().splitlines()
+    assert len(lines) == 11 and orjson.loads(lines[0])["rule"] == "Creates"
+    assert orjson.loads(lines[0])["output_fields"]["ka.user.name"] == "alice"
+
+
+def test_serve_refuses_bad_config_and_bad_rules(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    assert serve({"rules": ["x.yaml"], "sources": {"k8s_audit": {"webhook": {"lisen": ":1"}}}}) == 1
+    assert "sources.k8s_audit.webhook.lisen: unknown key" in caplog.text
+    (tmp_path / "rules.yaml").write_text("- rule: Broken\n  condition: ka.verb =\n")
+    assert serve(config(tmp_path)) == 1
+    assert "rules failed to load" in caplog.text
+
+
+def test_port_in_use_is_one_clear_error(tmp_path: Path) -> None:
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    cfg = config(tmp_path)
+    cfg["sources"]["k8s_audit"]["webhook"]["listen"] = f"127.0.0.1:{busy.getsockname()[1]}"
+    from engine.service import ServiceError
+
+    with pytest.raises(ServiceError, match=r"sources.k8s_audit.webhook \(127.0.0.1:\d+\): Address already in use"):
+        Service(validate_config(cfg))
+    busy.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_cli_subprocess_flushes_outputs_on_sigterm(tmp_path: Path) -> None:
+    hook, mport = free_port(), free_port()
+    cfg = config(tmp_path)
+    cfg["sources"]["k8s_audit"]["webhook"]["listen"] = f"127.0.0.1:{hook}"
+    cfg["metrics"]["listen"] = f"127.0.0.1:{mport}"
+    cfg["outputs"] = {"stdout": {"format": "json"}, "file": {"path": str(tmp_path / "alerts.json")}}
+    (tmp_path / "engine.yaml").write_text(yaml.safe_dump(cfg))
+    exe = Path(sys.executable).with_name("falcoctl-py")
+    proc = subprocess.Popen([str(exe), "engine", "run", "--config", str(tmp_path / "engine.yaml")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "0"})
+    try:
+        def up() -> bool:
+            try:
+                return request(mport, "GET", "/healthz")[0] == 200
+            except OSError:
+                return False
+
+        assert wait_for(up, timeout=20), proc.stderr.read1().decode() if proc.poll() is not None else "not up"
+        for start in range(0, 2000, 400):
+            batch = [audit(i) for i in range(start, start + 400)]
+            assert request(hook, "POST", "/k8s-audit", orjson.dumps(batch))[0] == 200
+        proc.send_signal(signal.SIGTERM)  # right away: accepted events must still be evaluated and written
+        out, err = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err.decode()
+    alerts = out.splitlines()
+    assert len(alerts) == 2000 and orjson.loads(alerts[-1])["rule"] == "Creates"
+    assert len((tmp_path / "alerts.json").read_bytes().splitlines()) == 2000
