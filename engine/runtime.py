@@ -50,7 +50,7 @@ class Engine:
                                    else Priority.parse(priority_threshold))
         self.hostname = hostname
         self._lock = threading.Lock()  # guards the counters against concurrent process() calls
-        self.events_total: Counter[str] = Counter()  # source -> events processed
+        self.events_total: dict[str, int] = {}  # source -> events processed
         self.matches_total: Counter[tuple[str, str, str]] = Counter()  # (rule, priority, source) -> alerts
         self.filtered_total: Counter[str] = Counter()  # source -> matches below the priority threshold
         self.errors_total: Counter[str] = Counter()  # source -> events whose evaluation failed
@@ -79,12 +79,13 @@ class Engine:
         except Exception:
             log.exception("rule evaluation failed for a %s event", source)
             with self._lock:
-                self.events_total[source] += 1
+                self.events_total[source] = self.events_total.get(source, 0) + 1
                 self.errors_total[source] += 1
             return []
-        if not matched:
+        if not matched:  # the common case: keep it to one locked increment
+            events_total = self.events_total
             with self._lock:
-                self.events_total[source] += 1
+                events_total[source] = events_total.get(source, 0) + 1
             return []
         alerts = []
         threshold = self.priority_threshold
@@ -95,8 +96,9 @@ class Engine:
                 continue
             alerts.append(build_alert(rule, event, hostname=self.hostname))
         with self._lock:
-            self.events_total[source] += 1
-            self.filtered_total[source] += filtered
+            self.events_total[source] = self.events_total.get(source, 0) + 1
+            if filtered:
+                self.filtered_total[source] += filtered
             for alert in alerts:
                 self.matches_total[(alert.rule, alert.priority.falco_name, source)] += 1
         for alert in alerts:

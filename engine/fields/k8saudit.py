@@ -105,14 +105,24 @@ def _cached(name: str, fn: Callable[[dict[str, Any], Any], Any]) -> Callable[[An
 
 
 def _scalar(*keys: str) -> Callable[[Any, Any], Any]:
-    """A single value at a fixed path (the hot path: two or three dict lookups, no cache)."""
+    """A single value at a fixed path (the hot path: a few dict lookups, no cache)."""
     if len(keys) == 1:
         (k1,) = keys
 
         def one(event: Any, arg: Any) -> str | None:
             v = event.obj.get(k1)
-            return v if type(v) is str else (None if v is None else render(v))
+            return v if v is None or type(v) is str else render(v)
         return one
+    if len(keys) == 2:
+        k1, k2 = keys
+
+        def two(event: Any, arg: Any) -> str | None:
+            v = event.obj.get(k1)
+            if type(v) is not dict:
+                return None
+            v = v.get(k2)
+            return v if v is None or type(v) is str else render(v)
+        return two
 
     def many(event: Any, arg: Any) -> str | None:
         v = _get(event.obj, keys)
@@ -382,33 +392,56 @@ KA_FIELDS: tuple[FieldSpec, ...] = (
 )
 
 
+_POINTERS: dict[str, tuple[str, ...] | None] = {}
+
+
+def _pointer_tokens(pointer: str) -> tuple[str, ...] | None:
+    """``/a/b~1c`` -> ("a", "b/c") (RFC 6901); None for text that is not a pointer. Memoized per pointer."""
+    tokens = _POINTERS.get(pointer, _ABSENT)
+    if tokens is _ABSENT:
+        if pointer == "":
+            tokens = ()
+        elif pointer.startswith("/"):
+            tokens = tuple(t.replace("~1", "/").replace("~0", "~") for t in pointer[1:].split("/"))
+        else:
+            tokens = None
+        if len(_POINTERS) < 4096:
+            _POINTERS[pointer] = tokens
+    return tokens  # type: ignore[no-any-return]
+
+
 def json_pointer(value: Any, pointer: str) -> Any:
     """Resolve an RFC 6901 pointer (``/a/0/b``, ``~1`` = ``/``, ``~0`` = ``~``); ``_ABSENT`` when absent."""
-    if pointer == "":
-        return value
-    if not pointer.startswith("/"):
+    tokens = _pointer_tokens(pointer)
+    if tokens is None:
         return _ABSENT
-    for token in pointer[1:].split("/"):
-        token = token.replace("~1", "/").replace("~0", "~")
+    for token in tokens:
         if type(value) is dict:
             value = value.get(token, _ABSENT)
+            if value is _ABSENT:
+                return _ABSENT
         elif type(value) is list and token.isdigit() and int(token) < len(value):
             value = value[int(token)]
         else:
             return _ABSENT
-        if value is _ABSENT:
-            return _ABSENT
     return value
 
 
-def _jevt_value(obj: dict[str, Any], arg: Any) -> str | None:
-    v = json_pointer(obj, str(arg))
-    return None if v is _ABSENT or v is None else render(v)
+def _jevt_value(event: Any, arg: Any) -> str | None:
+    """Strings are returned straight from the decoded event; rendered objects are cached per event."""
+    v = json_pointer(event.obj, str(arg))
+    if v is _ABSENT or v is None or type(v) is str:
+        return None if v is _ABSENT else v
+    key = ("json.value", arg)
+    cache = event.cache
+    if key not in cache:
+        cache[key] = render(v)
+    return cache[key]  # type: ignore[no-any-return]
 
 
 def _json_fields(prefix: str) -> tuple[FieldSpec, ...]:
     return (
-        _f(f"{prefix}.value", "Value at JSON pointer X of the event, as text", _cached("json.value", _jevt_value),
+        _f(f"{prefix}.value", "Value at JSON pointer X of the event, as text", _jevt_value,
            arg=ArgMode.REQUIRED, arg_kind=ArgKind.KEY),
         _f(f"{prefix}.obj", "The whole event as JSON text", _cached("json.obj", lambda o, a: render(o))),
         _f(f"{prefix}.rawtime", "The event time in nanoseconds since the epoch, as text",

@@ -85,7 +85,7 @@ class AuditEvent:
     ``cache`` holds lazily extracted field values for this event only.
     """
 
-    __slots__ = ("cache", "obj", "raw", "resource", "ts", "verb")
+    __slots__ = ("cache", "obj", "raw", "ts")
 
     source = SOURCE
     evt_type = None
@@ -95,16 +95,17 @@ class AuditEvent:
         self.ts = ts if ts is not None else parse_rfc3339_ns(obj["stageTimestamp"])
         self.raw = raw
         self.cache: dict[Any, Any] = {}
-        # The two keys audit rules are indexed by (see engine.sources.k8s_audit_index).
-        # Rendered exactly as the ka.verb / ka.target.resource fields render them (strings as-is, else JSON).
-        verb = obj.get("verb")
-        self.verb = verb if verb is None or type(verb) is str else _text(verb)
-        ref = obj.get("objectRef")
-        if type(ref) is dict:
-            res = ref.get("resource")
-            self.resource = res if res is None or type(res) is str else _text(res)
-        else:
-            self.resource = None
+
+    @property
+    def verb(self) -> str | None:
+        """``ka.verb`` as the field renders it (strings as-is, other JSON values as JSON text)."""
+        return _text(self.obj.get("verb"))
+
+    @property
+    def resource(self) -> str | None:
+        """``ka.target.resource`` as the field renders it."""
+        ref = self.obj.get("objectRef")
+        return _text(ref.get("resource")) if type(ref) is dict else None
 
     @classmethod
     def from_obj(cls, obj: Any, *, raw: bytes | None = None) -> AuditEvent:

@@ -1,8 +1,11 @@
-"""Indexing of k8s audit rules by verb and resource, so a rule runs only on events it could match.
+"""Indexing of k8s audit rules by verb, resource (and subresource, stage, user), so a rule runs only on events
+it could match.
 
 Falco evaluates every k8s audit rule on every audit event. Most rules pin the verb and/or resource in a
-conjunctive clause (``ka.verb=create and ka.target.resource=pods ...``, ``ka.verb in (create, update)``), and
-most audit traffic is reads and lease renewals, so skipping rules that cannot match saves most of the work.
+conjunctive clause (``ka.verb=create and ka.target.resource=pods ...``, ``ka.verb in (create, update)``), nearly
+all pin the stage (``jevt.value[/stage] in (ResponseComplete)``), and most audit traffic is reads, watches and
+lease renewals, so skipping rules that cannot match saves most of the work. Per indexed field each value maps to
+a bitmask of the rules it allows; an event's candidates are the AND of its values' masks (memoized per mask).
 
 Owns: the analysis of a (macro-expanded) condition AST into per-field constraints, and ``K8sAuditIndexer``, which
 a ``Ruleset`` uses through one call: ``build(entries) -> lookup`` where ``entries`` is the ordered sequence of
@@ -20,9 +23,13 @@ from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
-# Field -> the event attribute holding its value (``AuditEvent`` pre-reads both when it is decoded).
-INDEXED_FIELDS: Mapping[str, str] = {"ka.verb": "verb", "ka.target.resource": "resource"}
-_MEMO_LIMIT = 4096  # distinct (verb, resource) pairs remembered; beyond it lookups are computed, not stored
+# Indexed key -> the field whose (string) value an event is looked up by. Conditions may name the stage either way.
+INDEXED_FIELDS: Mapping[str, str] = {"ka.verb": "ka.verb", "ka.target.resource": "ka.target.resource",
+                                     "ka.target.subresource": "ka.target.subresource",
+                                     "ka.user.name": "ka.user.name", "ka.stage": "ka.stage"}
+_ALIASES: Mapping[tuple[str, str | None], str] = {("jevt.value", "/stage"): "ka.stage",
+                                                  ("json.value", "/stage"): "ka.stage"}
+_MEMO_LIMIT = 8192  # distinct (verb, stage, resource, subresource, user) keys remembered before a reset
 
 Constraint = dict[str, frozenset[str]]  # field -> allowed values; a field not present is unconstrained
 
@@ -40,10 +47,12 @@ def _shape(node: Any) -> tuple[str, Any]:
         return "or", node.children
     if isinstance(node, ast.Not):
         return "not", node.child
-    if (isinstance(node, ast.Compare) and isinstance(node.left, ast.FieldRef) and node.left.arg is None
-            and node.modifier is None):
+    if isinstance(node, ast.Compare) and isinstance(node.left, ast.FieldRef) and node.modifier is None:
+        left = node.left
+        name = _ALIASES.get((left.name, left.arg)) or (left.name if left.arg is None else None)
         values = _literal_values(node.right, ast)
-        return ("cmp", (node.left.name, node.op, values)) if values is not None else ("other", None)
+        if name is not None and values is not None:
+            return "cmp", (name, node.op, values)
     return "other", None
 
 
@@ -86,22 +95,59 @@ class K8sAuditIndexer(Generic[T]):
         self._shape = shape
 
     def build(self, entries: Sequence[tuple[T, Any]]) -> Callable[[Any], Sequence[T]]:
+        from engine.fields import lookup as field_lookup
+
         items = [item for item, _ in entries]
         constraints = [constraint(node, shape=self._shape) for _, node in entries]
-        memo: dict[tuple[str | None, str | None], tuple[T, ...]] = {}
+        everything = (1 << len(items)) - 1
+        tables: list[tuple[Callable[[Any, Any], Any], dict[str, int], int]] = []
+        for key, field_name in INDEXED_FIELDS.items():
+            pinned = [(i, c[key]) for i, c in enumerate(constraints) if key in c]
+            if not pinned:
+                continue  # no rule pins this field: reading it would only cost time
+            free = everything
+            for i, _ in pinned:
+                free &= ~(1 << i)
+            by_value: dict[str, int] = {}
+            for i, allowed in pinned:
+                for value in allowed:
+                    by_value[value] = by_value.get(value, free) | (1 << i)
+            spec = field_lookup("k8s_audit", field_name)
+            assert spec is not None, field_name
+            tables.append((spec.extract, by_value, free))
+        by_mask: dict[int, tuple[T, ...]] = {}
+        memo: dict[tuple[Any, ...], tuple[T, ...]] = {}
 
-        def candidates(verb: str | None, resource: str | None) -> tuple[T, ...]:
-            key = {"ka.verb": verb, "ka.target.resource": resource}
-            return tuple(item for item, cons in zip(items, constraints, strict=True)
-                         if all(key[f] in allowed for f, allowed in cons.items()))
+        def compute(event: Any) -> tuple[T, ...]:
+            mask = everything
+            for extract, by_value, free in tables:
+                value = extract(event, None)
+                mask &= by_value.get(value, free) if value is not None else free
+            found = by_mask.get(mask)
+            if found is None:
+                found = by_mask[mask] = tuple(item for i, item in enumerate(items) if mask >> i & 1)
+            return found
 
         def lookup(event: Any) -> Sequence[T]:
-            pair = (getattr(event, "verb", None), getattr(event, "resource", None))
-            found = memo.get(pair)
+            # The raw values of every indexed field key a memo of the computed candidates; ``compute`` reads
+            # them through the field extractors, so the result is exactly what the conditions would see.
+            obj = event.obj
+            ref = obj.get("objectRef")
+            user = obj.get("user")
+            if type(ref) is dict:
+                key = (obj.get("verb"), obj.get("stage"), ref.get("resource"), ref.get("subresource"),
+                       user.get("username") if type(user) is dict else None)
+            else:
+                key = (obj.get("verb"), obj.get("stage"), None, None,
+                       user.get("username") if type(user) is dict else None)
+            for value in key:
+                if value is not None and type(value) is not str:
+                    return compute(event)  # odd values (numbers, objects) are not memoized: 1 == True
+            found = memo.get(key)
             if found is None:
-                found = candidates(*pair)
-                if len(memo) < _MEMO_LIMIT:
-                    memo[pair] = found
+                if len(memo) >= _MEMO_LIMIT:
+                    memo.clear()
+                found = memo[key] = compute(event)
             return found
 
         lookup.constraints = constraints  # type: ignore[attr-defined]  # for describe/debug output

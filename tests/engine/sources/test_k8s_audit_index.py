@@ -67,8 +67,10 @@ def test_constraints() -> None:
     assert c(cmp("ka.verb", "=", "create")) == {"ka.verb": frozenset({"create"})}
     assert c(cmp("ka.verb", "in", "create", "update")) == {"ka.verb": frozenset({"create", "update"})}
     assert c(AND(cmp("ka.verb", "in", "create", "update"), cmp("ka.verb", "=", "create"),
-                 cmp("ka.target.resource", "=", "pods"), cmp("ka.user.name", "=", "x"))) == {
-        "ka.verb": frozenset({"create"}), "ka.target.resource": frozenset({"pods"})}
+                 cmp("ka.target.resource", "=", "pods"), cmp("ka.user.name", "=", "x"),
+                 cmp("ka.target.namespace", "=", "ns"))) == {
+        "ka.verb": frozenset({"create"}), "ka.target.resource": frozenset({"pods"}),
+        "ka.user.name": frozenset({"x"})}
     # or: only fields constrained on every branch, with the union of values
     assert c(OR(AND(cmp("ka.verb", "=", "create"), cmp("ka.target.resource", "=", "pods")),
                 cmp("ka.verb", "=", "delete"))) == {"ka.verb": frozenset({"create", "delete"})}
@@ -112,10 +114,10 @@ def test_indexed_first_and_all_match_equal_unindexed(seed: int) -> None:
     assert skipped > len(events) * 3  # the index really skips work on this stream
 
 
-def test_events_without_verb_only_reach_unconstrained_rules() -> None:
+def test_events_without_indexed_values_only_reach_unconstrained_rules() -> None:
     (event,) = decode_payload(b'{"kind":"Event","auditID":"a","stageTimestamp":"2024-01-01T00:00:00Z"}')
     lookup = K8sAuditIndexer(shape=shape).build(RULES)
-    assert list(lookup(event)) == ["anon", "catch-all writes"]
+    assert list(lookup(event)) == ["catch-all writes"]  # "anon" needs a user name, "not system" a verb
 
 
 def upstream_conditions(path: Any) -> dict[str, Any]:
@@ -137,10 +139,13 @@ def upstream_conditions(path: Any) -> dict[str, Any]:
 def test_upstream_rules_get_the_constraints_their_conditions_pin(upstream_rules: Any) -> None:
     rules = upstream_conditions(upstream_rules / "k8s_audit_rules.yaml")
     cons = {name: constraint(node) for name, node in rules.items()}
-    assert cons["Create Privileged Pod"] == {"ka.verb": frozenset({"create"}),
+    complete = frozenset({"ResponseComplete"})
+    assert cons["Create Privileged Pod"] == {"ka.verb": frozenset({"create"}), "ka.stage": complete,
                                              "ka.target.resource": frozenset({"pods"})}
     assert cons["Attach/Exec Pod"]["ka.target.resource"] == frozenset({"pods"})
-    assert cons["Disallowed K8s User"] == {}  # runs on every event, as it must
+    assert cons["Disallowed K8s User"] == {"ka.stage": complete}  # every completed request, as it must
+    assert cons["port-forward"] == {"ka.target.subresource": frozenset({"portforward"})}
+    assert cons["Anonymous Request Allowed"]["ka.user.name"] == frozenset({"system:anonymous"})
     pinned = sum(1 for c in cons.values() if "ka.verb" in c)
     assert pinned >= 0.8 * len(cons)  # most upstream rules are pinned to a verb
 
