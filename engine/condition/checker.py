@@ -157,6 +157,12 @@ def _check_compare(node: Compare, table: FieldTable) -> list[str]:
 
 
 def _check_value(op: str, text: str, ftype: FieldType) -> str | None:
+    if op in ("bcontains", "bstartswith"):
+        try:
+            bytes.fromhex(text)
+        except ValueError:
+            return f"'{op}' takes hexadecimal digits (like CAFEBABE), got '{text}'"
+        return None
     if op == "regex":
         try:
             re.compile(text)

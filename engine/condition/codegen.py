@@ -167,8 +167,8 @@ class _Generator:
                     return f"(bool({t} := {value}) and {s}.issuperset({t}))"
                 return f"(bool({t} := {value}) and not {s}.isdisjoint({t}))"
         if node.op == "pmatch":
-            exact, dirs = ops.pmatch_prefixes(texts)
-            pred = f"{self.const(ops.pmatch, hint='P')}({_X}, {self.const(exact, hint='S')}, {self.const(dirs, hint='S')})"
+            table = ", ".join(self.const(part, hint="S") for part in ops.pmatch_prefixes(texts))
+            pred = f"{self.const(ops.pmatch, hint='P')}({_X}, {table})"
             return self._wrap(value, t, [pred], "any", is_list=left.is_list)
         consts = self._convert(texts, etype, node.op)
         preds = [self._pred(node.op, c, etype) for c in consts]
@@ -213,8 +213,10 @@ class _Generator:
         raise ConditionTypeError([f"'{op}' is not a supported comparison operator"])
 
     def _convert(self, texts: Iterable[str], etype: FieldType, op: str) -> list[Any]:
-        if op in ("bcontains", "bstartswith") or etype is FieldType.BYTEBUF:
-            return [t.encode() for t in texts]
+        if op in ("bcontains", "bstartswith"):
+            return [bytes.fromhex(t) for t in texts]  # Falco takes these operands as hex digits
+        if etype is FieldType.BYTEBUF:
+            return [t.encode("utf-8", "surrogateescape") for t in texts]
         if op in ("contains", "icontains", "startswith", "endswith", "glob", "iglob", "regex"):
             return [t.lower() if op == "icontains" else t for t in texts]
         return [convert_value(t, etype) for t in texts]

@@ -7,8 +7,8 @@ Must not: know the grammar (``parser`` does) or the AST.
 
 Facts carried over from libsinsp: blanks are space, tab, backspace, CR and LF; a bare string runs up to a
 blank, a parenthesis, a comma, ``=`` or a quote; quoted strings use ``'`` or ``"`` with backslash escapes
-``\\b \\f \\n \\r \\t \\\\ \\/`` and the delimiter itself (the other quote may not be escaped); a backslash
-followed by a space yields a backslash (libsinsp keeps that for old rules).
+``\\b \\f \\n \\r \\t \\\\ \\/``, ``\\xHH`` (one byte, newer Falco) and the delimiter itself (the other quote may
+not be escaped); a backslash followed by a space yields a backslash (libsinsp keeps that for old rules).
 """
 
 from __future__ import annotations
@@ -57,36 +57,65 @@ def scan_quoted(text: str, pos: int) -> int | None:
 
 
 def unescape(quoted: str) -> str:
-    """The text of a quoted token (quotes included in ``quoted``), escapes resolved."""
+    """The text of a quoted token (quotes included in ``quoted``), escapes resolved.
+
+    ``\\xHH`` (exactly two hex digits, newer Falco) is one byte: below 0x80 the ASCII character, above it the
+    lone surrogate ``U+DC80..U+DCFF`` that Python's ``os.fsdecode`` uses for a byte that is not UTF-8, so a
+    condition can match a file name holding an invalid byte.
+    """
     delim = quoted[0]
+    body = quoted[1:-1]
     out: list[str] = []
-    escaped = False
-    for i, ch in enumerate(quoted[1:-1], start=1):
-        if not escaped:
-            if ch == "\\":
-                escaped = True
-            else:
-                out.append(ch)
-            continue
-        escaped = False
-        if ch in _ESCAPES:
-            out.append(_ESCAPES[ch])
-        elif ch in "\"'":
-            if ch != delim:
-                raise EscapeError(f"invalid \\{ch} escape in {delim}-quoted string", i - 1)
+    i, n = 0, len(body)
+    while i < n:
+        ch = body[i]
+        if ch != "\\":
             out.append(ch)
+            i += 1
+            continue
+        nxt = body[i + 1] if i + 1 < n else ""
+        if nxt in _ESCAPES and nxt:
+            out.append(_ESCAPES[nxt])
+        elif nxt in ("'", '"'):
+            if nxt != delim:
+                raise EscapeError(f"invalid \\{nxt} escape in {delim}-quoted string", i + 1)
+            out.append(nxt)
+        elif nxt == "x":
+            digits = body[i + 2 : i + 4]
+            if len(digits) != 2 or any(c not in "0123456789abcdefABCDEF" for c in digits):
+                raise EscapeError("invalid \\x escape: expected exactly two hexadecimal digits", i + 1)
+            code = int(digits, 16)
+            out.append(chr(code) if code < 0x80 else chr(0xDC00 + code))
+            i += 2
         else:
-            raise EscapeError(f"unsupported string escape sequence: \\{ch}", i - 1)
+            raise EscapeError(f"unsupported string escape sequence: \\{nxt}", i + 1)
+        i += 2
     return "".join(out)
+
+
+def _escape_char(ch: str) -> str:
+    if ch in _QUOTE_OUT:
+        return _QUOTE_OUT[ch]
+    code = ord(ch)
+    if 0xDC80 <= code <= 0xDCFF:
+        return f"\\x{code - 0xDC00:02x}"
+    if code < 0x20 or code == 0x7F:
+        return f"\\x{code:02x}"
+    return ch
+
+
+def _is_raw(ch: str) -> bool:
+    code = ord(ch)
+    return code < 0x20 or code == 0x7F or 0xDC80 <= code <= 0xDCFF
 
 
 def needs_quotes(text: str) -> bool:
     """Whether ``text`` must be quoted to read back as one bare-string token with the same value."""
-    return BARE_STR.fullmatch(text) is None
+    return BARE_STR.fullmatch(text) is None or any(_is_raw(ch) for ch in text)
 
 
 def quote(text: str) -> str:
     """``text`` as a double-quoted token (escapes applied) if it needs quoting, else as-is."""
     if not needs_quotes(text):
         return text
-    return '"' + "".join(_QUOTE_OUT.get(ch, ch) for ch in text) + '"'
+    return '"' + "".join(_escape_char(ch) for ch in text) + '"'

@@ -7,7 +7,8 @@ inline. Every helper treats ``None`` (and, for lists, an empty list) as missing 
 Must not: import field tables or the AST (the code generator decides which helper to call).
 
 Semantics carried over from libsinsp: ``glob``/``iglob`` follow fnmatch without FNM_PATHNAME (``*`` also
-matches ``/``); ``pmatch`` is true when the path equals a listed path or lies under it as a directory;
+matches ``/``); ``pmatch`` is true when the path equals a listed path or lies under it as a directory (listed paths may hold
+glob wildcards, which match within one path component);
 ``regex`` must match the whole value (RE2 full match, here Python ``re.fullmatch``); ``icontains`` ignores
 case; ``in`` on a list field means every element is in the set, ``intersects`` that at least one is.
 """
@@ -35,21 +36,42 @@ def regex_matcher(pattern: str) -> Callable[[str], Any]:
     return re.compile(pattern).fullmatch
 
 
-def pmatch_prefixes(paths: Iterable[str]) -> tuple[frozenset[str], tuple[str, ...]]:
-    """Exact paths and directory prefixes (with a trailing '/') for ``pmatch``."""
-    exact = frozenset(p.rstrip("/") or "/" for p in paths)
-    dirs = tuple(sorted({p if p.endswith("/") else p + "/" for p in paths}))
-    return exact, dirs
+PmatchTable = tuple[frozenset[str], tuple[str, ...], tuple[tuple[str, ...], ...]]
 
 
-def pmatch(value: Any, exact: frozenset[str], dirs: tuple[str, ...]) -> bool:
+def pmatch_prefixes(paths: Iterable[str]) -> PmatchTable:
+    """Exact paths, directory prefixes (with a trailing '/') and globbed prefixes (split in components)."""
+    plain = [p for p in paths if not _has_glob(p)]
+    exact = frozenset(p.rstrip("/") or "/" for p in plain)
+    dirs = tuple(sorted({p if p.endswith("/") else p + "/" for p in plain}))
+    globbed = tuple(tuple((p.rstrip("/") or "/").split("/")) for p in paths if _has_glob(p))
+    return exact, dirs, globbed
+
+
+def _has_glob(path: str) -> bool:
+    return any(ch in path for ch in "*?[")
+
+
+def pmatch(
+    value: Any, exact: frozenset[str], dirs: tuple[str, ...], globbed: tuple[tuple[str, ...], ...]
+) -> bool:
+    """The path is a listed path or lies under one; glob components match one path component each."""
     if not value:
         return False
-    return value in exact or value.startswith(dirs)
+    if value in exact or value.startswith(dirs):
+        return True
+    if globbed:
+        parts = value.split("/")
+        for pattern in globbed:
+            if len(parts) >= len(pattern) and all(
+                fnmatch.fnmatchcase(part, pat) for part, pat in zip(parts, pattern, strict=False)
+            ):
+                return True
+    return False
 
 
 def as_bytes(value: Any) -> bytes:
-    return value if isinstance(value, bytes) else str(value).encode()
+    return value if isinstance(value, bytes) else str(value).encode("utf-8", "surrogateescape")
 
 
 def as_ip(value: Any) -> IPAny | None:

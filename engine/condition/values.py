@@ -41,7 +41,7 @@ def convert_value(text: str, ftype: FieldType) -> Any:
         except ValueError:
             raise ValueError_(f"unrecognized IP network '{text}'") from None
     if ftype is FieldType.BYTEBUF:
-        return text.encode()
+        return text.encode("utf-8", "surrogateescape")
     return text
 
 

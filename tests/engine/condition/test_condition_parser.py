@@ -146,6 +146,7 @@ def test_quoting_and_escapes(text: str, value: str) -> None:
         (r"proc.name = 'a\qb'", "unsupported string escape sequence: \\q", 14),
         (r"""proc.name = 'a\"b'""", 'invalid \\" escape', 14),
         ("= x", "expected a '(' token, a field check, or an identifier", 0),
+        (r"proc.name = 'a\x4'", "invalid \\x escape: expected exactly two hexadecimal digits", 14),
         ("a andb", "unexpected token after 'a'", 2),
     ],
 )
