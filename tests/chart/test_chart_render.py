@@ -343,12 +343,17 @@ def test_engine_config_per_role(helm: Helm) -> None:
         set(webhook["sources"]) == {"k8s_audit"}
         and webhook["sources"]["k8s_audit"]["webhook"]["path"] == "/k8s-audit"
     )
-    assert auditlog["sources"]["k8s_audit"]["log_file"]["path"] == "/var/log/kube-apiserver/audit.log"
+    assert auditlog["sources"]["k8s_audit"]["file"]["path"] == "/var/log/kube-apiserver/audit.log"
     assert node["metrics"]["listen"].endswith(":8765")
-    assert (
-        node["outputs"]["http"][0]["token_env"] == "FALCOPY_SINK_SIEM_TOKEN"
-        and "stdout" not in node["outputs"]
-    )
+    assert node["outputs"]["http"] == {
+        "url": "https://siem.example.internal:8443/falco",
+        "token_file": "/etc/falco-py-sink/token",
+    }
+    assert node["outputs"]["stdout"]["enabled"] is False
+    assert node["rules"] == ["/opt/falco-py/share/default-rules", "/etc/falco-py-rules.d"]
+    ds = next(d for d in docs if d["metadata"]["name"] == "falco-py" and d["kind"] == "DaemonSet")
+    sink = next(v for v in pod_spec(ds)["volumes"] if v["name"] == "sink-token")
+    assert sink["secret"] == {"secretName": "siem-token", "items": [{"key": "token", "path": "token"}]}
     # each pod mounts its own role's key as config.yaml
     keys = {
         d["metadata"]["name"]: next(
@@ -415,3 +420,27 @@ def test_extra_capabilities_are_a_closed_list(helm: Helm) -> None:
     values = build_values(profile="small", sets=["syscall.extraCapabilities={SYS_PTRACE}"])
     (ds,) = by_kind(render(values), "DaemonSet")  # no backend: no capability at all
     assert "add" not in pod_spec(ds)["containers"][0]["securityContext"]["capabilities"]
+
+
+@pytest.mark.parametrize("values_file", CI_VALUES, ids=ci_id)
+def test_engine_config_passes_the_engines_own_schema(helm: Helm, values_file: Path) -> None:
+    config_mod = pytest.importorskip("engine.config")
+    docs = render(build_values(profile="small", values_files=[values_file]))
+    (cm,) = [d for d in by_kind(docs, "ConfigMap") if d["metadata"]["name"].endswith("-config")]
+    for key, text in cm["data"].items():
+        try:
+            config_mod.validate_config(yaml.safe_load(text), file=key)
+        except config_mod.ConfigError as exc:
+            pytest.fail(f"{values_file.name}: {exc}")
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_profile_engine_configs_pass_the_engines_own_schema(helm: Helm, profile: str) -> None:
+    config_mod = pytest.importorskip("engine.config")
+    (cm,) = [
+        d
+        for d in by_kind(render(build_values(profile=profile)), "ConfigMap")
+        if d["metadata"]["name"].endswith("-config")
+    ]
+    for key, text in cm["data"].items():
+        config_mod.validate_config(yaml.safe_load(text), file=key)

@@ -8,6 +8,7 @@ ConfigMap), resources, affinityTerms (YAML, node pods only), auditLog (bool).
 {{- $node := eq .component "node" -}}
 {{- $host := include "falco-py.hostAccess" $root | fromYaml -}}
 {{- if not $node -}}{{- $host = dict "hostNetwork" false "hostPID" false "caps" list "root" false -}}{{- end -}}
+{{- $sink := default dict (first $root.Values.outputs.http) -}}
 metadata:
   labels:
     {{- include "falco-py.labels" $root | nindent 4 }}
@@ -102,15 +103,6 @@ spec:
         - name: FALCOPY_HOST_ROOT
           value: /host
         {{- end }}
-        {{- range $s := $root.Values.outputs.http }}
-        {{- if $s.existingSecret }}
-        - name: {{ printf "FALCOPY_SINK_%s_TOKEN" ($s.name | upper | replace "-" "_") }}
-          valueFrom:
-            secretKeyRef:
-              name: {{ $s.existingSecret }}
-              key: {{ default "token" $s.secretKey }}
-        {{- end }}
-        {{- end }}
       ports:
         - name: http-metrics
           containerPort: {{ $root.Values.engine.healthPort }}
@@ -157,6 +149,9 @@ spec:
         {{- if .auditLog }}
         - {name: audit-log, mountPath: {{ dir $root.Values.k8sAudit.logFile.path }}, readOnly: true}
         {{- end }}
+        {{- if $sink.existingSecret }}
+        - {name: sink-token, mountPath: /etc/falco-py-sink, readOnly: true}
+        {{- end }}
         {{- if not $node }}
         - {name: webhook-tls, mountPath: /etc/falco-py-tls, readOnly: true}
         - {name: webhook-token, mountPath: /etc/falco-py-token, readOnly: true}
@@ -182,6 +177,13 @@ spec:
     {{- if .auditLog }}
     - name: audit-log
       hostPath: {path: {{ dir $root.Values.k8sAudit.logFile.path }}, type: Directory}
+    {{- end }}
+    {{- if $sink.existingSecret }}
+    - name: sink-token
+      secret:
+        secretName: {{ $sink.existingSecret }}
+        items:
+          - {key: {{ default "token" $sink.secretKey }}, path: token}
     {{- end }}
     {{- if not $node }}
     - name: webhook-tls
