@@ -170,8 +170,11 @@ class Compiler:
     def _compile_rule(self, rule: RuleInfo) -> CompiledRule | None:
         chain = tuple(rule.chain)
         pos = chain[-1] if chain else rule.pos
+        single = len(chain) <= 1  # defined by one item: point at the key itself
+        cond_pos = rule.cond_pos if single and rule.cond_pos else pos
+        out_pos = rule.output_pos if single and rule.output_pos else pos
         text = with_exceptions(rule.cond, rule.exceptions) if rule.exceptions else rule.cond
-        node = self._resolve(self._parse(text, pos, chain), None, pos, chain)
+        node = self._resolve(self._parse(text, cond_pos, chain), None, cond_pos, chain)
         for ref in _field_refs(node):
             if ref.name == "evt.dir":
                 self.sink.warn(F.LOAD_DEPRECATED_ITEM, EVT_DIR_DEPRECATED, pos, chain=chain)
@@ -180,17 +183,17 @@ class Compiler:
             formatter = OutputFormatter(rule.output, rule.source)
         except OutputFormatError as exc:
             if rule.skip_if_unknown_filter:
-                self.sink.warn(F.LOAD_UNKNOWN_FILTER, str(exc), pos, chain=chain)
+                self.sink.warn(F.LOAD_UNKNOWN_FILTER, str(exc), out_pos, chain=chain)
                 return None
-            raise LoadError(F.LOAD_ERR_COMPILE_OUTPUT, str(exc), pos, chain=chain) from None
+            raise LoadError(F.LOAD_ERR_COMPILE_OUTPUT, str(exc), out_pos, chain=chain) from None
         try:
             match = cond.compile_condition(node, rule.source)
         except cond.ConditionTypeError as exc:
             first = exc.errors[0] if exc.errors else str(exc)
             if rule.skip_if_unknown_filter and any("nonexistent field" in e for e in exc.errors):
-                self.sink.warn(F.LOAD_UNKNOWN_FILTER, first, pos, chain=chain)
+                self.sink.warn(F.LOAD_UNKNOWN_FILTER, first, cond_pos, chain=chain)
                 return None
-            raise LoadError(F.LOAD_ERR_COMPILE_CONDITION, first, pos, chain=chain) from None
+            raise LoadError(F.LOAD_ERR_COMPILE_CONDITION, first, cond_pos, chain=chain) from None
         evttypes: frozenset[str] | None = None
         if rule.source == "syscall" and self.all_evttypes:
             found = cond.evttypes(node, self.all_evttypes)

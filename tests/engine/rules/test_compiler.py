@@ -42,6 +42,7 @@ def test_syntax_error_and_unknown_field() -> None:
     assert (err.code, err.item_name) == ("LOAD_ERR_COMPILE_CONDITION", "r")
     (err,) = load(RULE_M.format(cond="proc.nobody = x")).errors
     assert err.message == "filter_check called with nonexistent field proc.nobody"
+    assert (err.line, err.column) == (3, 14)  # the condition value
 
 
 def test_disabled_rules_are_still_compiled() -> None:
