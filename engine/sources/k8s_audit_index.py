@@ -140,14 +140,18 @@ class K8sAuditIndexer(Generic[T]):
             else:
                 key = (obj.get("verb"), obj.get("stage"), None, None,
                        user.get("username") if type(user) is dict else None)
-            for value in key:
-                if value is not None and type(value) is not str:
-                    return compute(event)  # odd values (numbers, objects) are not memoized: 1 == True
-            found = memo.get(key)
+            try:
+                found = memo.get(key)
+            except TypeError:  # an object or array where a string belongs: an odd event
+                return compute(event)
             if found is None:
-                if len(memo) >= _MEMO_LIMIT:
-                    memo.clear()
-                found = memo[key] = compute(event)
+                found = compute(event)
+                # Only keys of plain strings are stored (1 == True == 1.0 would alias different renderings);
+                # a stored key therefore only ever equals a key of the same strings.
+                if all(value is None or type(value) is str for value in key):
+                    if len(memo) >= _MEMO_LIMIT:
+                        memo.clear()
+                    memo[key] = found
             return found
 
         lookup.constraints = constraints  # type: ignore[attr-defined]  # for describe/debug output

@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
+import orjson
 import pytest
 
 from engine.fields import lookup as field_lookup
@@ -179,3 +180,19 @@ def test_real_rules_indexed_equals_unindexed(upstream_rules: Any, conformance: A
         checked_plain += len(plain.candidates(event))
     assert matched > 100  # the comparison covers events that do match rules
     assert checked_indexed * 4 < checked_plain  # and the index skips most of the work
+
+
+def test_odd_values_are_indexed_by_their_rendering_not_aliased() -> None:
+    """verb true / 1 / "1" render differently ("true", "1", "1"); the memo must not mix them up."""
+    rules = [("one", cmp("ka.verb", "=", "1")), ("true", cmp("ka.verb", "=", "true"))]
+    lookup = K8sAuditIndexer(shape=shape).build(rules)
+
+    def verb(value: Any) -> Any:
+        obj = {"kind": "Event", "auditID": "a", "stageTimestamp": "2024-01-01T00:00:00Z", "verb": value}
+        return decode_payload(orjson.dumps(obj))[0]
+
+    assert list(lookup(verb("1"))) == ["one"]
+    assert list(lookup(verb(True))) == ["true"]
+    assert list(lookup(verb(1))) == ["one"]
+    assert list(lookup(verb({"x": 1}))) == []
+    assert list(lookup(verb("true"))) == ["true"]
