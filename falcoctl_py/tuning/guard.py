@@ -35,23 +35,14 @@ def corpus_dir() -> Path:
 
 
 def _decode_events(source: str, path: Path) -> tuple[Any, ...]:
-    if source == "k8s_audit":
-        from engine.sources.replay import read_events
+    from engine.sources.replay import ReplayError, ReplaySource
 
-        return tuple(read_events(path))
-    if source == "syscall":
-        from engine.sources.syscall_event import SyscallEvent
-
-        out = []
-        with path.open("rb") as fh:
-            for lineno, line in enumerate(fh, 1):
-                if line.strip():
-                    try:
-                        out.append(SyscallEvent.from_json(line))
-                    except (ValueError, KeyError, TypeError) as exc:
-                        raise FindingsError(f"{path}:{lineno}: not a recorded syscall event: {exc}") from None
-        return tuple(out)
-    raise FindingsError(f"{path}: unknown guard source {source!r}")
+    try:
+        return tuple(ReplaySource(path, name=source))
+    except ReplayError as exc:
+        raise FindingsError(f"guard corpus: {exc}") from None
+    except OSError as exc:
+        raise FindingsError(f"guard corpus: cannot read {path}: {exc.strerror or exc}") from None
 
 
 def load_corpus(path: Path | None = None) -> list[Scenario]:

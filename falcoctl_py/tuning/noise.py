@@ -25,7 +25,7 @@ IDENTITY_FIELDS: tuple[str, ...] = (
     "proc.exepath", "proc.name", "proc.pname", "proc.pexepath", "container.image.repository",
     "k8s.ns.name", "k8s.pod.label.app", "user.name", "user.loginname",
     "ka.user.name", "ka.target.namespace", "ka.target.resource", "ka.target.name", "ka.useragent",
-    "ka.impuser.name",
+    "ka.impuser.name", "container.name", "fd.name",
 )
 
 
