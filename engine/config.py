@@ -75,7 +75,7 @@ def _problems(data: Any) -> list[tuple[tuple[Any, ...], str]]:
     for err in validator.iter_errors(data):
         path = tuple(err.absolute_path)
         if err.validator == "additionalProperties" and isinstance(err.instance, dict):
-            known = set((err.schema.get("properties") or {}))
+            known = set(err.schema.get("properties") or {})
             for extra in sorted(set(err.instance) - known, key=str):
                 found.append(((*path, extra), "unknown key"))
         elif err.validator == "enum":
@@ -92,11 +92,17 @@ def _semantic(cfg: dict[str, Any]) -> list[tuple[tuple[Any, ...], str]]:
     found: list[tuple[tuple[Any, ...], str]] = []
     audit = cfg["sources"].get("k8s_audit") or {}
     if (audit.get("file") or {}).get("enabled") and not audit["file"].get("path"):
-        found.append((("sources", "k8s_audit", "file", "path"), "required when the audit-log file source is on"))
+        found.append(
+            (("sources", "k8s_audit", "file", "path"), "required when the audit-log file source is on")
+        )
     web = audit.get("webhook") or {}
     if web.get("enabled") and bool(web.get("tls_cert_file")) != bool(web.get("tls_key_file")):
-        found.append((("sources", "k8s_audit", "webhook", "tls_key_file"),
-                      "tls_cert_file and tls_key_file go together"))
+        found.append(
+            (
+                ("sources", "k8s_audit", "webhook", "tls_key_file"),
+                "tls_cert_file and tls_key_file go together",
+            )
+        )
     outputs = cfg["outputs"]
     if (outputs.get("file") or {}).get("enabled") and not outputs["file"].get("path"):
         found.append((("outputs", "file", "path"), "required when the file output is on"))
@@ -107,8 +113,9 @@ def _semantic(cfg: dict[str, Any]) -> list[tuple[tuple[Any, ...], str]]:
     return found
 
 
-def validate_config(data: Any, *, file: str | None = None, lines: dict[tuple[Any, ...], int] | None = None
-                    ) -> dict[str, Any]:
+def validate_config(
+    data: Any, *, file: str | None = None, lines: dict[tuple[Any, ...], int] | None = None
+) -> dict[str, Any]:
     """Check ``data`` and return a copy with defaults filled in; raise ``ConfigError`` listing every problem."""
     where = f"{file}: " if file else ""
     if data is None:
@@ -161,8 +168,13 @@ def rules_files(entries: list[str]) -> list[Path]:
     for entry in entries:
         p = Path(entry)
         if p.is_dir():
-            out.extend(sorted(f for f in p.iterdir() if f.suffix in (".yaml", ".yml") and f.is_file()
-                              and not f.name.startswith(".")))
+            out.extend(
+                sorted(
+                    f
+                    for f in p.iterdir()
+                    if f.suffix in (".yaml", ".yml") and f.is_file() and not f.name.startswith(".")
+                )
+            )
         else:
             out.append(p)
     return out

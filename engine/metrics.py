@@ -55,8 +55,15 @@ class EngineCollector(Collector):
     ``OutputQueue``; ``reloader``: object whose ``stats()`` has ``reloads`` ``{result: n}``.
     """
 
-    def __init__(self, *, engine: Any = None, sources: Sequence[Any] = (), outputs: Any = None,
-                 reloader: Any = None, extra: Callable[[], dict[str, float]] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        engine: Any = None,
+        sources: Sequence[Any] = (),
+        outputs: Any = None,
+        reloader: Any = None,
+        extra: Callable[[], dict[str, float]] | None = None,
+    ) -> None:
         self.engine = engine
         self.sources = list(sources)
         self.outputs = outputs
@@ -69,10 +76,19 @@ class EngineCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         est = _stats(self.engine)
-        info = InfoMetricFamily("falcopy_build", "Engine build and the loaded rules",
-                                labels=("version", "engine_version", "rules_checksum"))
-        info.add_metric((), {"version": engine.__version__, "engine_version": engine.FALCO_ENGINE_VERSION,
-                             "rules_checksum": str(est.get("rules_checksum") or "")})
+        info = InfoMetricFamily(
+            "falcopy_build",
+            "Engine build and the loaded rules",
+            labels=("version", "engine_version", "rules_checksum"),
+        )
+        info.add_metric(
+            (),
+            {
+                "version": engine.__version__,
+                "engine_version": engine.FALCO_ENGINE_VERSION,
+                "rules_checksum": str(est.get("rules_checksum") or ""),
+            },
+        )
         yield info
 
         events = CounterMetricFamily("falcopy_events", "Events evaluated, by source", labels=("source",))
@@ -80,8 +96,9 @@ class EngineCollector(Collector):
             events.add_metric((source,), n)
         yield events
 
-        matches = CounterMetricFamily("falcopy_rule_matches", "Alerts emitted, by rule",
-                                      labels=("rule", "priority", "source"))
+        matches = CounterMetricFamily(
+            "falcopy_rule_matches", "Alerts emitted, by rule", labels=("rule", "priority", "source")
+        )
         for (rule, priority, source), n in sorted((est.get("matches_total") or {}).items()):
             matches.add_metric((rule, priority, source), n)
         yield matches
@@ -94,17 +111,20 @@ class EngineCollector(Collector):
                 drops[(src.name, reason)] = drops.get((src.name, reason), 0) + n
         for (source, reason), n in (_stats(self.outputs).get("drops") or {}).items():
             drops[(source, reason)] = drops.get((source, reason), 0) + n
-        fam = CounterMetricFamily("falcopy_drops", "Events or alerts lost, by source and reason",
-                                  labels=("source", "reason"))
+        fam = CounterMetricFamily(
+            "falcopy_drops", "Events or alerts lost, by source and reason", labels=("source", "reason")
+        )
         for key, n in sorted(drops.items()):
             fam.add_metric(key, n)
         yield fam
 
         cpu = self._proc.cpu_times()
-        yield CounterMetricFamily("falcopy_cpu_seconds", "User+system CPU time of the engine process",
-                                  value=cpu.user + cpu.system)
-        yield GaugeMetricFamily("falcopy_rss_bytes", "Resident memory of the engine process",
-                                value=self._proc.memory_info().rss)
+        yield CounterMetricFamily(
+            "falcopy_cpu_seconds", "User+system CPU time of the engine process", value=cpu.user + cpu.system
+        )
+        yield GaugeMetricFamily(
+            "falcopy_rss_bytes", "Resident memory of the engine process", value=self._proc.memory_info().rss
+        )
 
         reloads = CounterMetricFamily("falcopy_rules_reload", "Rules reloads, by result", labels=("result",))
         counts = _stats(self.reloader).get("reloads") or {}
@@ -117,18 +137,21 @@ class EngineCollector(Collector):
     def _extras(self) -> Iterator[Metric]:
         ost = _stats(self.outputs)
         depth = GaugeMetricFamily("falcopy_output_queue_depth", "Alerts waiting per sink", labels=("sink",))
-        sink_drops = CounterMetricFamily("falcopy_output_drops", "Alerts lost per sink and reason",
-                                         labels=("sink", "reason"))
+        sink_drops = CounterMetricFamily(
+            "falcopy_output_drops", "Alerts lost per sink and reason", labels=("sink", "reason")
+        )
         for sink, s in sorted((ost.get("sinks") or {}).items()):
             depth.add_metric((sink,), s.get("depth", 0))
         for (sink, reason), n in sorted((ost.get("sink_drops") or {}).items()):
             sink_drops.add_metric((sink, reason), n)
         yield depth
         yield sink_drops
-        intake = GaugeMetricFamily("falcopy_intake_depth", "Events accepted and waiting for the engine thread",
-                                   labels=("source",))
-        requests = CounterMetricFamily("falcopy_webhook_requests", "Webhook requests by HTTP status",
-                                       labels=("status",))
+        intake = GaugeMetricFamily(
+            "falcopy_intake_depth", "Events accepted and waiting for the engine thread", labels=("source",)
+        )
+        requests = CounterMetricFamily(
+            "falcopy_webhook_requests", "Webhook requests by HTTP status", labels=("status",)
+        )
         for src in self.sources:
             st = _stats(src)
             if "intake_depth" in st:
@@ -136,8 +159,10 @@ class EngineCollector(Collector):
             for status, n in sorted((st.get("requests_by_status") or {}).items()):
                 requests.add_metric((str(status),), n)
             if "latency_buckets" in st:
-                hist = HistogramMetricFamily("falcopy_webhook_request_seconds",
-                                             "Webhook request handling time (until the reply is sent)")
+                hist = HistogramMetricFamily(
+                    "falcopy_webhook_request_seconds",
+                    "Webhook request handling time (until the reply is sent)",
+                )
                 buckets = [(repr(b), n) for b, n in st["latency_buckets"]]
                 buckets.append(("+Inf", st["latency_count"]))
                 hist.add_metric((), buckets, st["latency_sum"])
@@ -154,8 +179,13 @@ class MetricsServer:
     ``health()`` returns ``(ok, status_dict)``; ``/healthz`` answers 200 when ok, else 503, with the dict as JSON.
     """
 
-    def __init__(self, collector: EngineCollector, *, listen: str = "0.0.0.0:8765",
-                 health: Callable[[], tuple[bool, dict[str, Any]]] | None = None) -> None:
+    def __init__(
+        self,
+        collector: EngineCollector,
+        *,
+        listen: str = "0.0.0.0:8765",
+        health: Callable[[], tuple[bool, dict[str, Any]]] | None = None,
+    ) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(collector)
         self.health = health or (lambda: (True, {"status": "ok"}))
@@ -166,8 +196,9 @@ class MetricsServer:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.2},
-                                        name="metrics-http", daemon=True)
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.2}, name="metrics-http", daemon=True
+        )
         self._thread.start()
 
     def stop(self) -> None:
@@ -189,13 +220,15 @@ def _handler(ms: MetricsServer) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(body)
 
-        def do_GET(self) -> None:  # noqa: N802 - http.server naming
+        def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
             if path == "/metrics":
                 self._send(200, ms.scrape(), CONTENT_TYPE)
             elif path == "/healthz":
                 ok, status = ms.health()
-                self._send(200 if ok else 503, orjson.dumps({**status, "time": time.time()}), "application/json")
+                self._send(
+                    200 if ok else 503, orjson.dumps({**status, "time": time.time()}), "application/json"
+                )
             else:
                 self._send(404, b"not found: use /metrics or /healthz\n", "text/plain")
 

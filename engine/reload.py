@@ -25,8 +25,15 @@ Signature = tuple[tuple[str, str, int, int, int] | tuple[str, None], ...]
 
 
 def _describe(finding: Any) -> str:
-    where = ":".join(str(x) for x in (getattr(finding, "file", None), getattr(finding, "line", None),
-                                      getattr(finding, "column", None)) if x not in (None, ""))
+    where = ":".join(
+        str(x)
+        for x in (
+            getattr(finding, "file", None),
+            getattr(finding, "line", None),
+            getattr(finding, "column", None),
+        )
+        if x not in (None, "")
+    )
     name = getattr(finding, "item_name", None)
     item = f" {getattr(finding, 'item_type', '')} '{name}'" if name else ""
     return f"{where + ': ' if where else ''}{getattr(finding, 'code', 'ERROR')}{item}: {finding.message}"
@@ -39,15 +46,24 @@ class Reloader:
     a file added to a mounted ConfigMap is picked up); ``loader``: ``load_rules``-compatible callable.
     """
 
-    def __init__(self, files: Callable[[], list[Path]], *, engine: Any, rule_matching: str = "first",
-                 interval: float = 2.0, loader: Callable[..., Any] | None = None) -> None:
+    def __init__(
+        self,
+        files: Callable[[], list[Path]],
+        *,
+        engine: Any,
+        rule_matching: str = "first",
+        interval: float = 2.0,
+        loader: Callable[..., Any] | None = None,
+    ) -> None:
         self._files = files
         self.engine = engine
         self.rule_matching = rule_matching
         self.interval = interval
         if loader is None:
-            from engine.rules import load_rules as loader
-        self._loader = loader
+            from engine.rules import load_rules
+
+            loader = load_rules
+        self._loader: Callable[..., Any] = loader
         self.reloads: Counter[str] = Counter()
         self.last_error: str | None = None
         self._signature = self._current_signature()
@@ -117,8 +133,11 @@ class Reloader:
             self.engine.swap_ruleset(result.ruleset)
             self.reloads["success"] += 1
             self.last_error = None
-            log.info("rules reloaded from %d file(s), checksum %s", len(files),
-                     getattr(result.ruleset, "checksum", "?"))
+            log.info(
+                "rules reloaded from %d file(s), checksum %s",
+                len(files),
+                getattr(result.ruleset, "checksum", "?"),
+            )
             return True
 
     def stats(self) -> dict[str, Any]:

@@ -5,7 +5,7 @@ assembling the parts from a validated config, one thread per source delivering i
 (``/healthz`` is 200 while every source thread runs and a ruleset is loaded), signals (TERM/INT stop, HUP reopens
 file outputs and reloads rules) and the shutdown order: stop intake, drain accepted events, flush outputs within
 ``shutdown_timeout``, stop metrics. The syscall source is built by ``engine.sources.syscall.build(section, *,
-config)`` (imported lazily, only when ``sources.syscall`` is on); it must return a ``Source`` with ``run``,
+ruleset)`` (imported lazily, only when ``sources.syscall`` is on); it must return a ``Source`` with ``run``,
 ``stop`` and ``stats``.
 
 Must not: evaluate rules itself, format alerts, or import prometheus_client (``engine.metrics`` does).
@@ -26,7 +26,14 @@ log = logging.getLogger(__name__)
 
 
 class ServiceError(Exception):
-    """A part could not start (rules failed to load, a port is taken, a secret is unreadable); one line."""
+    """A part could not start (rules failed to load, a port is taken, a secret is unreadable); one line.
+
+    ``exit_code`` follows the CLI's contract: 1 for bad input, 4 for an unsupported host or missing privilege.
+    """
+
+    def __init__(self, message: str, *, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 class Service:
@@ -46,23 +53,37 @@ class Service:
         self.outputs: Any = None
         ruleset = self._load_rules()
         try:
-            self.outputs = OutputQueue(build_sinks(config["outputs"]), queue_size=config["outputs"]["queue_size"])
+            self.outputs = OutputQueue(
+                build_sinks(config["outputs"]), queue_size=config["outputs"]["queue_size"]
+            )
         except (ValueError, OSError) as exc:
             raise ServiceError(f"outputs: {exc}") from None
-        self.engine = Engine(ruleset, outputs=[self.outputs], priority_threshold=config["priority"],
-                             hostname=config.get("hostname"))
-        self.reloader = Reloader(lambda: rules_files(config["rules"]), engine=self.engine,
-                                 rule_matching=config["rule_matching"], interval=config["reload"]["interval"])
+        self.engine = Engine(
+            ruleset,
+            outputs=[self.outputs],
+            priority_threshold=config["priority"],
+            hostname=config.get("hostname"),
+        )
+        self.reloader = Reloader(
+            lambda: rules_files(config["rules"]),
+            engine=self.engine,
+            rule_matching=config["rule_matching"],
+            interval=config["reload"]["interval"],
+        )
         try:
             self._build_sources()
             if config["metrics"]["enabled"]:
-                collector = EngineCollector(engine=self.engine, sources=self.sources, outputs=self.outputs,
-                                            reloader=self.reloader)
+                collector = EngineCollector(
+                    engine=self.engine, sources=self.sources, outputs=self.outputs, reloader=self.reloader
+                )
                 try:
-                    self.metrics = MetricsServer(collector, listen=config["metrics"]["listen"], health=self.health)
+                    self.metrics = MetricsServer(
+                        collector, listen=config["metrics"]["listen"], health=self.health
+                    )
                 except OSError as exc:
-                    raise ServiceError(f"metrics.listen {config['metrics']['listen']}: "
-                                       f"{exc.strerror or exc}") from None
+                    raise ServiceError(
+                        f"metrics.listen {config['metrics']['listen']}: {exc.strerror or exc}"
+                    ) from None
         except BaseException:
             self._release()
             raise
@@ -88,8 +109,9 @@ class Service:
         if not result.successful or result.ruleset is None:
             for error in result.errors:
                 log.error("%s", _describe(error))
-            raise ServiceError(f"rules failed to load: {len(result.errors)} error(s) in "
-                               f"{', '.join(map(str, files))}")
+            raise ServiceError(
+                f"rules failed to load: {len(result.errors)} error(s) in {', '.join(map(str, files))}"
+            )
         log.info("loaded %d rules from %d file(s)", len(result.ruleset.rules), len(files))
         return result.ruleset
 
@@ -102,30 +124,52 @@ class Service:
             from engine.sources.webhook import WebhookSource
 
             try:
-                token = read_secret(web["token_file"], what="sources.k8s_audit.webhook.token_file") \
-                    if web.get("token_file") else None
-                self.sources.append(WebhookSource(
-                    listen=web["listen"], path=web["path"], tls_cert_file=web.get("tls_cert_file"),
-                    tls_key_file=web.get("tls_key_file"), token=token, max_body_bytes=web["max_body_bytes"],
-                    max_event_bytes=web["max_event_bytes"], queue_size=web["queue_size"]))
+                token = (
+                    read_secret(web["token_file"], what="sources.k8s_audit.webhook.token_file")
+                    if web.get("token_file")
+                    else None
+                )
+                self.sources.append(
+                    WebhookSource(
+                        listen=web["listen"],
+                        path=web["path"],
+                        tls_cert_file=web.get("tls_cert_file"),
+                        tls_key_file=web.get("tls_key_file"),
+                        token=token,
+                        max_body_bytes=web["max_body_bytes"],
+                        max_event_bytes=web["max_event_bytes"],
+                        queue_size=web["queue_size"],
+                    )
+                )
             except ValueError as exc:
                 raise ServiceError(str(exc)) from None
             except OSError as exc:  # port taken, unreadable certificate
-                raise ServiceError(f"sources.k8s_audit.webhook ({web['listen']}): {exc.strerror or exc}") from None
+                raise ServiceError(
+                    f"sources.k8s_audit.webhook ({web['listen']}): {exc.strerror or exc}"
+                ) from None
         file = audit.get("file") or {}
         if file.get("enabled"):
             from engine.sources.audit_file import AuditFileSource
 
-            self.sources.append(AuditFileSource(file["path"], start_at=file["start_at"],
-                                                poll_interval=file["poll_interval"],
-                                                max_line_bytes=file["max_line_bytes"]))
+            self.sources.append(
+                AuditFileSource(
+                    file["path"],
+                    start_at=file["start_at"],
+                    poll_interval=file["poll_interval"],
+                    max_line_bytes=file["max_line_bytes"],
+                )
+            )
         syscall = self.config["sources"].get("syscall") or {}
         if syscall.get("enabled"):
             try:
                 from engine.sources import syscall as syscall_mod  # type: ignore[attr-defined]
             except ImportError as exc:
                 raise ServiceError(f"sources.syscall: not available in this build ({exc})") from None
-            self.sources.append(syscall_mod.build(syscall, config=self.config))
+            unavailable = getattr(syscall_mod, "SyscallSourceUnavailable", OSError)
+            try:
+                self.sources.append(syscall_mod.build(syscall, ruleset=self.engine.ruleset))
+            except unavailable as exc:
+                raise ServiceError(f"sources.syscall: {exc}", exit_code=4) from None
         if not self.sources:
             raise ServiceError("sources: no event source is enabled")
 
@@ -158,9 +202,13 @@ class Service:
         alive = {t.name: t.is_alive() for t in self.threads}
         loaded = self.engine.ruleset is not None
         ok = loaded and bool(alive) and all(alive.values()) and not self.stopping.is_set()
-        return ok, {"status": "ok" if ok else "unhealthy", "ruleset_loaded": loaded, "sources": alive,
-                    "rules_checksum": getattr(self.engine.ruleset, "checksum", None),
-                    "last_reload_error": self.reloader.last_error}
+        return ok, {
+            "status": "ok" if ok else "unhealthy",
+            "ruleset_loaded": loaded,
+            "sources": alive,
+            "rules_checksum": getattr(self.engine.ruleset, "checksum", None),
+            "last_reload_error": self.reloader.last_error,
+        }
 
     def hangup(self) -> None:
         """SIGHUP: reopen file outputs (log rotation) and reload the rules."""
@@ -188,8 +236,11 @@ class Service:
         if self.metrics is not None:
             self.metrics.stop()
         stats = self.engine.stats()
-        log.info("engine stopped: %s events, %s alerts", sum(stats["events_total"].values()),
-                 sum(stats["matches_total"].values()))
+        log.info(
+            "engine stopped: %s events, %s alerts",
+            sum(stats["events_total"].values()),
+            sum(stats["matches_total"].values()),
+        )
         return clean and not any(t.is_alive() for t in self.threads)
 
 
@@ -206,9 +257,13 @@ def _setup_logging(level: str, fmt: str) -> None:
     root.setLevel(level.upper())
     if not root.handlers:  # the CLI configures logging already; stand-alone use gets stderr lines
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter(
-            '{"time":"%(asctime)s","level":"%(levelname)s","logger":"%(name)s","msg":"%(message)s"}'
-            if fmt == "json" else "%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(
+            logging.Formatter(
+                '{"time":"%(asctime)s","level":"%(levelname)s","logger":"%(name)s","msg":"%(message)s"}'
+                if fmt == "json"
+                else "%(asctime)s %(levelname)s %(name)s: %(message)s"
+            )
+        )
         root.addHandler(handler)
 
 
@@ -225,9 +280,9 @@ def serve(config: dict[str, Any]) -> int:
         service = Service(cfg)
     except ServiceError as exc:
         log.error("%s", exc)
-        return 1
+        return exc.exit_code
     in_main = threading.current_thread() is threading.main_thread()
-    previous: dict[int, Any] = {}
+    previous: dict[signal.Signals, Any] = {}
     if in_main:
         for sig in (signal.SIGTERM, signal.SIGINT):
             previous[sig] = signal.signal(sig, lambda *_: service.stopping.set())

@@ -84,13 +84,14 @@ class _Worker:
             try:
                 self.sink.write(item)
                 self.delivered += 1
-            except Exception as exc:  # a sink failure must never kill the worker
+            except Exception as exc:  # noqa: BLE001 - a sink failure must never kill the worker
                 self.failed += 1
                 if self.abandoned:
                     break
                 self.owner._count_drop(item, sink=self.sink.name, reason="sink_error")
-                self.owner.limiter.warning(f"fail-{self.sink.name}", "output %s failed to deliver an alert: %s",
-                                           self.sink.name, exc)
+                self.owner.limiter.warning(
+                    f"fail-{self.sink.name}", "output %s failed to deliver an alert: %s", self.sink.name, exc
+                )
             finally:
                 self.inflight = None
             if q.empty():
@@ -100,8 +101,10 @@ class _Worker:
     def _flush(self) -> None:
         try:
             self.sink.flush()
-        except Exception as exc:
-            self.owner.limiter.warning(f"flush-{self.sink.name}", "output %s flush failed: %s", self.sink.name, exc)
+        except Exception as exc:  # noqa: BLE001 - any sink error is logged, never fatal
+            self.owner.limiter.warning(
+                f"flush-{self.sink.name}", "output %s flush failed: %s", self.sink.name, exc
+            )
 
 
 class OutputQueue:
@@ -110,7 +113,9 @@ class OutputQueue:
     ``queue_size`` bounds each sink's backlog in alerts. ``emit`` is what ``Engine`` calls for every alert.
     """
 
-    def __init__(self, sinks: Sequence[Sink], *, queue_size: int = 10_000, log_interval: float = 10.0) -> None:
+    def __init__(
+        self, sinks: Sequence[Sink], *, queue_size: int = 10_000, log_interval: float = 10.0
+    ) -> None:
         if queue_size < 1:
             raise ValueError("queue_size must be at least 1")
         self.limiter = RateLimitedLog(log, interval=log_interval)
@@ -139,8 +144,9 @@ class OutputQueue:
             except queue.Full:
                 w.dropped += 1
                 self._count_drop(alert, sink=w.sink.name, reason="output_queue_full")
-                self.limiter.warning(f"full-{w.sink.name}", "output queue of %s is full: dropping alerts",
-                                     w.sink.name)
+                self.limiter.warning(
+                    f"full-{w.sink.name}", "output queue of %s is full: dropping alerts", w.sink.name
+                )
 
     __call__ = emit
 
@@ -159,7 +165,9 @@ class OutputQueue:
         self._closed = True
         end = time.monotonic() + deadline
         for w in self._workers:
-            while True:  # the sentinel must get in even if the queue is full: wait for room until the deadline
+            while (
+                True
+            ):  # the sentinel must get in even if the queue is full: wait for room until the deadline
                 try:
                     w.queue.put(_STOP, timeout=max(0.01, end - time.monotonic()))
                     break
@@ -184,12 +192,14 @@ class OutputQueue:
                     if item is not _STOP:
                         lost += 1
                         self._count_drop(item, sink=w.sink.name, reason="shutdown")
-                log.warning("output %s did not finish within %.1fs: %d alerts lost", w.sink.name, deadline, lost)
+                log.warning(
+                    "output %s did not finish within %.1fs: %d alerts lost", w.sink.name, deadline, lost
+                )
         for w in self._workers:
             if not w.thread.is_alive():
                 try:
                     w.sink.close()
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 - closing must reach every sink
                     log.warning("output %s close failed: %s", w.sink.name, exc)
         return clean
 
@@ -200,6 +210,13 @@ class OutputQueue:
         return {
             "drops": drops,
             "sink_drops": sink_drops,
-            "sinks": {w.sink.name: {"depth": w.queue.qsize(), "delivered": w.delivered, "failed": w.failed,
-                                    "capacity": w.queue.maxsize} for w in self._workers},
+            "sinks": {
+                w.sink.name: {
+                    "depth": w.queue.qsize(),
+                    "delivered": w.delivered,
+                    "failed": w.failed,
+                    "capacity": w.queue.maxsize,
+                }
+                for w in self._workers
+            },
         }

@@ -122,9 +122,17 @@ class HttpSink:
 
     name = "http"
 
-    def __init__(self, url: str, *, headers: dict[str, str] | None = None, ca_file: str | None = None,
-                 token_file: str | None = None, timeout: float = 5.0, retries: int = 2,
-                 backoff: float = 0.2) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        ca_file: str | None = None,
+        token_file: str | None = None,
+        timeout: float = 5.0,
+        retries: int = 2,
+        backoff: float = 0.2,
+    ) -> None:
         parts = urllib.parse.urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"outputs.http.url: expected an http(s) URL, got {url!r}")
@@ -135,7 +143,9 @@ class HttpSink:
         self._target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         self._headers = {"Content-Type": "application/json", **(headers or {})}
         if token_file:
-            self._headers["Authorization"] = "Bearer " + read_secret(token_file, what="outputs.http.token_file")
+            self._headers["Authorization"] = "Bearer " + read_secret(
+                token_file, what="outputs.http.token_file"
+            )
         self._ssl = ssl.create_default_context(cafile=ca_file) if self._https else None
         self.timeout = timeout
         self.retries = retries
@@ -146,8 +156,9 @@ class HttpSink:
     def _connection(self) -> http.client.HTTPConnection:
         if self._conn is None:
             if self._https:
-                self._conn = http.client.HTTPSConnection(self._host, self._port, timeout=self.timeout,
-                                                         context=self._ssl)
+                self._conn = http.client.HTTPSConnection(
+                    self._host, self._port, timeout=self.timeout, context=self._ssl
+                )
             else:
                 self._conn = http.client.HTTPConnection(self._host, self._port, timeout=self.timeout)
         return self._conn
@@ -209,7 +220,14 @@ def build_sinks(outputs: dict[str, Any]) -> list[Any]:
     if http.get("enabled"):
         if not http.get("url"):
             raise ValueError("outputs.http.url: required when outputs.http is enabled")
-        sinks.append(HttpSink(http["url"], headers=http.get("headers"), ca_file=http.get("ca_file"),
-                              token_file=http.get("token_file"), timeout=float(http.get("timeout", 5.0)),
-                              retries=int(http.get("retries", 2))))
+        sinks.append(
+            HttpSink(
+                http["url"],
+                headers=http.get("headers"),
+                ca_file=http.get("ca_file"),
+                token_file=http.get("token_file"),
+                timeout=float(http.get("timeout", 5.0)),
+                retries=int(http.get("retries", 2)),
+            )
+        )
     return sinks

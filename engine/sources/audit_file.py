@@ -33,8 +33,14 @@ class AuditFileSource:
 
     name = SOURCE
 
-    def __init__(self, path: str | Path, *, start_at: str = "end", poll_interval: float = 0.25,
-                 max_line_bytes: int = 256 << 10) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        start_at: str = "end",
+        poll_interval: float = 0.25,
+        max_line_bytes: int = 256 << 10,
+    ) -> None:
         if start_at not in ("end", "beginning"):
             raise ValueError(f"sources.k8s_audit.file.start_at: expected end or beginning, got {start_at!r}")
         self.path = Path(path)
@@ -58,9 +64,9 @@ class AuditFileSource:
 
     @property
     def field_classes(self) -> tuple[FieldClass, ...]:
-        from engine.fields import fields_for_source
+        from engine.fields import field_classes
 
-        return tuple(fields_for_source(SOURCE))
+        return tuple(fc for fc in field_classes() if SOURCE in fc.sources)
 
     def stop(self) -> None:
         self._stop.set()
@@ -201,5 +207,10 @@ class AuditFileSource:
         self._limiter.warning(reason, "%s:%d: dropped: %s", self.path, line, message)
 
     def stats(self) -> dict[str, Any]:
-        return {"events": self.events, "lines": self.lines, "rotations": self.rotations,
-                "truncations": self.truncations, "drops_by_reason": dict(self.drops)}
+        return {
+            "events": self.events,
+            "lines": self.lines,
+            "rotations": self.rotations,
+            "truncations": self.truncations,
+            "drops_by_reason": dict(self.drops),
+        }

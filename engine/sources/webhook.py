@@ -89,9 +89,19 @@ class WebhookSource:
 
     name = SOURCE
 
-    def __init__(self, *, listen: str = "0.0.0.0:9765", path: str = "/k8s-audit", tls_cert_file: str | None = None,
-                 tls_key_file: str | None = None, token: str | None = None, max_body_bytes: int = 12 << 20,
-                 max_event_bytes: int = 256 << 10, queue_size: int = 20_000, retry_after: int = 1) -> None:
+    def __init__(
+        self,
+        *,
+        listen: str = "0.0.0.0:9765",
+        path: str = "/k8s-audit",
+        tls_cert_file: str | None = None,
+        tls_key_file: str | None = None,
+        token: str | None = None,
+        max_body_bytes: int = 12 << 20,
+        max_event_bytes: int = 256 << 10,
+        queue_size: int = 20_000,
+        retry_after: int = 1,
+    ) -> None:
         self.path = path
         self.max_body = max_body_bytes
         self.max_event = max_event_bytes
@@ -119,16 +129,17 @@ class WebhookSource:
 
     @property
     def field_classes(self) -> tuple[FieldClass, ...]:
-        from engine.fields import fields_for_source
+        from engine.fields import field_classes
 
-        return tuple(fields_for_source(SOURCE))
+        return tuple(fc for fc in field_classes() if SOURCE in fc.sources)
 
     # -- lifecycle ---------------------------------------------------------------------------------------------
 
     def start(self) -> None:
         """Start serving HTTP in a background thread (requests are accepted into the intake from now on)."""
-        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.2},
-                                        name="webhook-http", daemon=True)
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.2}, name="webhook-http", daemon=True
+        )
         self._thread.start()
 
     def stop_intake(self) -> None:
@@ -156,8 +167,7 @@ class WebhookSource:
                 if intake.closed:
                     return
                 continue
-            for event in batch:
-                yield event
+            yield from batch
             with self._lock:
                 self.events += len(batch)
 
@@ -170,8 +180,9 @@ class WebhookSource:
             self._latency_sum += seconds
 
     def check_auth(self, header: str | None) -> None:
-        if self._token is not None and (header is None or
-                                        not hmac.compare_digest(header.encode(), self._token)):
+        if self._token is not None and (
+            header is None or not hmac.compare_digest(header.encode(), self._token)
+        ):
             raise _Reject(401, "missing or wrong bearer token")
 
     def decode(self, body: bytes) -> tuple[list[AuditEvent], Counter[str]]:
@@ -275,17 +286,21 @@ def _handler_for(source: WebhookSource) -> type[BaseHTTPRequestHandler]:
             start = time.perf_counter()
             self.close_connection = True
             source._observe(405, time.perf_counter() - start)
-            self._reply(405, {"error": f"method {self.command} not allowed, use POST"}, extra={"Allow": "POST"})
+            self._reply(
+                405, {"error": f"method {self.command} not allowed, use POST"}, extra={"Allow": "POST"}
+            )
 
         do_GET = do_PUT = do_DELETE = do_PATCH = do_HEAD = _other
 
-        def do_POST(self) -> None:  # noqa: N802 - http.server naming
+        def do_POST(self) -> None:
             start = time.perf_counter()
             try:
                 status, doc, extra = self._post()
             except _Reject as rej:
                 status, doc, extra = rej.status, {"error": rej.reason}, None
-            source._observe(status, time.perf_counter() - start)  # counted before the client can see the reply
+            source._observe(
+                status, time.perf_counter() - start
+            )  # counted before the client can see the reply
             self._reply(status, doc, extra=extra)
 
         def _post(self) -> tuple[int, dict[str, Any], dict[str, str] | None]:

@@ -110,17 +110,23 @@ def main() -> int:
 
     requests = int(args.rate * args.seconds / args.batch)
     lines = synth_lines(requests * args.batch, seed=7)
-    batches = [b"[" + b",".join(lines[i:i + args.batch]) + b"]" for i in range(0, len(lines), args.batch)]
+    batches = [b"[" + b",".join(lines[i : i + args.batch]) + b"]" for i in range(0, len(lines), args.batch)]
     hook, mport = free_port(), free_port()
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = {"rules": [str(r) for r in rules], "log_level": "warning",
-               "sources": {"k8s_audit": {"webhook": {"listen": f"127.0.0.1:{hook}"}}},
-               "outputs": {"stdout": {"enabled": False}, "file": {"path": f"{tmp}/alerts.json"}},
-               "metrics": {"listen": f"127.0.0.1:{mport}"}}
+        cfg = {
+            "rules": [str(r) for r in rules],
+            "log_level": "warning",
+            "sources": {"k8s_audit": {"webhook": {"listen": f"127.0.0.1:{hook}"}}},
+            "outputs": {"stdout": {"enabled": False}, "file": {"path": f"{tmp}/alerts.json"}},
+            "metrics": {"listen": f"127.0.0.1:{mport}"},
+        }
         Path(tmp, "engine.yaml").write_text(yaml.safe_dump(cfg))
         exe = Path(sys.executable).with_name("falcoctl-py")
-        proc = subprocess.Popen([str(exe), "engine", "run", "--config", f"{tmp}/engine.yaml"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            [str(exe), "engine", "run", "--config", f"{tmp}/engine.yaml"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         try:
             wait_up(mport, proc)
             idle_rss = scrape(mport)["falcopy_rss_bytes"]
@@ -128,8 +134,10 @@ def main() -> int:
             t0 = time.perf_counter() + 0.2
             plan = [(t0 + i * interval, body, args.batch) for i, body in enumerate(batches)]
             results: list[Any] = []
-            threads = [threading.Thread(target=client, args=(hook, plan[k::args.clients], results))
-                       for k in range(args.clients)]
+            threads = [
+                threading.Thread(target=client, args=(hook, plan[k :: args.clients], results))
+                for k in range(args.clients)
+            ]
             for t in threads:
                 t.start()
             for t in threads:
@@ -157,14 +165,22 @@ def main() -> int:
         statuses[r[1]] = statuses.get(r[1], 0) + 1
     p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
     processed = int(m.get("falcopy_events_total", 0))
-    print(f"sent {len(results)} requests x {args.batch} events at {args.rate}/s over {sent_for:.1f}s "
-          f"({len(results) * args.batch / sent_for:.0f} events/s offered), statuses {statuses}")
-    print(f"response ms: p50 {statistics.median(lat):.1f}  p99 {p99:.1f}  max {lat[-1]:.1f}  (target p99 <= 50)")
-    print(f"accepted {accepted}  processed {processed}  lost {accepted - processed}  "
-          f"drained {drained_after:.2f}s after the last send; alerts written {alerts}; "
-          f"drops {int(m.get('falcopy_drops_total', 0))}")
-    print(f"engine RSS idle {idle_rss / 2**20:.1f} MiB, after load {m['falcopy_rss_bytes'] / 2**20:.1f} MiB; "
-          f"CPU {m['falcopy_cpu_seconds_total']:.1f}s; SIGTERM exit {proc.returncode} in {shutdown:.2f}s")
+    print(
+        f"sent {len(results)} requests x {args.batch} events at {args.rate}/s over {sent_for:.1f}s "
+        f"({len(results) * args.batch / sent_for:.0f} events/s offered), statuses {statuses}"
+    )
+    print(
+        f"response ms: p50 {statistics.median(lat):.1f}  p99 {p99:.1f}  max {lat[-1]:.1f}  (target p99 <= 50)"
+    )
+    print(
+        f"accepted {accepted}  processed {processed}  lost {accepted - processed}  "
+        f"drained {drained_after:.2f}s after the last send; alerts written {alerts}; "
+        f"drops {int(m.get('falcopy_drops_total', 0))}"
+    )
+    print(
+        f"engine RSS idle {idle_rss / 2**20:.1f} MiB, after load {m['falcopy_rss_bytes'] / 2**20:.1f} MiB; "
+        f"CPU {m['falcopy_cpu_seconds_total']:.1f}s; SIGTERM exit {proc.returncode} in {shutdown:.2f}s"
+    )
     ok = accepted == processed and proc.returncode == 0 and statuses.get(200, 0) == len(results)
     return 0 if ok else 1
 

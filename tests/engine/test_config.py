@@ -27,9 +27,17 @@ def test_defaults_are_filled_from_the_schema(tmp_path: Path) -> None:
     f.write_text(GOOD)
     cfg = load_config(f)
     web = cfg["sources"]["k8s_audit"]["webhook"]
-    assert web == {"enabled": True, "listen": "0.0.0.0:9765", "path": "/k8s-audit", "tls_cert_file": None,
-                   "tls_key_file": None, "token_file": "/var/run/token", "max_body_bytes": 12 << 20,
-                   "max_event_bytes": 256 << 10, "queue_size": 20000}
+    assert web == {
+        "enabled": True,
+        "listen": "0.0.0.0:9765",
+        "path": "/k8s-audit",
+        "tls_cert_file": None,
+        "tls_key_file": None,
+        "token_file": "/var/run/token",
+        "max_body_bytes": 12 << 20,
+        "max_event_bytes": 256 << 10,
+        "queue_size": 20000,
+    }
     assert "file" not in cfg["sources"]["k8s_audit"] and "syscall" not in cfg["sources"]
     assert cfg["outputs"]["stdout"] == {"enabled": True, "format": "json"}
     assert cfg["outputs"]["http"]["enabled"] is True and cfg["outputs"]["http"]["retries"] == 2
@@ -49,8 +57,10 @@ def test_unknown_key_is_named_with_file_and_line(tmp_path: Path) -> None:
 
 def test_every_problem_is_reported(tmp_path: Path) -> None:
     f = tmp_path / "engine.yaml"
-    f.write_text("rules: [a.yaml, 3]\nrule_matching: some\nmetrics: {listen: nope}\nbogus: 1\n"
-                 "outputs:\n  stdout: {format: xml}\n")
+    f.write_text(
+        "rules: [a.yaml, 3]\nrule_matching: some\nmetrics: {listen: nope}\nbogus: 1\n"
+        "outputs:\n  stdout: {format: xml}\n"
+    )
     with pytest.raises(ConfigError) as err:
         load_config(f)
     text = str(err.value)
@@ -63,17 +73,25 @@ def test_every_problem_is_reported(tmp_path: Path) -> None:
 
 def test_semantic_checks() -> None:
     with pytest.raises(ConfigError) as err:
-        validate_config({"rules": ["r.yaml"], "sources": {"k8s_audit": {"file": {}, "webhook":
-                                                                          {"tls_cert_file": "c"}}},
-                         "outputs": {"file": {}}})
+        validate_config(
+            {
+                "rules": ["r.yaml"],
+                "sources": {"k8s_audit": {"file": {}, "webhook": {"tls_cert_file": "c"}}},
+                "outputs": {"file": {}},
+            }
+        )
     assert err.value.problems == [
         "sources.k8s_audit.file.path: required when the audit-log file source is on",
         "sources.k8s_audit.webhook.tls_key_file: tls_cert_file and tls_key_file go together",
-        "outputs.file.path: required when the file output is on"]
+        "outputs.file.path: required when the file output is on",
+    ]
     with pytest.raises(ConfigError, match="rules: at least one rules file"):
         validate_config({})
     assert validate_config({"rules": ["r"], "outputs": {"file": {"enabled": False}}})["outputs"]["file"] == {
-        "enabled": False, "path": None, "format": "json"}
+        "enabled": False,
+        "path": None,
+        "format": "json",
+    }
 
 
 def test_syscall_section_is_open_for_its_owner() -> None:

@@ -22,9 +22,12 @@ from engine.sources.webhook import WebhookSource
 
 class FakeEngine:
     def stats(self) -> dict[str, Any]:
-        return {"events_total": {"k8s_audit": 12, "syscall": 3},
-                "matches_total": {("Create Privileged Pod", "Warning", "k8s_audit"): 2},
-                "errors_total": {"k8s_audit": 1}, "rules_checksum": "abc123"}
+        return {
+            "events_total": {"k8s_audit": 12, "syscall": 3},
+            "matches_total": {("Create Privileged Pod", "Warning", "k8s_audit"): 2},
+            "errors_total": {"k8s_audit": 1},
+            "rules_checksum": "abc123",
+        }
 
 
 class FakeReloader:
@@ -61,8 +64,11 @@ def served() -> Iterator[tuple[MetricsServer, WebhookSource, dict[str, Any]]]:
     queue = OutputQueue([Sink()], queue_size=1, log_interval=60)
     state: dict[str, Any] = {"ok": True}
     collector = EngineCollector(engine=FakeEngine(), sources=[hook], outputs=queue, reloader=FakeReloader())
-    server = MetricsServer(collector, listen="127.0.0.1:0",
-                           health=lambda: (state["ok"], {"status": "ok" if state["ok"] else "no ruleset"}))
+    server = MetricsServer(
+        collector,
+        listen="127.0.0.1:0",
+        health=lambda: (state["ok"], {"status": "ok" if state["ok"] else "no ruleset"}),
+    )
     server.start()
     for i in range(3):
         queue.emit(Alert(rule="r", priority=Priority.NOTICE, source="k8s_audit", ts=i, output="o"))
@@ -82,18 +88,24 @@ def samples(fam: Any, suffix: str = "_total") -> dict[tuple[tuple[str, str], ...
 def test_required_metrics_names_labels_and_values(served: Any) -> None:
     server, hook, _ = served
     conn = http.client.HTTPConnection("127.0.0.1", hook.port, timeout=5)
-    conn.request("POST", "/k8s-audit", body=synth_lines(1, seed=1)[0], headers={"Content-Type": "application/json"})
+    conn.request(
+        "POST", "/k8s-audit", body=synth_lines(1, seed=1)[0], headers={"Content-Type": "application/json"}
+    )
     assert conn.getresponse().status == 200  # its one event is over 10 bytes: dropped
     status, body, ctype = get(server.port, "/metrics")
     assert status == 200 and ctype.startswith("text/plain")
     fams = families(body)
     info = fams["falcopy_build_info"].samples[0]
     assert info.name == "falcopy_build_info"
-    assert info.labels == {"version": engine.__version__, "engine_version": engine.FALCO_ENGINE_VERSION,
-                           "rules_checksum": "abc123"}
+    assert info.labels == {
+        "version": engine.__version__,
+        "engine_version": engine.FALCO_ENGINE_VERSION,
+        "rules_checksum": "abc123",
+    }
     assert samples(fams["falcopy_events"]) == {(("source", "k8s_audit"),): 12, (("source", "syscall"),): 3}
     assert samples(fams["falcopy_rule_matches"]) == {
-        (("priority", "Warning"), ("rule", "Create Privileged Pod"), ("source", "k8s_audit")): 2}
+        (("priority", "Warning"), ("rule", "Create Privileged Pod"), ("source", "k8s_audit")): 2
+    }
     drops = samples(fams["falcopy_drops"])
     assert drops[(("reason", "event_too_large"), ("source", "k8s_audit"))] == 1
     assert drops[(("reason", "evaluation_error"), ("source", "k8s_audit"))] == 1
@@ -101,8 +113,11 @@ def test_required_metrics_names_labels_and_values(served: Any) -> None:
     assert samples(fams["falcopy_rules_reload"]) == {(("result", "success"),): 2, (("result", "failure"),): 1}
     assert fams["falcopy_cpu_seconds"].samples[0].value > 0
     assert fams["falcopy_rss_bytes"].samples[0].value > 10 << 20
-    hist = {s.labels.get("le"): s.value for s in fams["falcopy_webhook_request_seconds"].samples
-            if s.name.endswith("_bucket")}
+    hist = {
+        s.labels.get("le"): s.value
+        for s in fams["falcopy_webhook_request_seconds"].samples
+        if s.name.endswith("_bucket")
+    }
     assert hist["+Inf"] == 1
     assert samples(fams["falcopy_webhook_requests"]) == {(("status", "200"),): 1}
     assert "falcopy_output_queue_depth" in fams and "falcopy_intake_depth" in fams

@@ -27,10 +27,21 @@ BROKEN = "- rule: Half\n  condition: ka.verb = \n  output: x\n  priority: nope\n
 
 
 def event(verb: str) -> Any:
-    return decode_payload(orjson.dumps({
-        "kind": "Event", "apiVersion": "audit.k8s.io/v1", "auditID": f"id-{verb}", "stage": "ResponseComplete",
-        "verb": verb, "user": {"username": "alice"}, "objectRef": {"resource": "pods", "namespace": "default"},
-        "stageTimestamp": "2026-01-01T00:00:00.000001Z", "requestReceivedTimestamp": "2026-01-01T00:00:00Z"}))[0]
+    return decode_payload(
+        orjson.dumps(
+            {
+                "kind": "Event",
+                "apiVersion": "audit.k8s.io/v1",
+                "auditID": f"id-{verb}",
+                "stage": "ResponseComplete",
+                "verb": verb,
+                "user": {"username": "alice"},
+                "objectRef": {"resource": "pods", "namespace": "default"},
+                "stageTimestamp": "2026-01-01T00:00:00.000001Z",
+                "requestReceivedTimestamp": "2026-01-01T00:00:00Z",
+            }
+        )
+    )[0]
 
 
 def fired(engine: Engine, verb: str) -> list[str]:

@@ -32,10 +32,17 @@ RULE = """\
 
 
 def audit(i: int, verb: str = "create") -> dict[str, Any]:
-    return {"kind": "Event", "apiVersion": "audit.k8s.io/v1", "auditID": f"id-{i}", "stage": "ResponseComplete",
-            "verb": verb, "user": {"username": "alice"}, "objectRef": {"resource": "pods", "namespace": "default"},
-            "stageTimestamp": f"2026-01-01T00:00:{i % 60:02d}.000001Z",
-            "requestReceivedTimestamp": "2026-01-01T00:00:00Z"}
+    return {
+        "kind": "Event",
+        "apiVersion": "audit.k8s.io/v1",
+        "auditID": f"id-{i}",
+        "stage": "ResponseComplete",
+        "verb": verb,
+        "user": {"username": "alice"},
+        "objectRef": {"resource": "pods", "namespace": "default"},
+        "stageTimestamp": f"2026-01-01T00:00:{i % 60:02d}.000001Z",
+        "requestReceivedTimestamp": "2026-01-01T00:00:00Z",
+    }
 
 
 def request(port: int, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
@@ -51,7 +58,9 @@ def metric(port: int, family: str) -> dict[tuple[tuple[str, str], ...], float]:
     _, body = request(port, "GET", "/metrics")
     for fam in text_string_to_metric_families(body.decode()):
         if fam.name == family:
-            return {tuple(sorted(s.labels.items())): s.value for s in fam.samples if s.name.endswith("_total")}
+            return {
+                tuple(sorted(s.labels.items())): s.value for s in fam.samples if s.name.endswith("_total")
+            }
     return {}
 
 
@@ -68,10 +77,15 @@ def config(tmp_path: Path, **extra: Any) -> dict[str, Any]:
     rules = tmp_path / "rules.yaml"
     if not rules.exists():
         rules.write_text(RULE.format(name="Creates", verb="create"))
-    return {"rules": [str(rules)], "log_level": "warning",
-            "sources": {"k8s_audit": {"webhook": {"listen": "127.0.0.1:0"}}},
-            "outputs": {"stdout": {"enabled": False}, "file": {"path": str(tmp_path / "alerts.json")}},
-            "metrics": {"listen": "127.0.0.1:0"}, "reload": {"interval": 0.05}, **extra}
+    return {
+        "rules": [str(rules)],
+        "log_level": "warning",
+        "sources": {"k8s_audit": {"webhook": {"listen": "127.0.0.1:0"}}},
+        "outputs": {"stdout": {"enabled": False}, "file": {"path": str(tmp_path / "alerts.json")}},
+        "metrics": {"listen": "127.0.0.1:0"},
+        "reload": {"interval": 0.05},
+        **extra,
+    }
 
 
 def test_events_to_alerts_metrics_reload_and_drain(tmp_path: Path) -> None:
@@ -85,7 +99,8 @@ def test_events_to_alerts_metrics_reload_and_drain(tmp_path: Path) -> None:
         assert (status, orjson.loads(body)) == (200, {"accepted": 40, "dropped": 0})
         assert wait_for(lambda: metric(mport, "falcopy_events") == {(("source", "k8s_audit"),): 40})
         assert metric(mport, "falcopy_rule_matches") == {
-            (("priority", "Warning"), ("rule", "Creates"), ("source", "k8s_audit")): 10}
+            (("priority", "Warning"), ("rule", "Creates"), ("source", "k8s_audit")): 10
+        }
 
         (tmp_path / "rules.yaml").write_text("- rule: Broken\n  condition: ka.verb =\n")
         assert wait_for(lambda: metric(mport, "falcopy_rules_reload").get((("result", "failure"),)) == 1)
@@ -116,7 +131,9 @@ def test_port_in_use_is_one_clear_error(tmp_path: Path) -> None:
     cfg["sources"]["k8s_audit"]["webhook"]["listen"] = f"127.0.0.1:{busy.getsockname()[1]}"
     from engine.service import ServiceError
 
-    with pytest.raises(ServiceError, match=r"sources.k8s_audit.webhook \(127.0.0.1:\d+\): Address already in use"):
+    with pytest.raises(
+        ServiceError, match=r"sources.k8s_audit.webhook \(127.0.0.1:\d+\): Address already in use"
+    ):
         Service(validate_config(cfg))
     busy.close()
 
@@ -136,9 +153,14 @@ def test_cli_subprocess_flushes_outputs_on_sigterm(tmp_path: Path) -> None:
     cfg["outputs"] = {"stdout": {"format": "json"}, "file": {"path": str(tmp_path / "alerts.json")}}
     (tmp_path / "engine.yaml").write_text(yaml.safe_dump(cfg))
     exe = Path(sys.executable).with_name("falcoctl-py")
-    proc = subprocess.Popen([str(exe), "engine", "run", "--config", str(tmp_path / "engine.yaml")],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "0"})
+    proc = subprocess.Popen(
+        [str(exe), "engine", "run", "--config", str(tmp_path / "engine.yaml")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "0"},
+    )
     try:
+
         def up() -> bool:
             try:
                 return request(mport, "GET", "/healthz")[0] == 200

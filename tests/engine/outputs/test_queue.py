@@ -12,8 +12,13 @@ from engine.priority import Priority
 
 
 def alert(i: int = 0, source: str = "k8s_audit") -> Alert:
-    return Alert(rule=f"R{i}", priority=Priority.NOTICE, source=source, ts=1_767_225_600_000_000_000 + i,
-                 output=f"out {i}")
+    return Alert(
+        rule=f"R{i}",
+        priority=Priority.NOTICE,
+        source=source,
+        ts=1_767_225_600_000_000_000 + i,
+        output=f"out {i}",
+    )
 
 
 class ListSink:

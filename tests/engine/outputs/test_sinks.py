@@ -20,16 +20,27 @@ from engine.priority import Priority
 
 
 def alert(i: int = 0) -> Alert:
-    return Alert(rule=f"R{i}", priority=Priority.WARNING, source="k8s_audit", ts=1_767_225_600_123_456_789,
-                 output=f"00:00:00.123456789: Warning out {i}", output_fields={"ka.verb": "create"},
-                 tags=("k8s",), hostname="h1")
+    return Alert(
+        rule=f"R{i}",
+        priority=Priority.WARNING,
+        source="k8s_audit",
+        ts=1_767_225_600_123_456_789,
+        output=f"00:00:00.123456789: Warning out {i}",
+        output_fields={"ka.verb": "create"},
+        tags=("k8s",),
+        hostname="h1",
+    )
 
 
 def test_stdout_json_and_text() -> None:
     buf = io.BytesIO()
     StdoutSink(fmt="json", stream=buf).write(alert(1))
     doc = orjson.loads(buf.getvalue())
-    assert doc["rule"] == "R1" and doc["priority"] == "Warning" and doc["time"] == "2026-01-01T00:00:00.123456789Z"
+    assert (
+        doc["rule"] == "R1"
+        and doc["priority"] == "Warning"
+        and doc["time"] == "2026-01-01T00:00:00.123456789Z"
+    )
     buf = io.BytesIO()
     StdoutSink(fmt="text", stream=buf).write(alert(2))
     assert buf.getvalue() == b"00:00:00.123456789: Warning out 2\n"
@@ -104,8 +115,16 @@ def test_http_sink_posts_one_falco_json_per_request_with_token(tmp_path: Path) -
     headers, body = rx.bodies[0]
     assert headers["Content-Type"] == "application/json"
     assert headers["Authorization"] == "Bearer s3cret" and headers["X-Team"] == "sec"
-    assert set(orjson.loads(body)) == {"hostname", "output", "output_fields", "priority", "rule", "source",
-                                       "tags", "time"}
+    assert set(orjson.loads(body)) == {
+        "hostname",
+        "output",
+        "output_fields",
+        "priority",
+        "rule",
+        "source",
+        "tags",
+        "time",
+    }
 
 
 def test_http_sink_gives_up_after_bounded_retries() -> None:
@@ -139,9 +158,13 @@ def test_down_http_sink_never_stalls_other_sinks_and_counts_drops() -> None:
 
 
 def test_build_sinks_and_secret_errors(tmp_path: Path) -> None:
-    sinks = build_sinks({"stdout": {"enabled": True, "format": "text"},
-                         "file": {"enabled": True, "path": str(tmp_path / "a.log")},
-                         "http": {"enabled": False}})
+    sinks = build_sinks(
+        {
+            "stdout": {"enabled": True, "format": "text"},
+            "file": {"enabled": True, "path": str(tmp_path / "a.log")},
+            "http": {"enabled": False},
+        }
+    )
     assert [s.name for s in sinks] == ["stdout", "file"]
     with pytest.raises(ValueError, match="outputs.http.url"):
         build_sinks({"http": {"enabled": True}})

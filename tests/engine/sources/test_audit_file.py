@@ -86,10 +86,13 @@ def test_file_appearing_later_is_read_from_its_start(tmp_path: Path) -> None:
     assert ids(list(src.poll_once())) == expected([LINES[0]])
 
 
-def test_bad_lines_are_dropped_counted_and_logged_with_file_line(tmp_path: Path,
-                                                                 caplog: pytest.LogCaptureFixture) -> None:
+def test_bad_lines_are_dropped_counted_and_logged_with_file_line(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     log = tmp_path / "audit.log"
-    log.write_bytes(LINES[0] + b"\n{broken\n" + b'{"kind":"Pod"}\n' + b"x" * 3000 + b"\n\n" + LINES[1] + b"\n")
+    log.write_bytes(
+        LINES[0] + b"\n{broken\n" + b'{"kind":"Pod"}\n' + b"x" * 3000 + b"\n\n" + LINES[1] + b"\n"
+    )
     src = AuditFileSource(log, start_at="beginning", max_line_bytes=2048)
     with caplog.at_level(logging.WARNING):
         assert ids(list(src.poll_once())) == expected(LINES[:2])

@@ -19,8 +19,15 @@ from engine.sources.webhook import Intake, WebhookSource, split_listen
 EVENTS = [orjson.loads(x) for x in synth_lines(20, seed=3)]
 
 
-def post(port: int, body: bytes | None, *, path: str = "/k8s-audit", method: str = "POST",
-         headers: dict[str, str] | None = None, tls: ssl.SSLContext | None = None) -> tuple[int, Any, Any]:
+def post(
+    port: int,
+    body: bytes | None,
+    *,
+    path: str = "/k8s-audit",
+    method: str = "POST",
+    headers: dict[str, str] | None = None,
+    tls: ssl.SSLContext | None = None,
+) -> tuple[int, Any, Any]:
     conn: http.client.HTTPConnection
     if tls is not None:
         conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=5, context=tls)
@@ -51,26 +58,29 @@ def test_single_event_eventlist_and_array_are_accepted(hook: WebhookSource) -> N
     assert post(hook.port, orjson.dumps(EVENTS[0]))[:2] == (200, {"accepted": 1, "dropped": 0})
     lst = {"kind": "EventList", "apiVersion": "audit.k8s.io/v1", "items": EVENTS[1:5]}
     assert post(hook.port, orjson.dumps(lst))[:2] == (200, {"accepted": 4, "dropped": 0})
-    assert post(hook.port, orjson.dumps(EVENTS[5:8]),
-                headers={"Content-Type": "application/json; charset=utf-8"})[:2] == (200, {"accepted": 3,
-                                                                                            "dropped": 0})
+    assert post(
+        hook.port, orjson.dumps(EVENTS[5:8]), headers={"Content-Type": "application/json; charset=utf-8"}
+    )[:2] == (200, {"accepted": 3, "dropped": 0})
     got = drain(hook)
     assert [e.obj["auditID"] for e in got] == [e["auditID"] for e in EVENTS[:8]]
     assert all(e.source == "k8s_audit" and e.ts > 0 for e in got)
     assert hook.stats()["events"] == 8 and hook.stats()["accepted"] == 8
 
 
-@pytest.mark.parametrize(("kwargs", "status", "reason"), [
-    ({"method": "GET"}, 405, "method GET"),
-    ({"method": "PUT"}, 405, "use POST"),
-    ({"path": "/other"}, 404, "no such path '/other'"),
-    ({"headers": {"Content-Type": "text/plain"}}, 415, "'text/plain' is not application/json"),
-    ({"body": b"{not json"}, 400, "malformed JSON"),
-    ({"body": b'{"kind": "Pod"}'}, 400, "not an audit payload"),
-    ({"body": b'"just a string"'}, 400, "not an audit payload"),
-    ({"body": b'{"kind": "EventList", "items": 3}'}, 400, "EventList without items"),
-    ({"body": b"[" + b" " * (70 << 10) + b"]"}, 413, "larger than 65536 bytes"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "status", "reason"),
+    [
+        ({"method": "GET"}, 405, "method GET"),
+        ({"method": "PUT"}, 405, "use POST"),
+        ({"path": "/other"}, 404, "no such path '/other'"),
+        ({"headers": {"Content-Type": "text/plain"}}, 415, "'text/plain' is not application/json"),
+        ({"body": b"{not json"}, 400, "malformed JSON"),
+        ({"body": b'{"kind": "Pod"}'}, 400, "not an audit payload"),
+        ({"body": b'"just a string"'}, 400, "not an audit payload"),
+        ({"body": b'{"kind": "EventList", "items": 3}'}, 400, "EventList without items"),
+        ({"body": b"[" + b" " * (70 << 10) + b"]"}, 413, "larger than 65536 bytes"),
+    ],
+)
 def test_whole_request_errors(hook: WebhookSource, kwargs: dict[str, Any], status: int, reason: str) -> None:
     body = kwargs.pop("body", orjson.dumps(EVENTS[0]))
     got_status, doc, _ = post(hook.port, body if kwargs.get("method", "POST") != "GET" else None, **kwargs)
@@ -84,14 +94,20 @@ def test_whole_request_errors(hook: WebhookSource, kwargs: dict[str, Any], statu
 def test_chunked_body_over_the_limit_is_refused(hook: WebhookSource) -> None:
     conn = http.client.HTTPConnection("127.0.0.1", hook.port, timeout=5)
     chunks = iter([b"[" + b" " * 40_000, b" " * 40_000, b"]"])
-    conn.request("POST", "/k8s-audit", body=chunks, headers={"Content-Type": "application/json"},
-                 encode_chunked=True)
+    conn.request(
+        "POST", "/k8s-audit", body=chunks, headers={"Content-Type": "application/json"}, encode_chunked=True
+    )
     resp = conn.getresponse()
     assert resp.status == 413
     conn.close()
     conn = http.client.HTTPConnection("127.0.0.1", hook.port, timeout=5)
-    conn.request("POST", "/k8s-audit", body=iter([orjson.dumps(EVENTS[:2])]),
-                 headers={"Content-Type": "application/json"}, encode_chunked=True)
+    conn.request(
+        "POST",
+        "/k8s-audit",
+        body=iter([orjson.dumps(EVENTS[:2])]),
+        headers={"Content-Type": "application/json"},
+        encode_chunked=True,
+    )
     assert conn.getresponse().status == 200
     conn.close()
 
@@ -102,8 +118,11 @@ def test_bad_events_in_a_good_batch_are_dropped_and_counted(hook: WebhookSource)
     batch = [EVENTS[0], big, no_stamp, {"kind": "Pod"}, 7, EVENTS[3]]
     status, doc, _ = post(hook.port, orjson.dumps(batch))
     assert (status, doc) == (200, {"accepted": 2, "dropped": 4})
-    assert hook.stats()["drops_by_reason"] == {"event_too_large": 1, "missing_stage_timestamp": 1,
-                                               "not_event": 2}
+    assert hook.stats()["drops_by_reason"] == {
+        "event_too_large": 1,
+        "missing_stage_timestamp": 1,
+        "not_event": 2,
+    }
     assert [e.obj["auditID"] for e in drain(hook)] == [EVENTS[0]["auditID"], EVENTS[3]["auditID"]]
 
 
@@ -148,17 +167,29 @@ def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
     now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(1).not_valid_before(now - datetime.timedelta(days=1))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
-                                                        x509.IPAddress(__import__("ipaddress")
-                                                                       .ip_address("127.0.0.1"))]), False)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(__import__("ipaddress").ip_address("127.0.0.1"))]
+            ),
+            False,
+        )
+        .sign(key, hashes.SHA256())
+    )
     cert_path, key_path = tmp_path / "tls.crt", tmp_path / "tls.key"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
     return cert_path, key_path
 
 
