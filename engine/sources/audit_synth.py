@@ -66,6 +66,17 @@ MIX = (
 )
 
 
+KINDS = {"clusterrolebindings": "ClusterRoleBinding", "rolebindings": "RoleBinding", "clusterroles": "ClusterRole",
+         "roles": "Role"}
+
+
+def _singular(resource: str) -> str:
+    """``ingresses`` -> ``ingress``, ``pods`` -> ``pod``, ``endpoints`` stays: names for synthetic objects."""
+    if resource.endswith("sses"):
+        return resource[:-2]
+    return resource if resource == "endpoints" else resource.removesuffix("s")
+
+
 def _stamp(ns: int) -> str:
     secs, rest = divmod(ns, 1_000_000_000)
     return datetime.fromtimestamp(secs, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{rest // 1000:06d}Z"
@@ -156,7 +167,7 @@ class AuditSynth:
         resource, group, version = self.rng.choice(READ_RESOURCES)
         ns = None if resource in ("nodes", "namespaces") else self.rng.choice(NAMESPACES)
         verb = self.rng.choice(("get", "list", "list", "get"))
-        name = f"{resource[:-1]}-{self.rng.randrange(1, 40)}" if verb == "get" else None
+        name = f"{_singular(resource)}-{self.rng.randrange(1, 40)}" if verb == "get" else None
         code = 404 if verb == "get" and self.rng.random() < 0.03 else 200
         return self._base(
             verb=verb,
@@ -258,7 +269,7 @@ class AuditSynth:
         )
         verb = self.rng.choice(("create", "update", "patch", "delete"))
         ns = self.rng.choice(NAMESPACES[:4])
-        name = f"{resource[:-1]}-{self.rng.randrange(1, 20)}"
+        name = f"{_singular(resource)}-{self.rng.randrange(1, 20)}"
         event = self._base(
             verb=verb,
             user=user,
@@ -403,7 +414,7 @@ class AuditSynth:
     def _rbac(self) -> dict[str, Any]:
         kind = self.rng.choice(("clusterrolebindings", "rolebindings", "clusterroles", "roles"))
         ns = None if kind.startswith("cluster") else self.rng.choice(NAMESPACES)
-        name = f"team-{self.rng.randrange(1, 9)}-{kind[:-1]}"
+        name = f"team-{self.rng.randrange(1, 9)}-{_singular(kind)}"
         event = self._base(
             verb="create",
             user=self.rng.choice(USERS),
@@ -428,7 +439,7 @@ class AuditSynth:
         else:
             verbs = ["*"] if self.rng.random() < 0.2 else ["get", "list", "watch"]
             obj = {"rules": [{"apiGroups": [""], "resources": ["pods", "services"], "verbs": verbs}]}
-        event["requestObject"] = {"kind": kind[:-1].capitalize(), "metadata": {"name": name}, **obj}
+        event["requestObject"] = {"kind": KINDS[kind], "metadata": {"name": name}, **obj}
         event["responseObject"] = {"metadata": {"name": name}}
         return event
 
