@@ -32,6 +32,7 @@ from engine.fields.base import FieldType
 
 _INLINE_TYPES = (str, int, float, bool, bytes)
 _UNSET = object()
+_IP_TYPES = (FieldType.IPADDR, FieldType.IPNET)
 _X = "\0"  # placeholder for the value in predicate templates; repr() never yields a raw NUL
 
 
@@ -156,7 +157,7 @@ class _Generator:
         etype = left.type
         t = self.temp()
         if node.op in ("in", "intersects") or (node.op in ("=", "==") and node.modifier is None):
-            if etype in (FieldType.IPADDR, FieldType.IPNET):
+            if etype in _IP_TYPES:
                 return self._ip_membership(node.op, value, texts, t, is_list=left.is_list)
             if node.op in ("in", "intersects"):
                 values = frozenset(self._convert(texts, etype, node.op))
@@ -164,29 +165,33 @@ class _Generator:
                 if not left.is_list:
                     return f"({value} in {s})"
                 if node.op == "in":
-                    return f"(bool({t} := {value}) and {s}.issuperset({t}))"
-                return f"(bool({t} := {value}) and not {s}.isdisjoint({t}))"
+                    return f"(({t} := {value}) and {s}.issuperset({t}))"
+                return f"(({t} := {value}) and not {s}.isdisjoint({t}))"
         if node.op == "pmatch":
             table = ", ".join(self.const(part, hint="S") for part in ops.pmatch_prefixes(texts))
             pred = f"{self.const(ops.pmatch, hint='P')}({_X}, {table})"
             return self._wrap(value, t, [pred], "any", is_list=left.is_list)
+        join = "all" if node.modifier == "allof" else "any"
+        if etype in _IP_TYPES:  # '!=' and modified comparisons; plain membership was handled above
+            preds = [self._ip_pred(node.op, text) for text in texts]
+            return self._wrap(value, t, preds, join, is_list=left.is_list)
         consts = self._convert(texts, etype, node.op)
         preds = [self._pred(node.op, c, etype) for c in consts]
-        join = "all" if node.modifier == "allof" else "any"
-        if (
-            node.op in ("=", "==")
-            and not left.is_list
-            and len(preds) == 1
-            and etype not in (FieldType.IPADDR, FieldType.IPNET)
-        ):
+        if node.op in ("=", "==") and not left.is_list and len(preds) == 1:
             return f"({value} == {self.const(consts[0])})"
         return self._wrap(value, t, preds, join, is_list=left.is_list)
+
+    def _ip_pred(self, op: str, text: str) -> str:
+        """A predicate template: the address equals ``text`` (or lies in it, for a network); negated for '!='."""
+        addrs, nets = _ip_split([text])
+        call = f"{self.const(ops.ip_in, hint='I')}({_X}, {self.const(addrs, hint='S')}, {self.const(nets, hint='S')})"
+        return f"not {call}" if op == "!=" else call
 
     def _wrap(self, value: str, t: str, preds: list[str], join: str, *, is_list: bool) -> str:
         word = " and " if join == "all" else " or "
         if is_list:
             body = word.join(p.replace(_X, "_x") for p in preds)
-            return f"(bool({t} := {value}) and any({body} for _x in {t}))"
+            return f"(({t} := {value}) and any({body} for _x in {t}))"
         body = word.join(p.replace(_X, t) for p in preds)
         return f"(({t} := {value}) is not None and ({body}))"
 
@@ -222,16 +227,22 @@ class _Generator:
         return [convert_value(t, etype) for t in texts]
 
     def _ip_membership(self, op: str, value: str, texts: list[str], t: str, *, is_list: bool) -> str:
-        addrs: set[Any] = set()
-        nets: list[Any] = []
-        for text in texts:
-            if "/" in text:
-                nets.append(ipaddress.ip_network(text, strict=False))
-            else:
-                addrs.add(ipaddress.ip_address(text))
+        addrs, nets = _ip_split(texts)
         fn = self.const(ops.ip_in, hint="I")
-        a, n = self.const(frozenset(addrs), hint="S"), self.const(tuple(nets), hint="S")
+        a, n = self.const(addrs, hint="S"), self.const(nets, hint="S")
         if not is_list:
             return f"{fn}({value}, {a}, {n})"
         quant = "all" if op == "in" else "any"
-        return f"(bool({t} := {value}) and {quant}({fn}(_x, {a}, {n}) for _x in {t}))"
+        return f"(({t} := {value}) and {quant}({fn}(_x, {a}, {n}) for _x in {t}))"
+
+
+def _ip_split(texts: Iterable[str]) -> tuple[frozenset[Any], tuple[Any, ...]]:
+    """Addresses and networks (``a.b.c.d/n``) of an IP operand list, parsed once at compile time."""
+    addrs: set[Any] = set()
+    nets: list[Any] = []
+    for text in texts:
+        if "/" in text:
+            nets.append(ipaddress.ip_network(text, strict=False))
+        else:
+            addrs.add(ipaddress.ip_address(text))
+    return frozenset(addrs), tuple(nets)

@@ -231,3 +231,19 @@ def test_field_arguments_reach_the_extractor(evaluate: Eval) -> None:
     assert evaluate("ka.uri.param[pretty] = true", values) is True
     assert evaluate("evt.arg.flags contains O_RDONLY", values) is True
     assert evaluate("evt.arg[0] = 3", values) is True
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "expected"),
+    [
+        ("fd.sip != 10.0.0.0/8", "10.1.1.1", False),
+        ("fd.sip != 10.0.0.0/8", "11.1.1.1", True),
+        ("fd.sip = oneof (10.0.0.0/8, 1.1.1.1)", "1.1.1.1", True),
+        ("fd.sip = oneof (10.0.0.0/8, 1.1.1.1)", "1.1.1.2", False),
+        ("fd.sip != allof (10.0.0.0/8, 1.1.1.1)", "1.1.1.2", True),
+        ("fd.sip != allof (10.0.0.0/8, 1.1.1.1)", "1.1.1.1", False),
+    ],
+)
+def test_ip_inequality_and_modifiers(evaluate: Eval, text: str, value: str, expected: bool) -> None:
+    assert evaluate(text, {"fd.sip": value}) is expected
+    assert evaluate(text.replace("fd.sip", "fd.ips"), {"fd.ips": [value]}) is expected
