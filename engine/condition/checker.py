@@ -129,7 +129,7 @@ def check(node: Node, source: str, *, fields: FieldTable | None = None) -> list[
         elif isinstance(cur, Not):
             stack.append(cur.child)
         elif isinstance(cur, MacroRef):
-            errors.append(f"undefined macro '{cur.name}' used in filter")
+            errors.append(f"Undefined macro '{cur.name}' used in filter.")
         else:
             errors.extend(_check_compare(cur, table))
     return errors

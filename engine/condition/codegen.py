@@ -121,7 +121,7 @@ class _Generator:
         if isinstance(node, Not):
             return "(not " + self.node(node.child) + ")"
         if isinstance(node, MacroRef):  # unreachable after check(); kept for safety
-            raise ConditionTypeError([f"undefined macro '{node.name}' used in filter"])
+            raise ConditionTypeError([f"Undefined macro '{node.name}' used in filter."])
         return self.compare(node)
 
     def operand(self, node: FieldRef | Transform | Value) -> str:

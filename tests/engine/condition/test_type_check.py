@@ -54,7 +54,7 @@ def test_valid_conditions(table: dict[str, FieldSpec], text: str) -> None:
         ("proc.name = val(evt.num)", "cannot compare a string value with a uint64 value"),
         ("concat(proc.name, proc.args) = x", "'concat' does not accept list fields"),
         ("join(proc.name, proc.args) = x", "join(sep, field)"),
-        ("some_macro and proc.name = x", "undefined macro 'some_macro'"),
+        ("some_macro and proc.name = x", "Undefined macro 'some_macro' used in filter."),
         ("proc.name = oneof (a)", None),  # valid: modifier with a list
     ],
 )
