@@ -34,9 +34,25 @@ MAX_EVTTYPES = 100
 class _TrackedLists(Mapping[str, Sequence[str]]):
     """The list table, remembering which lists a substitution actually read."""
 
-    def __init__(self, lists: dict[str, list[str]]) -> None:
+    def __init__(self, lists: dict[str, list[str]], used: set[str] | None = None) -> None:
         self._lists = lists
-        self.used: set[str] = set()
+        self.used: set[str] = set() if used is None else used
+        self._refs: dict[str, tuple[str, ...]] = {}
+
+    def for_text(self, text: str) -> _TrackedLists:
+        """A view holding only the lists ``text`` can reach (names in it, and lists those lists name), so
+        substitution does not scan every list for every condition. Shares the ``used`` record."""
+        if not self._refs:
+            self._refs = {n: tuple(i for i in items if i in self._lists and i != n)
+                          for n, items in self._lists.items()}
+        todo = [n for n in self._lists if n in text]
+        reach: dict[str, list[str]] = {}
+        while todo:
+            name = todo.pop()
+            if name not in reach:
+                reach[name] = self._lists[name]
+                todo.extend(self._refs[name])
+        return _TrackedLists(reach, self.used)
 
     def __getitem__(self, key: str) -> Sequence[str]:
         value = self._lists[key]
@@ -51,6 +67,29 @@ class _TrackedLists(Mapping[str, Sequence[str]]):
 
     def __len__(self) -> int:
         return len(self._lists)
+
+
+class _Visible(Mapping[str, Node]):
+    """The macros a condition may use: those positioned before ``limit`` (a view, nothing copied)."""
+
+    def __init__(self, asts: dict[str, Node], infos: Mapping[str, MacroInfo], limit: int) -> None:
+        self._asts = asts
+        self._infos = infos
+        self._limit = limit
+
+    def __getitem__(self, key: str) -> Node:
+        if self._infos[key].index < self._limit:
+            return self._asts[key]
+        raise KeyError(key)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._asts and self._infos[key].index < self._limit  # type: ignore[index]
+
+    def __iter__(self) -> Iterator[str]:
+        return (k for k in self._asts if self._infos[k].index < self._limit)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 def _field_refs(node: Node) -> Iterator[FieldRef]:
@@ -96,17 +135,14 @@ class Compiler:
 
     def _parse(self, text: str, pos: Position, chain: tuple[Position, ...]) -> Node:
         try:
-            return cond.parse(cond.substitute_lists(text, self.lists))
+            return cond.parse(cond.substitute_lists(text, self.lists.for_text(text)))
         except cond.ConditionSyntaxError as exc:
             raise LoadError(F.LOAD_ERR_COMPILE_CONDITION, exc.message, pos, chain=chain) from None
 
     def _resolve(self, node: Node, visibility: int | None, pos: Position, chain: tuple[Position, ...]) -> Node:
         """Macros substituted; ``visibility`` None (rules) sees every macro, a macro sees earlier ones only."""
-        if visibility is None:
-            visible: Mapping[str, Node] = self.macro_asts
-        else:
-            visible = {name: ast for name, ast in self.macro_asts.items()
-                       if self.col.macros[name].index < visibility}
+        visible: Mapping[str, Node] = (self.macro_asts if visibility is None
+                                       else _Visible(self.macro_asts, self.col.macros, visibility))
         try:
             resolved = cond.substitute_macros(node, visible)
         except cond.MacroCycleError as exc:

@@ -63,13 +63,20 @@ class RawItem:
         return Position(self.file, line, column, item_type, item_name)
 
 
+# Keys whose nested nodes get positions of their own (findings point inside them); elsewhere only the item and
+# its keys are recorded, which keeps reading fast for long lists.
+_DEEP_KEYS = frozenset({"exceptions", "override", "required_plugin_versions", "items"})
+
+
 def _record(node: yaml.Node, path: Path, marks: dict[Path, tuple[int, int]]) -> None:
     marks[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+    if path and path[0] not in _DEEP_KEYS:
+        return
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
             if isinstance(key, yaml.ScalarNode):
                 _record(value, (*path, key.value), marks)
-    elif isinstance(node, yaml.SequenceNode):
+    elif isinstance(node, yaml.SequenceNode) and (not path or path[0] != "items" or len(path) == 1):
         for i, value in enumerate(node.value):
             _record(value, (*path, i), marks)
 
