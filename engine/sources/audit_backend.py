@@ -15,7 +15,7 @@ import os
 import select
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import orjson
 
@@ -96,7 +96,8 @@ class AuditBackend:
     backend = "audit"
 
     def __init__(self, event_types: Iterable[str], *, table: ProcessTable | None = None,
-                 state_file: Path = STATE_FILE, backlog_limit: int = BACKLOG_LIMIT) -> None:
+                 state_file: Path = STATE_FILE, backlog_limit: int = BACKLOG_LIMIT,
+                 containers: Callable[[str], Any] | None = None, watcher: Any = None) -> None:
         self.syscalls = syscalls_for(event_types)
         self.table = table if table is not None else ProcessTable()
         self.state_file = state_file
@@ -105,7 +106,8 @@ class AuditBackend:
         self._stats = SourceStats()
         self._ctl: AuditSocket | None = None
         self._events_sock: AuditSocket | None = None
-        self._decoder = Decoder(self.table)
+        self._decoder = Decoder(self.table, containers=containers)
+        self.watcher = watcher  # optional PodWatcher, started and stopped with the backend
         self._assembler = Assembler()
         self._lost_at_start = 0
         self._stopping = False
@@ -118,6 +120,8 @@ class AuditBackend:
 
     # -- lifecycle ------------------------------------------------------------------------------------------
     def start(self) -> None:
+        if self.watcher is not None:
+            self.watcher.start()
         recover(state_file=self.state_file)
         ctl = AuditSocket()
         self._ctl = ctl
@@ -146,6 +150,8 @@ class AuditBackend:
     def close(self) -> None:
         """Remove our rules and restore the saved status; safe to call twice."""
         self._stopping = True
+        if self.watcher is not None:
+            self.watcher.stop()
         if self._ctl is not None:
             try:
                 recover(state_file=self.state_file, sock=self._ctl)
@@ -156,7 +162,7 @@ class AuditBackend:
             self._events_sock.close()
             self._events_sock = None
 
-    def __enter__(self) -> AuditBackend:
+    def __enter__(self) -> Self:
         self.start()
         return self
 

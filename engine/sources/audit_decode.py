@@ -16,7 +16,7 @@ from typing import Any
 from engine.fields.evttypes import SYSCALLS_FOR_EVENT
 from engine.sources.audit_records import Group, Record, execve_args, number, signed64, untrusted
 from engine.sources.audit_syscalls import BY_NUMBER
-from engine.sources.syscall_event import FdInfo, ProcessInfo, SyscallEvent
+from engine.sources.syscall_event import ContainerInfo, FdInfo, ProcessInfo, SyscallEvent
 from engine.state.proctable import ProcessTable
 
 AT_FDCWD = -100
@@ -48,8 +48,10 @@ def _join(base: str | None, name: str) -> str:
 class Decoder:
     """Stateful decoder: resolves processes through ``table`` and keeps it current."""
 
-    def __init__(self, table: ProcessTable, *, readlink: Callable[[str], str] = os.readlink) -> None:
+    def __init__(self, table: ProcessTable, *, readlink: Callable[[str], str] = os.readlink,
+                 containers: Callable[[str], ContainerInfo | None] | None = None) -> None:
         self.table = table
+        self.containers = containers
         self._readlink = readlink
         self.undecodable = 0
 
@@ -101,6 +103,8 @@ class Decoder:
         self._overlay(proc, sc, group)
         event = SyscallEvent(type=etype, dir="<", ts=group.ts_ns, tid=pid, pid=pid, res=res, proc=proc,
                              num=group.serial)
+        if proc.container_id != "host" and self.containers is not None:
+            event.container = self.containers(proc.container_id)
         handler = _HANDLERS.get(etype)
         if handler is not None:
             handler(self, group, event)

@@ -88,8 +88,7 @@ def read_process(pid: int, *, proc: str = "/proc") -> ProcessInfo | None:
     except OSError:
         exepath = ""
     memfd = exepath.startswith("/memfd:")
-    if exepath.endswith(" (deleted)"):
-        exepath = exepath[: -len(" (deleted)")]
+    exepath = exepath.removesuffix(" (deleted)")
     try:
         cwd = os.readlink(f"{base}/cwd")
     except OSError:

@@ -1,0 +1,180 @@
+"""The live ``syscall`` source: picks a kernel backend (``auto|audit|proc``) after checking it can run here.
+
+Owns: ``build(config, ...)`` (what ``engine.service`` calls when ``sources.syscall.enabled``), the up-front
+privilege and namespace checks that turn "cannot work here" into ``SyscallSourceUnavailable`` (one line naming
+what is missing; exit code 4 at the CLI edge) before anything in the kernel is changed, and the optional
+recording of every delivered event (``sources.syscall.record``).
+
+Checks per backend (see docs/syscall-backends.md):
+    audit  CAP_AUDIT_CONTROL and the host PID namespace (``hostPID``) — ``AUDIT_GET`` must succeed.
+    proc   CAP_NET_ADMIN and the host network namespace (``hostNetwork``) — the proc connector must accept us.
+
+Must not: evaluate rules, talk to the API server itself, or leave kernel state changed when it raises.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+BACKENDS = ("auto", "audit", "proc")
+CAP_NET_ADMIN, CAP_AUDIT_CONTROL = 12, 30
+
+
+class SyscallSourceUnavailable(Exception):
+    """The chosen backend cannot run on this host or with these privileges (exit code 4 at the CLI)."""
+
+    exit_code = 4
+
+    def __init__(self, backend: str, missing: str) -> None:
+        super().__init__(f"syscall source ({backend} backend) cannot start: {missing}")
+        self.backend = backend
+        self.missing = missing
+
+
+def _status_field(name: str) -> str:
+    with open("/proc/self/status", encoding="ascii", errors="replace") as fh:
+        for line in fh:
+            if line.startswith(name + ":"):
+                return line.split(":", 1)[1].strip()
+    return ""
+
+
+def has_capability(cap: int) -> bool:
+    return bool(int(_status_field("CapEff") or "0", 16) >> cap & 1)
+
+
+def in_initial_pid_namespace() -> bool:
+    """False inside a nested PID namespace (``NSpid`` lists one pid per level)."""
+    return len(_status_field("NSpid").split()) <= 1
+
+
+def check_audit() -> None:
+    """Raise ``SyscallSourceUnavailable`` unless the audit backend can run; changes nothing."""
+    if not in_initial_pid_namespace():
+        raise SyscallSourceUnavailable("audit", "not in the host PID namespace (run with hostPID)")
+    if not has_capability(CAP_AUDIT_CONTROL):
+        raise SyscallSourceUnavailable("audit", "capability CAP_AUDIT_CONTROL is missing")
+    from engine.sources.audit_netlink import AuditSocket
+    try:
+        sock = AuditSocket()
+    except OSError as exc:
+        raise SyscallSourceUnavailable("audit", f"no NETLINK_AUDIT socket ({exc.strerror}); kernel without "
+                                                "CONFIG_AUDITSYSCALL?") from None
+    try:
+        sock.get_status()
+    except OSError as exc:
+        raise SyscallSourceUnavailable("audit", f"the kernel refused AUDIT_GET ({os.strerror(exc.errno or 1)})"
+                                       ) from None
+    finally:
+        sock.close()
+
+
+def check_proc() -> None:
+    """Raise ``SyscallSourceUnavailable`` unless the proc connector accepts a subscription (then unsubscribe)."""
+    if not has_capability(CAP_NET_ADMIN):
+        raise SyscallSourceUnavailable("proc", "capability CAP_NET_ADMIN is missing")
+    from engine.sources.proc_connector import ProcConnectorBackend
+    probe = ProcConnectorBackend(rcvbuf=1 << 16)
+    try:
+        probe.subscribe()
+    except ConnectionRefusedError:
+        raise SyscallSourceUnavailable("proc", "the proc connector refused us: not in the host network "
+                                               "namespace (run with hostNetwork)") from None
+    except OSError as exc:
+        raise SyscallSourceUnavailable("proc", f"no proc connector ({errno.errorcode.get(exc.errno or 0, exc)}); "
+                                               "kernel without CONFIG_PROC_EVENTS?") from None
+    finally:
+        probe.close()
+
+
+CHECKS: Mapping[str, Callable[[], None]] = {"audit": check_audit, "proc": check_proc}
+
+
+def choose_backend(wanted: str) -> str:
+    """The backend to use: ``wanted`` after its check, or for ``auto`` the first of audit, proc that passes."""
+    if wanted not in BACKENDS:
+        raise ValueError(f"sources.syscall.backend: unknown backend {wanted!r} (known: {', '.join(BACKENDS)})")
+    if wanted != "auto":
+        CHECKS[wanted]()
+        return wanted
+    reasons: list[str] = []
+    for name in ("audit", "proc"):
+        try:
+            CHECKS[name]()
+            return name
+        except SyscallSourceUnavailable as exc:
+            reasons.append(f"{name}: {exc.missing}")
+    raise SyscallSourceUnavailable("auto", "; ".join(reasons))
+
+
+class RecordingSource:
+    """Wraps a live backend; every event it delivers is also appended to a JSON-lines record file."""
+
+    def __init__(self, inner: Any, path: Path) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.path = path
+
+    @property
+    def field_classes(self) -> tuple[Any, ...]:
+        return tuple(self.inner.field_classes)
+
+    def stats(self) -> dict[str, int]:
+        return dict(self.inner.stats())
+
+    def start(self) -> None:
+        self.inner.start()
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def stop(self) -> None:
+        self.inner.stop()
+
+    def events(self, **kwargs: Any) -> Iterator[Any]:
+        from engine.sources.record import Recorder
+        with Recorder(self.path) as recorder:
+            for event in self.inner.events(**kwargs):
+                recorder.write(event)
+                yield event
+
+    def __iter__(self) -> Iterator[Any]:
+        return self.events()
+
+    def run(self, callback: Callable[[Any], object]) -> None:
+        for event in self.events():
+            callback(event)
+
+
+def build(config: Mapping[str, Any], *, event_types: Iterable[str] | None = None, ruleset: Any = None) -> Any:
+    """A started-ready (not yet started) syscall source for ``sources.syscall`` settings.
+
+    ``event_types`` (or ``ruleset.evttypes_needed("syscall")``) says what the audit backend must capture.
+    Raises ``SyscallSourceUnavailable`` when the backend cannot run here, before changing anything.
+    """
+    section = config.get("sources", {}).get("syscall", config) if "sources" in config else config
+    wanted = str(section.get("backend", "auto"))
+    if event_types is None:
+        event_types = ruleset.evttypes_needed("syscall") if ruleset is not None else ()
+    backend = choose_backend(wanted)
+    from engine.state.proctable import ProcessTable
+    table = ProcessTable(max_size=int(section.get("max_processes", 32768)))
+    from engine.state.pods import PodIndex, PodWatcher
+    pods = PodIndex()
+    k8s = section.get("k8s_metadata") or {}
+    node = k8s.get("node_name") or os.environ.get("NODE_NAME")
+    watcher = PodWatcher(pods, node, resync=float(k8s.get("resync_seconds", 300))) if (
+        k8s.get("enabled", True) and node) else None
+    source: Any
+    if backend == "audit":
+        from engine.sources.audit_backend import AuditBackend
+        source = AuditBackend(event_types, table=table, containers=pods.container, watcher=watcher)
+    else:
+        from engine.sources.proc_connector import ProcConnectorBackend
+        source = ProcConnectorBackend(table=table, containers=pods.container, watcher=watcher)
+    record = section.get("record")
+    return RecordingSource(source, Path(record)) if record else source
