@@ -148,7 +148,7 @@ def dns_service(ip: str = "10.96.0.10") -> dict[str, Any]:
 def daemonset(name: str, namespace: str, *, release: str = "falco-py", generation: int = 1, desired: int = 2,
               updated: int = 2, ready: int = 2, available: int = 2, observed: int | None = None,
               pool: str = "default") -> dict[str, Any]:
-    sel = {"app.kubernetes.io/instance": release, "app.kubernetes.io/component": "node", "falco-py/pool": pool}
+    sel = {"app.kubernetes.io/instance": release, "app.kubernetes.io/component": "node", "falco-py.dev/pool": pool}
     return {
         "apiVersion": "apps/v1", "kind": "DaemonSet",
         "metadata": {"name": name, "namespace": namespace, "generation": generation,

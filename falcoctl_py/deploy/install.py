@@ -60,10 +60,17 @@ class Callbacks:
     say: Callable[[str], None] = lambda s: None
     confirm: Callable[[str], bool] = lambda s: False
     on_rollout: Callable[[RolloutState], None] = lambda s: None
+    show_plan: Callable[[InstallResult], None] = lambda r: None  # before the prompt (and on --dry-run)
 
 
 def _set_key(expr: str) -> str:
     return expr.split("=", 1)[0]
+
+
+def stored_profile(kube: Kube, target: steps.Target) -> str | None:
+    """The profile the last install used (``upgrade`` re-sizes with it)."""
+    cm = objects.read_configmap(kube, target.namespace, target.release + INPUTS_SUFFIX)
+    return (cm.data or {}).get("profile") if cm is not None else None
 
 
 def stored_inputs(kube: Kube, target: steps.Target) -> tuple[dict[str, Any], list[str]]:
@@ -132,6 +139,7 @@ def plan_and_apply(kube: Kube, helm: steps.HelmRunner, opts: InstallOptions, cb:
             t.release, chart_dir(), values_file=values_file, timeout=opts.timeout, **t.helm_common()
         )
         result.helm_argv = argv
+        cb.show_plan(result)
         if opts.dry_run:
             return result
         if not cb.confirm(f"apply {result.diff.summary()} to release {t.release} in {t.namespace}?"):
@@ -141,7 +149,7 @@ def plan_and_apply(kube: Kube, helm: steps.HelmRunner, opts: InstallOptions, cb:
         if steps.webhook_enabled(vals):
             service = f"{t.release}-webhook"
             cb.say(f"webhook TLS secret: {steps.ensure_webhook_tls(kube, t, service=service)}")
-        _store_inputs(kube, t, doc, sets)
+        _store_inputs(kube, t, doc, sets, profile=opts.profile)
         helm.run(argv)
     result.applied = True
     result.problems = steps.watch_and_verify(
@@ -150,9 +158,9 @@ def plan_and_apply(kube: Kube, helm: steps.HelmRunner, opts: InstallOptions, cb:
     return result
 
 
-def _store_inputs(kube: Kube, t: steps.Target, doc: dict[str, Any], sets: list[str]) -> None:
+def _store_inputs(kube: Kube, t: steps.Target, doc: dict[str, Any], sets: list[str], *, profile: str) -> None:
     name = t.release + INPUTS_SUFFIX
-    data = {"values.yaml": yaml.safe_dump(doc), "sets.yaml": yaml.safe_dump(sets)}
+    data = {"values.yaml": yaml.safe_dump(doc), "sets.yaml": yaml.safe_dump(sets), "profile": profile}
     if objects.read_configmap(kube, t.namespace, name) is None:
         body = {"apiVersion": "v1", "kind": "ConfigMap", "data": data,
                 "metadata": {"name": name, "namespace": t.namespace,
