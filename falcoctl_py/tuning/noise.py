@@ -5,9 +5,10 @@ typed ``output_fields``); output is plain data. It proposes nothing (``proposals
 exceptions) and never reads files or talks to an engine.
 
 How an explanation is found, per rule: among the identity fields the rule's output exposes (process, parent,
-executable, image, namespace, user...), take the single field value that covers the most remaining alerts; if it
-covers at least ``min_share`` of the rule's alerts it is a *dominant* value. Narrow it with any other identity field
-that has one value on every one of those alerts, so the exception stays as specific as the evidence allows.
+executable, image, namespace, user...), find the field values covering the most remaining alerts; one covering at
+least ``min_share`` of the rule's alerts is a *dominant* value. Narrow each near-best anchor with every other
+identity field that has one value on all of its alerts, and keep the most specific result, so the exception says
+"this user in this namespace" rather than "anything in this namespace" when the evidence allows it.
 Remove the covered alerts and repeat, up to ``max_explanations``. Noise spread thinly over many values yields no
 explanation, and so no blanket exception.
 """
@@ -27,6 +28,8 @@ IDENTITY_FIELDS: tuple[str, ...] = (
     "ka.user.name", "ka.target.namespace", "ka.target.resource", "ka.target.name", "ka.useragent",
     "ka.impuser.name", "container.name", "fd.name",
 )
+MAX_FIELDS = 3  # fields in one exception
+NEAR_BEST = 0.9  # anchors covering at least this share of the best anchor's alerts compete on specificity
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +73,21 @@ def _identity_fields(alerts: Sequence[Mapping[str, Any]], preferred: Sequence[st
     return [f for f in preferred if present[f] > 0]
 
 
+def _narrow(covered: Sequence[Mapping[str, Any]], anchor: str, value: str,
+            candidates: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The anchor plus every other identity field holding one value on all ``covered`` alerts (at most 3)."""
+    names, values = [anchor], [value]
+    for f in candidates:
+        if f in names or len(names) >= MAX_FIELDS:
+            continue
+        counts = Counter(_scalar((a.get("output_fields") or {}).get(f)) for a in covered)
+        top, count = counts.most_common(1)[0]
+        if top is not None and count == len(covered):
+            names.append(f)
+            values.append(top)
+    return names, values
+
+
 def explain(alerts: Sequence[Mapping[str, Any]], *, fields: Sequence[str] = IDENTITY_FIELDS,
             min_share: float = 0.2, max_explanations: int = 3) -> tuple[Explanation, ...]:
     """Dominant field values of one rule's alerts, most covering first (see the module docstring)."""
@@ -80,32 +98,27 @@ def explain(alerts: Sequence[Mapping[str, Any]], *, fields: Sequence[str] = IDEN
     remaining = list(alerts)
     out: list[Explanation] = []
     while remaining and len(out) < max_explanations:
-        best: tuple[int, int, str, str] | None = None  # (count, -preference, field, value)
+        tops: list[tuple[int, int, str, str]] = []  # (count, preference, field, value)
         for pref, f in enumerate(candidates):
             counts = Counter(_scalar((a.get("output_fields") or {}).get(f)) for a in remaining)
             counts.pop(None, None)
-            if not counts:
-                continue
-            value, count = counts.most_common(1)[0]
-            assert value is not None
-            key = (count, -pref, f, value)
-            if best is None or key[:2] > best[:2]:
-                best = key
-        if best is None or best[0] / total < min_share:
+            if counts:
+                value, count = counts.most_common(1)[0]
+                assert value is not None
+                tops.append((count, pref, f, value))
+        best = max((t[0] for t in tops), default=0)
+        if best / total < min_share:
             break
-        _, _, anchor, anchor_value = best
-        covered = [a for a in remaining if _scalar((a.get("output_fields") or {}).get(anchor)) == anchor_value]
-        names, values = [anchor], [anchor_value]
-        for f in candidates:
-            if f in names or len(names) >= 3:
-                continue
-            counts = Counter(_scalar((a.get("output_fields") or {}).get(f)) for a in covered)
-            value, count = counts.most_common(1)[0]
-            if value is not None and count == len(covered):
-                names.append(f)
-                values.append(value)
-        out.append(Explanation(fields=tuple(names), values=tuple(values), count=len(covered),
-                               share=len(covered) / total))
+        # Among anchors covering nearly as much as the best one, take the one whose narrowed explanation is the
+        # most specific: "this user in this namespace" beats "anything in this namespace".
+        choices = []
+        for count, pref, f, value in tops:
+            if count >= NEAR_BEST * best:
+                covered = [a for a in remaining if _scalar((a.get("output_fields") or {}).get(f)) == value]
+                names, values = _narrow(covered, f, value, candidates)
+                choices.append((len(names), count, -pref, names, values, covered))
+        _, count, _, names, values, covered = max(choices, key=lambda c: c[:3])
+        out.append(Explanation(fields=tuple(names), values=tuple(values), count=count, share=count / total))
         remaining = [a for a in remaining if not _matches(a, names, values)]
     return tuple(out)
 
