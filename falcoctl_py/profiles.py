@@ -40,6 +40,7 @@ class Pool:
     processes_per_node: int
     count: int
     labels: dict[str, str] = field(default_factory=dict)
+    exclude_labels: tuple[str, ...] = ()  # label keys the pool's nodes never carry (keeps pools disjoint)
     taints: tuple[dict[str, str], ...] = ()
     rates: dict[str, Rate] = field(default_factory=dict)  # per-node overrides of the profile's rates
 
@@ -111,6 +112,7 @@ def profile_from_dict(doc: Any, *, origin: str) -> Profile:
             processes_per_node=int(p.get("processes_per_node", 20 * int(p["pods_per_node"]))),
             count=int(p["count"]),
             labels=dict(p.get("labels") or {}),
+            exclude_labels=tuple(p.get("exclude_labels") or ()),
             taints=tuple(p.get("taints") or ()),
             rates=_rates(p.get("rates")),
         )

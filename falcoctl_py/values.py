@@ -71,7 +71,36 @@ def _selector(pool: Pool) -> dict[str, Any]:
         {"key": k, "operator": "In", "values": [v]} if v else {"key": k, "operator": "Exists"}
         for k, v in sorted(pool.labels.items())
     ]
+    exprs += [{"key": k, "operator": "DoesNotExist"} for k in pool.exclude_labels]
     return {"matchExpressions": exprs}
+
+
+def _pool_label_order(cluster: Any) -> tuple[str, ...]:
+    """The node-pool label keys in the order the cluster module assigns nodes to pools (first key wins)."""
+    order = _get(cluster, "pool_label_order")
+    if order:
+        return tuple(order)
+    try:
+        from falcoctl_py.k8s.facts import POOL_LABELS
+    except ImportError:
+        return ()
+    return tuple(POOL_LABELS)
+
+
+def disjoint_cluster_pools(pools: list[dict[str, Any]], order: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Make pools defined by different node-pool label keys disjoint: a node belongs to the pool of the first key
+    (in ``order``) it carries, so a pool keyed by a later key excludes every earlier key other pools use."""
+    keys = [next((k for k in order if k in (p.get("labels") or {})), None) for p in pools]
+    used = {k for k in keys if k}
+    out = []
+    for pool, key in zip(pools, keys, strict=True):
+        pool = dict(pool)
+        if key:
+            earlier = [k for k in order[: order.index(key)] if k in used]
+            if earlier:
+                pool["exclude_labels"] = sorted(set(pool.get("exclude_labels") or ()) | set(earlier))
+        out.append(pool)
+    return out
 
 
 def profile_values(profile: Profile, sizing: SizingResult) -> dict[str, Any]:
@@ -134,7 +163,10 @@ def apply_cluster(profile: Profile, cluster: Any) -> tuple[Profile, dict[str, An
             "sources": list(profile.sources),
             "syscall_backend": profile.syscall_backend,
             "audit_delivery": profile.audit_delivery,
-            "pools": [dict(p) if isinstance(p, Mapping) else dict(vars(p)) for p in pools],
+            "pools": disjoint_cluster_pools(
+                [dict(p) if isinstance(p, Mapping) else dict(vars(p)) for p in pools],
+                _pool_label_order(cluster),
+            ),
             "rates": {s: {"p50": r.p50, "p90": r.p90, "p99": r.p99} for s, r in profile.rates.items()},
             "sizing": {
                 "percentile": profile.sizing.percentile,

@@ -444,3 +444,33 @@ def test_profile_engine_configs_pass_the_engines_own_schema(helm: Helm, profile:
     ]
     for key, text in cm["data"].items():
         config_mod.validate_config(yaml.safe_load(text), file=key)
+
+
+def test_cluster_pools_with_mixed_label_keys_render(helm: Helm) -> None:
+    cluster = {
+        "pool_label_order": ["eks.amazonaws.com/nodegroup", "node.kubernetes.io/instance-type"],
+        "pools": [
+            {
+                "name": "ng",
+                "cpu": 8,
+                "memory": "32Gi",
+                "pods_per_node": 58,
+                "count": 3,
+                "labels": {"eks.amazonaws.com/nodegroup": "ng"},
+            },
+            {
+                "name": "m5",
+                "cpu": 2,
+                "memory": "8Gi",
+                "pods_per_node": 29,
+                "count": 2,
+                "labels": {"node.kubernetes.io/instance-type": "m5.large"},
+            },
+        ],
+    }
+    docs = render(build_values(profile="medium", cluster=cluster))  # no overlap failure
+    m5 = next(d for d in by_kind(docs, "DaemonSet") if d["metadata"]["name"] == "falco-py-m5")
+    (term,) = pod_spec(m5)["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][
+        "nodeSelectorTerms"
+    ]
+    assert {"key": "eks.amazonaws.com/nodegroup", "operator": "DoesNotExist"} in term["matchExpressions"]

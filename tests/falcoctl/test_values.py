@@ -167,3 +167,18 @@ def test_cluster_facts_object_from_the_k8s_module() -> None:
     assert [p["name"] for p in values["nodePools"]["pools"]] == ["ng-big"]
     assert values["k8sAudit"]["logFile"]["enabled"] is True  # the control-plane pool reads the audit log
     assert values["network"]["apiServer"] == {"cidrs": ["10.0.0.1/32"], "ports": [6443]}
+
+
+def test_cluster_pools_keyed_by_different_labels_are_made_disjoint() -> None:
+    from falcoctl_py.values import disjoint_cluster_pools
+
+    order = ("eks.amazonaws.com/nodegroup", "node.kubernetes.io/instance-type")
+    pools = [
+        {"name": "ng", "labels": {"eks.amazonaws.com/nodegroup": "ng"}},
+        {"name": "m5", "labels": {"node.kubernetes.io/instance-type": "m5.large"}},
+        {"name": "default", "labels": {}},
+    ]
+    out = disjoint_cluster_pools(pools, order)
+    assert "exclude_labels" not in out[0] and "exclude_labels" not in out[2]
+    assert out[1]["exclude_labels"] == ["eks.amazonaws.com/nodegroup"]
+    assert "exclude_labels" not in pools[1]  # input untouched
