@@ -51,7 +51,7 @@ def _split(output: str) -> list[str | tuple[str, int]]:
             continue
         if output.startswith("%(", i):
             end = output.find(")", i + 2)
-            text = output[i + 2:end] if end >= 0 else output[i + 2:]
+            text = output[i + 2 : end] if end >= 0 else output[i + 2 :]
             nxt = end + 1 if end >= 0 else n
             if end < 0 or _FIELD.fullmatch(text.strip()) is None:
                 raise OutputFormatError(f"invalid formatting token {text or output[i:]}", text or output[i:])
@@ -59,7 +59,7 @@ def _split(output: str) -> list[str | tuple[str, int]]:
         else:
             m = _FIELD.match(output, i + 1)
             if m is None:
-                token = output[i + 1:i + 2] or "%"
+                token = output[i + 1 : i + 2] or "%"
                 raise OutputFormatError(f"invalid formatting token {token}", token)
             text, nxt = m.group(), m.end()
         if literal:
@@ -105,6 +105,7 @@ class OutputFormatter:
     def __init__(self, output: str, source: str, *, fields: Mapping[str, FieldSpec] | None = None) -> None:
         if fields is None:
             from engine.fields import fields_for_source
+
             fields = fields_for_source(source)
         self.output = output
         self.source = source
@@ -135,7 +136,7 @@ class OutputFormatter:
                 continue
             try:
                 raw = part.spec.extract(event, part.arg)
-            except Exception:  # an extractor must not raise; if one does, the value is missing
+            except Exception:  # noqa: BLE001 -- an extractor must not raise; if one does, the value is missing
                 raw = None
             text, typed = render(raw)
             out.append(text)

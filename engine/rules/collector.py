@@ -76,9 +76,18 @@ class RuleUpdate:
 
 
 _TEXT_APPEND = ("condition", "output", "desc")
-_ATTR = {"condition": "cond", "output": "output", "desc": "desc", "priority": "priority", "tags": "tags",
-         "enabled": "enabled", "warn_evttypes": "warn_evttypes", "skip-if-unknown-filter": "skip_if_unknown_filter",
-         "capture": "capture", "capture_duration": "capture_duration"}
+_ATTR = {
+    "condition": "cond",
+    "output": "output",
+    "desc": "desc",
+    "priority": "priority",
+    "tags": "tags",
+    "enabled": "enabled",
+    "warn_evttypes": "warn_evttypes",
+    "skip-if-unknown-filter": "skip_if_unknown_filter",
+    "capture": "capture",
+    "capture_duration": "capture_duration",
+}
 
 
 class Collector:
@@ -118,9 +127,11 @@ class Collector:
     def append_list(self, info: ListInfo) -> None:
         prev = self.lists.get(info.name)
         if prev is None:
-            raise LoadError(LOAD_ERR_VALIDATE,
-                            "List uses 'append' or 'override.items: append' but no list by that name already exists",
-                            info.pos)
+            raise LoadError(
+                LOAD_ERR_VALIDATE,
+                "List uses 'append' or 'override.items: append' but no list by that name already exists",
+                info.pos,
+            )
         prev.items.extend(info.items)
         self._touch(prev, info.pos)
 
@@ -131,8 +142,12 @@ class Collector:
     def append_macro(self, info: MacroInfo) -> None:
         prev = self.macros.get(info.name)
         if prev is None:
-            raise LoadError(LOAD_ERR_VALIDATE, "Macro uses 'append' or 'override.condition: append' but no macro "
-                            "by that name already exists", info.pos)
+            raise LoadError(
+                LOAD_ERR_VALIDATE,
+                "Macro uses 'append' or 'override.condition: append' but no macro "
+                "by that name already exists",
+                info.pos,
+            )
         prev.cond = f"{prev.cond} {info.cond}"
         self._touch(prev, info.pos)
 
@@ -140,8 +155,12 @@ class Collector:
     def define_rule(self, info: RuleInfo) -> None:
         prev = self.rules.get(info.name)
         if prev is not None and prev.source != info.source:
-            raise LoadError(LOAD_ERR_VALIDATE, "Rule has been re-defined with a different source", info.pos,
-                            chain=tuple(prev.chain))
+            raise LoadError(
+                LOAD_ERR_VALIDATE,
+                "Rule has been re-defined with a different source",
+                info.pos,
+                chain=tuple(prev.chain),
+            )
         if info.source not in self.sources:
             info.unknown_source = True
             self.sink.warn(LOAD_UNKNOWN_SOURCE, f"Unknown source {info.source}, skipping", info.pos)
@@ -155,15 +174,22 @@ class Collector:
         if prev is None:
             raise LoadError(LOAD_ERR_VALIDATE, message, upd.pos)
         if upd.source is not None and upd.source != prev.source:
-            raise LoadError(LOAD_ERR_VALIDATE, "Rule has been re-defined with a different source", upd.pos,
-                            chain=tuple(prev.chain))
+            raise LoadError(
+                LOAD_ERR_VALIDATE,
+                "Rule has been re-defined with a different source",
+                upd.pos,
+                chain=tuple(prev.chain),
+            )
         if not upd.values and upd.exceptions is None:
-            raise LoadError(LOAD_ERR_VALIDATE, "Appended rule must have exceptions or condition property", upd.pos)
+            raise LoadError(
+                LOAD_ERR_VALIDATE, "Appended rule must have exceptions or condition property", upd.pos
+            )
         return prev
 
     def append_rule(self, upd: RuleUpdate) -> None:
-        prev = self._previous(upd, "Rule uses 'append' or 'override.<key>: append' but no rule by that name "
-                                   "already exists")
+        prev = self._previous(
+            upd, "Rule uses 'append' or 'override.<key>: append' but no rule by that name already exists"
+        )
         for key in _TEXT_APPEND:
             if key in upd.values:
                 attr = _ATTR[key]
@@ -180,25 +206,37 @@ class Collector:
         old = next((e for e in prev.exceptions if e.name == ex.name), None)
         if old is None:
             if ex.fields is None:
-                raise LoadError(LOAD_ERR_VALIDATE, "Rule exception must have fields property with a list of fields",
-                                ex.pos)
+                raise LoadError(
+                    LOAD_ERR_VALIDATE,
+                    "Rule exception must have fields property with a list of fields",
+                    ex.pos,
+                )
             if not ex.values:
-                raise LoadError(LOAD_ERR_VALIDATE, "Rule exception must have values property with a list of values",
-                                ex.pos)
+                raise LoadError(
+                    LOAD_ERR_VALIDATE,
+                    "Rule exception must have values property with a list of values",
+                    ex.pos,
+                )
             if not prev.unknown_source:
                 validate_exception(ex, prev.source)
             prev.exceptions.append(ex)
             return
         if ex.fields is not None:
-            raise LoadError(LOAD_ERR_VALIDATE, "Can not append exception fields to existing exception, only values",
-                            ex.pos)
+            raise LoadError(
+                LOAD_ERR_VALIDATE,
+                "Can not append exception fields to existing exception, only values",
+                ex.pos,
+            )
         if ex.comps is not None:
-            raise LoadError(LOAD_ERR_VALIDATE, "Can not append exception comps to existing exception, only values",
-                            ex.pos)
+            raise LoadError(
+                LOAD_ERR_VALIDATE, "Can not append exception comps to existing exception, only values", ex.pos
+            )
         old.values.extend(ex.values)
 
     def replace_rule(self, upd: RuleUpdate) -> None:
-        prev = self._previous(upd, "An replace to a rule was requested but no rule by that name already exists")
+        prev = self._previous(
+            upd, "An replace to a rule was requested but no rule by that name already exists"
+        )
         for key, value in upd.values.items():
             setattr(prev, _ATTR[key], list(value) if key == "tags" else value)
         if "condition" in upd.values:
@@ -215,6 +253,8 @@ class Collector:
     def enable_rule(self, name: str, enabled: bool, pos: Position) -> None:
         prev = self.rules.get(name)
         if prev is None:
-            raise LoadError(LOAD_ERR_VALIDATE, "Rule has 'enabled' key but no rule by that name already exists", pos)
+            raise LoadError(
+                LOAD_ERR_VALIDATE, "Rule has 'enabled' key but no rule by that name already exists", pos
+            )
         prev.enabled = enabled
         prev.chain.append(pos)

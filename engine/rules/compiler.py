@@ -26,8 +26,10 @@ from engine.rules.findings import FindingSink, LoadError, Position
 from engine.rules.ruleset import CompiledRule
 
 NO_EVTTYPE = "Rule matches too many evt.type values. This has a significant performance penalty."
-EVT_DIR_DEPRECATED = ("The 'evt.dir' field is deprecated: Falco no longer delivers enter events, so the "
-                      "check can be removed from the condition")
+EVT_DIR_DEPRECATED = (
+    "The 'evt.dir' field is deprecated: Falco no longer delivers enter events, so the "
+    "check can be removed from the condition"
+)
 MAX_EVTTYPES = 100
 
 
@@ -43,8 +45,9 @@ class _TrackedLists(Mapping[str, Sequence[str]]):
         """A view holding only the lists ``text`` can reach (names in it, and lists those lists name), so
         substitution does not scan every list for every condition. Shares the ``used`` record."""
         if not self._refs:
-            self._refs = {n: tuple(i for i in items if i in self._lists and i != n)
-                          for n, items in self._lists.items()}
+            self._refs = {
+                n: tuple(i for i in items if i in self._lists and i != n) for n, items in self._lists.items()
+            }
         todo = [n for n in self._lists if n in text]
         reach: dict[str, list[str]] = {}
         while todo:
@@ -139,20 +142,28 @@ class Compiler:
         except cond.ConditionSyntaxError as exc:
             raise LoadError(F.LOAD_ERR_COMPILE_CONDITION, exc.message, pos, chain=chain) from None
 
-    def _resolve(self, node: Node, visibility: int | None, pos: Position, chain: tuple[Position, ...]) -> Node:
+    def _resolve(
+        self, node: Node, visibility: int | None, pos: Position, chain: tuple[Position, ...]
+    ) -> Node:
         """Macros substituted; ``visibility`` None (rules) sees every macro, a macro sees earlier ones only."""
-        visible: Mapping[str, Node] = (self.macro_asts if visibility is None
-                                       else _Visible(self.macro_asts, self.col.macros, visibility))
+        visible: Mapping[str, Node] = (
+            self.macro_asts if visibility is None else _Visible(self.macro_asts, self.col.macros, visibility)
+        )
         try:
             resolved = cond.substitute_macros(node, visible)
         except cond.MacroCycleError as exc:
-            raise LoadError(F.LOAD_ERR_VALIDATE, f"Macro '{exc.chain[0]}' refers to itself: "
-                            + " -> ".join(exc.chain), pos, chain=chain) from None
+            raise LoadError(
+                F.LOAD_ERR_VALIDATE,
+                f"Macro '{exc.chain[0]}' refers to itself: " + " -> ".join(exc.chain),
+                pos,
+                chain=chain,
+            ) from None
         self._mark_used(node, visible)
         left = _all_macro_refs(resolved)
         if left:
-            raise LoadError(F.LOAD_ERR_VALIDATE, f"Undefined macro '{sorted(left)[0]}' used in filter.", pos,
-                            chain=chain)
+            raise LoadError(
+                F.LOAD_ERR_VALIDATE, f"Undefined macro '{min(left)}' used in filter.", pos, chain=chain
+            )
         return resolved
 
     def _mark_used(self, node: Node, visible: Mapping[str, Node]) -> None:
@@ -179,12 +190,20 @@ class Compiler:
                 rules.append(compiled)
         for info in self.col.macros.values():
             if info.name not in self.used_macros:
-                self.sink.warn(F.LOAD_UNUSED_MACRO, "Macro not referred to by any other rule/macro", info.pos,
-                               chain=tuple(info.chain))
-        for info in self.col.lists.values():
-            if info.name not in self.lists.used:
-                self.sink.warn(F.LOAD_UNUSED_LIST, "List not referred to by any other rule/macro", info.pos,
-                               chain=tuple(info.chain))
+                self.sink.warn(
+                    F.LOAD_UNUSED_MACRO,
+                    "Macro not referred to by any other rule/macro",
+                    info.pos,
+                    chain=tuple(info.chain),
+                )
+        for list_info in self.col.lists.values():
+            if list_info.name not in self.lists.used:
+                self.sink.warn(
+                    F.LOAD_UNUSED_LIST,
+                    "List not referred to by any other rule/macro",
+                    list_info.pos,
+                    chain=tuple(list_info.chain),
+                )
         return rules
 
     def _guard(self, fn: Any, info: Any) -> Any:
@@ -236,7 +255,20 @@ class Compiler:
             if rule.warn_evttypes and len(found) > MAX_EVTTYPES:
                 self.sink.warn(F.LOAD_NO_EVTTYPE, NO_EVTTYPE, pos, chain=chain)
             evttypes = None if found >= self.all_evttypes else found
-        return CompiledRule(name=rule.name, source=rule.source, priority=rule.priority, enabled=rule.enabled,
-                            tags=tuple(rule.tags), condition=rule.cond, condition_compiled=cond.to_string(node),
-                            output=rule.output, desc=rule.desc, formatter=formatter, match=match, ast=node,
-                            evttypes=evttypes, capture=rule.capture, capture_duration=rule.capture_duration)
+        return CompiledRule(
+            name=rule.name,
+            source=rule.source,
+            priority=rule.priority,
+            enabled=rule.enabled,
+            tags=tuple(rule.tags),
+            condition=rule.cond,
+            condition_compiled=cond.to_string(node),
+            output=rule.output,
+            desc=rule.desc,
+            formatter=formatter,
+            match=match,
+            ast=node,
+            evttypes=evttypes,
+            capture=rule.capture,
+            capture_duration=rule.capture_duration,
+        )

@@ -22,22 +22,56 @@ from engine.rules.findings import LoadError, Position
 from engine.rules.reader import RawItem
 
 RULE_APPEND = frozenset({"condition", "output", "desc", "tags", "exceptions"})
-RULE_REPLACE = frozenset({"condition", "output", "desc", "priority", "tags", "exceptions", "enabled",
-                          "warn_evttypes", "skip-if-unknown-filter", "capture", "capture_duration"})
-_RULE_KEYS = frozenset({"rule", "condition", "output", "desc", "priority", "source", "enabled", "warn_evttypes",
-                        "skip-if-unknown-filter", "tags", "exceptions", "append", "override", "capture",
-                        "capture_duration"})
+RULE_REPLACE = frozenset(
+    {
+        "condition",
+        "output",
+        "desc",
+        "priority",
+        "tags",
+        "exceptions",
+        "enabled",
+        "warn_evttypes",
+        "skip-if-unknown-filter",
+        "capture",
+        "capture_duration",
+    }
+)
+_RULE_KEYS = frozenset(
+    {
+        "rule",
+        "condition",
+        "output",
+        "desc",
+        "priority",
+        "source",
+        "enabled",
+        "warn_evttypes",
+        "skip-if-unknown-filter",
+        "tags",
+        "exceptions",
+        "append",
+        "override",
+        "capture",
+        "capture_duration",
+    }
+)
 _MACRO_KEYS = frozenset({"macro", "condition", "append", "override"})
 _LIST_KEYS = frozenset({"list", "items", "append", "override"})
 _NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _SEMVER = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
 
-WARNING_APPEND = ("'append' key is deprecated. Add an 'append' entry (e.g. 'condition: append') under "
-                  "'override' instead.")
-WARNING_ENABLED = ("The standalone 'enabled' key usage is deprecated. The correct approach requires also a "
-                   "'replace' entry under the 'override' key (i.e. 'enabled: replace').")
-ERROR_OVERRIDE_APPEND = ("Keys 'override' and 'append: true' cannot be used together. Add an 'append' entry "
-                         "(e.g. 'condition: append') under 'override' instead.")
+WARNING_APPEND = (
+    "'append' key is deprecated. Add an 'append' entry (e.g. 'condition: append') under 'override' instead."
+)
+WARNING_ENABLED = (
+    "The standalone 'enabled' key usage is deprecated. The correct approach requires also a "
+    "'replace' entry under the 'override' key (i.e. 'enabled: replace')."
+)
+ERROR_OVERRIDE_APPEND = (
+    "Keys 'override' and 'append: true' cannot be used together. Add an 'append' entry "
+    "(e.g. 'condition: append') under 'override' instead."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,8 +115,11 @@ def _bool(item: RawItem, key: str, pos: Position) -> bool:
         return True
     if word in ("false", "no", "off", "n"):
         return False
-    raise LoadError(F.LOAD_ERR_YAML_VALIDATE, f"Can't decode YAML scalar value for key '{key}': {value!r}",
-                    item.pos(pos.item_type, pos.item_name, key))
+    raise LoadError(
+        F.LOAD_ERR_YAML_VALIDATE,
+        f"Can't decode YAML scalar value for key '{key}': {value!r}",
+        item.pos(pos.item_type, pos.item_name, key),
+    )
 
 
 def _tags(item: RawItem, pos: Position) -> list[str]:
@@ -90,8 +127,11 @@ def _tags(item: RawItem, pos: Position) -> list[str]:
     if value is None:
         return []
     if not isinstance(value, list) or any(isinstance(v, (dict, list)) for v in value):
-        raise LoadError(F.LOAD_ERR_YAML_VALIDATE, "Tags must be a list of strings",
-                        item.pos(pos.item_type, pos.item_name, "tags"))
+        raise LoadError(
+            F.LOAD_ERR_YAML_VALIDATE,
+            "Tags must be a list of strings",
+            item.pos(pos.item_type, pos.item_name, "tags"),
+        )
     return [str(v) for v in value]
 
 
@@ -101,8 +141,9 @@ def _unknown_keys(item: RawItem, allowed: frozenset[str], pos: Position, sink: F
             sink.warn(F.LOAD_UNKNOWN_KEY, f"Unknown key '{key}'", item.pos(pos.item_type, pos.item_name, key))
 
 
-def _overrides(item: RawItem, pos: Position, *, can_append: frozenset[str],
-               can_replace: frozenset[str]) -> tuple[set[str], set[str]]:
+def _overrides(
+    item: RawItem, pos: Position, *, can_append: frozenset[str], can_replace: frozenset[str]
+) -> tuple[set[str], set[str]]:
     ov = item.data.get("override")
     if ov is None:
         return set(), set()
@@ -117,16 +158,22 @@ def _overrides(item: RawItem, pos: Position, *, can_append: frozenset[str],
             raise LoadError(F.LOAD_ERR_YAML_VALIDATE, f"Key '{key}' cannot be overridden", kpos)
         if op == "append":
             if key not in can_append:
-                raise LoadError(F.LOAD_ERR_YAML_VALIDATE,
-                                f"Key '{key}' cannot be appended to, use 'replace' instead", kpos)
+                raise LoadError(
+                    F.LOAD_ERR_YAML_VALIDATE,
+                    f"Key '{key}' cannot be appended to, use 'replace' instead",
+                    kpos,
+                )
             appends.add(key)
         elif op == "replace":
             if key not in can_replace:
                 raise LoadError(F.LOAD_ERR_YAML_VALIDATE, f"Key '{key}' cannot be replaced", kpos)
             replaces.add(key)
         else:
-            raise LoadError(F.LOAD_ERR_YAML_VALIDATE, f"Invalid override operation for key '{key}': '{op}'. "
-                            "Allowed values are: append, replace", kpos)
+            raise LoadError(
+                F.LOAD_ERR_YAML_VALIDATE,
+                f"Invalid override operation for key '{key}': '{op}'. Allowed values are: append, replace",
+                kpos,
+            )
     return appends, replaces
 
 
@@ -171,8 +218,12 @@ class Decoder:
         text = "" if value is None else str(value)
         ver = parse_semver(text)
         if ver is None:
-            raise LoadError(F.LOAD_ERR_VALIDATE, f"Unable to parse engine version '{text}' as a semver string. "
-                            'Expected "x.y.z" semver format.', pos)
+            raise LoadError(
+                F.LOAD_ERR_VALIDATE,
+                f"Unable to parse engine version '{text}' as a semver string. "
+                'Expected "x.y.z" semver format.',
+                pos,
+            )
         self.req.engine.append((ver, text, pos))
 
     def _plugin_versions(self, item: RawItem) -> None:
@@ -187,16 +238,25 @@ class Decoder:
             if not isinstance(alts, list):
                 raise LoadError(F.LOAD_ERR_YAML_VALIDATE, "Value is not a sequence", epos)
             for j, alt in enumerate(alts):
-                apos = item.pos("required_plugin_versions alternative", "", "required_plugin_versions", i,
-                                "alternatives", j)
+                apos = item.pos(
+                    "required_plugin_versions alternative",
+                    "",
+                    "required_plugin_versions",
+                    i,
+                    "alternatives",
+                    j,
+                )
                 choices.append(self._plugin_choice(alt, apos))
             self.req.plugins.append(PluginRequirement(tuple(choices), epos))
 
     @staticmethod
     def _plugin_choice(entry: Any, pos: Position) -> tuple[str, str]:
         if not isinstance(entry, dict):
-            raise LoadError(F.LOAD_ERR_YAML_VALIDATE, "Unexpected element type. Each element should be a yaml "
-                            "associative array.", pos)
+            raise LoadError(
+                F.LOAD_ERR_YAML_VALIDATE,
+                "Unexpected element type. Each element should be a yaml associative array.",
+                pos,
+            )
         for key in ("name", "version"):
             if entry.get(key) in (None, ""):
                 raise LoadError(F.LOAD_ERR_YAML_VALIDATE, f"Item has no mapping for key '{key}'", pos)
@@ -207,17 +267,25 @@ class Decoder:
         pos = item.pos(F.LIST, name)
         _unknown_keys(item, _LIST_KEYS, pos, self.sink)
         if not _NAME.match(name):
-            self.sink.warn(F.LOAD_INVALID_LIST_NAME, "List has an invalid name. List names should match a "
-                           f"regular expression: {_NAME.pattern}", pos)
+            self.sink.warn(
+                F.LOAD_INVALID_LIST_NAME,
+                f"List has an invalid name. List names should match a regular expression: {_NAME.pattern}",
+                pos,
+            )
         if "items" not in item.data:
             raise LoadError(F.LOAD_ERR_YAML_VALIDATE, "Item has no mapping for key 'items'", pos)
         raw = item.data["items"] or []
         if not isinstance(raw, list) or any(isinstance(v, (dict, list)) for v in raw):
-            raise LoadError(F.LOAD_ERR_YAML_VALIDATE, "List items must be a list of strings",
-                            item.pos(F.LIST, name, "items"))
+            raise LoadError(
+                F.LOAD_ERR_YAML_VALIDATE,
+                "List items must be a list of strings",
+                item.pos(F.LIST, name, "items"),
+            )
         items = [("true" if v else "false") if isinstance(v, bool) else str(v) for v in raw]
         append = _append_flag(item, pos, self.sink)
-        appends, replaces = _overrides(item, pos, can_append=frozenset({"items"}), can_replace=frozenset({"items"}))
+        appends, replaces = _overrides(
+            item, pos, can_append=frozenset({"items"}), can_replace=frozenset({"items"})
+        )
         if append and (appends or replaces):
             raise LoadError(F.LOAD_ERR_YAML_VALIDATE, ERROR_OVERRIDE_APPEND, pos)
         info = ListInfo(name, items, pos)
@@ -228,12 +296,16 @@ class Decoder:
         pos = item.pos(F.MACRO, name)
         _unknown_keys(item, _MACRO_KEYS, pos, self.sink)
         if not _NAME.match(name):
-            self.sink.warn(F.LOAD_INVALID_MACRO_NAME, "Macro has an invalid name. Macro names should match a "
-                           f"regular expression: {_NAME.pattern}", pos)
+            self.sink.warn(
+                F.LOAD_INVALID_MACRO_NAME,
+                f"Macro has an invalid name. Macro names should match a regular expression: {_NAME.pattern}",
+                pos,
+            )
         cond = _text(item, "condition", pos)
         append = _append_flag(item, pos, self.sink)
-        appends, replaces = _overrides(item, pos, can_append=frozenset({"condition"}),
-                                       can_replace=frozenset({"condition"}))
+        appends, replaces = _overrides(
+            item, pos, can_append=frozenset({"condition"}), can_replace=frozenset({"condition"})
+        )
         if append and (appends or replaces):
             raise LoadError(F.LOAD_ERR_YAML_VALIDATE, ERROR_OVERRIDE_APPEND, pos)
         info = MacroInfo(name, cond, pos, item.pos(F.MACRO, name, "condition"))
@@ -251,23 +323,31 @@ class Decoder:
         source = str(data["source"]) if data.get("source") is not None else None
         if appends or replaces:
             expected = {k for k in RULE_REPLACE | RULE_APPEND if k in data}
-            for keys, op, apply in ((appends, "append", self.col.append_rule),
-                                    (replaces, "replace", self.col.replace_rule)):
+            for keys, op, apply in (
+                (appends, "append", self.col.append_rule),
+                (replaces, "replace", self.col.replace_rule),
+            ):
                 if not keys:
                     continue
                 upd = RuleUpdate(name, pos, source)
                 for key in sorted(keys):
                     if key not in expected:
-                        raise LoadError(F.LOAD_ERR_YAML_VALIDATE, f"An {op} override for '{key}' was specified "
-                                        f"but '{key}' is not defined", pos)
+                        raise LoadError(
+                            F.LOAD_ERR_YAML_VALIDATE,
+                            f"An {op} override for '{key}' was specified but '{key}' is not defined",
+                            pos,
+                        )
                     expected.discard(key)
                     upd.values[key] = self._value(item, key, pos, append=op == "append")
                 if "exceptions" in upd.values:
                     upd.exceptions = upd.values.pop("exceptions")
                 apply(upd)
             for key in sorted(expected):
-                raise LoadError(F.LOAD_ERR_YAML_VALIDATE, f"Unexpected key '{key}': no corresponding entry under "
-                                "'override' is defined.", item.pos(F.OVERRIDE, key, key))
+                raise LoadError(
+                    F.LOAD_ERR_YAML_VALIDATE,
+                    f"Unexpected key '{key}': no corresponding entry under 'override' is defined.",
+                    item.pos(F.OVERRIDE, key, key),
+                )
             return
         if append:
             upd = RuleUpdate(name, pos, source)
@@ -304,8 +384,11 @@ class Decoder:
         try:
             return int(item.data[key])
         except (TypeError, ValueError):
-            raise LoadError(F.LOAD_ERR_YAML_VALIDATE, f"Value for key '{key}' must be an integer",
-                            item.pos(pos.item_type, pos.item_name, key)) from None
+            raise LoadError(
+                F.LOAD_ERR_YAML_VALIDATE,
+                f"Value for key '{key}' must be an integer",
+                item.pos(pos.item_type, pos.item_name, key),
+            ) from None
 
     @staticmethod
     def _priority(item: RawItem, pos: Position) -> Priority:
@@ -313,8 +396,9 @@ class Decoder:
         try:
             return Priority.parse(text)
         except ValueError:
-            raise LoadError(F.LOAD_ERR_VALIDATE, "Invalid priority",
-                            item.pos("rule priority", pos.item_name, "priority")) from None
+            raise LoadError(
+                F.LOAD_ERR_VALIDATE, "Invalid priority", item.pos("rule priority", pos.item_name, "priority")
+            ) from None
 
     def _define(self, item: RawItem, name: str, pos: Position, source: str | None) -> RuleInfo:
         info = RuleInfo(name, pos, source=source or "syscall")
@@ -325,8 +409,12 @@ class Decoder:
         info.desc = _text(item, "desc", pos)
         info.priority = self._priority(item, pos)
         data = item.data
-        for key, attr in (("enabled", "enabled"), ("warn_evttypes", "warn_evttypes"),
-                          ("skip-if-unknown-filter", "skip_if_unknown_filter"), ("capture", "capture")):
+        for key, attr in (
+            ("enabled", "enabled"),
+            ("warn_evttypes", "warn_evttypes"),
+            ("skip-if-unknown-filter", "skip_if_unknown_filter"),
+            ("capture", "capture"),
+        ):
             if key in data:
                 setattr(info, attr, _bool(item, key, pos))
         if "capture_duration" in data:

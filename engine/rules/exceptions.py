@@ -17,9 +17,17 @@ from typing import Any
 from engine import fields as field_registry
 from engine.condition import lexer
 from engine.condition.ast import ALL_OPS, LIST_OPS, MODIFIERS
-from engine.rules.findings import (EXCEPTION, LOAD_APPEND_NO_VALUES, LOAD_ERR_VALIDATE,
-                                   LOAD_ERR_YAML_VALIDATE, LOAD_EXCEPTION_NAME_NOT_UNIQUE, LOAD_UNKNOWN_KEY,
-                                   FindingSink, LoadError, Position)
+from engine.rules.findings import (
+    EXCEPTION,
+    LOAD_APPEND_NO_VALUES,
+    LOAD_ERR_VALIDATE,
+    LOAD_ERR_YAML_VALIDATE,
+    LOAD_EXCEPTION_NAME_NOT_UNIQUE,
+    LOAD_UNKNOWN_KEY,
+    FindingSink,
+    LoadError,
+    Position,
+)
 from engine.rules.reader import RawItem
 
 _KEYS = ("name", "fields", "comps", "values")
@@ -36,14 +44,19 @@ class ExceptionInfo:
     values: list[Any] = field(default_factory=list)
 
 
-def decode_exceptions(item: RawItem, rule_name: str, sink: FindingSink, *, append: bool) -> list[ExceptionInfo]:
+def decode_exceptions(
+    item: RawItem, rule_name: str, sink: FindingSink, *, append: bool
+) -> list[ExceptionInfo]:
     """The exceptions of a rule item (``append`` items may leave out fields/comps)."""
     exs = item.data.get("exceptions")
     if exs is None:
         return []
     if not isinstance(exs, list):
-        raise LoadError(LOAD_ERR_YAML_VALIDATE, "Rule exceptions must be a sequence",
-                        item.pos("exceptions", rule_name, "exceptions"))
+        raise LoadError(
+            LOAD_ERR_YAML_VALIDATE,
+            "Rule exceptions must be a sequence",
+            item.pos("exceptions", rule_name, "exceptions"),
+        )
     out: list[ExceptionInfo] = []
     seen: set[str] = set()
     for i, ex in enumerate(exs):
@@ -56,12 +69,17 @@ def decode_exceptions(item: RawItem, rule_name: str, sink: FindingSink, *, appen
         name = str(name)
         pos = item.pos(EXCEPTION, name, "exceptions", i)
         if name in seen:
-            sink.warn(LOAD_EXCEPTION_NAME_NOT_UNIQUE,
-                      f"Multiple definitions of exception '{name}' in the same rule", pos)
+            sink.warn(
+                LOAD_EXCEPTION_NAME_NOT_UNIQUE,
+                f"Multiple definitions of exception '{name}' in the same rule",
+                pos,
+            )
         seen.add(name)
         for key in ex:
             if key not in _KEYS:
-                sink.warn(LOAD_UNKNOWN_KEY, f"Unknown key '{key}'", item.pos(EXCEPTION, name, "exceptions", i, key))
+                sink.warn(
+                    LOAD_UNKNOWN_KEY, f"Unknown key '{key}'", item.pos(EXCEPTION, name, "exceptions", i, key)
+                )
         info = ExceptionInfo(name, pos)
         if "fields" in ex:
             info.fields = _strings(ex["fields"], "fields", pos)
@@ -83,11 +101,14 @@ def decode_exceptions(item: RawItem, rule_name: str, sink: FindingSink, *, appen
 def _strings(value: Any, key: str, pos: Position) -> str | list[str]:
     if isinstance(value, list):
         if not all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in value):
-            raise LoadError(LOAD_ERR_YAML_VALIDATE, f"Rule exception {key} must be a string or a list of strings",
-                            pos)
+            raise LoadError(
+                LOAD_ERR_YAML_VALIDATE, f"Rule exception {key} must be a string or a list of strings", pos
+            )
         return [str(v) for v in value]
     if isinstance(value, (dict, bool)) or value is None:
-        raise LoadError(LOAD_ERR_YAML_VALIDATE, f"Rule exception {key} must be a string or a list of strings", pos)
+        raise LoadError(
+            LOAD_ERR_YAML_VALIDATE, f"Rule exception {key} must be a string or a list of strings", pos
+        )
     return str(value)
 
 
@@ -95,7 +116,9 @@ def _value(value: Any, pos: Position) -> Any:
     if isinstance(value, list):
         return [_value(v, pos) for v in value]
     if isinstance(value, dict) or value is None:
-        raise LoadError(LOAD_ERR_YAML_VALIDATE, "Rule exception values must be strings or lists of strings", pos)
+        raise LoadError(
+            LOAD_ERR_YAML_VALIDATE, "Rule exception values must be strings or lists of strings", pos
+        )
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
@@ -149,8 +172,11 @@ def validate_exception(ex: ExceptionInfo, source: str) -> None:
         if isinstance(ex.comps, list):
             raise LoadError(LOAD_ERR_VALIDATE, "Fields and comps must both be strings", ex.pos)
         if ex.comps not in ("in", "pmatch", "intersects"):
-            raise LoadError(LOAD_ERR_VALIDATE,
-                            "When fields is a single value, comps must be one of (in, pmatch, intersects)", ex.pos)
+            raise LoadError(
+                LOAD_ERR_VALIDATE,
+                "When fields is a single value, comps must be one of (in, pmatch, intersects)",
+                ex.pos,
+            )
         if not is_field(source, ex.fields):
             raise LoadError(LOAD_ERR_VALIDATE, f"'{ex.fields}' is not a supported filter field", ex.pos)
 
@@ -175,7 +201,9 @@ def exception_condition(ex: ExceptionInfo) -> str:
         items: list[str] = []
         for value in ex.values:
             if isinstance(value, list):
-                raise LoadError(LOAD_ERR_VALIDATE, "Expected values array to contain a list of strings", ex.pos)
+                raise LoadError(
+                    LOAD_ERR_VALIDATE, "Expected values array to contain a list of strings", ex.pos
+                )
             items.append(_quote(value))
         return f"({ex.fields} {ex.comps} ({', '.join(items)}))"
     comps = ex.comps if isinstance(ex.comps, list) else ["="] * len(ex.fields)

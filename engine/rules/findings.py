@@ -59,8 +59,13 @@ class Position:
     item_name: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"file": self.file, "line": self.line, "column": self.column, "item_type": self.item_type,
-                "item_name": self.item_name}
+        return {
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+            "item_type": self.item_type,
+            "item_name": self.item_name,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,25 +83,47 @@ class Finding:
     context_chain: tuple[Position, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"code": self.code, "item_type": self.item_type, "item_name": self.item_name,
-                               "message": self.message, "file": self.file, "line": self.line,
-                               "column": self.column}
+        out: dict[str, Any] = {
+            "code": self.code,
+            "item_type": self.item_type,
+            "item_name": self.item_name,
+            "message": self.message,
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+        }
         if self.context_chain:
             out["context_chain"] = [p.to_dict() for p in self.context_chain]
         return out
 
     def to_text(self, kind: str) -> str:
-        return (f"{self.file}:{self.line}:{self.column}: {kind} {self.code} {self.item_type} "
-                f"'{self.item_name}': {self.message}")
+        return (
+            f"{self.file}:{self.line}:{self.column}: {kind} {self.code} {self.item_type} "
+            f"'{self.item_name}': {self.message}"
+        )
 
 
-def finding_at(code: str, message: str, pos: Position, *, chain: tuple[Position, ...] = (),
-               item_type: str | None = None, item_name: str | None = None) -> Finding:
+def finding_at(
+    code: str,
+    message: str,
+    pos: Position,
+    *,
+    chain: tuple[Position, ...] = (),
+    item_type: str | None = None,
+    item_name: str | None = None,
+) -> Finding:
     """A finding located at ``pos`` (item type/name taken from it unless given)."""
     extra = tuple(p for p in chain if p != pos)
-    return Finding(code, item_type if item_type is not None else pos.item_type,
-                   item_name if item_name is not None else pos.item_name, message, pos.file, pos.line,
-                   pos.column, extra)
+    return Finding(
+        code,
+        item_type if item_type is not None else pos.item_type,
+        item_name if item_name is not None else pos.item_name,
+        message,
+        pos.file,
+        pos.line,
+        pos.column,
+        extra,
+    )
 
 
 class LoadError(Exception):

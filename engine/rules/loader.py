@@ -40,8 +40,11 @@ class LoadResult:
     files: tuple[str, ...] = field(default=())
 
     def to_dict(self) -> dict[str, Any]:
-        return {"successful": self.successful, "errors": [f.to_dict() for f in self.errors],
-                "warnings": [f.to_dict() for f in self.warnings]}
+        return {
+            "successful": self.successful,
+            "errors": [f.to_dict() for f in self.errors],
+            "warnings": [f.to_dict() for f in self.warnings],
+        }
 
 
 def _all_evttypes() -> frozenset[str]:
@@ -76,8 +79,12 @@ def _check_engine(req: Requirements, sink: FindingSink) -> None:
     engine = parse_semver(FALCO_ENGINE_VERSION) or (0, 0, 0)
     for ver, text, pos in req.engine:
         if ver > engine:
-            sink.error(F.LOAD_ERR_VALIDATE, f"Rules require engine version {_version_text(ver)}, but engine "
-                       f"version is {FALCO_ENGINE_VERSION}", pos)
+            sink.error(
+                F.LOAD_ERR_VALIDATE,
+                f"Rules require engine version {_version_text(ver)}, but engine "
+                f"version is {FALCO_ENGINE_VERSION}",
+                pos,
+            )
 
 
 def _plugin_ok(have: Mapping[str, str], name: str, want: str) -> bool:
@@ -99,8 +106,9 @@ def _check_plugins(reqs: Sequence[PluginRequirement], sink: FindingSink) -> None
         sink.error(F.LOAD_ERR_VALIDATE, msg, pos)
 
 
-def load_rules(sources: Sequence[RuleSource], *, rule_matching: str = "first",
-               indexers: Mapping[str, Any] | None = None) -> LoadResult:
+def load_rules(
+    sources: Sequence[RuleSource], *, rule_matching: str = "first", indexers: Mapping[str, Any] | None = None
+) -> LoadResult:
     """Load rules files (paths or ``(name, content)`` pairs) in order. Never raises for bad rules content."""
     sink = FindingSink()
     col = Collector(frozenset(field_registry.SOURCES), sink)
@@ -112,8 +120,11 @@ def load_rules(sources: Sequence[RuleSource], *, rule_matching: str = "first",
         try:
             name, content = _read_source(src)
         except (OSError, UnicodeDecodeError) as exc:
-            sink.error(F.LOAD_ERR_FILE_READ, f"Could not read rules file: {exc}",
-                       Position(str(src), 1, 1, F.RULES_CONTENT, str(src)))
+            sink.error(
+                F.LOAD_ERR_FILE_READ,
+                f"Could not read rules file: {exc}",
+                Position(str(src), 1, 1, F.RULES_CONTENT, str(src)),
+            )
             continue
         files.append(name)
         digest.update(content.encode("utf-8"))
@@ -137,6 +148,11 @@ def load_rules(sources: Sequence[RuleSource], *, rule_matching: str = "first",
     ruleset = None
     if ok:
         used = sorted({r.source for r in rules})
-        ruleset = Ruleset(rules, checksum=digest.hexdigest(), sources_used=used, rule_matching=rule_matching,
-                          indexers=default_indexers() if indexers is None else indexers)
+        ruleset = Ruleset(
+            rules,
+            checksum=digest.hexdigest(),
+            sources_used=used,
+            rule_matching=rule_matching,
+            indexers=default_indexers() if indexers is None else indexers,
+        )
     return LoadResult(ok, tuple(sink.errors), tuple(sink.warnings), ruleset, tuple(files))

@@ -16,8 +16,14 @@ from typing import Any
 
 import yaml
 
-from engine.rules.findings import (LOAD_ERR_YAML_PARSE, LOAD_ERR_YAML_VALIDATE, RULES_CONTENT,
-                                   RULES_CONTENT_ITEM, LoadError, Position)
+from engine.rules.findings import (
+    LOAD_ERR_YAML_PARSE,
+    LOAD_ERR_YAML_VALIDATE,
+    RULES_CONTENT,
+    RULES_CONTENT_ITEM,
+    LoadError,
+    Position,
+)
 
 Path = tuple[Any, ...]
 
@@ -28,7 +34,7 @@ class _RulesLoader(yaml.CSafeLoader):
     unknown tags."""
 
 
-def _untagged(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+def _untagged(loader: Any, node: Any) -> Any:
     """Unknown tags (``desc: != x`` reads as the tag ``!=``) are ignored, as yaml-cpp ignores them."""
     if isinstance(node, yaml.MappingNode):
         return loader.construct_mapping(node, deep=True)
@@ -37,14 +43,15 @@ def _untagged(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
     return loader.construct_scalar(node)
 
 
-_RulesLoader.add_constructor("tag:yaml.org,2002:value", yaml.SafeLoader.construct_yaml_str)
+_RulesLoader.add_constructor("tag:yaml.org,2002:value", yaml.SafeLoader.construct_yaml_str)  # type: ignore[type-var]
 _RulesLoader.add_constructor(None, _untagged)
 _RulesLoader.yaml_implicit_resolvers = {
     first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
     for first, resolvers in yaml.CSafeLoader.yaml_implicit_resolvers.items()
 }
-_RulesLoader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
-                                   list("tTfF"))
+_RulesLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +99,7 @@ def _parse_error(exc: yaml.YAMLError, file: str) -> LoadError:
 def read_items(file: str, content: str) -> Iterator[RawItem | LoadError]:
     """Items of every YAML document in ``content``; a ``LoadError`` is yielded for an item that is not a
     mapping. A file that does not parse or whose document is not a list raises ``LoadError``."""
-    docs: list[tuple[yaml.Node, Any]] = []
+    docs: list[tuple[Any, Any]] = []
     loader = _RulesLoader(content)
     try:
         while loader.check_node():
@@ -107,14 +114,19 @@ def read_items(file: str, content: str) -> Iterator[RawItem | LoadError]:
             continue
         if not isinstance(node, yaml.SequenceNode):
             line, column = node.start_mark.line + 1, node.start_mark.column + 1
-            raise LoadError(LOAD_ERR_YAML_VALIDATE, "Rules content is not yaml",
-                            Position(file, line, column, RULES_CONTENT, file))
+            raise LoadError(
+                LOAD_ERR_YAML_VALIDATE,
+                "Rules content is not yaml",
+                Position(file, line, column, RULES_CONTENT, file),
+            )
         for item_node, item in zip(node.value, data):
             line, column = item_node.start_mark.line + 1, item_node.start_mark.column + 1
             if not isinstance(item, dict):
-                yield LoadError(LOAD_ERR_YAML_VALIDATE,
-                                "Unexpected element type. Each element should be a yaml associative array.",
-                                Position(file, line, column, RULES_CONTENT_ITEM, ""))
+                yield LoadError(
+                    LOAD_ERR_YAML_VALIDATE,
+                    "Unexpected element type. Each element should be a yaml associative array.",
+                    Position(file, line, column, RULES_CONTENT_ITEM, ""),
+                )
                 continue
             marks: dict[Path, tuple[int, int]] = {}
             _record(item_node, (), marks)

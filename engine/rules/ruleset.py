@@ -40,8 +40,15 @@ class CompiledRule:
 class Ruleset:
     """Rules ready to run. Build it once; it is never mutated (the runtime swaps whole rulesets)."""
 
-    def __init__(self, rules: Sequence[CompiledRule], *, checksum: str, sources_used: Sequence[str] = (),
-                 rule_matching: str = "first", indexers: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        rules: Sequence[CompiledRule],
+        *,
+        checksum: str,
+        sources_used: Sequence[str] = (),
+        rule_matching: str = "first",
+        indexers: Mapping[str, Any] | None = None,
+    ) -> None:
         if rule_matching not in ("first", "all"):
             raise ValueError(f"rule_matching must be 'first' or 'all', not {rule_matching!r}")
         self.rules: tuple[CompiledRule, ...] = tuple(rules)
@@ -103,6 +110,7 @@ class Ruleset:
         rules = self._by_source.get(source, ())
         if any(r.evttypes is None for r in rules):
             from engine.fields.evt import EVENT_TYPES
+
             return frozenset(EVENT_TYPES)
         out: set[str] = set()
         for rule in rules:

@@ -18,6 +18,7 @@ import orjson
 
 from falcoctl_py.errors import UsageError
 
+
 def _default_rules() -> Path:
     from importlib.resources import files
 
@@ -43,8 +44,10 @@ def _finding(f: Any) -> dict[str, Any]:
 
 def _summary(result: Any, files: list[Path]) -> str:
     state = "OK" if result.successful else "FAILED"
-    return (f"{state}: {len(files)} rules file(s), {len(result.errors)} error(s), "
-            f"{len(result.warnings)} warning(s)")
+    return (
+        f"{state}: {len(files)} rules file(s), {len(result.errors)} error(s), "
+        f"{len(result.warnings)} warning(s)"
+    )
 
 
 def _echo_text(result: Any) -> None:
@@ -55,9 +58,16 @@ def _echo_text(result: Any) -> None:
 
 
 def _rule_dict(rule: Any) -> dict[str, Any]:
-    return {"name": rule.name, "source": rule.source, "priority": rule.priority.falco_name,
-            "enabled": rule.enabled, "tags": list(rule.tags), "condition": rule.condition,
-            "condition_compiled": rule.condition_compiled, "output": rule.output}
+    return {
+        "name": rule.name,
+        "source": rule.source,
+        "priority": rule.priority.falco_name,
+        "enabled": rule.enabled,
+        "tags": list(rule.tags),
+        "condition": rule.condition,
+        "condition_compiled": rule.condition_compiled,
+        "output": rule.output,
+    }
 
 
 _files_options = [
@@ -82,17 +92,24 @@ def group() -> None:
 @group.command()
 @_with_file_options
 @click.pass_context
-def validate(ctx: click.Context, rules: tuple[str, ...], default_rules: bool, output: str,
-             paths: tuple[str, ...]) -> None:
+def validate(
+    ctx: click.Context, rules: tuple[str, ...], default_rules: bool, output: str, paths: tuple[str, ...]
+) -> None:
     """Load rules files in order (validation only) and report errors and warnings."""
     from engine.rules import load_rules
 
     files = _files(rules, paths, default_rules)
     result = load_rules(files)
     if output == "json":
-        click.echo(orjson.dumps({"successful": result.successful,
-                                 "errors": [_finding(f) for f in result.errors],
-                                 "warnings": [_finding(f) for f in result.warnings]}).decode())
+        click.echo(
+            orjson.dumps(
+                {
+                    "successful": result.successful,
+                    "errors": [_finding(f) for f in result.errors],
+                    "warnings": [_finding(f) for f in result.warnings],
+                }
+            ).decode()
+        )
     else:
         _echo_text(result)
         click.echo(_summary(result, files))
@@ -102,8 +119,9 @@ def validate(ctx: click.Context, rules: tuple[str, ...], default_rules: bool, ou
 @group.command()
 @_with_file_options
 @click.pass_context
-def describe(ctx: click.Context, rules: tuple[str, ...], default_rules: bool, output: str,
-             paths: tuple[str, ...]) -> None:
+def describe(
+    ctx: click.Context, rules: tuple[str, ...], default_rules: bool, output: str, paths: tuple[str, ...]
+) -> None:
     """Load rules files and describe each rule: priority, tags, conditions as written and as compiled."""
     from engine.rules import load_rules
 
@@ -111,10 +129,16 @@ def describe(ctx: click.Context, rules: tuple[str, ...], default_rules: bool, ou
     result = load_rules(files)
     described = [_rule_dict(r) for r in result.ruleset.rules] if result.ruleset else []
     if output == "json":
-        click.echo(orjson.dumps({"successful": result.successful,
-                                 "errors": [_finding(f) for f in result.errors],
-                                 "warnings": [_finding(f) for f in result.warnings],
-                                 "rules": described}).decode())
+        click.echo(
+            orjson.dumps(
+                {
+                    "successful": result.successful,
+                    "errors": [_finding(f) for f in result.errors],
+                    "warnings": [_finding(f) for f in result.warnings],
+                    "rules": described,
+                }
+            ).decode()
+        )
     else:
         _echo_text(result)
         for r in described:

@@ -18,15 +18,20 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from engine.rules import load_rules  # noqa: E402
-from engine.rules.collector import Collector  # noqa: E402
-from engine.rules.compiler import Compiler  # noqa: E402
-from engine.rules.decode import Decoder, Requirements  # noqa: E402
-from engine.rules.findings import FindingSink, LoadError  # noqa: E402
-from engine.rules.loader import _all_evttypes  # noqa: E402
-from engine.rules.reader import RawItem, read_items  # noqa: E402
+from engine.rules import load_rules
+from engine.rules.collector import Collector
+from engine.rules.compiler import Compiler
+from engine.rules.decode import Decoder, Requirements
+from engine.rules.findings import FindingSink, LoadError
+from engine.rules.loader import _all_evttypes
+from engine.rules.reader import RawItem, read_items
 
-FILES = ["falco_rules.yaml", "falco-incubating_rules.yaml", "falco-sandbox_rules.yaml", "k8s_audit_rules.yaml"]
+FILES = [
+    "falco_rules.yaml",
+    "falco-incubating_rules.yaml",
+    "falco-sandbox_rules.yaml",
+    "k8s_audit_rules.yaml",
+]
 TARGET_MS = 300.0
 
 
@@ -73,8 +78,10 @@ def main() -> int:
         print(f"load failed: {[f.to_text('error') for f in result.errors][:3]}", file=sys.stderr)
         return 1
     median = statistics.median(times)
-    print(f"rules load, 4 upstream files, {len(result.ruleset.rules)} rules: first {times[0]:.1f} ms, "
-          f"best {min(times):.1f} ms, median {median:.1f} ms over {args.runs} runs (target <= {TARGET_MS:.0f} ms)")
+    print(
+        f"rules load, 4 upstream files, {len(result.ruleset.rules)} rules: first {times[0]:.1f} ms, "
+        f"best {min(times):.1f} ms, median {median:.1f} ms over {args.runs} runs (target <= {TARGET_MS:.0f} ms)"
+    )
     split = stages(paths)
     print("one load by stage: " + ", ".join(f"{k} {v:.1f} ms" for k, v in split.items()))
     return 0 if median <= TARGET_MS else 1

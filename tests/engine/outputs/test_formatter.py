@@ -10,8 +10,13 @@ from engine.sources.syscall_event import ProcessInfo, SyscallEvent
 
 
 def _audit(**extra) -> AuditEvent:
-    obj = {"verb": "get", "stage": "ResponseComplete", "user": {"username": "alice"},
-           "requestURI": "/api/v1/pods?pretty=true&watch=1", "stageTimestamp": "2024-01-01T00:00:00Z"}
+    obj = {
+        "verb": "get",
+        "stage": "ResponseComplete",
+        "user": {"username": "alice"},
+        "requestURI": "/api/v1/pods?pretty=true&watch=1",
+        "stageTimestamp": "2024-01-01T00:00:00Z",
+    }
     obj.update(extra)
     return AuditEvent(obj)
 
@@ -46,9 +51,15 @@ def test_list_values_render_like_falco() -> None:
     assert render(None) == ("<NA>", None)
 
 
-@pytest.mark.parametrize("output, token", [("x %not_a_real_field", "not_a_real_field"),
-                                           ("x %proc.nobody y", "proc.nobody"),
-                                           ("100% sure", " "), ("x %(proc.name", "proc.name")])
+@pytest.mark.parametrize(
+    "output, token",
+    [
+        ("x %not_a_real_field", "not_a_real_field"),
+        ("x %proc.nobody y", "proc.nobody"),
+        ("100% sure", " "),
+        ("x %(proc.name", "proc.name"),
+    ],
+)
 def test_invalid_tokens(output: str, token: str) -> None:
     with pytest.raises(OutputFormatError) as info:
         OutputFormatter(output, "syscall")

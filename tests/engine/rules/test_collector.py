@@ -8,16 +8,20 @@ from engine.priority import Priority
 
 
 def test_redefinition_keeps_original_position() -> None:
-    res = load(HEADER + "- rule: second\n  desc: d\n  condition: evt.type = close\n  output: o\n  priority: INFO\n",
-               "- rule: base\n  desc: new\n  condition: evt.type = openat\n  output: o2\n  priority: ERROR\n")
+    res = load(
+        HEADER + "- rule: second\n  desc: d\n  condition: evt.type = close\n  output: o\n  priority: INFO\n",
+        "- rule: base\n  desc: new\n  condition: evt.type = openat\n  output: o2\n  priority: ERROR\n",
+    )
     assert [r.name for r in res.ruleset.rules] == ["base", "second"]
     base = rule(res, "base")
     assert (base.desc, base.priority, base.condition_compiled) == ("new", Priority.ERROR, "evt.type = openat")
 
 
 def test_override_append_and_replace_in_one_item() -> None:
-    res = load(HEADER + "- rule: base\n  condition: and proc.name = cat\n  priority: critical\n  tags: [t1]\n"
-               "  override:\n    condition: append\n    priority: replace\n    tags: append\n")
+    res = load(
+        HEADER + "- rule: base\n  condition: and proc.name = cat\n  priority: critical\n  tags: [t1]\n"
+        "  override:\n    condition: append\n    priority: replace\n    tags: append\n"
+    )
     base = rule(res, "base")
     assert base.condition == "evt.type = open and proc.name = cat"
     assert base.priority is Priority.CRITICAL and base.tags == ("t1",)
@@ -25,8 +29,10 @@ def test_override_append_and_replace_in_one_item() -> None:
 
 
 def test_output_and_desc_append_with_a_space() -> None:
-    res = load(HEADER + "- rule: base\n  output: extra=%proc.pid\n  desc: more\n"
-               "  override:\n    output: append\n    desc: append\n")
+    res = load(
+        HEADER + "- rule: base\n  output: extra=%proc.pid\n  desc: more\n"
+        "  override:\n    output: append\n    desc: append\n"
+    )
     base = rule(res, "base")
     assert (base.output, base.desc) == ("o %proc.name extra=%proc.pid", "d more")
 
@@ -63,11 +69,15 @@ def test_enabled_replace_override_has_no_warning() -> None:
 
 
 def test_list_and_macro_append_extend() -> None:
-    res = load("- list: l\n  items: [a]\n- list: l\n  items: [b]\n  override:\n    items: append\n"
-               "- macro: m\n  condition: proc.name in (l)\n- macro: m\n  condition: or proc.pname = x\n"
-               "  append: true\n"
-               "- rule: r\n  desc: d\n  condition: evt.type = open and m\n  output: o\n  priority: INFO\n")
-    assert rule(res, "r").condition_compiled == "(evt.type = open and (proc.name in (a, b) or proc.pname = x))"
+    res = load(
+        "- list: l\n  items: [a]\n- list: l\n  items: [b]\n  override:\n    items: append\n"
+        "- macro: m\n  condition: proc.name in (l)\n- macro: m\n  condition: or proc.pname = x\n"
+        "  append: true\n"
+        "- rule: r\n  desc: d\n  condition: evt.type = open and m\n  output: o\n  priority: INFO\n"
+    )
+    assert (
+        rule(res, "r").condition_compiled == "(evt.type = open and (proc.name in (a, b) or proc.pname = x))"
+    )
     assert codes(res.warnings) == ["LOAD_DEPRECATED_ITEM"]
 
 
@@ -89,7 +99,11 @@ def test_unknown_key_and_unknown_item_warn() -> None:
 def test_missing_keys_name_the_key_and_item() -> None:
     res = load("- rule: r\n  desc: d\n  condition: evt.type = open\n  priority: INFO\n")
     (err,) = res.errors
-    assert (err.item_type, err.item_name, err.message) == ("rule", "r", "Item has no mapping for key 'output'")
+    assert (err.item_type, err.item_name, err.message) == (
+        "rule",
+        "r",
+        "Item has no mapping for key 'output'",
+    )
     (err,) = load("- macro:\n  condition: x\n").errors
     assert err.message == "Mapping for key 'macro' is empty"
 
@@ -100,12 +114,18 @@ def test_invalid_priority() -> None:
 
 
 def test_priority_words_are_case_insensitive() -> None:
-    for word, level in (("informational", Priority.INFORMATIONAL), ("Warning", Priority.WARNING),
-                        ("EMERGENCY", Priority.EMERGENCY), ("debug", Priority.DEBUG)):
+    for word, level in (
+        ("informational", Priority.INFORMATIONAL),
+        ("Warning", Priority.WARNING),
+        ("EMERGENCY", Priority.EMERGENCY),
+        ("debug", Priority.DEBUG),
+    ):
         assert rule(load(HEADER.replace("INFO", word)), "base").priority is level
 
 
 def test_unknown_source_is_skipped_with_warning() -> None:
-    res = load("- rule: c\n  desc: d\n  condition: ct.name = x\n  output: o\n  priority: INFO\n  source: aws\n")
+    res = load(
+        "- rule: c\n  desc: d\n  condition: ct.name = x\n  output: o\n  priority: INFO\n  source: aws\n"
+    )
     assert res.successful and res.ruleset is not None and len(res.ruleset.rules) == 0
     assert res.warnings[0].message == "Unknown source aws, skipping"

@@ -8,8 +8,9 @@ RULE_M = "- rule: r\n  desc: d\n  condition: evt.type = open and {cond}\n  outpu
 
 
 def test_lists_can_name_earlier_lists_and_are_marked_used() -> None:
-    res = load("- list: a\n  items: [x, y]\n- list: b\n  items: [a, z]\n"
-               + RULE_M.format(cond="proc.name in (b)"))
+    res = load(
+        "- list: a\n  items: [x, y]\n- list: b\n  items: [a, z]\n" + RULE_M.format(cond="proc.name in (b)")
+    )
     assert rule(res, "r").condition_compiled == "(evt.type = open and proc.name in (x, y, z))"
     assert res.warnings == ()
 
@@ -22,19 +23,28 @@ def test_unused_macro_and_list_warn() -> None:
 
 
 def test_macro_cannot_use_a_later_macro_but_a_rule_can() -> None:
-    res = load("- macro: first\n  condition: second\n- macro: second\n  condition: proc.name = x\n"
-               + RULE_M.format(cond="first"))
+    res = load(
+        "- macro: first\n  condition: second\n- macro: second\n  condition: proc.name = x\n"
+        + RULE_M.format(cond="first")
+    )
     (err,) = res.errors
     assert (err.code, err.item_type, err.item_name, err.message) == (
-        "LOAD_ERR_VALIDATE", "macro", "first", "Undefined macro 'second' used in filter.")
+        "LOAD_ERR_VALIDATE",
+        "macro",
+        "first",
+        "Undefined macro 'second' used in filter.",
+    )
     res = load(RULE_M.format(cond="later") + "- macro: later\n  condition: proc.name = x\n")
     assert rule(res, "r").condition_compiled == "(evt.type = open and proc.name = x)"
 
 
 def test_undefined_macro_in_rule() -> None:
     (err,) = load(RULE_M.format(cond="nowhere")).errors
-    assert (err.code, err.item_type, err.message) == ("LOAD_ERR_VALIDATE", "rule",
-                                                      "Undefined macro 'nowhere' used in filter.")
+    assert (err.code, err.item_type, err.message) == (
+        "LOAD_ERR_VALIDATE",
+        "rule",
+        "Undefined macro 'nowhere' used in filter.",
+    )
 
 
 def test_syntax_error_and_unknown_field() -> None:
@@ -53,8 +63,12 @@ def test_disabled_rules_are_still_compiled() -> None:
 def test_output_errors_and_skip_if_unknown_filter() -> None:
     (err,) = load(HEADER.replace("o %proc.name", "o %proc.nobody")).errors
     assert (err.code, err.message) == ("LOAD_ERR_COMPILE_OUTPUT", "invalid formatting token proc.nobody")
-    res = load(HEADER.replace("o %proc.name", "o %proc.nobody") + "  skip-if-unknown-filter: true\n"
-               + RULE_M.format(cond="proc.nobody = x") + "  skip-if-unknown-filter: true\n")
+    res = load(
+        HEADER.replace("o %proc.name", "o %proc.nobody")
+        + "  skip-if-unknown-filter: true\n"
+        + RULE_M.format(cond="proc.nobody = x")
+        + "  skip-if-unknown-filter: true\n"
+    )
     assert res.successful and codes(res.warnings) == ["LOAD_UNKNOWN_FILTER", "LOAD_UNKNOWN_FILTER"]
     assert len(res.ruleset.rules) == 0
 
@@ -63,7 +77,10 @@ def test_no_evttype_warning_unless_turned_off() -> None:
     text = "- rule: wide\n  desc: d\n  condition: proc.name = x\n  output: o\n  priority: INFO\n"
     res = load(text)
     assert codes(res.warnings) == ["LOAD_NO_EVTTYPE"]
-    assert res.warnings[0].message == "Rule matches too many evt.type values. This has a significant performance penalty."
+    assert (
+        res.warnings[0].message
+        == "Rule matches too many evt.type values. This has a significant performance penalty."
+    )
     assert load(text + "  warn_evttypes: false\n").warnings == ()
     assert load(HEADER).warnings == ()
 
@@ -88,9 +105,15 @@ def test_plugin_requirements_with_alternatives() -> None:
     assert load(ok).successful
     too_new = "- required_plugin_versions:\n  - name: k8saudit\n    version: 99.0.0\n"
     (err,) = load(too_new).errors
-    assert (err.code, err.item_type, err.item_name) == ("LOAD_ERR_VALIDATE", "required_plugin_versions", "k8saudit")
-    alt = ("- required_plugin_versions:\n  - name: cloudtrail\n    version: 0.1.0\n"
-           "    alternatives:\n      - name: k8saudit\n        version: 0.1.0\n")
+    assert (err.code, err.item_type, err.item_name) == (
+        "LOAD_ERR_VALIDATE",
+        "required_plugin_versions",
+        "k8saudit",
+    )
+    alt = (
+        "- required_plugin_versions:\n  - name: cloudtrail\n    version: 0.1.0\n"
+        "    alternatives:\n      - name: k8saudit\n        version: 0.1.0\n"
+    )
     assert load(alt).successful
     assert not load("- required_plugin_versions:\n  - name: cloudtrail\n    version: 0.1.0\n").successful
 

@@ -10,23 +10,37 @@ def _with(block: str) -> str:
 
 
 def test_fields_list_with_tuples() -> None:
-    res = load(_with("    - name: e\n      fields: [proc.name, fd.name]\n      comps: [=, startswith]\n"
-                     "      values:\n        - [cat, /etc/]\n        - [dog, '/a b/']\n"))
+    res = load(
+        _with(
+            "    - name: e\n      fields: [proc.name, fd.name]\n      comps: [=, startswith]\n"
+            "      values:\n        - [cat, /etc/]\n        - [dog, '/a b/']\n"
+        )
+    )
     assert rule(res, "base").condition_compiled == (
-        '(evt.type = open and not ((proc.name = cat and fd.name startswith /etc/) or '
-        '(proc.name = dog and fd.name startswith "/a b/")))')
+        "(evt.type = open and not ((proc.name = cat and fd.name startswith /etc/) or "
+        '(proc.name = dog and fd.name startswith "/a b/")))'
+    )
 
 
 def test_default_comps_are_equals_for_lists_and_in_for_single_field() -> None:
-    res = load(_with("    - name: e\n      fields: [proc.name]\n      values: [[cat]]\n"
-                     "    - name: f\n      fields: proc.pname\n      values: [sh, bash]\n"))
+    res = load(
+        _with(
+            "    - name: e\n      fields: [proc.name]\n      values: [[cat]]\n"
+            "    - name: f\n      fields: proc.pname\n      values: [sh, bash]\n"
+        )
+    )
     assert rule(res, "base").condition_compiled == (
-        "(evt.type = open and not proc.name = cat and not proc.pname in (sh, bash))")
+        "(evt.type = open and not proc.name = cat and not proc.pname in (sh, bash))"
+    )
 
 
 def test_list_operator_value_is_parenthesised() -> None:
-    res = load(_with("    - name: e\n      fields: [proc.name, proc.pname]\n      comps: [in, =]\n"
-                     "      values: [[[a, b], x]]\n"))
+    res = load(
+        _with(
+            "    - name: e\n      fields: [proc.name, proc.pname]\n      comps: [in, =]\n"
+            "      values: [[[a, b], x]]\n"
+        )
+    )
     assert "proc.name in (a, b) and proc.pname = x" in rule(res, "base").condition_compiled
 
 
@@ -36,38 +50,41 @@ def test_exception_without_values_adds_nothing() -> None:
 
 
 def test_appended_values_extend_the_exception() -> None:
-    res = load(_with("    - name: e\n      fields: proc.name\n      values: [a]\n")
-               + "- rule: base\n  exceptions:\n    - name: e\n      values: [b]\n"
-               "  override:\n    exceptions: append\n")
+    res = load(
+        _with("    - name: e\n      fields: proc.name\n      values: [a]\n")
+        + "- rule: base\n  exceptions:\n    - name: e\n      values: [b]\n"
+        "  override:\n    exceptions: append\n"
+    )
     assert rule(res, "base").condition_compiled == "(evt.type = open and not proc.name in (a, b))"
 
 
 def test_appending_fields_to_existing_exception_fails() -> None:
-    res = load(_with("    - name: e\n      fields: proc.name\n      values: [a]\n")
-               + "- rule: base\n  exceptions:\n    - name: e\n      fields: proc.pname\n      values: [b]\n"
-               "  override:\n    exceptions: append\n")
+    res = load(
+        _with("    - name: e\n      fields: proc.name\n      values: [a]\n")
+        + "- rule: base\n  exceptions:\n    - name: e\n      fields: proc.pname\n      values: [b]\n"
+        "  override:\n    exceptions: append\n"
+    )
     assert res.errors[0].message == "Can not append exception fields to existing exception, only values"
 
 
 def test_validation_errors_name_the_exception() -> None:
     cases = {
-        "    - name: e\n      fields: [proc.name]\n      comps: [=, =]\n      values: [[a]]\n":
-            "Fields and comps lists must have equal length",
-        "    - name: e\n      fields: [proc.name]\n      comps: [like]\n      values: [[a]]\n":
-            "'like' is not a supported comparison operator",
-        "    - name: e\n      fields: [proc.nothing]\n      values: [[a]]\n":
-            "'proc.nothing' is not a supported filter field",
-        "    - name: e\n      fields: proc.name\n      comps: =\n      values: [a]\n":
-            "When fields is a single value, comps must be one of (in, pmatch, intersects)",
-        "    - name: e\n      fields: [proc.name, proc.pname]\n      values: [[a]]\n":
-            "Fields and values lists must have equal length",
+        "    - name: e\n      fields: [proc.name]\n      comps: [=, =]\n      values: [[a]]\n": "Fields and comps lists must have equal length",
+        "    - name: e\n      fields: [proc.name]\n      comps: [like]\n      values: [[a]]\n": "'like' is not a supported comparison operator",
+        "    - name: e\n      fields: [proc.nothing]\n      values: [[a]]\n": "'proc.nothing' is not a supported filter field",
+        "    - name: e\n      fields: proc.name\n      comps: =\n      values: [a]\n": "When fields is a single value, comps must be one of (in, pmatch, intersects)",
+        "    - name: e\n      fields: [proc.name, proc.pname]\n      values: [[a]]\n": "Fields and values lists must have equal length",
     }
     for block, message in cases.items():
         res = load(_with(block))
         assert not res.successful, block
         (err,) = res.errors
-        assert (err.code, err.item_type, err.item_name, err.message) == ("LOAD_ERR_VALIDATE", "exception", "e",
-                                                                         message)
+        assert (err.code, err.item_type, err.item_name, err.message) == (
+            "LOAD_ERR_VALIDATE",
+            "exception",
+            "e",
+            message,
+        )
 
 
 def test_exception_without_name_or_fields() -> None:

@@ -18,8 +18,11 @@ def test_parse_error_is_yaml_parse_with_rules_content_and_location() -> None:
 
 def test_scalar_document_is_not_yaml() -> None:
     (err,) = load("just words").errors
-    assert (err.code, err.item_type, err.message) == ("LOAD_ERR_YAML_VALIDATE", "rules content",
-                                                      "Rules content is not yaml")
+    assert (err.code, err.item_type, err.message) == (
+        "LOAD_ERR_YAML_VALIDATE",
+        "rules content",
+        "Rules content is not yaml",
+    )
 
 
 def test_mapping_document_is_not_yaml() -> None:
@@ -28,7 +31,12 @@ def test_mapping_document_is_not_yaml() -> None:
 
 def test_non_mapping_item_is_reported_with_its_line() -> None:
     (err,) = load("- list: a\n  items: [x]\n- 42\n").errors
-    assert (err.code, err.item_type, err.line, err.column) == ("LOAD_ERR_YAML_VALIDATE", "rules content item", 3, 3)
+    assert (err.code, err.item_type, err.line, err.column) == (
+        "LOAD_ERR_YAML_VALIDATE",
+        "rules content item",
+        3,
+        3,
+    )
 
 
 def test_empty_file_and_empty_documents_load() -> None:
@@ -37,7 +45,9 @@ def test_empty_file_and_empty_documents_load() -> None:
 
 
 def test_positions_of_items_and_keys() -> None:
-    items = [i for i in read_items("a.yaml", "# c\n- list: l\n  items:\n    - x\n- macro: m\n  condition: a\n")]
+    items = [
+        i for i in read_items("a.yaml", "# c\n- list: l\n  items:\n    - x\n- macro: m\n  condition: a\n")
+    ]
     assert all(isinstance(i, RawItem) for i in items)
     first, second = items
     assert (first.line, first.column) == (2, 3)

@@ -77,8 +77,14 @@ def test_candidates_are_indexed_by_event_type() -> None:
 
 def test_sources_are_kept_apart() -> None:
     rs = load(RULES).ruleset
-    event = AuditEvent({"verb": "get", "stage": "ResponseComplete", "user": {"username": "bob"},
-                        "stageTimestamp": "2024-01-01T00:00:00Z"})
+    event = AuditEvent(
+        {
+            "verb": "get",
+            "stage": "ResponseComplete",
+            "user": {"username": "bob"},
+            "stageTimestamp": "2024-01-01T00:00:00Z",
+        }
+    )
     (match,) = rs.evaluate(event)
     assert match.name == "audit"
     assert match.formatter.format(event) == ("get bob", {"ka.user.name": "bob"})

@@ -8,7 +8,12 @@ import pytest
 
 from engine.rules import load_rules
 
-UPSTREAM = ["falco_rules.yaml", "falco-incubating_rules.yaml", "falco-sandbox_rules.yaml", "k8s_audit_rules.yaml"]
+UPSTREAM = [
+    "falco_rules.yaml",
+    "falco-incubating_rules.yaml",
+    "falco-sandbox_rules.yaml",
+    "k8s_audit_rules.yaml",
+]
 DEFAULT = Path(__file__).resolve().parents[3] / "engine" / "default_rules" / "falco_py_rules.yaml"
 
 

@@ -14,7 +14,9 @@ from falcoctl_py.cli.main import cli
 
 GOOD = "- rule: r\n  desc: d\n  condition: evt.type = open and proc.name in (l)\n  output: o %proc.name\n  priority: info\n"
 LIST = "- list: l\n  items: [cat, dog]\n"
-BAD_OUTPUT = "- rule: r\n  desc: d\n  condition: evt.type = open\n  output: o %proc.nobody\n  priority: INFO\n"
+BAD_OUTPUT = (
+    "- rule: r\n  desc: d\n  condition: evt.type = open\n  output: o %proc.nobody\n  priority: INFO\n"
+)
 BAD = "- rule: r\n  desc: d\n  condition: evt.type = open and\n  output: o\n  priority: INFO\n"
 
 
@@ -42,8 +44,9 @@ def test_validate_ok_in_order_with_both_spellings(files: dict[str, Path]) -> Non
 
 
 def test_validate_failure_text_and_exit_code(files: dict[str, Path]) -> None:
-    proc = subprocess.run([CLI, "rules", "validate", str(files["bad"])],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [CLI, "rules", "validate", str(files["bad"])], capture_output=True, text=True, check=False
+    )
     assert proc.returncode == 1
     first, summary = proc.stdout.strip().splitlines()
     assert first.startswith(f"{files['bad']}:3:14: error LOAD_ERR_COMPILE_CONDITION rule 'r': ")
@@ -51,8 +54,12 @@ def test_validate_failure_text_and_exit_code(files: dict[str, Path]) -> None:
 
 
 def test_validate_json_findings_have_contract_keys(files: dict[str, Path]) -> None:
-    proc = subprocess.run([CLI, "rules", "validate", "-o", "json",
-                           "--rules", str(files["bad_output"])], capture_output=True, text=True)
+    proc = subprocess.run(
+        [CLI, "rules", "validate", "-o", "json", "--rules", str(files["bad_output"])],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 1
     data = json.loads(proc.stdout)
     assert data["successful"] is False
@@ -64,8 +71,12 @@ def test_validate_json_findings_have_contract_keys(files: dict[str, Path]) -> No
 
 
 def test_missing_file_is_usage_error(tmp_path: Path) -> None:
-    proc = subprocess.run([CLI, "rules", "validate", "--rules",
-                           str(tmp_path / "nope.yaml")], capture_output=True, text=True)
+    proc = subprocess.run(
+        [CLI, "rules", "validate", "--rules", str(tmp_path / "nope.yaml")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 2
     assert "rules file not found" in proc.stderr and "Traceback" not in proc.stderr
 
@@ -74,15 +85,27 @@ def test_describe_json(files: dict[str, Path]) -> None:
     res = _run("describe", str(files["list"]), str(files["good"]), "-o", "json")
     data = json.loads(res.output)
     assert data["successful"] is True
-    assert data["rules"] == [{"name": "r", "source": "syscall", "priority": "Informational", "enabled": True,
-                              "tags": [], "condition": "evt.type = open and proc.name in (l)",
-                              "condition_compiled": "(evt.type = open and proc.name in (cat, dog))",
-                              "output": "o %proc.name"}]
+    assert data["rules"] == [
+        {
+            "name": "r",
+            "source": "syscall",
+            "priority": "Informational",
+            "enabled": True,
+            "tags": [],
+            "condition": "evt.type = open and proc.name in (l)",
+            "condition_compiled": "(evt.type = open and proc.name in (cat, dog))",
+            "output": "o %proc.name",
+        }
+    ]
 
 
 def test_describe_failed_load_still_prints_object(files: dict[str, Path]) -> None:
-    proc = subprocess.run([CLI, "rules", "describe", "-o", "json",
-                           str(files["bad"])], capture_output=True, text=True)
+    proc = subprocess.run(
+        [CLI, "rules", "describe", "-o", "json", str(files["bad"])],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 1
     data = json.loads(proc.stdout)
     assert data["successful"] is False and data["rules"] == [] and data["errors"]
@@ -94,6 +117,5 @@ def test_default_rules_flag() -> None:
 
 
 def test_no_files_is_usage_error() -> None:
-    proc = subprocess.run([CLI, "rules", "validate"],
-                          capture_output=True, text=True)
+    proc = subprocess.run([CLI, "rules", "validate"], capture_output=True, text=True, check=False)
     assert proc.returncode == 2 and "no rules files given" in proc.stderr
