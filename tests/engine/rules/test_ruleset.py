@@ -101,3 +101,36 @@ def test_bad_rule_matching_is_rejected() -> None:
 
     with pytest.raises(ValueError):
         load_rules([("r.yaml", RULES)], rule_matching="some")
+
+
+AUDIT_TWO = """
+- rule: get one
+  desc: d
+  condition: ka.verb = get
+  output: one
+  priority: INFO
+  source: k8s_audit
+- rule: get two
+  desc: d
+  condition: ka.verb = get and ka.user.name = bob
+  output: two
+  priority: INFO
+  source: k8s_audit
+"""
+
+
+def test_source_indexer_hook_decides_the_candidates() -> None:
+    seen = {}
+
+    def build(entries):
+        seen["entries"] = entries
+        last = [rule for rule, _ast in entries][-1:]
+        return lambda event: last
+
+    rs = load_rules([("a.yaml", AUDIT_TWO)], indexers={"k8s_audit": build}).ruleset
+    assert [rule.name for rule, _ in seen["entries"]] == ["get one", "get two"]
+    assert all(ast is not None for _, ast in seen["entries"])
+    event = AuditEvent({"verb": "get", "user": {"username": "bob"}, "stageTimestamp": "2024-01-01T00:00:00Z"})
+    assert _names(rs.evaluate(event)) == ["get two"]
+    unindexed = load_rules([("a.yaml", AUDIT_TWO)], indexers={}).ruleset
+    assert _names(unindexed.evaluate(event)) == ["get one"]
