@@ -180,3 +180,38 @@ def test_cli_subprocess_flushes_outputs_on_sigterm(tmp_path: Path) -> None:
     alerts = out.splitlines()
     assert len(alerts) == 2000 and orjson.loads(alerts[-1])["rule"] == "Creates"
     assert len((tmp_path / "alerts.json").read_bytes().splitlines()) == 2000
+
+
+def test_down_http_output_never_slows_intake_and_its_losses_are_counted(tmp_path: Path) -> None:
+    cfg = config(tmp_path)
+    cfg["outputs"] = {
+        "queue_size": 1000,
+        "stdout": {"enabled": False},
+        "file": {"path": str(tmp_path / "a.json")},
+        "http": {"url": f"http://127.0.0.1:{free_port()}/", "timeout": 0.2, "retries": 1},
+    }
+    cfg["shutdown_timeout"] = 1
+    svc = Service(validate_config(cfg))
+    svc.start()
+    hook, mport = svc.sources[0].port, svc.metrics.port
+    try:
+        worst = 0.0
+        for start in range(0, 2000, 400):
+            t = time.perf_counter()
+            status, _ = request(
+                hook, "POST", "/k8s-audit", orjson.dumps([audit(i) for i in range(start, start + 400)])
+            )
+            worst = max(worst, time.perf_counter() - t)
+            assert status == 200
+        assert worst < 1.0  # the webhook answered without waiting for the dead endpoint
+        assert wait_for(lambda: metric(mport, "falcopy_events") == {(("source", "k8s_audit"),): 2000})
+        assert wait_for(
+            lambda: len((tmp_path / "a.json").read_bytes().splitlines()) == 2000
+        )  # file unaffected
+        drops = metric(mport, "falcopy_drops")
+        assert drops[(("reason", "output_queue_full"), ("source", "k8s_audit"))] >= 2000 - 1000 - 5
+        per_sink = metric(mport, "falcopy_output_drops")
+        assert per_sink[(("reason", "output_queue_full"), ("sink", "http"))] >= 2000 - 1005
+        assert not any(sink == ("sink", "file") for key in per_sink for sink in key)
+    finally:
+        svc.shutdown()
