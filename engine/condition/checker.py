@@ -21,6 +21,7 @@ from engine.condition.ast import (
     LIST_OPS,
     And,
     Compare,
+    FieldRef,
     ListValue,
     MacroRef,
     Node,
@@ -184,10 +185,23 @@ def _check_rhs_transform(node: Compare, left: OperandType, right: Transform, tab
         rtype = operand_type(right, table)
     except ResolveError as exc:
         return [str(exc)]
-    if family(rtype.type) != family(left.type):
+    if family(rtype.type) != family(left.type) or rtype.is_list != left.is_list:
         message = (
-            f"cannot compare a {left.type.value} value with a {rtype.type.value} value "
-            f"('{node.op}' with a field on the right-hand side)"
+            f"field '{_name(node.left)}' has type '{_type_words(left)}' while the right-hand side field "
+            f"'{_name(right)}' has incompatible type '{_type_words(rtype)}'"
         )
         return [message]
     return []
+
+
+def _name(operand: FieldRef | Transform) -> str:
+    while isinstance(operand, Transform):
+        inner = operand.args[-1]
+        if not isinstance(inner, (FieldRef, Transform)):
+            return operand.name
+        operand = inner
+    return operand.name
+
+
+def _type_words(t: OperandType) -> str:
+    return t.type.value + (" (list)" if t.is_list else "")

@@ -89,28 +89,19 @@ def _transform_type(node: Transform, table: FieldTable) -> OperandType:
     inner = [operand_type(a, table) for a in node.args]
     if name == "val":
         return inner[0]
-    if name in ("tolower", "toupper", "basename"):
-        if inner[0].type not in STRING_TYPES:
+    if name in ("tolower", "toupper", "basename", "b64", "len"):
+        arg = inner[0]
+        allowed = arg.type in STRING_TYPES or (name in ("b64", "len") and arg.type is FieldType.BYTEBUF)
+        if name == "len" and arg.is_list:
+            allowed = True
+        if not allowed:
             raise ResolveError(
-                f"transformer '{name}' supports only string fields, not '{inner[0].type.value}'"
+                f"can't add field transformer: type '{arg.type.value}' is not supported by '{name}' transformer "
+                f"applied on {'list ' if arg.is_list else ''}field '{_field_name(node.args[0])}'"
             )
-        return OperandType(FieldType.STRING, inner[0].is_list)
-    if name == "b64":
-        if inner[0].type not in STRING_TYPES and inner[0].type is not FieldType.BYTEBUF:
-            raise ResolveError(
-                f"transformer 'b64' supports only string or buffer fields, not '{inner[0].type.value}'"
-            )
-        return OperandType(FieldType.STRING, inner[0].is_list)
-    if name == "len":
-        if (
-            not inner[0].is_list
-            and inner[0].type not in STRING_TYPES
-            and inner[0].type is not FieldType.BYTEBUF
-        ):
-            raise ResolveError(
-                f"transformer 'len' supports only strings, buffers and lists, not '{inner[0].type.value}'"
-            )
-        return OperandType(FieldType.UINT64, False)
+        if name == "len":
+            return OperandType(FieldType.UINT64, False)
+        return OperandType(FieldType.STRING, arg.is_list)
     if name == "join":
         if len(node.args) != 2 or not isinstance(node.args[0], Value):
             raise ResolveError("transformer 'join' takes a separator string and one field: join(sep, field)")
@@ -123,3 +114,10 @@ def _transform_type(node: Transform, table: FieldTable) -> OperandType:
                 raise ResolveError("transformer 'concat' does not accept list fields")
         return OperandType(FieldType.STRING, False)
     raise ResolveError(f"unknown transformer '{name}'")
+
+
+def _field_name(operand: FieldRef | Transform | Value) -> str:
+    """The field a (possibly nested) transformer argument reads, for messages."""
+    while isinstance(operand, Transform):
+        operand = operand.args[-1]
+    return operand.name if isinstance(operand, FieldRef) else operand.text

@@ -38,7 +38,9 @@ B64 = base64.b64encode(b"curl http://x").decode()
         ("fd.name startswith val(proc.cmdline)", {"fd.name": "/tmp/a", "proc.cmdline": "/tmp"}, True),
         ("evt.num > val(proc.pid)", {"evt.num": 5, "proc.pid": 3}, True),
         ("proc.name = tolower(proc.pname)", {"proc.name": "bash", "proc.pname": "BASH"}, True),
-        ("proc.args intersects val(proc.name)", {"proc.args": ["a", "sh"], "proc.name": "sh"}, True),
+        ("proc.args intersects val(proc.args)", {"proc.args": ["a", "sh"]}, True),
+        ("tolower(proc.args) intersects toupper(proc.args)", {"proc.args": ["a", "B"]}, False),
+        ("tolower(proc.args) in tolower(proc.args)", {"proc.args": ["a", "B"]}, True),
     ],
 )
 def test_transformer(evaluate: Eval, text: str, values: dict, expected: bool) -> None:

@@ -49,9 +49,15 @@ def test_valid_conditions(table: dict[str, FieldSpec], text: str) -> None:
         ("k8s.pod.label = x", "field 'k8s.pod.label' requires an argument"),
         ("proc.name[1] = x", "field 'proc.name' does not accept an argument"),
         ("proc.aname[x] = a", "needs a numeric index argument"),
-        ("tolower(evt.num) = 1", "transformer 'tolower' supports only string fields"),
-        ("len(evt.num) = 1", "transformer 'len' supports only strings"),
-        ("proc.name = val(evt.num)", "cannot compare a string value with a uint64 value"),
+        (
+            "tolower(evt.num) = 1",
+            "can't add field transformer: type 'uint64' is not supported by 'tolower' transformer applied on field 'evt.num'",
+        ),
+        ("len(evt.num) = 1", "type 'uint64' is not supported by 'len' transformer"),
+        (
+            "proc.name = val(evt.num)",
+            "field 'proc.name' has type 'string' while the right-hand side field 'evt.num' has incompatible type 'uint64'",
+        ),
         ("concat(proc.name, proc.args) = x", "'concat' does not accept list fields"),
         ("join(proc.name, proc.args) = x", "join(sep, field)"),
         ("some_macro and proc.name = x", "Undefined macro 'some_macro' used in filter."),
@@ -73,3 +79,14 @@ def test_every_problem_is_reported(table: dict[str, FieldSpec]) -> None:
         "'x' is not a valid number for a uint64 field",
         "filter_check called with nonexistent field c.d",
     ]
+
+
+def test_right_hand_side_field_must_match_list_ness(table: dict[str, FieldSpec]) -> None:
+    errors = check(parse("proc.args intersects val(proc.name)"), "syscall", fields=table)
+    assert errors == [
+        (
+            "field 'proc.args' has type 'string (list)' while the right-hand side field 'proc.name' "
+            "has incompatible type 'string'"
+        )
+    ]
+    assert check(parse("tolower(proc.pname) = toupper(proc.name)"), "syscall", fields=table) == []
