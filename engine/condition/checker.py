@@ -4,11 +4,13 @@ Owns: ``check(node, source, *, fields=None) -> list[str]`` — every problem fou
 (an empty list means the condition compiles). It reports unknown fields with Falco's wording
 (``filter_check called with nonexistent field X``), argument problems, operators the field's type does not
 support (after libsinsp's per-type tables: numeric, bool, IP, string, buffer), misplaced or mistyped
-transformers, literals that do not parse for the type (numbers, bools, IPs/CIDRs, regular expressions) and
-macro names still present (the rules loader should have substituted them).
+transformers (Falco's wording), right-hand-side fields of another type family or list-ness, literals that do
+not parse for the type (numbers, bools, IPs/CIDRs, hex for ``bcontains``/``bstartswith``, regular
+expressions) and macro names still present (the rules loader should have substituted them).
 
 Leniency, on purpose: on list fields the scalar operators (``=``, ``contains``, ``startswith``...) are allowed
-and match when any element matches (libsinsp only allows ``in``/``intersects``/``exists`` there).
+and match when any element matches (libsinsp only allows ``in``/``intersects``/``exists`` there); a
+right-hand-side field needs the same type *family* (string/numeric/...), not the identical type.
 
 Must not: raise on bad conditions (it collects) or generate code.
 """
