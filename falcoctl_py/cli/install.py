@@ -59,13 +59,15 @@ class RolloutBars:
         self.tasks: dict[str, Any] = {}
 
     def __enter__(self) -> RolloutBars:
-        self.progress.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.progress.stop()
+        if self.tasks:  # started on the first rollout event only: nothing is drawn for plans and failures
+            self.progress.stop()
 
     def update(self, st: RolloutState) -> None:
+        if not self.tasks:
+            self.progress.start()
         if st.name not in self.tasks:
             self.tasks[st.name] = self.progress.add_task(st.name, total=max(st.desired, 1), line="")
         ready_new = min(st.updated, st.ready)
