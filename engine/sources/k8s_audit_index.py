@@ -5,7 +5,9 @@ Falco evaluates every k8s audit rule on every audit event. Most rules pin the ve
 conjunctive clause (``ka.verb=create and ka.target.resource=pods ...``, ``ka.verb in (create, update)``), nearly
 all pin the stage (``jevt.value[/stage] in (ResponseComplete)``), and most audit traffic is reads, watches and
 lease renewals, so skipping rules that cannot match saves most of the work. Per indexed field each value maps to
-a bitmask of the rules it allows; an event's candidates are the AND of its values' masks (memoized per mask).
+a bitmask of the rules it allows; an event's candidates are the AND of its values' masks, memoized per key
+(verb, stage, resource, subresource, user). A rule that reads nothing but those key fields (e.g. "Disallowed K8s
+User") has one result per key, so it is evaluated once per key and dropped from the key's candidates when false.
 
 Owns: the analysis of a (macro-expanded) condition AST into per-field constraints, and ``K8sAuditIndexer``, which
 a ``Ruleset`` uses through one call: ``build(entries) -> lookup`` where ``entries`` is the ordered sequence of
@@ -35,7 +37,8 @@ Constraint = dict[str, frozenset[str]]  # field -> allowed values; a field not p
 
 
 def _shape(node: Any) -> tuple[str, Any]:
-    """Classify an AST node: ("and"|"or", children), ("not", child), ("cmp", (field, op, values)), ("other", None).
+    """Classify an AST node: ("and"|"or", children), ("not", child), ("cmp", (field, op, values)) for a field
+    compared with literals, or ("other", fields read | None when unknown) for anything else.
 
     This is the only place that knows the AST classes of ``engine.condition.ast``.
     """
@@ -53,7 +56,21 @@ def _shape(node: Any) -> tuple[str, Any]:
         values = _literal_values(node.right, ast)
         if name is not None and values is not None:
             return "cmp", (name, node.op, values)
-    return "other", None
+    if isinstance(node, ast.Compare):
+        refs: set[str] = set()
+        for operand in (node.left, node.right):
+            _operand_refs(operand, ast, refs)
+        return "other", frozenset(refs)
+    return "other", None  # a leftover macro reference or an unknown node: reads unknown fields
+
+
+def _operand_refs(node: Any, ast: Any, out: set[str]) -> None:
+    if isinstance(node, ast.FieldRef):
+        out.add(_ALIASES.get((node.name, node.arg)) or
+                (node.name if node.arg is None else f"{node.name}[{node.arg}]"))
+    elif isinstance(node, ast.Transform):
+        for arg in node.args:
+            _operand_refs(arg, ast, out)
 
 
 def _literal_values(node: Any, ast: Any) -> tuple[str, ...] | None:
@@ -86,13 +103,42 @@ def constraint(node: Any, *, shape: Callable[[Any], tuple[str, Any]] = _shape) -
     return {}  # "not", other operators, other fields: no constraint
 
 
+def _safe(pred: Callable[[Any], bool], event: Any) -> bool:
+    """A folded rule's result; one that fails to evaluate stays a candidate (evaluated, and reported, later)."""
+    try:
+        return bool(pred(event))
+    except Exception:  # noqa: BLE001 - any failure means "cannot fold", never a wrong skip
+        return True
+
+
+def reads(node: Any, *, shape: Callable[[Any], tuple[str, Any]] = _shape) -> frozenset[str] | None:
+    """The fields ``node`` reads (``jevt.value[/stage]`` counted as ``ka.stage``); None when not known."""
+    kind, payload = shape(node)
+    if kind in ("and", "or"):
+        out: set[str] = set()
+        for child in payload:
+            got = reads(child, shape=shape)
+            if got is None:
+                return None
+            out |= got
+        return frozenset(out)
+    if kind == "not":
+        return reads(payload, shape=shape)
+    if kind == "cmp":
+        return frozenset({payload[0]})
+    return payload  # type: ignore[no-any-return]
+
+
 class K8sAuditIndexer(Generic[T]):
     """Build a ``lookup(event) -> items`` over ordered ``(item, condition_ast)`` entries."""
 
     source = "k8s_audit"
 
-    def __init__(self, *, shape: Callable[[Any], tuple[str, Any]] = _shape) -> None:
+    def __init__(self, *, shape: Callable[[Any], tuple[str, Any]] = _shape,
+                 predicate: Callable[[Any], Callable[[Any], bool] | None] | None = None) -> None:
         self._shape = shape
+        # How to evaluate an item, for rules whose result depends on the memo key alone (see ``build``).
+        self._predicate = predicate or (lambda item: getattr(item, "match", None))
 
     def build(self, entries: Sequence[tuple[T, Any]]) -> Callable[[Any], Sequence[T]]:
         from engine.fields import lookup as field_lookup
@@ -115,14 +161,27 @@ class K8sAuditIndexer(Generic[T]):
             spec = field_lookup("k8s_audit", field_name)
             assert spec is not None, field_name
             tables.append((spec.extract, by_value, free))
+        # Rules that read only the memo-key fields have one result per key: evaluate them once per key and
+        # keep them as candidates only where they matched (a true result is re-checked, cheaply).
+        keyed = frozenset(INDEXED_FIELDS)
+        folded: dict[int, Callable[[Any], bool]] = {}
+        for i, (item, node) in enumerate(entries):
+            fields_read = reads(node, shape=self._shape)
+            pred = self._predicate(item)
+            if fields_read is not None and fields_read <= keyed and pred is not None:
+                folded[i] = pred
         by_mask: dict[int, tuple[T, ...]] = {}
         memo: dict[tuple[Any, ...], tuple[T, ...]] = {}
 
-        def compute(event: Any) -> tuple[T, ...]:
+        def compute(event: Any, *, fold: bool = False) -> tuple[T, ...]:
             mask = everything
             for extract, by_value, free in tables:
                 value = extract(event, None)
                 mask &= by_value.get(value, free) if value is not None else free
+            if fold:
+                for i, pred in folded.items():
+                    if mask >> i & 1 and not _safe(pred, event):
+                        mask &= ~(1 << i)
             found = by_mask.get(mask)
             if found is None:
                 found = by_mask[mask] = tuple(item for i, item in enumerate(items) if mask >> i & 1)
@@ -145,14 +204,15 @@ class K8sAuditIndexer(Generic[T]):
             except TypeError:  # an object or array where a string belongs: an odd event
                 return compute(event)
             if found is None:
-                found = compute(event)
                 # Only keys of plain strings are stored (1 == True == 1.0 would alias different renderings);
                 # a stored key therefore only ever equals a key of the same strings.
-                if all(value is None or type(value) is str for value in key):
-                    if len(memo) >= _MEMO_LIMIT:
-                        memo.clear()
-                    memo[key] = found
+                if not all(value is None or type(value) is str for value in key):
+                    return compute(event)
+                if len(memo) >= _MEMO_LIMIT:
+                    memo.clear()
+                found = memo[key] = compute(event, fold=True)
             return found
 
         lookup.constraints = constraints  # type: ignore[attr-defined]  # for describe/debug output
+        lookup.folded = frozenset(folded)  # type: ignore[attr-defined]
         return lookup
