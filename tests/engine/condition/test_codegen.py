@@ -117,3 +117,18 @@ def test_every_upstream_k8s_audit_rule_compiles(upstream_rules: Path) -> None:
         assert check(node, "k8s_audit") == [], rule["rule"]
         compile_condition(node, "k8s_audit")
     assert len(rules) > 30
+
+
+@pytest.mark.parametrize("name", ["falco_rules.yaml", "falco-incubating_rules.yaml", "falco-sandbox_rules.yaml"])
+def test_every_upstream_syscall_rule_checks_and_compiles(upstream_rules: Path, name: str) -> None:
+    if not all(_registry_has("syscall", f) for f in ("proc.name", "evt.type", "fd.name", "container.id")):
+        pytest.skip("syscall field tables not registered yet")
+    items = yaml.load((upstream_rules / name).read_text(), Loader=yaml.CSafeLoader)
+    lists = {i["list"]: i.get("items") or [] for i in items if "list" in i}
+    macros = {i["macro"]: parse(substitute_lists(i["condition"], lists)) for i in items if "macro" in i}
+    rules = [i for i in items if "rule" in i and "condition" in i and i.get("source", "syscall") == "syscall"]
+    for rule in rules:
+        node = substitute_macros(parse(substitute_lists(rule["condition"], lists)), macros)
+        assert check(node, "syscall") == [], rule["rule"]
+        compile_condition(node, "syscall")
+    assert len(rules) > 20
