@@ -235,7 +235,8 @@ class Collector:
 
     def replace_rule(self, upd: RuleUpdate) -> None:
         prev = self._previous(
-            upd, "An replace to a rule was requested but no rule by that name already exists"
+            upd,
+            "An 'override.<key>: replace' to a rule was requested but no rule by that name already exists",
         )
         for key, value in upd.values.items():
             setattr(prev, _ATTR[key], list(value) if key == "tags" else value)

@@ -4,7 +4,8 @@ Owns: ``load_rules`` and ``LoadResult``; file reading (a file that cannot be rea
 error), the ``required_engine_version`` check against ``engine.FALCO_ENGINE_VERSION`` (integer versions N
 mean 0.N.0, as Falco maps them), ``required_plugin_versions`` against the plugin versions our field classes
 declare (same major, not older; any alternative satisfies an entry), the ruleset checksum, and the default
-per-source indexers. Reading stops short of compiling when any item failed to read, as Falco does; a load
+per-source indexers. A file is read up to its first error and nothing is compiled after any read error,
+as Falco does; a load
 with any error never produces a ruleset.
 
 Must not: print, exit, or touch a running engine (callers decide what a failed load means).
@@ -106,6 +107,23 @@ def _check_plugins(reqs: Sequence[PluginRequirement], sink: FindingSink) -> None
         sink.error(F.LOAD_ERR_VALIDATE, msg, pos)
 
 
+def _read_file(name: str, content: str, decoder: Decoder, sink: FindingSink) -> None:
+    """Feed one file's items to the collector; like Falco, stop reading a file at its first error (later
+    items would only report consequences of it) and go on with the next file."""
+    try:
+        for item in read_items(name, content):
+            if isinstance(item, LoadError):
+                sink.errors.append(item.finding)
+                return
+            try:
+                decoder.item(item)
+            except LoadError as exc:
+                sink.errors.append(exc.finding)
+                return
+    except LoadError as exc:
+        sink.errors.append(exc.finding)
+
+
 def load_rules(
     sources: Sequence[RuleSource], *, rule_matching: str = "first", indexers: Mapping[str, Any] | None = None
 ) -> LoadResult:
@@ -128,17 +146,7 @@ def load_rules(
             continue
         files.append(name)
         digest.update(content.encode("utf-8"))
-        try:
-            for item in read_items(name, content):
-                if isinstance(item, LoadError):
-                    sink.errors.append(item.finding)
-                    continue
-                try:
-                    decoder.item(item)
-                except LoadError as exc:
-                    sink.errors.append(exc.finding)
-        except LoadError as exc:
-            sink.errors.append(exc.finding)
+        _read_file(name, content, decoder, sink)
     _check_engine(req, sink)
     _check_plugins(req.plugins, sink)
     rules = []

@@ -116,10 +116,14 @@ def read_items(file: str, content: str) -> Iterator[RawItem | LoadError]:
             line, column = node.start_mark.line + 1, node.start_mark.column + 1
             raise LoadError(
                 LOAD_ERR_YAML_VALIDATE,
-                "Rules content is not yaml",
+                "Rules content is not yaml array of objects"
+                if isinstance(node, yaml.MappingNode)
+                else "Rules content is not yaml",
                 Position(file, line, column, RULES_CONTENT, file),
             )
         for item_node, item in zip(node.value, data):
+            if item is None:
+                continue  # an empty entry ("- "), skipped as Falco skips it
             line, column = item_node.start_mark.line + 1, item_node.start_mark.column + 1
             if not isinstance(item, dict):
                 yield LoadError(

@@ -26,7 +26,7 @@ def test_scalar_document_is_not_yaml() -> None:
 
 
 def test_mapping_document_is_not_yaml() -> None:
-    assert load("rule: x\n").errors[0].message == "Rules content is not yaml"
+    assert load("rule: x\n").errors[0].message == "Rules content is not yaml array of objects"
 
 
 def test_non_mapping_item_is_reported_with_its_line() -> None:
@@ -39,8 +39,9 @@ def test_non_mapping_item_is_reported_with_its_line() -> None:
     )
 
 
-def test_empty_file_and_empty_documents_load() -> None:
+def test_empty_file_documents_and_entries_load() -> None:
     assert load("").successful
+    assert load("- \n-\n").successful
     assert load("---\n---\n").successful
 
 
