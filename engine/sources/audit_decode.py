@@ -63,15 +63,19 @@ class Decoder:
         except OSError:
             return None
 
-    def _path(self, group: Group, index: int, *, dirfd: int = AT_FDCWD) -> str:
-        """The ``index``-th PATH name the syscall passed, resolved against cwd or ``dirfd``."""
-        named = [p for p in group.paths if p.fields.get("nametype") not in (b"PARENT",)]
+    def _path(self, group: Group, index: int = 0, *, dirfd: int = AT_FDCWD,
+              kinds: tuple[bytes, ...] = (b"NORMAL", b"CREATE", b"DELETE", b"UNKNOWN")) -> str:
+        """The ``index``-th PATH name of one of ``kinds``, resolved against the cwd or ``dirfd``.
+
+        Audit logs a PARENT record for each directory looked up and one record per name the syscall passed:
+        ``NORMAL`` (existing), ``CREATE``, ``DELETE``, or ``UNKNOWN`` (a string not looked up: a symlink target).
+        """
+        named = [p for p in group.paths if p.fields.get("nametype") in kinds]
         rec: Record | None = named[index] if index < len(named) else None
         raw = untrusted(rec.fields.get("name")) if rec is not None else None
         if raw is None:
             return ""
-        pid = self._pid(group)
-        return _join(self._dir_of_fd(pid, dirfd, group.cwd), raw)
+        return _join(self._dir_of_fd(self._pid(group), dirfd, group.cwd), raw)
 
     @staticmethod
     def _pid(group: Group) -> int:
@@ -100,6 +104,8 @@ class Decoder:
             proc = ProcessInfo(pid=pid, tid=pid, ppid=number(sc.fields.get("ppid"), default=0) or 0,
                                name=untrusted(sc.fields.get("comm")) or "",
                                exepath=untrusted(sc.fields.get("exe")) or "")
+            self.table.put(proc)
+            self.table.link(proc)
         self._overlay(proc, sc, group)
         event = SyscallEvent(type=etype, dir="<", ts=group.ts_ns, tid=pid, pid=pid, res=res, proc=proc,
                              num=group.serial)
@@ -192,20 +198,20 @@ class Decoder:
 
     def _two_paths(self, group: Group, event: SyscallEvent) -> None:
         kind = event.type
-        if kind in ("rename", "link"):
-            old, new = self._path(group, 0), self._path(group, 1)
-            event.args.update(oldpath=old, newpath=new)
-        elif kind in ("renameat", "renameat2", "linkat"):
-            old, new = self._path(group, 0, dirfd=_sint(_a(group, 0))), self._path(group, 1, dirfd=_sint(_a(group, 2)))
-            event.args.update(oldpath=old, newpath=new)
-        elif kind in ("symlink", "symlinkat"):
+        if kind in ("symlink", "symlinkat"):
             dirfd = AT_FDCWD if kind == "symlink" else _sint(_a(group, 1))
-            link = self._path(group, 0, dirfd=dirfd)
-            try:  # audit does not log the target string: read it back from the link that was just made
-                target = self._readlink(link) if event.res == 0 else ""
-            except OSError:
-                target = ""
+            link = self._path(group, dirfd=dirfd, kinds=(b"CREATE",))
+            target = next((untrusted(p.fields.get("name")) or "" for p in group.paths
+                           if p.fields.get("nametype") == b"UNKNOWN"), "")
             event.args.update(target=target, linkpath=link)
+            if kind == "symlinkat":
+                event.args["linkdirfd"] = dirfd
+            return
+        olddir, newdir = (AT_FDCWD, AT_FDCWD) if kind in ("rename", "link") else (_sint(_a(group, 0)),
+                                                                                   _sint(_a(group, 2)))
+        old_kinds = (b"DELETE",) if kind.startswith("rename") else (b"NORMAL",)
+        event.args.update(oldpath=self._path(group, dirfd=olddir, kinds=old_kinds),
+                          newpath=self._path(group, dirfd=newdir, kinds=(b"CREATE",)))
 
     def _one_path(self, group: Group, event: SyscallEvent) -> None:
         kind = event.type

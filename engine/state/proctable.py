@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import replace
 
 from engine.sources.syscall_event import ProcessInfo
 from engine.state import containers
@@ -164,10 +165,11 @@ class ProcessTable:
             self.put(info)
         else:
             self._procs.move_to_end(pid)
-        self._link(info)
+        self.link(info)
         return info
 
-    def _link(self, info: ProcessInfo, *, depth: int = 64) -> None:
+    def link(self, info: ProcessInfo, *, depth: int = 64) -> None:
+        """Set ``parent`` along the chain from the table (reading unknown ancestors from ``/proc``)."""
         child = info
         for _ in range(depth):
             if child.ppid <= 0 or child.ppid == child.pid:
@@ -187,7 +189,6 @@ class ProcessTable:
         parent = self._procs.get(parent_pid)
         if parent is None:
             return self.get(child_pid)
-        from dataclasses import replace
         child = replace(parent, pid=child_pid, tid=child_pid, ppid=parent_pid, parent=parent)
         return self.put(child)
 

@@ -1,0 +1,188 @@
+"""Live syscall capture through the audit backend with upstream Falco rules loaded unmodified.
+
+Real actions on this host must raise the rules Falco raises for them; ordinary commands must raise none; the audit
+state must be as before afterwards (also after SIGKILL and a restart); a replay of the recording gives the same
+alerts. Needs root and a kernel with audit; skipped otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from engine.sources.replay import ReplaySource
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (audit netlink)")
+
+RULES = ("falco_rules.yaml", "falco-incubating_rules.yaml")
+PTRACE_SCRIPT = textwrap.dedent("""
+    import ctypes, os, subprocess, sys, time
+    libc = ctypes.CDLL(None, use_errno=True)
+    target = subprocess.Popen(["sleep", "5"])
+    time.sleep(0.1)
+    rc = libc.ptrace(16, target.pid, None, None)  # PTRACE_ATTACH
+    os.waitpid(target.pid, 0)
+    libc.ptrace(17, target.pid, None, None)  # PTRACE_DETACH
+    target.kill(); target.wait()
+    sys.exit(0 if rc == 0 else 1)
+""")
+
+
+def audit_snapshot() -> tuple[int, int, int, list[object]]:
+    from engine.sources.audit_netlink import AuditSocket
+    sock = AuditSocket()
+    try:
+        status = sock.get_status()
+        return status.enabled, status.pid, status.backlog_limit, [r for r, _ in sock.list_rules()]
+    finally:
+        sock.close()
+
+
+@pytest.fixture(scope="module")
+def live_run(tmp_path_factory: pytest.TempPathFactory, upstream_rules: Path) -> dict[str, object]:
+    from engine.rules import load_rules
+    from engine.sources.audit_backend import AuditBackend
+    from engine.sources.record import Recorder
+
+    result = load_rules([upstream_rules / name for name in RULES])
+    assert result.successful, [f.to_dict() for f in result.errors][:3]
+    ruleset = result.ruleset
+    work = tmp_path_factory.mktemp("live")
+    before = audit_snapshot()
+    backend = AuditBackend(ruleset.evttypes_needed("syscall"), state_file=work / "audit-state.json")
+    alerts: list[tuple[str, int, int]] = []  # (rule, pid, event num)
+    recording = work / "events.jsonl"
+    failures: list[BaseException] = []
+
+    def consume() -> None:
+        try:
+            with Recorder(recording) as recorder:
+                for event in backend.events():
+                    recorder.write(event)
+                    for rule in ruleset.evaluate(event):
+                        alerts.append((rule.name, event.pid, event.num))
+        except BaseException as exc:  # noqa: BLE001 - reported by the test
+            failures.append(exc)
+
+    pids: dict[str, list[int]] = {}
+
+    def run(name: str, argv: list[str], **kwargs: object) -> None:
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kwargs)  # type: ignore[call-overload]
+        proc.wait(timeout=20)
+        pids.setdefault(name, []).append(proc.pid)
+
+    shm_binary = Path(f"/dev/shm/falcopy-e2e-{os.getpid()}")
+    thread = threading.Thread(target=consume, daemon=True)
+    try:
+        backend.start()
+        during = audit_snapshot()
+        thread.start()
+        time.sleep(0.3)
+        secret_dir = work / "keys"
+        secret_dir.mkdir()
+        (work / "victim").write_bytes(b"x" * 4096)
+        run("shadow", ["cat", "/etc/shadow"])
+        run("symlink", ["ln", "-s", "/etc/shadow", str(work / "shadow-link")])
+        shutil.copy("/bin/true", shm_binary)
+        shm_binary.chmod(0o755)
+        run("devshm", [str(shm_binary)])
+        run("find_keys", ["find", str(secret_dir), "-name", "id_rsa"])
+        run("shred", ["shred", str(work / "victim")])
+        run("ptrace", [sys.executable, "-c", PTRACE_SCRIPT])
+        for argv in (["ls", str(work)], ["echo", "hello"], ["cat", "/etc/hostname"], ["date"], ["id"],
+                     ["sh", "-c", "true"], ["grep", "root", "/etc/hostname"]):
+            run("ordinary", argv)
+        time.sleep(1.0)
+    finally:
+        backend.stop()
+        thread.join(5)
+        backend.close()
+        shm_binary.unlink(missing_ok=True)
+    return {"alerts": alerts, "pids": pids, "before": before, "during": during, "after": audit_snapshot(),
+            "recording": recording, "ruleset": ruleset, "failures": failures, "stats": backend.stats()}
+
+
+def rules_for(live_run: dict[str, object], action: str) -> set[str]:
+    pids = set(live_run["pids"][action])  # type: ignore[index]
+    return {rule for rule, pid, _ in live_run["alerts"] if pid in pids}  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("action", "rule"), [
+    ("shadow", "Read sensitive file untrusted"),
+    ("symlink", "Create Symlink Over Sensitive Files"),
+    ("devshm", "Execution from /dev/shm"),
+    ("find_keys", "Search Private Keys or Passwords"),
+    ("shred", "Remove Bulk Data from Disk"),
+    ("ptrace", "PTRACE attached to process"),
+])
+def test_action_raises_falco_rule(live_run: dict[str, object], action: str, rule: str) -> None:
+    assert not live_run["failures"], live_run["failures"]
+    assert rule in rules_for(live_run, action), (action, rules_for(live_run, action))
+
+
+def test_ordinary_commands_raise_nothing(live_run: dict[str, object]) -> None:
+    assert rules_for(live_run, "ordinary") == set()
+
+
+def test_audit_state_changed_during_and_restored_after(live_run: dict[str, object]) -> None:
+    enabled, pid, backlog, rules = live_run["during"]  # type: ignore[misc]
+    assert pid == os.getpid() and enabled == 1 and backlog >= 8192
+    assert any(getattr(r, "key", "") == "falcopy" for r in rules)
+    assert live_run["after"] == live_run["before"]
+
+
+def test_replay_of_recording_gives_the_same_alerts(live_run: dict[str, object]) -> None:
+    ruleset = live_run["ruleset"]
+    replayed = [(rule.name, event.pid, event.num)
+                for event in ReplaySource(live_run["recording"], name="syscall")  # type: ignore[arg-type]
+                for rule in ruleset.evaluate(event)]  # type: ignore[attr-defined]
+    assert replayed == live_run["alerts"]
+    assert replayed  # the run did raise alerts
+
+
+CRASHER = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    from engine.sources.audit_backend import AuditBackend
+    backend = AuditBackend({"openat", "execve"}, state_file=Path(sys.argv[1]))
+    backend.start()
+    print("started", flush=True)
+    time.sleep(60)
+""")
+
+
+def test_sigkill_then_restart_leaves_no_rule_and_restores_state(tmp_path: Path) -> None:
+    from engine.sources.audit_backend import AuditBackend
+    before = audit_snapshot()
+    state = tmp_path / "audit-state.json"
+    repo = Path(__file__).resolve().parents[2]
+    child = subprocess.Popen([sys.executable, "-c", CRASHER, str(state)], stdout=subprocess.PIPE, cwd=repo)
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == b"started"
+        crashed = audit_snapshot()
+        assert any(getattr(r, "key", "") == "falcopy" for r in crashed[3])
+        assert state.exists()
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    backend = AuditBackend({"openat"}, state_file=state)
+    try:
+        backend.start()  # recovers what the killed run left, then takes over
+        assert audit_snapshot()[1] == os.getpid()
+    finally:
+        backend.close()
+    after = audit_snapshot()
+    assert after[3] == before[3]
+    assert (after[0], after[2]) == (before[0], before[2])
+    assert after[1] in (before[1], child.pid)  # a dead owner is dropped by the kernel lazily
+    assert not state.exists()
