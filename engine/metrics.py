@@ -107,7 +107,11 @@ class EngineCollector(Collector):
         for source, n in (est.get("errors_total") or {}).items():
             drops[(source, "evaluation_error")] = drops.get((source, "evaluation_error"), 0) + n
         for src in self.sources:
-            for reason, n in (_stats(src).get("drops_by_reason") or {}).items():
+            sst = _stats(src)
+            by_reason = sst.get("drops_by_reason")
+            if by_reason is None and isinstance(sst.get("drops"), int):  # plain SourceStats: one total
+                by_reason = {"source_drop": sst["drops"]}
+            for reason, n in (by_reason or {}).items():
                 drops[(src.name, reason)] = drops.get((src.name, reason), 0) + n
         for (source, reason), n in (_stats(self.outputs).get("drops") or {}).items():
             drops[(source, reason)] = drops.get((source, reason), 0) + n

@@ -6,7 +6,8 @@ assembling the parts from a validated config, one thread per source delivering i
 file outputs and reloads rules) and the shutdown order: stop intake, drain accepted events, flush outputs within
 ``shutdown_timeout``, stop metrics. The syscall source is built by ``engine.sources.syscall.build(section, *,
 ruleset)`` (imported lazily, only when ``sources.syscall`` is on); it must return a ``Source`` with ``run``,
-``stop`` and ``stats``.
+``stop`` and ``stats``, and may have ``start`` (called before its thread; may raise for missing privilege) and
+``close`` (called after its thread ends, to restore kernel state).
 
 Must not: evaluate rules itself, format alerts, or import prometheus_client (``engine.metrics`` does).
 """
@@ -169,16 +170,29 @@ class Service:
             try:
                 self.sources.append(syscall_mod.build(syscall, ruleset=self.engine.ruleset))
             except unavailable as exc:
-                raise ServiceError(f"sources.syscall: {exc}", exit_code=4) from None
+                raise ServiceError(
+                    f"sources.syscall: {exc}", exit_code=getattr(exc, "exit_code", 4)
+                ) from None
         if not self.sources:
             raise ServiceError("sources: no event source is enabled")
 
     # -- running -----------------------------------------------------------------------------------------------
 
     def start(self) -> None:
+        """Start every part; a source that cannot start raises ``ServiceError`` (4 for privilege/host)."""
         for src in self.sources:
             if hasattr(src, "start"):
-                src.start()
+                try:
+                    src.start()
+                except PermissionError as exc:
+                    raise ServiceError(f"source {src.name}: {exc}", exit_code=4) from None
+                except OSError as exc:
+                    raise ServiceError(f"source {src.name}: {exc.strerror or exc}") from None
+                except Exception as exc:
+                    code = getattr(exc, "exit_code", None)
+                    if isinstance(code, int):  # e.g. SyscallSourceUnavailable
+                        raise ServiceError(f"source {src.name}: {exc}", exit_code=code) from None
+                    raise
             t = threading.Thread(target=self._run_source, args=(src,), name=f"source-{src.name}", daemon=True)
             t.start()
             self.threads.append(t)
@@ -231,6 +245,13 @@ class Service:
         for src in self.sources:
             if hasattr(src, "stop"):
                 src.stop()
+        for src in self.sources:
+            close = getattr(src, "close", None)  # kernel backends restore what they changed here
+            if close is not None:
+                try:
+                    close()
+                except OSError as exc:
+                    log.error("source %s: close failed: %s", src.name, exc)
         self.reloader.stop()
         clean = self.outputs.close(deadline=max(0.5, deadline - time.monotonic()))
         if self.metrics is not None:
@@ -292,6 +313,9 @@ def serve(config: dict[str, Any]) -> int:
         while not service.stopping.wait(0.5):
             pass
         log.info("stopping: draining accepted events and flushing outputs")
+    except ServiceError as exc:
+        log.error("%s", exc)
+        service.exit_code = exc.exit_code
     finally:
         clean = service.shutdown()
         for sig, handler in previous.items():

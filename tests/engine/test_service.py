@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -215,3 +216,70 @@ def test_down_http_output_never_slows_intake_and_its_losses_are_counted(tmp_path
         assert not any(sink == ("sink", "file") for key in per_sink for sink in key)
     finally:
         svc.shutdown()
+
+
+class FakeSyscallSource:
+    """Stands in for a kernel backend: records the lifecycle calls the service makes."""
+
+    name = "syscall"
+
+    def __init__(self, events: list[Any]) -> None:
+        self.calls: list[str] = []
+        self._events = events
+        self._stop = threading.Event()
+
+    def start(self) -> None:
+        self.calls.append("start")
+
+    def run(self, callback: Any) -> None:
+        self.calls.append("run")
+        for e in self._events:
+            callback(e)
+        self._stop.wait(10)
+
+    def stop(self) -> None:
+        self.calls.append("stop")
+        self._stop.set()
+
+    def close(self) -> None:
+        self.calls.append("close")
+
+    def stats(self) -> dict[str, int]:
+        return {"events": len(self._events), "drops": 3}
+
+
+def test_syscall_hook_lifecycle_and_unavailable_host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import engine.sources.syscall as syscall_mod
+
+    fake = FakeSyscallSource([])
+    seen: dict[str, Any] = {}
+
+    def build(section: dict[str, Any], *, ruleset: Any) -> FakeSyscallSource:
+        seen["section"], seen["ruleset"] = section, ruleset
+        return fake
+
+    monkeypatch.setattr(syscall_mod, "build", build)
+    cfg = config(tmp_path)
+    cfg["sources"] = {"syscall": {"backend": "proc", "max_processes": 10}}
+    svc = Service(validate_config(cfg))
+    assert {k: seen["section"][k] for k in ("enabled", "backend", "max_processes")} == {
+        "enabled": True,
+        "backend": "proc",
+        "max_processes": 10,
+    }
+    assert seen["ruleset"] is svc.engine.ruleset
+    svc.start()
+    try:
+        assert wait_for(lambda: request(svc.metrics.port, "GET", "/healthz")[0] == 200)
+        assert metric(svc.metrics.port, "falcopy_drops") == {
+            (("reason", "source_drop"), ("source", "syscall")): 3
+        }
+    finally:
+        svc.shutdown()
+    assert fake.calls == ["start", "run", "stop", "stop", "close"]
+
+    def unavailable(section: dict[str, Any], *, ruleset: Any) -> Any:
+        raise syscall_mod.SyscallSourceUnavailable("audit", "the host PID namespace")
+
+    monkeypatch.setattr(syscall_mod, "build", unavailable)
+    assert serve(cfg) == 4
