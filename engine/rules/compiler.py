@@ -72,6 +72,11 @@ class _TrackedLists(Mapping[str, Sequence[str]]):
         return len(self._lists)
 
 
+def _is_unknown_name(error: str) -> bool:
+    """The errors ``skip-if-unknown-filter`` turns into a warning: unknown fields and event types."""
+    return "nonexistent field" in error or "unknown event type" in error
+
+
 class _Visible(Mapping[str, Node]):
     """The macros a condition may use: those positioned before ``limit`` (a view, nothing copied)."""
 
@@ -228,12 +233,7 @@ class Compiler:
         single = len(chain) <= 1  # defined by one item: point at the key itself
         cond_pos = rule.cond_pos if single and rule.cond_pos else pos
         out_pos = rule.output_pos if single and rule.output_pos else pos
-        text = with_exceptions(rule.cond, rule.exceptions) if rule.exceptions else rule.cond
-        node = self._resolve(self._parse(text, cond_pos, chain), None, cond_pos, chain)
-        for ref in _field_refs(node):
-            if ref.name == "evt.dir":
-                self.sink.warn(F.LOAD_DEPRECATED_ITEM, EVT_DIR_DEPRECATED, pos, chain=chain)
-                break
+        # The output is checked before the condition, as Falco does.
         try:
             formatter = OutputFormatter(rule.output, rule.source)
         except OutputFormatError as exc:
@@ -241,11 +241,17 @@ class Compiler:
                 self.sink.warn(F.LOAD_UNKNOWN_FILTER, str(exc), out_pos, chain=chain)
                 return None
             raise LoadError(F.LOAD_ERR_COMPILE_OUTPUT, str(exc), out_pos, chain=chain) from None
+        text = with_exceptions(rule.cond, rule.exceptions) if rule.exceptions else rule.cond
+        node = self._resolve(self._parse(text, cond_pos, chain), None, cond_pos, chain)
+        for ref in _field_refs(node):
+            if ref.name == "evt.dir":
+                self.sink.warn(F.LOAD_DEPRECATED_ITEM, EVT_DIR_DEPRECATED, pos, chain=chain)
+                break
         try:
             match = cond.compile_condition(node, rule.source)
         except cond.ConditionTypeError as exc:
             first = exc.errors[0] if exc.errors else str(exc)
-            if rule.skip_if_unknown_filter and any("nonexistent field" in e for e in exc.errors):
+            if rule.skip_if_unknown_filter and any(_is_unknown_name(e) for e in exc.errors):
                 self.sink.warn(F.LOAD_UNKNOWN_FILTER, first, cond_pos, chain=chain)
                 return None
             raise LoadError(F.LOAD_ERR_COMPILE_CONDITION, first, cond_pos, chain=chain) from None

@@ -128,3 +128,17 @@ def test_missing_file_is_a_file_read_error(tmp_path) -> None:
 
     res = load_rules([tmp_path / "absent.yaml"])
     assert codes(res.errors) == ["LOAD_ERR_FILE_READ"] and res.ruleset is None
+
+
+def test_output_is_checked_before_condition() -> None:
+    text = RULE_M.format(cond="proc.nobody = x").replace("output: o", "output: o %proc.nobody")
+    (err,) = load(text).errors
+    assert err.code == "LOAD_ERR_COMPILE_OUTPUT"
+
+
+def test_every_failing_rule_is_reported() -> None:
+    res = load(RULE_M.format(cond="proc.nobody = x") + RULE_M.replace("rule: r", "rule: s").format(cond="m2"))
+    assert [(f.item_name, f.code) for f in res.errors] == [
+        ("r", "LOAD_ERR_COMPILE_CONDITION"),
+        ("s", "LOAD_ERR_VALIDATE"),
+    ]
