@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-import yaml
 
 from falcoctl_py.errors import FalcoctlError, FindingsError, UsageError
 
@@ -120,19 +119,15 @@ def server_config(*, rules: list[Path], source: str, fmt: str, priority: str, ru
 
 
 def _read_config(path: Path) -> dict[str, Any]:
+    """The config file, validated and defaulted by ``engine.config`` (every problem printed with file:line)."""
+    from engine.config import ConfigError, load_config
+
     try:
-        data = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except OSError as exc:
-        raise UsageError(f"cannot read config {path}: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        raise FindingsError(f"{where}: invalid YAML in config: {getattr(exc, 'problem', exc)}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise FindingsError(f"{path}: config must be a mapping, got {type(data).__name__}")
-    return data
+        return load_config(path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            click.echo(problem, err=True)
+        raise FindingsError(f"invalid engine config {path}: {len(exc.problems)} problem(s)") from None
 
 
 @click.group("engine")
