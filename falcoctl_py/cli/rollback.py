@@ -7,7 +7,8 @@ from typing import Any
 import click
 from rich.console import Console
 
-from falcoctl_py.cli.install import RolloutBars, cluster_options, make_helm, make_kube, target_of
+from falcoctl_py.cli import install as install_cli
+from falcoctl_py.cli.install import RolloutBars, cluster_options, make_kube, target_of
 from falcoctl_py.helm import rollback_args
 from falcoctl_py.k8s import objects, rollout
 
@@ -21,7 +22,8 @@ def command(revision: int | None, **kw: Any) -> None:
     target = target_of(kw)
     kube = make_kube(target)
     kube.server_version()  # fail early, one line, when the cluster is unreachable
-    make_helm().run(rollback_args(target.release, revision, timeout=float(kw["timeout"]), **target.helm_common()))
+    argv = rollback_args(target.release, revision, timeout=float(kw["timeout"]), **target.helm_common())
+    install_cli.make_helm().run(argv)
     with RolloutBars() as bars:
         for ds in objects.list_daemonsets(kube, target.namespace, instance=target.release):
             rollout.wait_rollout(kube, target.namespace, ds.metadata.name, timeout=float(kw["timeout"]),

@@ -8,7 +8,8 @@ from typing import Any
 
 import click
 
-from falcoctl_py.cli.install import cluster_options, make_helm, make_kube, target_of
+from falcoctl_py.cli import install as install_cli
+from falcoctl_py.cli.install import cluster_options, make_kube, target_of
 from falcoctl_py.errors import ClusterError
 from falcoctl_py.helm import uninstall_args
 
@@ -26,5 +27,5 @@ def command(**kw: Any) -> None:
             raise ClusterError("confirmation needed but stdin is not a terminal: pass --yes")
         if not click.confirm(f"uninstall release {target.release} from {target.namespace}?", err=True):
             raise ClusterError("aborted: not confirmed")
-    out = make_helm().run(uninstall_args(target.release, timeout=float(kw["timeout"]), **target.helm_common()))
+    out = install_cli.make_helm().run(uninstall_args(target.release, timeout=float(kw["timeout"]), **target.helm_common()))
     click.echo(out.strip() or f"release {target.release} uninstalled")
