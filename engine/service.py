@@ -173,8 +173,8 @@ class Service:
                 raise ServiceError(
                     f"sources.syscall: {exc}", exit_code=getattr(exc, "exit_code", 4)
                 ) from None
-        if not self.sources:
-            raise ServiceError("sources: no event source is enabled")
+        if not self.sources:  # a node pool with every source off: stay up (metrics, health), but say so
+            log.warning("no event source is enabled: serving metrics and health only")
 
     # -- running -----------------------------------------------------------------------------------------------
 
@@ -200,7 +200,7 @@ class Service:
             self.reloader.start()
         if self.metrics is not None:
             self.metrics.start()
-        log.info("engine serving: %s", ", ".join(_describe_source(s) for s in self.sources))
+        log.info("engine serving: %s", ", ".join(_describe_source(s) for s in self.sources) or "no sources")
 
     def _run_source(self, src: Any) -> None:
         try:
@@ -215,7 +215,7 @@ class Service:
     def health(self) -> tuple[bool, dict[str, Any]]:
         alive = {t.name: t.is_alive() for t in self.threads}
         loaded = self.engine.ruleset is not None
-        ok = loaded and bool(alive) and all(alive.values()) and not self.stopping.is_set()
+        ok = loaded and all(alive.values()) and not self.stopping.is_set()
         return ok, {
             "status": "ok" if ok else "unhealthy",
             "ruleset_loaded": loaded,

@@ -283,3 +283,25 @@ def test_syscall_hook_lifecycle_and_unavailable_host(tmp_path: Path, monkeypatch
 
     monkeypatch.setattr(syscall_mod, "build", unavailable)
     assert serve(cfg) == 4
+
+
+def test_no_source_enabled_still_serves_health(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    cfg = config(tmp_path)
+    cfg["sources"] = {}
+    svc = Service(validate_config(cfg))
+    svc.start()
+    try:
+        assert "no event source is enabled" in caplog.text
+        status, body = request(svc.metrics.port, "GET", "/healthz")
+        assert status == 200 and orjson.loads(body)["sources"] == {}
+    finally:
+        svc.shutdown()
+    assert request_fails(svc.metrics.port)
+
+
+def request_fails(port: int) -> bool:
+    try:
+        request(port, "GET", "/healthz")
+    except OSError:
+        return True
+    return False
