@@ -117,26 +117,19 @@ class Service:
         return result.ruleset
 
     def _build_sources(self) -> None:
-        from engine.outputs.sinks import read_secret
-
         audit = self.config["sources"].get("k8s_audit") or {}
         web = audit.get("webhook") or {}
         if web.get("enabled"):
             from engine.sources.webhook import WebhookSource
 
             try:
-                token = (
-                    read_secret(web["token_file"], what="sources.k8s_audit.webhook.token_file")
-                    if web.get("token_file")
-                    else None
-                )
                 self.sources.append(
                     WebhookSource(
                         listen=web["listen"],
                         path=web["path"],
                         tls_cert_file=web.get("tls_cert_file"),
                         tls_key_file=web.get("tls_key_file"),
-                        token=token,
+                        token_file=web.get("token_file"),
                         max_body_bytes=web["max_body_bytes"],
                         max_event_bytes=web["max_event_bytes"],
                         queue_size=web["queue_size"],

@@ -15,12 +15,14 @@ from __future__ import annotations
 import bisect
 import hmac
 import logging
+import os
 import ssl
 import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -30,6 +32,7 @@ from engine.sources.k8s_audit_event import SOURCE, AuditDecodeError, AuditEvent,
 
 log = logging.getLogger(__name__)
 
+TOKEN_RECHECK = 5.0  # seconds between checks of the token file (Secrets rotate in place)
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
@@ -97,6 +100,7 @@ class WebhookSource:
         tls_cert_file: str | None = None,
         tls_key_file: str | None = None,
         token: str | None = None,
+        token_file: str | None = None,
         max_body_bytes: int = 12 << 20,
         max_event_bytes: int = 256 << 10,
         queue_size: int = 20_000,
@@ -107,6 +111,11 @@ class WebhookSource:
         self.max_event = max_event_bytes
         self.retry_after = retry_after
         self._token = f"Bearer {token}".encode() if token else None
+        self._token_file = token_file
+        self._token_sig: tuple[int, int, int] | None = None
+        self._token_checked = 0.0
+        if token_file:
+            self._refresh_token(force=True)
         self.intake = Intake(queue_size)
         self._lock = threading.Lock()
         self.events = 0  # events delivered to the engine
@@ -179,7 +188,39 @@ class WebhookSource:
             self._latency[bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1
             self._latency_sum += seconds
 
+    def _refresh_token(self, *, force: bool = False) -> None:
+        """Re-read ``token_file`` when it changed (a rotated Secret); an unreadable file keeps the old token."""
+        assert self._token_file is not None
+        self._token_checked = time.monotonic()
+        try:
+            st = os.stat(self._token_file)
+            sig = (st.st_ino, st.st_size, st.st_mtime_ns)
+            if not force and sig == self._token_sig:
+                return
+            value = Path(self._token_file).read_text().strip()
+        except OSError as exc:
+            if force:
+                raise ValueError(
+                    f"sources.k8s_audit.webhook.token_file: cannot read {self._token_file}: "
+                    f"{exc.strerror or exc}"
+                ) from None
+            log.warning(
+                "webhook token file %s unreadable (%s); keeping the previous token", self._token_file, exc
+            )
+            return
+        if not value:
+            if force:
+                raise ValueError(f"sources.k8s_audit.webhook.token_file: {self._token_file} is empty")
+            log.warning("webhook token file %s is empty; keeping the previous token", self._token_file)
+            return
+        if self._token_sig is not None:
+            log.info("webhook token reloaded from %s", self._token_file)
+        self._token_sig = sig
+        self._token = f"Bearer {value}".encode()
+
     def check_auth(self, header: str | None) -> None:
+        if self._token_file and time.monotonic() - self._token_checked > TOKEN_RECHECK:
+            self._refresh_token()
         if self._token is not None and (
             header is None or not hmac.compare_digest(header.encode(), self._token)
         ):

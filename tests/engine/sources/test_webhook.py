@@ -216,3 +216,25 @@ def test_intake_bounds_and_listen_parsing() -> None:
     assert split_listen("[::1]:80", what="x") == ("::1", 80)
     with pytest.raises(ValueError, match="sources.k8s_audit.webhook.listen: expected HOST:PORT, got '9765x'"):
         WebhookSource(listen="9765x")
+
+
+def test_token_file_is_reread_when_the_secret_rotates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("engine.sources.webhook.TOKEN_RECHECK", 0.0)
+    token = tmp_path / "token"
+    token.write_text("first\n")
+    src = WebhookSource(listen="127.0.0.1:0", token_file=str(token))
+    src.start()
+    try:
+        body = orjson.dumps(EVENTS[0])
+        assert post(src.port, body, headers={"Authorization": "Bearer first"})[0] == 200
+        token.write_text("second-token\n")
+        assert post(src.port, body, headers={"Authorization": "Bearer first"})[0] == 401
+        assert post(src.port, body, headers={"Authorization": "Bearer second-token"})[0] == 200
+        token.unlink()  # unreadable later: the last good token stays
+        assert post(src.port, body, headers={"Authorization": "Bearer second-token"})[0] == 200
+    finally:
+        src.stop()
+    with pytest.raises(ValueError, match=r"webhook.token_file: cannot read .*token"):
+        WebhookSource(listen="127.0.0.1:0", token_file=str(token))
