@@ -153,7 +153,7 @@ class Parser:
         self.blank()
         children = [sub()]
         self.blank()
-        while self._keyword(word):
+        while self.literal(word):  # as libsinsp: 'andx' is an error after 'and', not a new token
             if self.blank():
                 children.append(sub())
             elif self.literal("("):
@@ -163,16 +163,6 @@ class Parser:
             self.blank()
         self.depth -= 1
         return children[0] if len(children) == 1 else cls(tuple(children))
-
-    def _keyword(self, word: str) -> bool:
-        end = self.pos + len(word)
-        if self.text.startswith(word, self.pos) and (
-            end >= len(self.text) or self.text[end] in lexer.BLANKS + "("
-        ):
-            self.pos = end
-            self.last = word
-            return True
-        return False
 
     def not_expr(self) -> Node:
         self.enter()

@@ -119,7 +119,9 @@ def test_every_upstream_k8s_audit_rule_compiles(upstream_rules: Path) -> None:
     assert len(rules) > 30
 
 
-@pytest.mark.parametrize("name", ["falco_rules.yaml", "falco-incubating_rules.yaml", "falco-sandbox_rules.yaml"])
+@pytest.mark.parametrize(
+    "name", ["falco_rules.yaml", "falco-incubating_rules.yaml", "falco-sandbox_rules.yaml"]
+)
 def test_every_upstream_syscall_rule_checks_and_compiles(upstream_rules: Path, name: str) -> None:
     if not all(_registry_has("syscall", f) for f in ("proc.name", "evt.type", "fd.name", "container.id")):
         pytest.skip("syscall field tables not registered yet")

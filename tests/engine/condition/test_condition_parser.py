@@ -147,7 +147,8 @@ def test_quoting_and_escapes(text: str, value: str) -> None:
         (r"""proc.name = 'a\"b'""", 'invalid \\" escape', 14),
         ("= x", "expected a '(' token, a field check, or an identifier", 0),
         (r"proc.name = 'a\x4'", "invalid \\x escape: expected exactly two hexadecimal digits", 14),
-        ("a andb", "unexpected token after 'a'", 2),
+        ("a andb", "expected blank or '(' after 'and'", 5),
+        ("a or", "expected blank or '(' after 'or'", 4),
     ],
 )
 def test_syntax_errors(text: str, message: str, offset: int) -> None:
