@@ -22,7 +22,7 @@ Grammar (EBNF; ``blank`` is one or more of space, tab, backspace, CR, LF; blanks
     t_arg         = field_operand | quoted | bare_str ;
     condition_tail = "exists"
                   | num_op ( rhs_transform | number )
-                  | str_op [ modifier list ] ( rhs_transform | quoted | bare_str )   (* modifier: not after ordering ops *)
+                  | str_op ( modifier list | rhs_transform | quoted | bare_str )
                   | list_op ( list | rhs_transform | identifier ) ;
     rhs_transform = "val(" field ")" | transformer ;
     list          = "(" [ list_item { "," list_item } ] ")" ;
@@ -31,7 +31,7 @@ Grammar (EBNF; ``blank`` is one or more of space, tab, backspace, CR, LF; blanks
     str_op        = "==" | "=" | "!=" | ( "glob" | "iglob" | "contains" | "icontains" | "bcontains"
                   | "startswith" | "bstartswith" | "endswith" | "regex" ) blank ;
     list_op       = "intersects" | "in" | "pmatch" ;
-    modifier      = "oneof" | "anyof" | "allof" ;
+    modifier      = ( "oneof" | "anyof" | "allof" ) ;            (* only when a "(" follows *)
     identifier    = /[a-zA-Z]+[a-zA-Z0-9_]*/ ;
     field_name    = identifier ( "." identifier )+ ;
     field_arg     = /[^ \\b\\t\\n\\r\\[\\]"']+/ ;
