@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Self
 
 import click
 from rich.console import Console
@@ -58,7 +58,7 @@ class RolloutBars:
                                  console=Console(stderr=True), transient=False)
         self.tasks: dict[str, Any] = {}
 
-    def __enter__(self) -> RolloutBars:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -29,7 +29,7 @@ class WebhookTLS:
 
     def secret_data(self) -> dict[str, str]:
         """``kubernetes.io/tls`` Secret data (base64), with the CA for the audit webhook kubeconfig."""
-        enc = lambda b: base64.b64encode(b).decode()  # noqa: E731
+        enc = lambda b: base64.b64encode(b).decode()
         return {"tls.crt": enc(self.cert_pem), "tls.key": enc(self.key_pem), "ca.crt": enc(self.ca_pem)}
 
 
@@ -42,7 +42,7 @@ def _name(cn: str) -> x509.Name:
 
 
 def generate(service: str, namespace: str, *, now: dt.datetime | None = None) -> WebhookTLS:
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     until = now + dt.timedelta(days=VALIDITY_DAYS)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_cert = (
@@ -87,7 +87,7 @@ def generate(service: str, namespace: str, *, now: dt.datetime | None = None) ->
 
 def still_valid(cert_pem: bytes, service: str, namespace: str, *, now: dt.datetime | None = None) -> bool:
     """True when the certificate covers every service DNS name and has more than ``RENEW_BEFORE_DAYS`` left."""
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     try:
         cert = x509.load_pem_x509_certificate(cert_pem)
         sans = set(cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(

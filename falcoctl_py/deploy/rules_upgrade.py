@@ -57,7 +57,7 @@ def required_engine_versions(files: dict[str, str]) -> list[tuple[str, str]]:
 
 
 def _release_configmap(kube: Kube, t: Target, suffix: str) -> Any:
-    items = kube.call(
+    items: list[Any] = kube.call(
         f"listing configmaps in {t.namespace}", kube.core().list_namespaced_config_map, t.namespace,
         label_selector=f"app.kubernetes.io/instance={t.release}",
     ).items
@@ -78,7 +78,6 @@ def default_rules_on(config_cm: Any) -> bool:
 
 def expected_checksum(files: dict[str, str], *, with_defaults: bool) -> str:
     from engine.rules import load_rules
-
     from falcoctl_py.cli.engine import default_rules_files
 
     sources: list[Any] = list(default_rules_files()) if with_defaults else []

@@ -13,12 +13,11 @@ from typing import Any, Protocol
 
 import orjson
 
+from falcoctl_py.deploy import certs
 from falcoctl_py.errors import ClusterError, HelmError
 from falcoctl_py.helm import get_manifest_args, get_values_args
-from falcoctl_py.k8s import Kube
+from falcoctl_py.k8s import Kube, objects, rollout
 from falcoctl_py.k8s import metrics as kmetrics
-from falcoctl_py.k8s import objects, rollout
-from falcoctl_py.deploy import certs
 from falcoctl_py.render import parse_manifests
 
 WEBHOOK_TLS_SECRET = "falco-py-webhook-tls"
@@ -85,9 +84,9 @@ def ensure_webhook_tls(kube: Kube, target: Target, *, service: str) -> str:
     import base64
 
     secret = objects.read_secret(kube, target.namespace, WEBHOOK_TLS_SECRET)
-    if secret is not None and secret.data and "tls.crt" in secret.data:
-        if certs.still_valid(base64.b64decode(secret.data["tls.crt"]), service, target.namespace):
-            return "kept"
+    current = (secret.data or {}).get("tls.crt") if secret is not None else None
+    if current and certs.still_valid(base64.b64decode(current), service, target.namespace):
+        return "kept"
     tls = certs.generate(service, target.namespace)
     return objects.apply_secret(
         kube, target.namespace, WEBHOOK_TLS_SECRET, data=tls.secret_data(), secret_type="kubernetes.io/tls",

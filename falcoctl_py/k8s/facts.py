@@ -161,7 +161,8 @@ def api_server_endpoints(kube: Kube) -> tuple[list[str], list[int]]:
     )
     cidrs: set[str] = set()
     ports: set[int] = set()
-    for sl in slices.items:
+    items: list[Any] = list(slices.items)
+    for sl in items:
         if (sl.metadata.labels or {}).get("kubernetes.io/service-name") != "kubernetes":
             continue  # the selector is a request; check the answer too
         for ep in sl.endpoints or []:
@@ -178,7 +179,8 @@ def cluster_dns(kube: Kube) -> tuple[list[str], list[dict[str, Any]]]:
         services = kube.call(
             f"listing services in {ns}", kube.core().list_namespaced_service, ns, field_selector=f"metadata.name={name}"
         )
-        for svc in services.items:
+        found: list[Any] = list(services.items)
+        for svc in found:
             if svc.metadata.name != name:
                 continue
             ips = [ip for ip in (svc.spec.cluster_ips or [svc.spec.cluster_ip]) if ip and ip != "None"]

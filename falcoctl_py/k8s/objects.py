@@ -108,7 +108,7 @@ def replace_configmap_data(kube: Kube, namespace: str, name: str, data: dict[str
 def list_daemonsets(kube: Kube, namespace: str, *, instance: str) -> list[Any]:
     """The release's DaemonSets (``app.kubernetes.io/instance=<release>``; the answer is re-checked)."""
     selector = f"app.kubernetes.io/instance={instance}"
-    items = kube.call(
+    items: list[Any] = kube.call(
         f"listing daemonsets in {namespace}", kube.apps().list_namespaced_daemon_set, namespace,
         label_selector=selector,
     ).items
@@ -118,7 +118,7 @@ def list_daemonsets(kube: Kube, namespace: str, *, instance: str) -> list[Any]:
 def list_pods(kube: Kube, namespace: str, *, match_labels: dict[str, str]) -> list[Any]:
     """Pods matching ``match_labels`` (a DaemonSet's selector); the answer is re-checked label by label."""
     selector = ",".join(f"{k}={v}" for k, v in sorted(match_labels.items()))
-    items = kube.call(
+    items: list[Any] = kube.call(
         f"listing pods in {namespace}", kube.core().list_namespaced_pod, namespace, label_selector=selector
     ).items
     return [p for p in items if all((p.metadata.labels or {}).get(k) == v for k, v in match_labels.items())]

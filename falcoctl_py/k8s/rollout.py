@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import urllib3
-from kubernetes import watch
+from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 
 from falcoctl_py.errors import ClusterError
@@ -59,8 +59,8 @@ def state_of(ds: Any) -> RolloutState:
 
 
 def _as_model(kube: Kube, obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return kube.api._ApiClient__deserialize(obj, "V1DaemonSet")  # noqa: SLF001 - the watch may yield raw dicts
+    if isinstance(obj, dict):  # a watch event the client could not map to a model
+        return client.V1DaemonSet.from_dict(obj)
     return obj
 
 

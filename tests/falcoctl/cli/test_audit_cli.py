@@ -24,7 +24,7 @@ def seed_secrets(api) -> bytes:  # noqa: F811
 
 async def test_setup_writes_policy_and_kubeconfig(api, capsys, tmp_path):  # noqa: F811
     ca = seed_secrets(api)
-    code, out, err = await run_cli(capsys, "audit", "setup", "--kubeconfig", str(api.kubeconfig),
+    code, _out, err = await run_cli(capsys, "audit", "setup", "--kubeconfig", str(api.kubeconfig),
                                    "--write", str(tmp_path / "out"))
     assert code == 0, err
     assert "EKS, GKE, AKS" in err

@@ -58,7 +58,7 @@ async def test_unreachable_cluster_exits_3_with_one_line(tmp_path, capsys, monke
     )
     for cmd in (["install", "--dry-run"], ["status"], ["upgrade", "--engine-version", "1.0", "--profile", "small"],
                 ["rollback"], ["uninstall", "--yes"], ["audit", "setup"]):
-        code, out, err = await run_cli(capsys, *cmd, "--kubeconfig", str(cfg))
+        code, _out, err = await run_cli(capsys, *cmd, "--kubeconfig", str(cfg))
         assert code == 3, (cmd, err)
         assert err.count("\n") == 1 and err.startswith("Error: ") and "API server unreachable" in err, (cmd, err)
         assert "Traceback" not in err
