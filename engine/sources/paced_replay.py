@@ -22,11 +22,13 @@ from engine.sources.replay import ReplaySource
 
 
 class PacedReplay:
-    def __init__(self, path: Path | str, *, name: str = "syscall", rate: float = 0.0, loop: bool = False) -> None:
+    def __init__(self, path: Path | str, *, name: str = "syscall", rate: float = 0.0, loop: bool = False,
+                 start_after: float = 0.0) -> None:
         self._replay = ReplaySource(path, name=name)
         self.name = name
         self.rate = float(rate)
         self.loop = bool(loop)
+        self.start_after = float(start_after)
         self._events: list[Any] | None = None
         self._stats = SourceStats()
         self._stop = threading.Event()
@@ -49,7 +51,7 @@ class PacedReplay:
 
     def __iter__(self) -> Iterator[Any]:
         events = self._load()
-        if not events:
+        if not events or self._stop.wait(self.start_after):
             return
         start = time.monotonic()
         sent = 0

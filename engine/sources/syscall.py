@@ -158,6 +158,13 @@ def build(config: Mapping[str, Any], *, event_types: Iterable[str] | None = None
     """
     section = config.get("sources", {}).get("syscall", config) if "sources" in config else config
     wanted = str(section.get("backend", "auto"))
+    if wanted == "replay":  # recorded events, no kernel: measurements and tests
+        from engine.sources.paced_replay import PacedReplay
+        if not section.get("path"):
+            raise ValueError("sources.syscall.path: the replay backend needs the recorded events file")
+        return PacedReplay(section["path"], name="syscall", rate=float(section.get("rate", 0) or 0),
+                           loop=bool(section.get("loop", False)),
+                           start_after=float(section.get("start_after", 0) or 0))
     if event_types is None:
         event_types = ruleset.evttypes_needed("syscall") if ruleset is not None else ()
     backend = choose_backend(wanted)

@@ -54,15 +54,17 @@ def replay_counts(ruleset: Any, events: Iterable[Any]) -> dict[str, int]:
     return guard.fired(ruleset, events)
 
 
-def window_events(audit_path: Path | None, syscall_path: Path | None) -> list[Any]:
-    """The window's events, decoded once, for before/after replays."""
+def window_events(paths: dict[str, Path], counts: dict[str, float]) -> list[Any]:
+    """The events the engine processed in the window, for before/after replays: per source, the recorded file
+    cycled up to the count the engine reported (the feeder and the paced replay both cycle their files)."""
     from engine.sources.replay import ReplaySource
 
     events: list[Any] = []
-    if audit_path is not None and audit_path.exists():
-        events.extend(ReplaySource(audit_path, name="k8s_audit"))
-    if syscall_path is not None and syscall_path.exists():
-        events.extend(ReplaySource(syscall_path, name="syscall"))
+    for source, path in paths.items():
+        recorded = list(ReplaySource(path, name=source))
+        wanted = int(counts.get(source, 0))
+        if recorded and wanted:
+            events.extend(recorded[i % len(recorded)] for i in range(wanted))
     return events
 
 

@@ -1,6 +1,7 @@
-"""Feed audit events to an engine's webhook at a steady rate, as an API server's audit backend would.
+"""Feed audit events to an engine's webhook at a paced rate, as an API server's audit backend would.
 
-Owns: batching JSON lines into ``EventList`` posts, pacing them to a target rate, and honouring 503/429 with a
+Owns: batching JSON lines into ``EventList`` posts, pacing them to a target rate (optionally varied block by
+block, so a measurement can tell the cost of audit events from the rest), and honouring 503/429 with a
 retry (the engine refuses rather than loses). It counts what was sent and accepted; it never drops silently: an
 event is either accepted, or counted as ``rejected`` after the retries run out.
 """
@@ -47,7 +48,8 @@ class Feeder(threading.Thread):
     """Posts ``lines`` (audit events as JSON lines, cycled) to ``url`` at ``rate`` events/s until stopped."""
 
     def __init__(self, url: str, lines: list[bytes], *, rate: float, batch_size: int = 200,
-                 token: str | None = None, retries: int = 5) -> None:
+                 token: str | None = None, retries: int = 5, pattern: tuple[float, ...] = (1.0,),
+                 block_seconds: float = 2.0) -> None:
         super().__init__(name="audit-feeder", daemon=True)
         self.url = urlsplit(url)
         self.lines = lines
@@ -55,6 +57,8 @@ class Feeder(threading.Thread):
         self.batch_size = batch_size
         self.token = token
         self.retries = retries
+        self.pattern = pattern
+        self.block_seconds = block_seconds
         self.stats = FeedStats()
         self._stop_event = threading.Event()
 
@@ -73,19 +77,28 @@ class Feeder(threading.Thread):
         self.stats.requests += 1
         return resp.status
 
+    def rate_at(self, elapsed: float) -> float:
+        """The target rate ``elapsed`` seconds in: ``rate`` times the pattern's multiplier for that block."""
+        return self.rate * self.pattern[int(elapsed / self.block_seconds) % len(self.pattern)]
+
     def run(self) -> None:
         conn = http.client.HTTPConnection(self.url.hostname or "127.0.0.1", self.url.port or 9765, timeout=10)
         start = time.monotonic()
+        credit = 0.0  # events the pacing allows so far
+        last = start
         sent = 0
         try:
             while not self._stop_event.is_set():
                 for batch in batches(self.lines, self.batch_size):
+                    while not self._stop_event.is_set():
+                        now = time.monotonic()
+                        credit += self.rate_at(now - start) * (now - last)
+                        last = now
+                        if credit >= sent + len(batch):
+                            break
+                        self._stop_event.wait(0.01)
                     if self._stop_event.is_set():
                         return
-                    due = start + sent / self.rate
-                    delay = due - time.monotonic()
-                    if delay > 0:
-                        self._stop_event.wait(delay)
                     self._send(conn, batch)
                     sent += len(batch)
         finally:

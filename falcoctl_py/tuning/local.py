@@ -31,6 +31,7 @@ from falcoctl_py.tuning.feeder import Feeder
 from falcoctl_py.tuning.samples import Sample
 
 IDLE_SECONDS = 2.0
+AUDIT_PATTERN = (1.0, 1.0, 0.5, 0.0)
 
 
 @dataclass
@@ -194,7 +195,9 @@ def run_window(*, out_dir: Path, rules: Sequence[Path], duration: float, audit_e
         idle_cpu = (idle[1].cpu_seconds - idle[0].cpu_seconds) / max(idle[1].t - idle[0].t, 1e-6)
         idle_rss = idle[1].rss_bytes
         window_start = len(sampler.samples) - 1
-        feeder = Feeder(f"http://{webhook}/k8s-audit", lines, rate=audit_rate)
+        # Audit load varies block by block (full, full, half, none) so the fit can tell its cost from the
+        # syscall stream's, which stays steady.
+        feeder = Feeder(f"http://{webhook}/k8s-audit", lines, rate=audit_rate, pattern=AUDIT_PATTERN)
         feeder.start()
         sampler.start()
         end = time.monotonic() + duration

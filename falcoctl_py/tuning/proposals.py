@@ -46,10 +46,11 @@ def _exception_name(fields: Sequence[str]) -> str:
     return EXCEPTION_PREFIX + "_".join(re.sub(r"[^A-Za-z0-9]+", "_", f) for f in fields)
 
 
-def propose(noise: Iterable[RuleNoise], *, min_per_hour: float = 60.0, disable_unexplained_share: float = 0.5,
-            disable_min_per_hour: float = 1000.0) -> list[Proposal]:
-    """Exceptions for every rule noisier than ``min_per_hour`` with dominant values; a flagged disable for a
-    very noisy rule (``disable_min_per_hour``) whose explanations cover less than ``disable_unexplained_share``.
+def propose(noise: Iterable[RuleNoise], *, min_per_hour: float = 60.0, min_count: int = 25,
+            disable_unexplained_share: float = 0.5, disable_min_per_hour: float = 1000.0) -> list[Proposal]:
+    """Exceptions for every rule noisier than ``min_per_hour`` with dominant values seen at least ``min_count``
+    times (a handful of alerts is something to read, not noise to silence); a flagged disable for a very noisy
+    rule (``disable_min_per_hour``) whose explanations cover less than ``disable_unexplained_share``.
     """
     out: list[Proposal] = []
     for rn in noise:
@@ -57,7 +58,8 @@ def propose(noise: Iterable[RuleNoise], *, min_per_hour: float = 60.0, disable_u
             continue
         grouped: dict[tuple[str, ...], list[tuple[tuple[str, ...], int, float]]] = {}
         for ex in rn.explanations:
-            grouped.setdefault(ex.fields, []).append((ex.values, ex.count, ex.share))
+            if ex.count >= min_count:
+                grouped.setdefault(ex.fields, []).append((ex.values, ex.count, ex.share))
         for fields, rows in grouped.items():
             out.append(Proposal(
                 rule=rn.rule, kind="exception", name=_exception_name(fields), fields=fields,

@@ -13,19 +13,23 @@ from typing import Any
 from falcoctl_py.errors import ClusterError
 from falcoctl_py.tuning.analysis import Options, analyse, read_alerts, window_events, write_outputs
 
+SYSCALL_REPLAY_RATE = 500.0  # events/s of the recorded syscall stream in a local window
+
 
 def run_local(opts: Options, *, out_dir: Path, duration: float, audit_events: Path | None, audit_rate: float,
               live: bool, syscall_sample: Path | None, quiet: bool = False) -> dict[str, Any]:
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from falcoctl_py.tuning.local import require_root_for_live, run_window
+    from falcoctl_py.tuning.local import IDLE_SECONDS, require_root_for_live, run_window
 
     if live:
         require_root_for_live()
         syscall: dict[str, Any] | None = {"backend": "auto"}
     elif syscall_sample is not None and syscall_sample.exists():
-        syscall = {"backend": "replay", "path": str(syscall_sample), "loop": True}
+        # starts after the idle measurement, so the idle baseline is idle
+        syscall = {"backend": "replay", "path": str(syscall_sample), "loop": True, "rate": SYSCALL_REPLAY_RATE,
+                   "start_after": IDLE_SECONDS + 1.5}
     else:
         syscall = None
     console = Console(stderr=True, quiet=quiet)
@@ -44,7 +48,10 @@ def run_local(opts: Options, *, out_dir: Path, duration: float, audit_events: Pa
                             audit_rate=audit_rate, syscall=syscall, progress=progress)
     console.print("analysing: noise, proposals, guard replay, before/after replay …")
     alerts = read_alerts(window.alerts_path)
-    events = window_events(window.audit_events_path, window.syscall_events_path if not live else None)
+    paths = {"k8s_audit": window.audit_events_path}
+    if window.syscall_events_path is not None and not live:
+        paths["syscall"] = window.syscall_events_path
+    events = window_events(paths, window.samples[-1].events if window.samples else {})
     doc, screened, cost = analyse(samples=window.samples, idle_cpu_cores=window.idle_cpu_cores,
                                   idle_rss_bytes=window.idle_rss_bytes, duration=window.duration,
                                   alerts=alerts, events=events, opts=opts, mode="local")
