@@ -212,5 +212,6 @@ class AuditFileSource:
             "lines": self.lines,
             "rotations": self.rotations,
             "truncations": self.truncations,
+            "following": self._fh is not None,
             "drops_by_reason": dict(self.drops),
         }

@@ -305,3 +305,29 @@ def request_fails(port: int) -> bool:
     except OSError:
         return True
     return False
+
+
+def test_audit_log_file_source_feeds_the_engine_and_hangup_reopens_outputs(tmp_path: Path) -> None:
+    log_file = tmp_path / "audit.log"
+    log_file.write_bytes(orjson.dumps(audit(0)) + b"\n")  # already there: skipped (start_at: end)
+    cfg = config(tmp_path)
+    cfg["sources"] = {"k8s_audit": {"file": {"path": str(log_file), "poll_interval": 0.02}}}
+    svc = Service(validate_config(cfg))
+    svc.start()
+    mport = svc.metrics.port
+    try:
+        assert wait_for(lambda: request(mport, "GET", "/healthz")[0] == 200)
+        assert wait_for(lambda: svc.sources[0].stats()["following"])  # opened at its end before we append
+        with open(log_file, "ab") as fh:
+            fh.write(b"".join(orjson.dumps(audit(i)) + b"\n" for i in range(1, 6)) + b"{bad\n")
+        assert wait_for(lambda: metric(mport, "falcopy_events") == {(("source", "k8s_audit"),): 5})
+        assert metric(mport, "falcopy_drops") == {(("reason", "invalid_line"), ("source", "k8s_audit")): 1}
+        assert wait_for(lambda: len((tmp_path / "alerts.json").read_bytes().splitlines()) == 5)
+        os.rename(tmp_path / "alerts.json", tmp_path / "alerts.json.1")
+        svc.hangup()  # logrotate's postrotate: new alerts go to a fresh file
+        with open(log_file, "ab") as fh:
+            fh.write(orjson.dumps(audit(9)) + b"\n")
+        assert wait_for(lambda: (tmp_path / "alerts.json").exists())
+    finally:
+        svc.shutdown()
+    assert len((tmp_path / "alerts.json").read_bytes().splitlines()) == 1
