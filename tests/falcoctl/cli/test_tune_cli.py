@@ -1,0 +1,62 @@
+"""``falcoctl-py tune --local`` end to end: a real engine subprocess, real loopback HTTP, real cgroup accounting."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from falcoctl_py.tuning.cpuaccount import cgroup2_root
+from falcoctl_py.tuning.report import validate
+
+
+@pytest.fixture(scope="module")
+def tuned(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("tune") / "out"
+    proc = subprocess.run([sys.executable, "-m", "falcoctl_py.cli.main", "tune", "--local", "--duration", "8",
+                           "--out", str(out), "-o", "json"], capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return out, json.loads(proc.stdout)
+
+
+def test_writes_every_artifact(tuned: tuple[Path, dict]) -> None:
+    out, doc = tuned
+    for name in ("report.json", "report.md", "report.html", "tuned-rules.yaml", "cost-model.json", "values.yaml",
+                 "manifests.yaml"):
+        assert (out / name).stat().st_size > 0, name
+    validate(json.loads((out / "report.json").read_text()))
+    assert doc["events_per_second"]["k8s_audit"] > 100 and doc["events_per_second"]["syscall"] > 100
+    assert doc["feed"]["rejected"] == 0 and doc["drops_total"] == 0
+
+
+def test_engine_cpu_agrees_with_its_cgroup(tuned: tuple[Path, dict]) -> None:
+    _, doc = tuned
+    if cgroup2_root() is None:
+        pytest.skip("no cgroup v2 hierarchy on this host")
+    acc = doc["accuracy"]
+    assert acc["method"].startswith("engine cgroup")
+    assert abs(acc["relative_error"]) <= 0.15, acc
+
+
+def test_sampling_costs_under_one_percent_of_a_core(tuned: tuple[Path, dict]) -> None:
+    _, doc = tuned
+    assert 0 < doc["tuner_overhead"]["fraction_of_core"] < 0.01
+
+
+def test_tuned_rules_load_on_top_of_the_base_and_keep_detections(tuned: tuple[Path, dict]) -> None:
+    out, doc = tuned
+    base = Path(__file__).resolve().parents[3] / "engine" / "default_rules" / "falco_py_rules.yaml"
+    proc = subprocess.run([sys.executable, "-m", "falcoctl_py.cli.main", "rules", "validate", "--rules", str(base),
+                           "--rules", str(out / "tuned-rules.yaml")], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert doc["guard"]["lost"] == [] and doc["guard"]["detections_after"] == doc["guard"]["detections_before"]
+    assert doc["verification"]["alerts_after"] < doc["verification"]["alerts_before"]
+
+
+def test_options_for_the_cluster_are_refused_locally(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "falcoctl_py.cli.main", "tune", "--local", "--apply", "--out",
+                           str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "--apply" in proc.stderr and "Traceback" not in proc.stderr
