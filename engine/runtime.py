@@ -15,6 +15,7 @@ import logging
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from engine.outputs.alert import Alert, build_alert
@@ -38,16 +39,16 @@ class Engine:
     """Evaluate events against a ruleset and emit Falco-shaped alerts.
 
     ``outputs``: callables (or objects with ``emit``) receiving every alert; ``metrics``: an optional object with
-    ``attach(engine)`` that reads this engine's counters; ``priority_threshold``: alerts less severe than this are
-    dropped (Falco's ``priority`` setting; ``Priority.DEBUG`` keeps all).
+    ``attach(engine)`` that reads this engine's counters; ``priority_threshold``: rules less severe than this do
+    not run (Falco's ``priority`` setting; ``Priority.DEBUG`` runs all).
     """
 
     def __init__(self, ruleset: Any, *, outputs: Sequence[Any] = (), metrics: Any = None,
                  priority_threshold: Priority | str = Priority.DEBUG, hostname: str | None = None) -> None:
-        self._ruleset = ruleset
         self._outputs = tuple(_as_callable(o) for o in outputs)
         self.priority_threshold = (priority_threshold if isinstance(priority_threshold, Priority)
                                    else Priority.parse(priority_threshold))
+        self._ruleset = self._thresholded(ruleset)
         self.hostname = hostname
         self._lock = threading.Lock()  # guards the counters against concurrent process() calls
         self.events_total: dict[str, int] = {}  # source -> events processed
@@ -66,9 +67,25 @@ class Engine:
         """Replace the ruleset; events already being processed finish with the one they started with."""
         if ruleset is None:
             raise ValueError("swap_ruleset needs a loaded ruleset (a failed load must keep the old one)")
+        ruleset = self._thresholded(ruleset)  # built before the swap, outside any lock
         self._ruleset = ruleset  # a single reference assignment: atomic under the GIL
         with self._lock:
             self.swaps_total += 1
+
+    def _thresholded(self, ruleset: Any) -> Any:
+        """As Falco's ``priority`` setting does, rules less severe than the threshold do not run at all, so
+        they cannot win a first match over a more severe rule. A ``Ruleset`` is rebuilt with them disabled
+        (other ruleset objects are filtered after evaluation in ``process``)."""
+        if self.priority_threshold is Priority.DEBUG:
+            return ruleset
+        from engine.rules import Ruleset
+        from engine.rules.loader import default_indexers
+
+        if type(ruleset) is not Ruleset or all(r.priority <= self.priority_threshold for r in ruleset.rules):
+            return ruleset
+        rules = [r if r.priority <= self.priority_threshold else replace(r, enabled=False) for r in ruleset.rules]
+        return Ruleset(rules, checksum=ruleset.checksum, sources_used=ruleset.sources_used,
+                       rule_matching=ruleset.rule_matching, indexers=default_indexers())
 
     def process(self, event: Any) -> list[Alert]:
         """Evaluate one event; emit and return its alerts (usually none, one with first-match)."""

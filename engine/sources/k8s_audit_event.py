@@ -85,16 +85,18 @@ class AuditEvent:
     ``cache`` holds lazily extracted field values for this event only.
     """
 
-    __slots__ = ("cache", "obj", "raw", "ts")
+    __slots__ = ("cache", "cluster_name", "obj", "raw", "ts")
 
     source = SOURCE
     evt_type = None
 
-    def __init__(self, obj: dict[str, Any], *, ts: int | None = None, raw: bytes | None = None) -> None:
+    def __init__(self, obj: dict[str, Any], *, ts: int | None = None, raw: bytes | None = None,
+                 cluster_name: str | None = None) -> None:
         self.obj = obj
         self.ts = ts if ts is not None else parse_rfc3339_ns(obj["stageTimestamp"])
         self.raw = raw
         self.cache: dict[Any, Any] = {}
+        self.cluster_name = cluster_name  # set by a source configured with one (ka.cluster.name)
 
     @property
     def verb(self) -> str | None:

@@ -132,3 +132,37 @@ def test_metrics_object_is_attached() -> None:
     assert attached == [engine]
     with pytest.raises(TypeError, match="neither callable"):
         Engine(FakeRuleset(RULES), outputs=[42])
+
+
+RULES_YAML = """
+- rule: Any Create (debug)
+  desc: every create
+  condition: ka.verb = create
+  output: create by %ka.user.name
+  priority: DEBUG
+  source: k8s_audit
+- rule: Pod Create (warning)
+  desc: pod creates
+  condition: ka.verb = create and ka.target.resource = pods
+  output: pod create by %ka.user.name
+  priority: WARNING
+  source: k8s_audit
+"""
+
+
+def test_threshold_keeps_less_severe_rules_from_winning_the_first_match() -> None:
+    """Falco's ``priority``: rules below it do not run, so a later, more severe rule matches instead."""
+    try:
+        from engine.rules import load_rules
+    except ImportError:
+        pytest.skip("the rules loader is not in this tree yet")
+    ruleset = load_rules([("threshold.yaml", RULES_YAML)]).ruleset
+    assert ruleset is not None
+    pod = decode_payload(b'{"kind":"Event","auditID":"a","verb":"create","objectRef":{"resource":"pods"},'
+                         b'"user":{"username":"bob"},"stageTimestamp":"2024-01-01T00:00:00Z"}')[0]
+    assert [a.rule for a in Engine(ruleset).process(pod)] == ["Any Create (debug)"]
+    engine = Engine(ruleset, priority_threshold="warning")
+    assert [a.rule for a in engine.process(pod)] == ["Pod Create (warning)"]
+    engine.swap_ruleset(ruleset)  # a reloaded ruleset gets the same treatment
+    assert [a.rule for a in engine.process(pod)] == ["Pod Create (warning)"]
+    assert [r.name for r in engine.ruleset.rules if r.enabled] == ["Pod Create (warning)"]

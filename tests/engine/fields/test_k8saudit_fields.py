@@ -147,6 +147,13 @@ def test_rbac_fields() -> None:
     assert x(e, "ka.req.role.rules.nonResourceURLs") == ["/metrics"]
 
 
+def test_cluster_name_comes_from_the_source() -> None:
+    e = ev(POD)
+    assert x(e, "ka.cluster.name") is None
+    e.cluster_name = "prod-eu"
+    assert x(e, "ka.cluster.name") == "prod-eu"
+
+
 def test_values_are_cached_per_event() -> None:
     e = ev(POD)
     first = x(e, "ka.req.pod.containers.image")
