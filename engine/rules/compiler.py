@@ -228,9 +228,9 @@ class Compiler:
         self.macro_asts[info.name] = resolved
 
     def _compile_rule(self, rule: RuleInfo) -> CompiledRule | None:
-        chain = tuple(rule.chain)
-        pos = chain[-1] if chain else rule.pos
-        single = len(chain) <= 1  # defined by one item: point at the key itself
+        pos = rule.chain[-1] if rule.chain else rule.pos
+        chain = tuple(rule.chain[:-1])  # the earlier places that shaped the rule
+        single = not chain  # defined by one item: point at the key itself
         cond_pos = rule.cond_pos if single and rule.cond_pos else pos
         out_pos = rule.output_pos if single and rule.output_pos else pos
         # The output is checked before the condition, as Falco does.

@@ -51,10 +51,11 @@ def _summary(result: Any, files: list[Path]) -> str:
 
 
 def _echo_text(result: Any) -> None:
-    for f in result.errors:
-        click.echo(f.to_text("error"))
-    for f in result.warnings:
-        click.echo(f.to_text("warning"))
+    for kind, findings in (("error", result.errors), ("warning", result.warnings)):
+        for f in findings:
+            click.echo(f.to_text(kind))
+            for p in f.context_chain:
+                click.echo(f"    see {p.file}:{p.line}:{p.column}: {p.item_type} '{p.item_name}'")
 
 
 def _rule_dict(rule: Any) -> dict[str, Any]:

@@ -119,3 +119,14 @@ def test_default_rules_flag() -> None:
 def test_no_files_is_usage_error() -> None:
     proc = subprocess.run([CLI, "rules", "validate"], capture_output=True, text=True, check=False)
     assert proc.returncode == 2 and "no rules files given" in proc.stderr
+
+
+def test_text_lists_the_other_places_that_shaped_an_item(tmp_path: Path) -> None:
+    base = tmp_path / "base.yaml"
+    base.write_text(GOOD)
+    extra = tmp_path / "extra.yaml"
+    extra.write_text("- rule: r\n  condition: and proc.nobody = 1\n  override:\n    condition: append\n")
+    res = _run("validate", str(base), str(extra))
+    lines = res.output.splitlines()
+    assert lines[0].startswith(f"{extra}:1:3: error LOAD_ERR_COMPILE_CONDITION rule 'r': ")
+    assert lines[1] == f"    see {base}:1:3: rule 'r'"
