@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import aiohttp
 import kmock
 import pytest
 import pytest_asyncio
@@ -84,6 +85,13 @@ class FakeCluster:
 
     def get(self, resource: str, namespace: str | None, name: str) -> dict[str, Any]:
         return dict(self.mock.objects[kmock.resource(resource), namespace, name])
+
+    async def patch(self, path: str, body: dict[str, Any]) -> None:
+        """Change an object through the emulator's HTTP API, so watchers get a MODIFIED event."""
+        async with aiohttp.ClientSession() as session:
+            resp = await session.patch(self.server + path, json=body,
+                                       headers={"Content-Type": "application/merge-patch+json"})
+            assert resp.status == 200, await resp.text()
 
     def requests(self) -> list[Any]:
         return list(self.mock)

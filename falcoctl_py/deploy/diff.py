@@ -21,10 +21,13 @@ def object_key(doc: Mapping[str, Any], *, namespace: str) -> str:
     return f"{doc.get('apiVersion', '?')}/{doc.get('kind', '?')}/{ns}/{meta.get('name', '?')}"
 
 
-def _text(doc: Mapping[str, Any] | None) -> list[str]:
-    if doc is None:
-        return []
-    return yaml.safe_dump(dict(doc), sort_keys=True, default_flow_style=False).splitlines(keepends=True)
+def _text(doc: Mapping[str, Any], *, namespace: str) -> list[str]:
+    """Stable YAML; a missing ``metadata.namespace`` means the release namespace on both sides."""
+    norm = dict(doc)
+    meta = dict(norm.get("metadata") or {})
+    meta.setdefault("namespace", namespace)
+    norm["metadata"] = meta
+    return yaml.safe_dump(norm, sort_keys=True, default_flow_style=False).splitlines(keepends=True)
 
 
 @dataclass
@@ -66,7 +69,7 @@ def diff_manifests(
         elif key not in new:
             out.removed.append(key)
         else:
-            a, b = _text(old[key]), _text(new[key])
+            a, b = _text(old[key], namespace=namespace), _text(new[key], namespace=namespace)
             if a == b:
                 out.unchanged += 1
             else:

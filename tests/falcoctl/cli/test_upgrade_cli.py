@@ -39,3 +39,30 @@ async def test_bad_rules_exit_1_one_line(api, capsys, tmp_path):  # noqa: F811
 async def test_needs_exactly_one_mode(capsys):
     code, _, err = await run_cli(capsys, "upgrade")
     assert code == 2 and "exactly one of --engine-version or --rules" in err
+
+
+async def test_engine_version_dry_run_uses_stored_profile_and_sets_image_tag(api, capsys, monkeypatch):  # noqa: F811
+    import pytest
+
+    from falcoctl_py.cli import install as install_cli
+    from falcoctl_py.deploy.install import INPUTS_SUFFIX
+    from falcoctl_py.helm import find_helm
+    from tests.falcoctl.deploy.fake_helm import FakeHelm
+    from tests.falcoctl.deploy.test_install import seed_cluster
+
+    try:
+        find_helm()
+    except Exception as exc:  # noqa: BLE001
+        pytest.skip(str(exc))
+    seed_cluster(api)
+    api.seed("v1/configmaps", {"apiVersion": "v1", "kind": "ConfigMap",
+                               "metadata": {"name": REL + INPUTS_SUFFIX, "namespace": NS},
+                               "data": {"values.yaml": "{}\n", "sets.yaml": "[]\n", "profile": "medium"}})
+    helm = FakeHelm(deployed_values={"image": {"tag": "0.1.0"}})
+    monkeypatch.setattr(install_cli, "make_helm", lambda: helm)
+    code, out, err = await run_cli(capsys, "upgrade", "--kubeconfig", str(api.kubeconfig), "--engine-version",
+                                   "0.2.0", "--dry-run")
+    assert code == 0, err
+    assert 'value image.tag: "0.1.0" -> "0.2.0"' in err
+    assert "engine:0.2.0" in out  # the rendered DaemonSets run the new image
+    assert "would run: helm upgrade --install" in err and api.mutations() == []

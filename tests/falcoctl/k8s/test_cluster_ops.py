@@ -49,10 +49,7 @@ async def test_rollout_waits_for_status_changes(api):  # noqa: F811
     assert not task.done() and seen and not seen[-1].done
     for step in ({"observedGeneration": 2, "updatedNumberScheduled": 1, "numberReady": 1},
                  {"updatedNumberScheduled": 2, "numberReady": 2, "numberAvailable": 2}):
-        api.mock.objects[api.mock.resource("apps/v1/daemonsets"), "ns", "falco-py"].patch({"status": step})
-        # the emulator streams changes made through its API; push the new state as a watch event
-        obj = api.mock.objects[api.mock.resource("apps/v1/daemonsets"), "ns", "falco-py"].raw
-        await api.mock._buses[api.mock.resource("apps/v1/daemonsets")].put({"type": "MODIFIED", "object": obj})
+        await api.patch("/apis/apps/v1/namespaces/ns/daemonsets/falco-py", {"status": step})
         await asyncio.sleep(0.3)
     final = await asyncio.wait_for(task, 10)
     assert final.done and final.updated == 2 and final.observed_generation == 2
