@@ -182,6 +182,10 @@ def validate_exception(ex: ExceptionInfo, source: str) -> None:
 
 
 def _quote(text: str) -> str:
+    """A value as condition text: kept as written when the rules file already quoted it (Falco does the
+    same), else quoted when it would not read back as one bare token."""
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        return text
     return lexer.quote(text) if text else '""'
 
 

@@ -97,3 +97,16 @@ def test_exception_without_name_or_fields() -> None:
 def test_transformer_fields_are_accepted() -> None:
     res = load(_with("    - name: e\n      fields: [tolower(proc.name)]\n      values: [[cat]]\n"))
     assert res.successful and res.warnings == ()
+
+
+def test_values_already_quoted_in_the_file_are_kept_and_others_quoted() -> None:
+    res = load(
+        _with(
+            "    - name: e\n      fields: [proc.cmdline, proc.name]\n      comps: [=, =]\n"
+            "      values: [['\"a b\"', 'x,y']]\n"
+        )
+    )
+    assert (
+        rule(res, "base").condition_compiled
+        == '(evt.type = open and not (proc.cmdline = "a b" and proc.name = "x,y"))'
+    )
