@@ -75,3 +75,19 @@ def test_synthetic_stream_replays(tmp_path: Path) -> None:
     events = list(replay(path))
     assert len(events) == 500
     assert all(a.ts < b.ts for a, b in itertools.pairwise(events))
+
+
+def test_syscall_recordings_replay_and_bad_lines_are_named(tmp_path: Path) -> None:
+    from engine.sources.syscall_event import ProcessInfo, SyscallEvent
+
+    recorded = [SyscallEvent(type="execve", dir="<", ts=1_700_000_000_000_000_000 + i, tid=10 + i, pid=10 + i,
+                             res=0, args={}, proc=ProcessInfo(pid=10 + i, name="sh"), fd=None, container=None)
+                for i in range(3)]
+    path = tmp_path / "sys.jsonl"
+    path.write_bytes(b"\n".join(e.to_json() for e in recorded) + b"\n")
+    src = ReplaySource(path, name="syscall")
+    assert [(e.source, e.evt_type, e.proc.pid) for e in src] == [("syscall", "execve", 10 + i) for i in range(3)]
+    assert {"process", "fd"} <= {fc.name for fc in src.field_classes}
+    path.write_bytes(recorded[0].to_json() + b"\n{\"type\": 5}\n")
+    with pytest.raises(ReplayError, match=r"sys\.jsonl:2: not a recorded syscall event"):
+        list(replay(path, name="syscall"))
