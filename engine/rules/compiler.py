@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from engine import condition as cond
-from engine.condition.ast import And, Compare, FieldRef, MacroRef, Node, Not, Or, Transform
+from engine.condition.ast import And, Compare, FieldRef, ListValue, MacroRef, Node, Not, Or, Transform, Value
 from engine.outputs.formatter import OutputFormatError, OutputFormatter
 from engine.rules import findings as F
 from engine.rules.collector import Collector, MacroInfo, RuleInfo
@@ -26,6 +26,11 @@ from engine.rules.findings import FindingSink, LoadError, Position
 from engine.rules.ruleset import CompiledRule
 
 NO_EVTTYPE = "Rule matches too many evt.type values. This has a significant performance penalty."
+UNSAFE_NA = (
+    "Comparing a k8s audit field with <NA> is unsafe: <NA> is also what a missing value prints as, so the "
+    "result is unpredictable. Use the 'exists' operator to check whether a field is present."
+)
+_NA_OPS = frozenset({"=", "==", "!=", "in", "intersects", "pmatch"})
 EVT_DIR_DEPRECATED = (
     "The 'evt.dir' field is deprecated: Falco no longer delivers enter events, so the "
     "check can be removed from the condition"
@@ -70,6 +75,29 @@ class _TrackedLists(Mapping[str, Sequence[str]]):
 
     def __len__(self) -> int:
         return len(self._lists)
+
+
+def _unsafe_na_check(node: Node) -> bool:
+    """Whether a ka./jevt. field is compared for equality with the literal <NA> (Falco warns about it)."""
+    stack: list[Any] = [node]
+    while stack:
+        cur = stack.pop()
+        if isinstance(cur, (And, Or)):
+            stack.extend(cur.children)
+        elif isinstance(cur, Not):
+            stack.append(cur.child)
+        elif (
+            isinstance(cur, Compare)
+            and isinstance(cur.left, FieldRef)
+            and cur.left.name.startswith(("ka.", "jevt."))
+            and cur.op in _NA_OPS
+        ):
+            right = cur.right
+            if isinstance(right, Value) and right.text == "<NA>":
+                return True
+            if isinstance(right, ListValue) and any(v.text == "<NA>" for v in right.items):
+                return True
+    return False
 
 
 def _is_unknown_name(error: str) -> bool:
@@ -243,6 +271,8 @@ class Compiler:
             raise LoadError(F.LOAD_ERR_COMPILE_OUTPUT, str(exc), out_pos, chain=chain) from None
         text = with_exceptions(rule.cond, rule.exceptions) if rule.exceptions else rule.cond
         node = self._resolve(self._parse(text, cond_pos, chain), None, cond_pos, chain)
+        if _unsafe_na_check(node):
+            self.sink.warn(F.LOAD_UNSAFE_NA_CHECK, UNSAFE_NA, cond_pos, chain=chain)
         for ref in _field_refs(node):
             if ref.name == "evt.dir":
                 self.sink.warn(F.LOAD_DEPRECATED_ITEM, EVT_DIR_DEPRECATED, pos, chain=chain)

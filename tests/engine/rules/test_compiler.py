@@ -142,3 +142,13 @@ def test_every_failing_rule_is_reported() -> None:
         ("r", "LOAD_ERR_COMPILE_CONDITION"),
         ("s", "LOAD_ERR_VALIDATE"),
     ]
+
+
+def test_unsafe_na_comparison_on_audit_fields() -> None:
+    rule_text = (
+        "- rule: a\n  desc: d\n  condition: {cond}\n  output: o\n  priority: INFO\n  source: k8s_audit\n"
+    )
+    for cond in ("ka.user.name = <NA>", "ka.verb in (get, <NA>)", "not jevt.value[/x] != <NA>"):
+        assert codes(load(rule_text.format(cond=cond)).warnings) == ["LOAD_UNSAFE_NA_CHECK"], cond
+    assert load(rule_text.format(cond="ka.user.name exists")).warnings == ()
+    assert load(rule_text.format(cond="ka.user.name contains <NA>")).warnings == ()
