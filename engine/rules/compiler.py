@@ -17,24 +17,16 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from engine import condition as cond
-from engine.condition.ast import And, Compare, FieldRef, ListValue, MacroRef, Node, Not, Or, Transform, Value
+from engine.condition.ast import And, MacroRef, Node, Not, Or
 from engine.outputs.formatter import OutputFormatError, OutputFormatter
 from engine.rules import findings as F
+from engine.rules import condition_warnings as W
 from engine.rules.collector import Collector, MacroInfo, RuleInfo
 from engine.rules.exceptions import with_exceptions
 from engine.rules.findings import FindingSink, LoadError, Position
 from engine.rules.ruleset import CompiledRule
 
 NO_EVTTYPE = "Rule matches too many evt.type values. This has a significant performance penalty."
-UNSAFE_NA = (
-    "Comparing a k8s audit field with <NA> is unsafe: <NA> is also what a missing value prints as, so the "
-    "result is unpredictable. Use the 'exists' operator to check whether a field is present."
-)
-_NA_OPS = frozenset({"=", "==", "!=", "in", "intersects", "pmatch"})
-EVT_DIR_DEPRECATED = (
-    "The 'evt.dir' field is deprecated: Falco no longer delivers enter events, so the "
-    "check can be removed from the condition"
-)
 MAX_EVTTYPES = 100
 
 
@@ -77,29 +69,6 @@ class _TrackedLists(Mapping[str, Sequence[str]]):
         return len(self._lists)
 
 
-def _unsafe_na_check(node: Node) -> bool:
-    """Whether a ka./jevt. field is compared for equality with the literal <NA> (Falco warns about it)."""
-    stack: list[Any] = [node]
-    while stack:
-        cur = stack.pop()
-        if isinstance(cur, (And, Or)):
-            stack.extend(cur.children)
-        elif isinstance(cur, Not):
-            stack.append(cur.child)
-        elif (
-            isinstance(cur, Compare)
-            and isinstance(cur.left, FieldRef)
-            and cur.left.name.startswith(("ka.", "jevt."))
-            and cur.op in _NA_OPS
-        ):
-            right = cur.right
-            if isinstance(right, Value) and right.text == "<NA>":
-                return True
-            if isinstance(right, ListValue) and any(v.text == "<NA>" for v in right.items):
-                return True
-    return False
-
-
 def _is_unknown_name(error: str) -> bool:
     """The errors ``skip-if-unknown-filter`` turns into a warning: unknown fields and event types."""
     return "nonexistent field" in error or "unknown event type" in error
@@ -126,24 +95,6 @@ class _Visible(Mapping[str, Node]):
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
-
-
-def _field_refs(node: Node) -> Iterator[FieldRef]:
-    stack: list[Any] = [node]
-    while stack:
-        cur = stack.pop()
-        if isinstance(cur, (And, Or)):
-            stack.extend(cur.children)
-        elif isinstance(cur, Not):
-            stack.append(cur.child)
-        elif isinstance(cur, Compare):
-            stack.append(cur.left)
-            if cur.right is not None:
-                stack.append(cur.right)
-        elif isinstance(cur, Transform):
-            stack.extend(cur.args)
-        elif isinstance(cur, FieldRef):
-            yield cur
 
 
 def _all_macro_refs(node: Node) -> set[str]:
@@ -271,12 +222,10 @@ class Compiler:
             raise LoadError(F.LOAD_ERR_COMPILE_OUTPUT, str(exc), out_pos, chain=chain) from None
         text = with_exceptions(rule.cond, rule.exceptions) if rule.exceptions else rule.cond
         node = self._resolve(self._parse(text, cond_pos, chain), None, cond_pos, chain)
-        if _unsafe_na_check(node):
-            self.sink.warn(F.LOAD_UNSAFE_NA_CHECK, UNSAFE_NA, cond_pos, chain=chain)
-        for ref in _field_refs(node):
-            if ref.name == "evt.dir":
-                self.sink.warn(F.LOAD_DEPRECATED_ITEM, EVT_DIR_DEPRECATED, pos, chain=chain)
-                break
+        if W.unsafe_na_check(node):
+            self.sink.warn(F.LOAD_UNSAFE_NA_CHECK, W.UNSAFE_NA, cond_pos, chain=chain)
+        if W.uses_evt_dir(node):
+            self.sink.warn(F.LOAD_DEPRECATED_ITEM, W.EVT_DIR_DEPRECATED, pos, chain=chain)
         try:
             match = cond.compile_condition(node, rule.source)
         except cond.ConditionTypeError as exc:

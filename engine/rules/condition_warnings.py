@@ -1,0 +1,69 @@
+"""Warnings about a rule's resolved condition that do not stop it from loading, as Falco gives them.
+
+Owns: the unsafe ``<NA>`` comparison check (k8s audit fields compared for equality with the literal
+``<NA>``) and the deprecated ``evt.dir`` field check, with their messages.
+
+Must not: parse, resolve or type-check conditions (the compiler and ``engine.condition`` do).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from engine.condition.ast import And, Compare, FieldRef, ListValue, Node, Not, Or, Transform, Value
+
+UNSAFE_NA = (
+    "Comparing a k8s audit field with <NA> is unsafe: <NA> is also what a missing value prints as, so the "
+    "result is unpredictable. Use the 'exists' operator to check whether a field is present."
+)
+_NA_OPS = frozenset({"=", "==", "!=", "in", "intersects", "pmatch"})
+EVT_DIR_DEPRECATED = (
+    "The 'evt.dir' field is deprecated: Falco no longer delivers enter events, so the "
+    "check can be removed from the condition"
+)
+
+
+def field_refs(node: Node) -> Iterator[FieldRef]:
+    stack: list[Any] = [node]
+    while stack:
+        cur = stack.pop()
+        if isinstance(cur, (And, Or)):
+            stack.extend(cur.children)
+        elif isinstance(cur, Not):
+            stack.append(cur.child)
+        elif isinstance(cur, Compare):
+            stack.append(cur.left)
+            if cur.right is not None:
+                stack.append(cur.right)
+        elif isinstance(cur, Transform):
+            stack.extend(cur.args)
+        elif isinstance(cur, FieldRef):
+            yield cur
+
+
+def unsafe_na_check(node: Node) -> bool:
+    """Whether a ka./jevt. field is compared for equality with the literal <NA> (Falco warns about it)."""
+    stack: list[Any] = [node]
+    while stack:
+        cur = stack.pop()
+        if isinstance(cur, (And, Or)):
+            stack.extend(cur.children)
+        elif isinstance(cur, Not):
+            stack.append(cur.child)
+        elif (
+            isinstance(cur, Compare)
+            and isinstance(cur.left, FieldRef)
+            and cur.left.name.startswith(("ka.", "jevt."))
+            and cur.op in _NA_OPS
+        ):
+            right = cur.right
+            if isinstance(right, Value) and right.text == "<NA>":
+                return True
+            if isinstance(right, ListValue) and any(v.text == "<NA>" for v in right.items):
+                return True
+    return False
+
+
+def uses_evt_dir(node: Node) -> bool:
+    return any(ref.name == "evt.dir" for ref in field_refs(node))
