@@ -19,8 +19,8 @@ from typing import Any
 from engine import condition as cond
 from engine.condition.ast import And, MacroRef, Node, Not, Or
 from engine.outputs.formatter import OutputFormatError, OutputFormatter
-from engine.rules import findings as F
 from engine.rules import condition_warnings as W
+from engine.rules import findings as F
 from engine.rules.collector import Collector, MacroInfo, RuleInfo
 from engine.rules.exceptions import with_exceptions
 from engine.rules.findings import FindingSink, LoadError, Position
