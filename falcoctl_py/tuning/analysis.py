@@ -24,7 +24,7 @@ from falcoctl_py.tuning.noise import rank_rules
 from falcoctl_py.tuning.overhead import Budget, NodeShape, node_overhead, pool_overhead
 from falcoctl_py.tuning.proposals import Proposal, propose, render_override
 from falcoctl_py.tuning.report import write_reports
-from falcoctl_py.tuning.samples import Interval, Sample, intervals
+from falcoctl_py.tuning.samples import Interval, Sample, by_node, intervals
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,22 @@ def window_events(paths: dict[str, Path], counts: dict[str, float]) -> list[Any]
     return events
 
 
+def _totals(per_engine: dict[str, list[Sample]]) -> tuple[dict[str, float], float]:
+    """Events/s per source summed over engines (each over its own first..last sample), and drops in the window."""
+    rates: dict[str, float] = {}
+    drops = 0.0
+    for node_samples in per_engine.values():
+        ordered = sorted(node_samples, key=lambda s: s.t)
+        first, last = ordered[0], ordered[-1]
+        span = last.t - first.t
+        if span <= 0:
+            continue
+        for source, total in last.events.items():
+            rates[source] = rates.get(source, 0.0) + (total - first.events.get(source, 0.0)) / span
+        drops += sum(last.drops.values()) - sum(first.drops.values())
+    return rates, drops
+
+
 def _timeseries(ivs: Sequence[Interval]) -> list[dict[str, Any]]:
     return [{"t": round(iv.t, 3), "node": iv.node, "cpu_cores": iv.cpu_cores, "rss_bytes": iv.rss_bytes,
              "event_rates": iv.event_rates, "drop_rates": iv.drop_rates} for iv in ivs]
@@ -96,7 +112,8 @@ def analyse(*, samples: Sequence[Sample], idle_cpu_cores: float, idle_rss_bytes:
             alerts: Sequence[dict[str, Any]], events: Sequence[Any], opts: Options, mode: str,
             shapes: dict[str, NodeShape] | None = None) -> tuple[dict[str, Any], list[Proposal], dict[str, Any]]:
     """The report document (minus files/accuracy), the screened proposals and the cost model."""
-    ivs = intervals(samples)
+    per_engine = by_node(samples)
+    ivs = sorted((iv for node_samples in per_engine.values() for iv in intervals(node_samples)), key=lambda i: i.t)
     shapes = shapes or {"local": NodeShape(cpu_cores=float(psutil.cpu_count() or 1),
                                            memory_bytes=float(psutil.virtual_memory().total))}
     per_node = {}
@@ -114,8 +131,7 @@ def analyse(*, samples: Sequence[Sample], idle_cpu_cores: float, idle_rss_bytes:
     tuned = guard.load_ruleset(opts.rules, render_override(screened))
     before, after = replay_counts(base, events), replay_counts(tuned, events)
     total_before, total_after = sum(before.values()), sum(after.values())
-    first, last = (samples[0], samples[-1]) if samples else (None, None)
-    span = (last.t - first.t) if first and last and last.t > first.t else 1.0
+    rates, drops = _totals(per_engine)
     doc: dict[str, Any] = {
         "schema_version": 1,
         "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -129,9 +145,8 @@ def analyse(*, samples: Sequence[Sample], idle_cpu_cores: float, idle_rss_bytes:
                      "recommended": recommended(opts.profile, cost)},
         "cost_model": cost,
         "timeseries": _timeseries(ivs),
-        "events_per_second": {s: (last.events.get(s, 0.0) - first.events.get(s, 0.0)) / span
-                              for s in (last.events if last else {})} if first and last else {},
-        "drops_total": (sum(last.drops.values()) - sum(first.drops.values())) if first and last else 0.0,
+        "events_per_second": rates,
+        "drops_total": drops,
         "noise": {"total_alerts": len(alerts), "rules": [
             {"rule": r.rule, "source": r.source, "priority": r.priority, "count": r.count,
              "per_hour": r.per_hour,

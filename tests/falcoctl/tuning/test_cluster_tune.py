@@ -1,0 +1,79 @@
+"""In-cluster tuning against the kmock API emulator: engine pods found by label, metrics scraped through the
+pod proxy once a second, alerts read from pod logs, node shapes from Node objects."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from falcoctl_py.tuning.analysis import Options
+from falcoctl_py.tuning.cluster import run_cluster
+from tests.kmock_support import api, in_thread, node, pod  # noqa: F401
+
+RULES = (Path(__file__).resolve().parents[3] / "engine" / "default_rules" / "falco_py_rules.yaml",)
+LABELS = {"app.kubernetes.io/instance": "falco-py", "app.kubernetes.io/name": "falco-py"}
+
+
+def metrics_route(cpu_per_scrape: float, events_per_scrape: float) -> Any:
+    counter = itertools.count(1)
+
+    def handler(request: Any) -> bytes:
+        n = next(counter)
+        return (
+            "# TYPE falcopy_cpu_seconds_total counter\n"
+            f"falcopy_cpu_seconds_total {n * cpu_per_scrape}\n"
+            "# TYPE falcopy_rss_bytes gauge\nfalcopy_rss_bytes 62914560\n"
+            "# TYPE falcopy_events_total counter\n"
+            f'falcopy_events_total{{source="syscall"}} {n * events_per_scrape}\n'
+            "# TYPE falcopy_build_info gauge\n"
+            'falcopy_build_info{version="0.1.0",engine_version="0.57.0",rules_checksum="abc"} 1\n'
+        ).encode()
+
+    return handler
+
+
+def alert_log(n: int) -> str:
+    lines = [b'{"level":"info","msg":"engine serving"}']
+    for i in range(n):
+        lines.append(orjson.dumps({
+            "rule": "FPY Shadow File Read By Unexpected Program", "priority": "Warning", "source": "syscall",
+            "output": "...", "time": "2026-11-29T00:00:00.000000000Z", "hostname": "n1", "tags": [],
+            "output_fields": {"proc.name": "backup-agent", "proc.pname": "cron",
+                              "container.image.repository": "registry.example.com/acme/backup-agent",
+                              "user.name": "root", "proc.cmdline": f"backup-agent --n {i}"}}))
+    return (b"\n".join(lines) + b"\n").decode()
+
+
+async def test_cluster_window_scrapes_every_pod_through_the_proxy(api: Any, tmp_path: Path) -> None:  # noqa: F811
+    api.seed("v1/nodes", node("n1", labels={"cloud.google.com/gke-nodepool": "general"}, cpu="4", memory="16Gi"))
+    api.seed("v1/nodes", node("n2", labels={"cloud.google.com/gke-nodepool": "compute"}, cpu="32",
+                              memory="128Gi"))
+    for name, node_name, pool in (("falco-py-a", "n1", "general"), ("falco-py-b", "n2", "compute")):
+        api.seed("v1/pods", pod(name, "falco-py", labels={**LABELS, "falco-py.dev/pool": pool},
+                                node_name=node_name))
+        api.mock[f"get /api/v1/namespaces/falco-py/pods/{name}:8765/proxy/metrics"] << metrics_route(
+            0.5 if node_name == "n1" else 0.05, 1000)
+    api.mock["get /api/v1/namespaces/falco-py/pods/falco-py-a/log"] << alert_log(200)
+    api.mock["get /api/v1/namespaces/falco-py/pods/falco-py-b/log"] << alert_log(0)
+
+    doc = await in_thread(run_cluster, Options(rules=RULES, profile="small"), out_dir=tmp_path / "out",
+                          duration=2.5, context=None, kubeconfig=api.kubeconfig, namespace="falco-py",
+                          apply=False, max_iterations=1)
+
+    scrapes = api.requests_to(":8765/proxy/metrics")
+    assert len([r for r in scrapes if "falco-py-a" in r.url.path]) >= 3
+    assert len([r for r in scrapes if "falco-py-b" in r.url.path]) >= 3
+    nodes = {n["node"]: n for n in doc["overhead"]["nodes"]}
+    assert nodes["n1"]["pool"] == "general" and nodes["n2"]["pool"] == "compute"
+    # n1: 0.5 CPU-s per ~1 s scrape on a 4-CPU node is far over 2%; n2: 0.05 on 32 CPUs is within budget
+    assert not nodes["n1"]["within_budget"] and nodes["n2"]["within_budget"]
+    assert doc["overhead"]["pools"]["general"]["within_budget"] is False
+    (rule,) = doc["noise"]["rules"]
+    assert rule["count"] == 200
+    (prop,) = [p for p in doc["proposals"] if p["accepted"]]
+    assert prop["fields"][:2] == ["proc.name", "proc.pname"]
+    assert doc["verification"]["alerts_after"] == 0
+    assert (tmp_path / "out" / "report.html").exists()
