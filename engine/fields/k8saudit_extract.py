@@ -1,0 +1,312 @@
+"""Extractors for the ``k8s_audit`` field table: reading values out of a decoded audit event, as the k8saudit
+(0.18.x) and json (0.7.x) plugins do.
+
+Owns: the path walking, fan-out over containers/rules/volumes, rendering of non-string JSON values, RFC 6901
+pointers and the per-event cache wrapper. The field names, list-ness and argument forms live in the table,
+``engine.fields.k8saudit``; each helper here builds or is an extractor ``(event, arg) -> value | None``.
+
+Must not: declare fields, decode payloads, or raise on odd events (a value that cannot be read is missing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import orjson
+
+ABSENT: Any = object()
+
+
+def render(value: Any) -> str:
+    """A JSON value as the plugins render it: strings as-is, anything else as compact JSON text."""
+    if type(value) is str:
+        return value
+    return orjson.dumps(value).decode()
+
+
+def get_path(value: Any, keys: tuple[str, ...]) -> Any:
+    for key in keys:
+        if type(value) is not dict:
+            return ABSENT
+        value = value.get(key, ABSENT)
+        if value is ABSENT:
+            return ABSENT
+    return value
+
+
+def fan_out(value: Any, keys: tuple[str, ...], index: int | None) -> list[Any] | None:
+    """Walk ``keys``; at every array met on the way take each element (or only ``[index]``).
+
+    Elements where the rest of the path is absent contribute ``ABSENT`` (skipped later), like the plugin's
+    nil entries. Returns None when the path is absent before any array.
+    """
+    for i, key in enumerate(keys):
+        if type(value) is list:
+            if index is None:
+                out: list[Any] = []
+                for item in value:
+                    got = fan_out(item, keys[i:], None)
+                    out.extend(got if got is not None else (ABSENT,))
+                return out
+            if index >= len(value):
+                return None
+            value = value[index]
+        if type(value) is not dict:
+            return None
+        value = value.get(key, ABSENT)
+        if value is ABSENT:
+            return None
+    return [value]
+
+
+def as_strings(values: list[Any] | None, *, flatten: bool = False) -> list[str] | None:
+    if not values:
+        return None
+    out: list[str] = []
+    for v in values:
+        if v is ABSENT or v is None:
+            continue
+        if flatten and type(v) is list:
+            out.extend(render(x) for x in v if x is not None)
+        else:
+            out.append(render(v))
+    return out or None
+
+
+def cached(name: str, fn: Callable[[dict[str, Any], Any], Any]) -> Callable[[Any, Any], Any]:
+    def extract(event: Any, arg: Any) -> Any:
+        key = (name, arg)
+        cache = event.cache
+        if key in cache:
+            return cache[key]
+        try:
+            value = fn(event.obj, arg)
+        except (TypeError, ValueError, AttributeError, IndexError, KeyError):
+            value = None  # an odd event: the value cannot be read, so it is missing
+        cache[key] = value
+        return value
+    return extract
+
+
+def scalar(*keys: str) -> Callable[[Any, Any], Any]:
+    """A single value at a fixed path (the hot path: a few dict lookups, no cache)."""
+    if len(keys) == 1:
+        (k1,) = keys
+
+        def one(event: Any, arg: Any) -> str | None:
+            v = event.obj.get(k1)
+            return v if v is None or type(v) is str else render(v)
+        return one
+    if len(keys) == 2:
+        k1, k2 = keys
+
+        def two(event: Any, arg: Any) -> str | None:
+            v = event.obj.get(k1)
+            if type(v) is not dict:
+                return None
+            v = v.get(k2)
+            return v if v is None or type(v) is str else render(v)
+        return two
+
+    def many(event: Any, arg: Any) -> str | None:
+        v = get_path(event.obj, keys)
+        if v is ABSENT or v is None:
+            return None
+        return v if type(v) is str else render(v)
+    return many
+
+
+def array_at(*keys: str) -> Callable[[dict[str, Any], Any], Any]:
+    """A JSON array at a fixed path, one string per element; not an array -> missing."""
+    def fn(obj: dict[str, Any], arg: Any) -> list[str] | None:
+        v = get_path(obj, keys)
+        if type(v) is not list:
+            return None
+        if arg is not None:
+            v = v[arg:arg + 1]
+        return [render(x) for x in v] or None
+    return fn
+
+
+def rendered(*keys: str) -> Callable[[dict[str, Any], Any], Any]:
+    """The value at a fixed path as text (objects rendered as JSON): for big values, used with ``cached``."""
+    def fn(obj: dict[str, Any], arg: Any) -> str | None:
+        v = get_path(obj, keys)
+        return None if v is ABSENT or v is None else render(v)
+    return fn
+
+
+def fanned(*keys: str, flatten: bool = False) -> Callable[[dict[str, Any], Any], Any]:
+    def fn(obj: dict[str, Any], arg: Any) -> list[str] | None:
+        return as_strings(fan_out(obj, keys, arg), flatten=flatten)
+    return fn
+
+
+def images(kind: str, *, repository: bool) -> Callable[[dict[str, Any], Any], Any]:
+    def fn(obj: dict[str, Any], arg: Any) -> list[str] | None:
+        values = fan_out(obj, ("requestObject", "spec", kind, "image"), arg)
+        if not values or any(v is ABSENT or v is None for v in values):
+            return None  # the plugin fails the whole extraction when one container has no image
+        images = [render(v) for v in values]
+        if repository:
+            return [img.split(":", 1)[0].split("@", 1)[0] for img in images]
+        return images
+    return fn
+
+
+def first_of(fn: Callable[[dict[str, Any], Any], Any]) -> Callable[[dict[str, Any], Any], Any]:
+    def first(obj: dict[str, Any], arg: Any) -> str | None:
+        values = fn(obj, 0)
+        return values[0] if values else None
+    return first
+
+
+def host_ports(kind: str) -> Callable[[dict[str, Any], Any], Any]:
+    def fn(obj: dict[str, Any], arg: Any) -> list[str] | None:
+        per_container = fan_out(obj, ("requestObject", "spec", kind, "ports"), arg)
+        out: list[str] = []
+        for ports in per_container or ():
+            if type(ports) is not list:
+                continue
+            for port in ports:
+                if type(port) is not dict:
+                    continue
+                value = port.get("hostPort", port.get("containerPort"))
+                if value is not None:
+                    out.append(render(value))
+        return out or None
+    return fn
+
+
+def effective(kind: str, key: str) -> Callable[[dict[str, Any], Any], Any]:
+    def fn(obj: dict[str, Any], arg: Any) -> list[str] | None:
+        pod = get_path(obj, ("requestObject", "spec", "securityContext", key))
+        default = "0" if pod is ABSENT or pod is None else render(pod)
+        containers = get_path(obj, ("requestObject", "spec", kind))
+        if type(containers) is not list:
+            return None
+        if arg is not None:
+            containers = containers[arg:arg + 1]
+        out = []
+        for item in containers:
+            v = get_path(item, ("securityContext", key))
+            out.append(default if v is ABSENT or v is None else render(v))
+        return out or None
+    return fn
+
+
+def any_privileged(obj: dict[str, Any], arg: Any) -> str | None:
+    values = fan_out(obj, ("requestObject", "spec", "containers", "securityContext", "privileged"), None)
+    if values is None:
+        return None
+    return "true" if any(v is True for v in values) else "false"
+
+
+def volume_hostpath(obj: dict[str, Any], arg: Any) -> str | None:
+    paths = as_strings(fan_out(obj, ("requestObject", "spec", "volumes", "hostPath", "path"), None)) or []
+    if get_path(obj, ("requestObject", "spec", "volumes")) is ABSENT:
+        return None
+    want = str(arg)
+    if want.endswith("*"):
+        return "true" if any(p.startswith(want[:-1]) for p in paths) else "false"
+    return "true" if want in paths else "false"
+
+
+def volume_types(obj: dict[str, Any], arg: Any) -> list[str] | None:
+    volumes = fan_out(obj, ("requestObject", "spec", "volumes"), None)
+    if not volumes or type(volumes[0]) is not list:
+        return None
+    chosen = volumes[0] if arg is None else volumes[0][arg:arg + 1]
+    return [k for vol in chosen if type(vol) is dict for k in vol if k != "name"] or None
+
+
+def uri_param(obj: dict[str, Any], arg: Any) -> str | None:
+    uri = obj.get("requestURI")
+    if type(uri) is not str:
+        return None
+    values = parse_qs(urlsplit(uri).query, keep_blank_values=True).get(str(arg))
+    return values[0] if values else None
+
+
+def subjects(kind: str, *, with_ns: bool = False) -> Callable[[dict[str, Any], Any], Any]:
+    def fn(obj: dict[str, Any], arg: Any) -> list[str] | None:
+        subjects = get_path(obj, ("requestObject", "subjects"))
+        if type(subjects) is not list:
+            return None
+        out = []
+        for s in subjects:
+            if type(s) is dict and s.get("kind") == kind and isinstance(s.get("name"), str):
+                out.append(f"{s.get('namespace', '')}:{s['name']}" if with_ns else s["name"])
+        return out or None
+    return fn
+
+
+def rules_field(key: str) -> Callable[[dict[str, Any], Any], Any]:
+    def fn(obj: dict[str, Any], arg: Any) -> list[str] | None:
+        out: list[str] = []
+        for v in fan_out(obj, ("requestObject", "rules", key), arg) or ():
+            if type(v) is list:
+                out.extend(render(x) for x in v if x is not None)
+        return out or None
+    return fn
+
+
+def target_pod_name(obj: dict[str, Any], arg: Any) -> str | None:
+    ref = obj.get("objectRef")
+    if type(ref) is dict and ref.get("resource") == "pods" and isinstance(ref.get("name"), str):
+        return ref["name"]
+    return None
+
+
+def cluster_name(event: Any, arg: Any) -> str | None:
+    name = getattr(event, "cluster_name", None)
+    return name if isinstance(name, str) and name else None
+
+
+_POINTERS: dict[str, tuple[str, ...] | None] = {}
+
+
+def pointer_tokens(pointer: str) -> tuple[str, ...] | None:
+    """``/a/b~1c`` -> ("a", "b/c") (RFC 6901); None for text that is not a pointer. Memoized per pointer."""
+    tokens = _POINTERS.get(pointer, ABSENT)
+    if tokens is ABSENT:
+        if pointer == "":
+            tokens = ()
+        elif pointer.startswith("/"):
+            tokens = tuple(t.replace("~1", "/").replace("~0", "~") for t in pointer[1:].split("/"))
+        else:
+            tokens = None
+        if len(_POINTERS) < 4096:
+            _POINTERS[pointer] = tokens
+    return tokens  # type: ignore[no-any-return]
+
+
+def json_pointer(value: Any, pointer: str) -> Any:
+    """Resolve an RFC 6901 pointer (``/a/0/b``, ``~1`` = ``/``, ``~0`` = ``~``); ``ABSENT`` when absent."""
+    tokens = pointer_tokens(pointer)
+    if tokens is None:
+        return ABSENT
+    for token in tokens:
+        if type(value) is dict:
+            value = value.get(token, ABSENT)
+            if value is ABSENT:
+                return ABSENT
+        elif type(value) is list and token.isdigit() and int(token) < len(value):
+            value = value[int(token)]
+        else:
+            return ABSENT
+    return value
+
+
+def jevt_value(event: Any, arg: Any) -> str | None:
+    """Strings are returned straight from the decoded event; rendered objects are cached per event."""
+    v = json_pointer(event.obj, str(arg))
+    if v is ABSENT or v is None or type(v) is str:
+        return None if v is ABSENT else v
+    key = ("json.value", arg)
+    cache = event.cache
+    if key not in cache:
+        cache[key] = render(v)
+    return cache[key]  # type: ignore[no-any-return]
