@@ -144,8 +144,10 @@ def upgrade_rules(
     waiting = set(pods)
     last: dict[str, str | None] = {}
     while waiting:
-        for pod in sorted(waiting):
-            last[pod] = kmetrics.scrape(kube, t.namespace, pod).rules_checksum
+        for pod, m in kmetrics.scrape_many(kube, t.namespace, sorted(waiting)).items():
+            if isinstance(m, ClusterError):
+                raise m
+            last[pod] = m.rules_checksum
             if last[pod] == checksum:
                 waiting.discard(pod)
                 result.confirmed.append(pod)

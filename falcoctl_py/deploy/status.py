@@ -76,13 +76,15 @@ def collect(kube: Kube, t: Target) -> ReleaseStatus:
     for ds in sorted(daemonsets, key=lambda d: d.metadata.name):
         st = state_of(ds)
         entry = DaemonSetStatus(ds.metadata.name, _pool_of(ds), st.desired, st.ready, st.updated, st.available)
-        for pod in objects.list_pods(kube, t.namespace, match_labels=dict(ds.spec.selector.match_labels or {})):
+        pods = objects.list_pods(kube, t.namespace, match_labels=dict(ds.spec.selector.match_labels or {}))
+        scraped = kmetrics.scrape_many(kube, t.namespace, [p.metadata.name for p in pods])
+        for pod in pods:
             ps = PodStatus(pod.metadata.name, pod.spec.node_name if pod.spec else None, objects.pod_ready(pod))
-            try:
-                m = kmetrics.scrape(kube, t.namespace, pod.metadata.name)
+            m = scraped[pod.metadata.name]
+            if isinstance(m, ClusterError):
+                ps.error = str(m)
+            else:
                 ps.engine_version, ps.rules_checksum, ps.drops = m.engine_version, m.rules_checksum, m.drops
-            except ClusterError as exc:
-                ps.error = str(exc)
             entry.pods.append(ps)
         entry.pods.sort(key=lambda p: p.name)
         out.daemonsets.append(entry)

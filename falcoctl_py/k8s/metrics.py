@@ -68,3 +68,21 @@ def healthy(kube: Kube, namespace: str, pod: str, *, port: int = HEALTH_PORT) ->
     except ClusterError as exc:
         return False, str(exc)
     return True, body.decode("utf-8", "replace").strip()[:80] or "ok"
+
+
+def scrape_many(
+    kube: Kube, namespace: str, pods: list[str], *, port: int = HEALTH_PORT, workers: int = 16
+) -> dict[str, EngineMetrics | ClusterError]:
+    """Scrape many pods concurrently (one API round trip each); a failure is returned per pod, not raised."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(pod: str) -> EngineMetrics | ClusterError:
+        try:
+            return scrape(kube, namespace, pod, port=port)
+        except ClusterError as exc:
+            return exc
+
+    if not pods:
+        return {}
+    with ThreadPoolExecutor(max_workers=min(workers, len(pods))) as pool:
+        return dict(zip(pods, pool.map(one, pods), strict=True))
