@@ -54,8 +54,9 @@ class Engine:
         self.events_total: dict[str, int] = {}  # source -> events processed
         self.matches_total: Counter[tuple[str, str, str]] = Counter()  # (rule, priority, source) -> alerts
         self.filtered_total: Counter[str] = Counter()  # source -> matches below the priority threshold
-        self.errors_total: Counter[str] = Counter()  # source -> events whose evaluation failed
+        self.errors_total: Counter[str] = Counter()  # source -> failed evaluations or output formatting
         self.swaps_total = 0
+        self.output_errors_total = 0
         if metrics is not None and hasattr(metrics, "attach"):
             metrics.attach(self)
 
@@ -107,20 +108,32 @@ class Engine:
         alerts = []
         threshold = self.priority_threshold
         filtered = 0
+        failed = 0
         for rule in matched:
             if rule.priority > threshold:
                 filtered += 1
                 continue
-            alerts.append(build_alert(rule, event, hostname=self.hostname))
+            try:
+                alerts.append(build_alert(rule, event, hostname=self.hostname))
+            except Exception:
+                log.exception("formatting the output of rule %r failed", rule.name)
+                failed += 1
         with self._lock:
             self.events_total[source] = self.events_total.get(source, 0) + 1
             if filtered:
                 self.filtered_total[source] += filtered
+            if failed:
+                self.errors_total[source] += failed
             for alert in alerts:
                 self.matches_total[(alert.rule, alert.priority.falco_name, source)] += 1
         for alert in alerts:
             for output in self._outputs:
-                output(alert)
+                try:
+                    output(alert)
+                except Exception:  # one broken output must not starve the others or stop the engine
+                    log.exception("output %r failed", output)
+                    with self._lock:
+                        self.output_errors_total += 1
         return alerts
 
     def run(self, events: Iterable[Any]) -> int:
@@ -140,5 +153,6 @@ class Engine:
                 "filtered_total": dict(self.filtered_total),
                 "errors_total": dict(self.errors_total),
                 "ruleset_swaps_total": self.swaps_total,
+                "output_errors_total": self.output_errors_total,
                 "rules_checksum": getattr(self._ruleset, "checksum", None),
             }

@@ -166,3 +166,26 @@ def test_threshold_keeps_less_severe_rules_from_winning_the_first_match() -> Non
     engine.swap_ruleset(ruleset)  # a reloaded ruleset gets the same treatment
     assert [a.rule for a in engine.process(pod)] == ["Pod Create (warning)"]
     assert [r.name for r in engine.ruleset.rules if r.enabled] == ["Pod Create (warning)"]
+
+
+def test_a_broken_output_or_formatter_does_not_stop_the_others() -> None:
+    got: list[Any] = []
+
+    def broken(alert: Any) -> None:
+        raise OSError("disk full")
+
+    engine = Engine(FakeRuleset(RULES), outputs=[broken, got.append])
+    evs = events(50)
+    engine.run(evs)
+    assert len(got) == len(evs)
+    assert engine.stats()["output_errors_total"] == len(evs)
+
+    class BadFmt:
+        def format(self, event: Any) -> tuple[str, dict[str, Any]]:
+            raise KeyError("field")
+
+    bad = FakeRuleset([Rule("Bad", Priority.ERROR, frozenset({"get", "list", "watch", "create", "update", "patch",
+                                                              "delete"}), formatter=BadFmt())])  # type: ignore[arg-type]
+    engine = Engine(bad)
+    assert engine.run(evs) == 0
+    assert engine.stats()["errors_total"]["k8s_audit"] == len(evs)
