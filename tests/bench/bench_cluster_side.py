@@ -19,13 +19,13 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-import kmock  # noqa: E402
+import kmock
 
-from falcoctl_py.deploy.status import collect  # noqa: E402
-from falcoctl_py.deploy.steps import Target  # noqa: E402
-from falcoctl_py.k8s import facts_from  # noqa: E402
-from falcoctl_py.k8s.metrics import scrape  # noqa: E402
-from tests.kmock_support import FakeCluster, daemonset, dns_service, endpoint_slice, metrics_body, node, pod  # noqa: E402
+from falcoctl_py.deploy.status import collect
+from falcoctl_py.deploy.steps import Target
+from falcoctl_py.k8s import facts_from
+from falcoctl_py.k8s.metrics import scrape
+from tests.kmock_support import FakeCluster, daemonset, dns_service, endpoint_slice, metrics_body, node, pod
 
 POOL_LABELS = ("cloud.google.com/gke-nodepool", "eks.amazonaws.com/nodegroup", "karpenter.sh/nodepool")
 
