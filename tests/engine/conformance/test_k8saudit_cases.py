@@ -12,15 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import shared_material as SHARED  # tests/ is on pytest's pythonpath
 import yaml
 
 from engine.priority import Priority
 from engine.runtime import Engine
 from engine.sources.replay import ReplayError, replay
-
-import shared_material as SHARED  # tests/ is on pytest's pythonpath
-
-
 
 
 def _cases() -> list[Any]:
