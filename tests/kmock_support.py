@@ -26,8 +26,16 @@ from kmock._internal import parsing
 T = TypeVar("T")
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 _REVIEWS = "selfsubjectaccessreviews"
-DECLARED = ("v1/nodes", "v1/pods", "v1/services", "v1/namespaces", "v1/secrets", "v1/configmaps",
-            "apps/v1/daemonsets", "discovery.k8s.io/v1/endpointslices")
+DECLARED = (
+    "v1/nodes",
+    "v1/pods",
+    "v1/services",
+    "v1/namespaces",
+    "v1/secrets",
+    "v1/configmaps",
+    "apps/v1/daemonsets",
+    "discovery.k8s.io/v1/endpointslices",
+)
 
 
 def _parse_path_with_namespaces(original: Callable[[str], Any]) -> Callable[[str], Any]:
@@ -89,8 +97,9 @@ class FakeCluster:
     async def patch(self, path: str, body: dict[str, Any]) -> None:
         """Change an object through the emulator's HTTP API, so watchers get a MODIFIED event."""
         async with aiohttp.ClientSession() as session:
-            resp = await session.patch(self.server + path, json=body,
-                                       headers={"Content-Type": "application/merge-patch+json"})
+            resp = await session.patch(
+                self.server + path, json=body, headers={"Content-Type": "application/merge-patch+json"}
+            )
             assert resp.status == 200, await resp.text()
 
     def requests(self) -> list[Any]:
@@ -118,26 +127,56 @@ async def api(kmock: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Fa
 
 # ---- complete objects (kubernetes 37 validates required model fields) ----
 
-def node(name: str, *, labels: dict[str, str], cpu: str = "4", memory: str = "16Gi", pods: str = "110",
-         taints: list[dict[str, str]] | None = None, arch: str = "amd64") -> dict[str, Any]:
-    info = {k: "x" for k in ("architecture", "bootID", "containerRuntimeVersion", "kernelVersion",
-                             "kubeProxyVersion", "kubeletVersion", "machineID", "operatingSystem", "osImage",
-                             "systemUUID")}
+
+def node(
+    name: str,
+    *,
+    labels: dict[str, str],
+    cpu: str = "4",
+    memory: str = "16Gi",
+    pods: str = "110",
+    taints: list[dict[str, str]] | None = None,
+    arch: str = "amd64",
+) -> dict[str, Any]:
+    info = {
+        k: "x"
+        for k in (
+            "architecture",
+            "bootID",
+            "containerRuntimeVersion",
+            "kernelVersion",
+            "kubeProxyVersion",
+            "kubeletVersion",
+            "machineID",
+            "operatingSystem",
+            "osImage",
+            "systemUUID",
+        )
+    }
     info.update(architecture=arch, operatingSystem="linux")
     return {
-        "apiVersion": "v1", "kind": "Node",
+        "apiVersion": "v1",
+        "kind": "Node",
         "metadata": {"name": name, "labels": labels},
         "spec": {"taints": taints or []},
-        "status": {"capacity": {"cpu": cpu, "memory": memory, "pods": pods},
-                   "allocatable": {"cpu": cpu, "memory": memory, "pods": pods}, "nodeInfo": info},
+        "status": {
+            "capacity": {"cpu": cpu, "memory": memory, "pods": pods},
+            "allocatable": {"cpu": cpu, "memory": memory, "pods": pods},
+            "nodeInfo": info,
+        },
     }
 
 
 def endpoint_slice(addresses: list[str], *, port: int = 6443) -> dict[str, Any]:
     return {
-        "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": "IPv4",
-        "metadata": {"name": "kubernetes", "namespace": "default",
-                     "labels": {"kubernetes.io/service-name": "kubernetes"}},
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSlice",
+        "addressType": "IPv4",
+        "metadata": {
+            "name": "kubernetes",
+            "namespace": "default",
+            "labels": {"kubernetes.io/service-name": "kubernetes"},
+        },
         "endpoints": [{"addresses": [a], "conditions": {"ready": True}} for a in addresses],
         "ports": [{"name": "https", "port": port, "protocol": "TCP"}],
     }
@@ -145,39 +184,78 @@ def endpoint_slice(addresses: list[str], *, port: int = 6443) -> dict[str, Any]:
 
 def dns_service(ip: str = "10.96.0.10") -> dict[str, Any]:
     return {
-        "apiVersion": "v1", "kind": "Service",
+        "apiVersion": "v1",
+        "kind": "Service",
         "metadata": {"name": "kube-dns", "namespace": "kube-system"},
-        "spec": {"clusterIP": ip, "clusterIPs": [ip],
-                 "ports": [{"name": "dns", "port": 53, "protocol": "UDP"},
-                           {"name": "dns-tcp", "port": 53, "protocol": "TCP"}]},
+        "spec": {
+            "clusterIP": ip,
+            "clusterIPs": [ip],
+            "ports": [
+                {"name": "dns", "port": 53, "protocol": "UDP"},
+                {"name": "dns-tcp", "port": 53, "protocol": "TCP"},
+            ],
+        },
     }
 
 
-def daemonset(name: str, namespace: str, *, release: str = "falco-py", generation: int = 1, desired: int = 2,
-              updated: int = 2, ready: int = 2, available: int = 2, observed: int | None = None,
-              pool: str = "default") -> dict[str, Any]:
-    sel = {"app.kubernetes.io/instance": release, "app.kubernetes.io/component": "node", "falco-py.dev/pool": pool}
+def daemonset(
+    name: str,
+    namespace: str,
+    *,
+    release: str = "falco-py",
+    generation: int = 1,
+    desired: int = 2,
+    updated: int = 2,
+    ready: int = 2,
+    available: int = 2,
+    observed: int | None = None,
+    pool: str = "default",
+) -> dict[str, Any]:
+    sel = {
+        "app.kubernetes.io/instance": release,
+        "app.kubernetes.io/component": "node",
+        "falco-py.dev/pool": pool,
+    }
     return {
-        "apiVersion": "apps/v1", "kind": "DaemonSet",
-        "metadata": {"name": name, "namespace": namespace, "generation": generation,
-                     "labels": {"app.kubernetes.io/instance": release, "app.kubernetes.io/component": "node"}},
-        "spec": {"selector": {"matchLabels": sel},
-                 "template": {"metadata": {"labels": sel},
-                              "spec": {"containers": [{"name": "engine", "image": "falco-py:0.1.0"}]}}},
-        "status": {"currentNumberScheduled": desired, "desiredNumberScheduled": desired,
-                   "numberMisscheduled": 0, "numberReady": ready, "updatedNumberScheduled": updated,
-                   "numberAvailable": available,
-                   "observedGeneration": generation if observed is None else observed},
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "generation": generation,
+            "labels": {"app.kubernetes.io/instance": release, "app.kubernetes.io/component": "node"},
+        },
+        "spec": {
+            "selector": {"matchLabels": sel},
+            "template": {
+                "metadata": {"labels": sel},
+                "spec": {"containers": [{"name": "engine", "image": "falco-py:0.1.0"}]},
+            },
+        },
+        "status": {
+            "currentNumberScheduled": desired,
+            "desiredNumberScheduled": desired,
+            "numberMisscheduled": 0,
+            "numberReady": ready,
+            "updatedNumberScheduled": updated,
+            "numberAvailable": available,
+            "observedGeneration": generation if observed is None else observed,
+        },
     }
 
 
-def pod(name: str, namespace: str, *, labels: dict[str, str], node_name: str, ready: bool = True) -> dict[str, Any]:
+def pod(
+    name: str, namespace: str, *, labels: dict[str, str], node_name: str, ready: bool = True
+) -> dict[str, Any]:
     return {
-        "apiVersion": "v1", "kind": "Pod",
+        "apiVersion": "v1",
+        "kind": "Pod",
         "metadata": {"name": name, "namespace": namespace, "labels": labels},
         "spec": {"nodeName": node_name, "containers": [{"name": "engine", "image": "falco-py:0.1.0"}]},
-        "status": {"phase": "Running",
-                   "conditions": [{"type": "Ready", "status": "True" if ready else "False"}]},
+        "status": {
+            "phase": "Running",
+            "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
+        },
     }
 
 

@@ -19,8 +19,13 @@ def group() -> None:
 
 @group.command("setup")
 @cluster_options
-@click.option("--write", "write_dir", default=None, type=click.Path(file_okay=False, path_type=Path),
-              help="Write audit-policy.yaml and audit-webhook.kubeconfig here instead of printing.")
+@click.option(
+    "--write",
+    "write_dir",
+    default=None,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write audit-policy.yaml and audit-webhook.kubeconfig here instead of printing.",
+)
 def setup(write_dir: Path | None, **kw: Any) -> None:
     """Audit policy + webhook kubeconfig for --audit-policy-file / --audit-webhook-config-file."""
     target = target_of(kw)
@@ -28,8 +33,11 @@ def setup(write_dir: Path | None, **kw: Any) -> None:
     kubeconfig = audit_setup.dump(audit_setup.webhook_kubeconfig(make_kube(target), target))
     click.echo(audit_setup.MANAGED_NOTE, err=True)
     if write_dir is None:
-        click.echo("# audit-policy.yaml (kube-apiserver --audit-policy-file)\n" + policy + "---\n"
-                   "# audit-webhook.kubeconfig (kube-apiserver --audit-webhook-config-file)\n" + kubeconfig, nl=False)
+        click.echo(
+            "# audit-policy.yaml (kube-apiserver --audit-policy-file)\n" + policy + "---\n"
+            "# audit-webhook.kubeconfig (kube-apiserver --audit-webhook-config-file)\n" + kubeconfig,
+            nl=False,
+        )
         return
     try:
         write_dir.mkdir(parents=True, exist_ok=True)

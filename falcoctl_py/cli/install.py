@@ -34,28 +34,43 @@ def make_kube(target: Target) -> Kube:
 
 
 def cluster_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    for opt in reversed([
-        click.option("--context", default=None, help="kubeconfig context (as kubectl --context)."),
-        click.option("--kubeconfig", default=None, type=click.Path(dir_okay=False),
-                     help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)."),
-        click.option("-n", "--namespace", default="falco-py", show_default=True),
-        click.option("--release", default="falco-py", show_default=True, help="Helm release name."),
-    ]):
+    for opt in reversed(
+        [
+            click.option("--context", default=None, help="kubeconfig context (as kubectl --context)."),
+            click.option(
+                "--kubeconfig",
+                default=None,
+                type=click.Path(dir_okay=False),
+                help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster).",
+            ),
+            click.option("-n", "--namespace", default="falco-py", show_default=True),
+            click.option("--release", default="falco-py", show_default=True, help="Helm release name."),
+        ]
+    ):
         fn = opt(fn)
     return fn
 
 
 def target_of(kw: dict[str, Any]) -> Target:
-    return Target(release=kw.pop("release"), namespace=kw.pop("namespace"), context=kw.pop("context"),
-                  kubeconfig=kw.pop("kubeconfig"))
+    return Target(
+        release=kw.pop("release"),
+        namespace=kw.pop("namespace"),
+        context=kw.pop("context"),
+        kubeconfig=kw.pop("kubeconfig"),
+    )
 
 
 class RolloutBars:
     """One rich progress bar per DaemonSet (updated pods of desired), on stderr."""
 
     def __init__(self) -> None:
-        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[line]}"),
-                                 console=Console(stderr=True), transient=False)
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.fields[line]}"),
+            console=Console(stderr=True),
+            transient=False,
+        )
         self.tasks: dict[str, Any] = {}
 
     def __enter__(self) -> Self:
@@ -71,14 +86,20 @@ class RolloutBars:
         if st.name not in self.tasks:
             self.tasks[st.name] = self.progress.add_task(st.name, total=max(st.desired, 1), line="")
         ready_new = min(st.updated, st.ready)
-        self.progress.update(self.tasks[st.name], total=max(st.desired, 1), completed=ready_new,
-                             line=st.line().split(": ", 1)[1])
+        self.progress.update(
+            self.tasks[st.name],
+            total=max(st.desired, 1),
+            completed=ready_new,
+            line=st.line().split(": ", 1)[1],
+        )
 
 
 def print_plan(result: plan.InstallResult, *, output: str, dry_run: bool) -> None:
     err = Console(stderr=True)
     if dry_run:
-        click.echo(dump_manifests_json(result.manifests) if output == "json" else dump_manifests(result.manifests))
+        click.echo(
+            dump_manifests_json(result.manifests) if output == "json" else dump_manifests(result.manifests)
+        )
     if result.diff is not None and not result.diff.first_install:
         err.print(result.diff.text(), markup=False, highlight=False, end="")
     for change in result.value_changes:
@@ -101,8 +122,13 @@ def command(**kw: Any) -> None:
     """Install or upgrade the engine, sized for the live cluster."""
     target = target_of(kw)
     opts = plan.InstallOptions(
-        target=target, profile=kw["profile"], cost_model=kw["cost_model"], values_files=tuple(kw["values_files"]),
-        sets=tuple(kw["sets"]), dry_run=kw["dry_run"], timeout=float(kw["timeout"]),
+        target=target,
+        profile=kw["profile"],
+        cost_model=kw["cost_model"],
+        values_files=tuple(kw["values_files"]),
+        sets=tuple(kw["sets"]),
+        dry_run=kw["dry_run"],
+        timeout=float(kw["timeout"]),
     )
     run_install(target, opts, yes=kw["yes"], output=kw["output"])
 
@@ -121,7 +147,9 @@ def run_install(target: Target, opts: plan.InstallOptions, *, yes: bool, output:
 
     with RolloutBars() as bars:
         cb = plan.Callbacks(
-            say=lambda s: err.print(s, markup=False, highlight=False), confirm=confirm, on_rollout=bars.update,
+            say=lambda s: err.print(s, markup=False, highlight=False),
+            confirm=confirm,
+            on_rollout=bars.update,
             show_plan=lambda r: print_plan(r, output=output, dry_run=opts.dry_run),
         )
         result = plan.plan_and_apply(kube, helm, opts, cb)

@@ -26,7 +26,13 @@ def command(revision: int | None, **kw: Any) -> None:
     install_cli.make_helm().run(argv)
     with RolloutBars() as bars:
         for ds in objects.list_daemonsets(kube, target.namespace, instance=target.release):
-            rollout.wait_rollout(kube, target.namespace, ds.metadata.name, timeout=float(kw["timeout"]),
-                                 on_progress=bars.update)
-    Console(stderr=True).print(f"release {target.release} rolled back to {revision or 'the previous revision'}",
-                               markup=False)
+            rollout.wait_rollout(
+                kube,
+                target.namespace,
+                ds.metadata.name,
+                timeout=float(kw["timeout"]),
+                on_progress=bars.update,
+            )
+    Console(stderr=True).print(
+        f"release {target.release} rolled back to {revision or 'the previous revision'}", markup=False
+    )

@@ -32,12 +32,19 @@ def command(**kw: Any) -> None:
                 if p is None:
                     table.add_row(*head, "-", "-", "-", "-", "-")
                     continue
-                table.add_row(*head, p.name + ("" if p.ready else " (not ready)"), p.node or "-",
-                              p.engine_version or "-", (p.rules_checksum or "-")[:12],
-                              p.error or ("-" if p.drops is None else f"{p.drops:g}"))
+                table.add_row(
+                    *head,
+                    p.name + ("" if p.ready else " (not ready)"),
+                    p.node or "-",
+                    p.engine_version or "-",
+                    (p.rules_checksum or "-")[:12],
+                    p.error or ("-" if p.drops is None else f"{p.drops:g}"),
+                )
         console = Console()
         if not console.is_terminal:  # piped: do not squeeze the checksum column to the 80-column default
             console = Console(width=200)
         console.print(table)
     if not st.healthy:
-        raise FindingsError("release not healthy: pods not ready, unreadable metrics or differing rules checksums")
+        raise FindingsError(
+            "release not healthy: pods not ready, unreadable metrics or differing rules checksums"
+        )

@@ -27,5 +27,7 @@ def command(**kw: Any) -> None:
             raise ClusterError("confirmation needed but stdin is not a terminal: pass --yes")
         if not click.confirm(f"uninstall release {target.release} from {target.namespace}?", err=True):
             raise ClusterError("aborted: not confirmed")
-    out = install_cli.make_helm().run(uninstall_args(target.release, timeout=float(kw["timeout"]), **target.helm_common()))
+    out = install_cli.make_helm().run(
+        uninstall_args(target.release, timeout=float(kw["timeout"]), **target.helm_common())
+    )
     click.echo(out.strip() or f"release {target.release} uninstalled")

@@ -22,8 +22,13 @@ from falcoctl_py.errors import UsageError
 @click.command("upgrade")
 @cluster_options
 @click.option("--engine-version", default=None, help="Engine image tag to roll out.")
-@click.option("--rules", "rules", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Rules file for the rules ConfigMap (repeatable); replaces the current set.")
+@click.option(
+    "--rules",
+    "rules",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Rules file for the rules ConfigMap (repeatable); replaces the current set.",
+)
 @click.option("--profile", default=None, help="Sizing profile (default: the one the last install used).")
 @click.option("--dry-run", is_flag=True, help="Validate and show what would change; change nothing.")
 @click.option("-y", "--yes", is_flag=True)
@@ -36,16 +41,27 @@ def command(**kw: Any) -> None:
     err = Console(stderr=True)
     if kw["rules"]:
         result = rules_upgrade.upgrade_rules(
-            make_kube(target), target, list(kw["rules"]), dry_run=kw["dry_run"], timeout=float(kw["timeout"]),
+            make_kube(target),
+            target,
+            list(kw["rules"]),
+            dry_run=kw["dry_run"],
+            timeout=float(kw["timeout"]),
             say=lambda s: err.print(s, markup=False, highlight=False),
         )
         verb = "would replace" if kw["dry_run"] else "replaced"
-        click.echo(f"configmap {result.configmap}: {verb} {', '.join(result.previous_files) or '(empty)'} "
-                   f"with {', '.join(p.name for p in kw['rules'])}; checksum {result.checksum}")
+        click.echo(
+            f"configmap {result.configmap}: {verb} {', '.join(result.previous_files) or '(empty)'} "
+            f"with {', '.join(p.name for p in kw['rules'])}; checksum {result.checksum}"
+        )
         return
     profile = kw["profile"] or plan.stored_profile(make_kube(target), target)
     if not profile:
         raise UsageError(f"no stored profile for release {target.release}: pass --profile")
-    opts = plan.InstallOptions(target=target, profile=profile, sets=(f"image.tag={kw['engine_version']}",),
-                               dry_run=kw["dry_run"], timeout=float(kw["timeout"]))
+    opts = plan.InstallOptions(
+        target=target,
+        profile=profile,
+        sets=(f"image.tag={kw['engine_version']}",),
+        dry_run=kw["dry_run"],
+        timeout=float(kw["timeout"]),
+    )
     run_install(target, opts, yes=kw["yes"])

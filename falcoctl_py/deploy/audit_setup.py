@@ -36,29 +36,65 @@ def audit_policy() -> dict[str, Any]:
         "omitStages": ["RequestReceived"],
         "rules": [
             # health probes, discovery and high-volume controller chatter carry nothing the rules look at
-            {"level": "None", "nonResourceURLs": ["/healthz*", "/livez*", "/readyz*", "/version", "/metrics",
-                                                  "/openapi*", "/api", "/apis"]},
-            {"level": "None", "resources": [{"group": "coordination.k8s.io", "resources": ["leases"]},
-                                            {"group": "", "resources": ["events"]},
-                                            {"group": "events.k8s.io", "resources": ["events"]}]},
+            {
+                "level": "None",
+                "nonResourceURLs": [
+                    "/healthz*",
+                    "/livez*",
+                    "/readyz*",
+                    "/version",
+                    "/metrics",
+                    "/openapi*",
+                    "/api",
+                    "/apis",
+                ],
+            },
+            {
+                "level": "None",
+                "resources": [
+                    {"group": "coordination.k8s.io", "resources": ["leases"]},
+                    {"group": "", "resources": ["events"]},
+                    {"group": "events.k8s.io", "resources": ["events"]},
+                ],
+            },
             {"level": "None", "users": ["system:kube-proxy"], "verbs": ["watch"]},
-            {"level": "None", "userGroups": ["system:nodes"], "verbs": read,
-             "resources": [{"group": "", "resources": ["nodes", "nodes/status"]}]},
+            {
+                "level": "None",
+                "userGroups": ["system:nodes"],
+                "verbs": read,
+                "resources": [{"group": "", "resources": ["nodes", "nodes/status"]}],
+            },
             # secrets and tokens: who touched what, never the content
-            {"level": "Metadata", "resources": [
-                {"group": "", "resources": ["secrets", "serviceaccounts/token"]},
-                {"group": "authentication.k8s.io", "resources": ["tokenreviews"]}]},
+            {
+                "level": "Metadata",
+                "resources": [
+                    {"group": "", "resources": ["secrets", "serviceaccounts/token"]},
+                    {"group": "authentication.k8s.io", "resources": ["tokenreviews"]},
+                ],
+            },
             # exec/attach/port-forward: the rules match the subresource and command
-            {"level": "Request", "resources": [
-                {"group": "", "resources": ["pods/exec", "pods/attach", "pods/portforward"]}]},
+            {
+                "level": "Request",
+                "resources": [{"group": "", "resources": ["pods/exec", "pods/attach", "pods/portforward"]}],
+            },
             # writes whose bodies the rules inspect (privileged pods, host mounts, RBAC grants, NodePorts,
             # credentials in ConfigMaps)
-            {"level": "Request", "verbs": ["create", "update", "patch", "delete"], "resources": [
-                {"group": "", "resources": ["pods", "services", "configmaps", "serviceaccounts", "namespaces"]},
-                {"group": "apps", "resources": WORKLOADS[1:5]},
-                {"group": "batch", "resources": ["jobs", "cronjobs"]},
-                {"group": "rbac.authorization.k8s.io",
-                 "resources": ["roles", "clusterroles", "rolebindings", "clusterrolebindings"]}]},
+            {
+                "level": "Request",
+                "verbs": ["create", "update", "patch", "delete"],
+                "resources": [
+                    {
+                        "group": "",
+                        "resources": ["pods", "services", "configmaps", "serviceaccounts", "namespaces"],
+                    },
+                    {"group": "apps", "resources": WORKLOADS[1:5]},
+                    {"group": "batch", "resources": ["jobs", "cronjobs"]},
+                    {
+                        "group": "rbac.authorization.k8s.io",
+                        "resources": ["roles", "clusterroles", "rolebindings", "clusterrolebindings"],
+                    },
+                ],
+            },
             {"level": "None", "verbs": read},  # remaining reads: volume without detections
             {"level": "Metadata"},
         ],
@@ -70,7 +106,8 @@ def webhook_kubeconfig(kube: Kube, t: Target, *, service: str | None = None) -> 
     secret = objects.read_secret(kube, t.namespace, WEBHOOK_TLS_SECRET)
     if secret is None or not (secret.data or {}).get("ca.crt"):
         raise ClusterError(
-            f"secret {t.namespace}/{WEBHOOK_TLS_SECRET} with ca.crt not found: install with the audit webhook first")
+            f"secret {t.namespace}/{WEBHOOK_TLS_SECRET} with ca.crt not found: install with the audit webhook first"
+        )
     user: dict[str, Any] = {}
     token = objects.read_secret(kube, t.namespace, TOKEN_SECRET)
     if token is not None and (token.data or {}).get("token"):
@@ -79,8 +116,12 @@ def webhook_kubeconfig(kube: Kube, t: Target, *, service: str | None = None) -> 
     return {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": "falco-py", "cluster": {"server": server,
-                                                      "certificate-authority-data": secret.data["ca.crt"]}}],
+        "clusters": [
+            {
+                "name": "falco-py",
+                "cluster": {"server": server, "certificate-authority-data": secret.data["ca.crt"]},
+            }
+        ],
         "users": [{"name": "kube-apiserver", "user": user}],
         "contexts": [{"name": "default", "context": {"cluster": "falco-py", "user": "kube-apiserver"}}],
         "current-context": "default",

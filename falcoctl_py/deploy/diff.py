@@ -45,8 +45,10 @@ class ManifestDiff:
     def summary(self) -> str:
         if self.first_install:
             return f"first install: {len(self.added)} objects to create"
-        return (f"{len(self.added)} to add, {len(self.changed)} to change, {len(self.removed)} to remove, "
-                f"{self.unchanged} unchanged")
+        return (
+            f"{len(self.added)} to add, {len(self.changed)} to change, {len(self.removed)} to remove, "
+            f"{self.unchanged} unchanged"
+        )
 
     def text(self) -> str:
         parts = [f"+ {k} (new)\n" for k in self.added] + [f"- {k} (removed)\n" for k in self.removed]

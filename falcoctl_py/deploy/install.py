@@ -81,7 +81,9 @@ def stored_inputs(kube: Kube, target: steps.Target) -> tuple[dict[str, Any], lis
         doc = yaml.safe_load(cm.data.get("values.yaml") or "{}") or {}
         sets = yaml.safe_load(cm.data.get("sets.yaml") or "[]") or []
     except yaml.YAMLError as exc:
-        raise ClusterError(f"configmap {target.namespace}/{target.release}{INPUTS_SUFFIX} is not YAML") from exc
+        raise ClusterError(
+            f"configmap {target.namespace}/{target.release}{INPUTS_SUFFIX} is not YAML"
+        ) from exc
     return (doc if isinstance(doc, dict) else {}), [str(s) for s in sets]
 
 
@@ -93,7 +95,9 @@ def merged_inputs(
     for f in files:
         doc = values_mod.merge(doc, values_mod.load_values_file(f))
     new_keys = {_set_key(s) for s in sets}
-    return (doc if isinstance(doc, dict) else {}), [s for s in old_sets if _set_key(s) not in new_keys] + list(sets)
+    return (doc if isinstance(doc, dict) else {}), [
+        s for s in old_sets if _set_key(s) not in new_keys
+    ] + list(sets)
 
 
 def _leaf_changes(old: Any, new: Any, path: str = "") -> list[str]:
@@ -112,7 +116,9 @@ def plan_and_apply(kube: Kube, helm: steps.HelmRunner, opts: InstallOptions, cb:
     if report.denied:
         raise ClusterError("missing permission: " + "; ".join(p.line() for p in report.denied[:3]))
     if report.unknown:
-        cb.say(f"{len(report.unknown)} permission check(s) got no answer from the server: unknown, not verified")
+        cb.say(
+            f"{len(report.unknown)} permission check(s) got no answer from the server: unknown, not verified"
+        )
     facts = facts_from(kube)
     old_doc, old_sets = stored_inputs(kube, t)
     doc, sets = merged_inputs(old_doc, old_sets, opts.values_files, opts.sets)
@@ -120,8 +126,11 @@ def plan_and_apply(kube: Kube, helm: steps.HelmRunner, opts: InstallOptions, cb:
         inputs_file = Path(tmp) / "inputs.yaml"
         inputs_file.write_text(yaml.safe_dump(doc))
         vals = values_mod.build_values(
-            profile=opts.profile, cluster=facts, cost_model=opts.cost_model,
-            values_files=[inputs_file] if doc else [], sets=sets,
+            profile=opts.profile,
+            cluster=facts,
+            cost_model=opts.cost_model,
+            values_files=[inputs_file] if doc else [],
+            sets=sets,
         )
         docs = render(vals, kube_version=facts.kube_version, release=t.release, namespace=t.namespace)
         check = check_manifests(docs, kube_version=facts.kube_version)
@@ -145,7 +154,9 @@ def plan_and_apply(kube: Kube, helm: steps.HelmRunner, opts: InstallOptions, cb:
         if not cb.confirm(f"apply {result.diff.summary()} to release {t.release} in {t.namespace}?"):
             raise ClusterError("aborted: not confirmed (use --yes to skip the prompt)")
         level = steps.pod_security_level(vals)
-        cb.say(f"namespace {t.namespace}: {objects.ensure_namespace(kube, t.namespace, level=level)} ({level})")
+        cb.say(
+            f"namespace {t.namespace}: {objects.ensure_namespace(kube, t.namespace, level=level)} ({level})"
+        )
         if steps.webhook_enabled(vals):
             service = f"{t.release}-webhook"
             cb.say(f"webhook TLS secret: {steps.ensure_webhook_tls(kube, t, service=service)}")
@@ -162,10 +173,21 @@ def _store_inputs(kube: Kube, t: steps.Target, doc: dict[str, Any], sets: list[s
     name = t.release + INPUTS_SUFFIX
     data = {"values.yaml": yaml.safe_dump(doc), "sets.yaml": yaml.safe_dump(sets), "profile": profile}
     if objects.read_configmap(kube, t.namespace, name) is None:
-        body = {"apiVersion": "v1", "kind": "ConfigMap", "data": data,
-                "metadata": {"name": name, "namespace": t.namespace,
-                             "labels": {"app.kubernetes.io/managed-by": "falcoctl-py"}}}
-        kube.call(f"creating configmap {t.namespace}/{name}", kube.core().create_namespaced_config_map,
-                  t.namespace, body)
+        body = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "data": data,
+            "metadata": {
+                "name": name,
+                "namespace": t.namespace,
+                "labels": {"app.kubernetes.io/managed-by": "falcoctl-py"},
+            },
+        }
+        kube.call(
+            f"creating configmap {t.namespace}/{name}",
+            kube.core().create_namespaced_config_map,
+            t.namespace,
+            body,
+        )
     else:
         objects.replace_configmap_data(kube, t.namespace, name, data)

@@ -58,13 +58,21 @@ def required_engine_versions(files: dict[str, str]) -> list[tuple[str, str]]:
 
 def _release_configmap(kube: Kube, t: Target, suffix: str) -> Any:
     items: list[Any] = kube.call(
-        f"listing configmaps in {t.namespace}", kube.core().list_namespaced_config_map, t.namespace,
+        f"listing configmaps in {t.namespace}",
+        kube.core().list_namespaced_config_map,
+        t.namespace,
         label_selector=f"app.kubernetes.io/instance={t.release}",
     ).items
-    found = [c for c in items if (c.metadata.labels or {}).get("app.kubernetes.io/instance") == t.release
-             and c.metadata.name.endswith(suffix)]
+    found = [
+        c
+        for c in items
+        if (c.metadata.labels or {}).get("app.kubernetes.io/instance") == t.release
+        and c.metadata.name.endswith(suffix)
+    ]
     if not found:
-        raise ClusterError(f"no *{suffix} configmap of release {t.release} in {t.namespace}: is it installed?")
+        raise ClusterError(
+            f"no *{suffix} configmap of release {t.release} in {t.namespace}: is it installed?"
+        )
     return found[0]
 
 
@@ -92,8 +100,10 @@ def expected_checksum(files: dict[str, str], *, with_defaults: bool) -> str:
 
 
 def _daemonset_generations(kube: Kube, t: Target) -> dict[str, int]:
-    return {d.metadata.name: int(d.metadata.generation or 0)
-            for d in objects.list_daemonsets(kube, t.namespace, instance=t.release)}
+    return {
+        d.metadata.name: int(d.metadata.generation or 0)
+        for d in objects.list_daemonsets(kube, t.namespace, instance=t.release)
+    }
 
 
 def _release_pods(kube: Kube, t: Target) -> list[str]:
@@ -105,7 +115,12 @@ def _release_pods(kube: Kube, t: Target) -> list[str]:
 
 
 def upgrade_rules(
-    kube: Kube, t: Target, rule_files: list[Path], *, dry_run: bool = False, timeout: float = 120.0,
+    kube: Kube,
+    t: Target,
+    rule_files: list[Path],
+    *,
+    dry_run: bool = False,
+    timeout: float = 120.0,
     say: Callable[[str], None] = lambda s: None,
 ) -> RulesUpgradeResult:
     files: dict[str, str] = {}
@@ -129,9 +144,13 @@ def upgrade_rules(
                 raise ClusterError(f"pod {pod}: falcopy_build_info has no engine_version label")
             if version_tuple(deployed) < version_tuple(required):
                 raise FindingsError(
-                    f"{name}: required_engine_version {required} is newer than engine {deployed} on pod {pod}")
-    result = RulesUpgradeResult(checksum=checksum, configmap=rules_cm.metadata.name,
-                                previous_files=sorted((rules_cm.data or {}).keys()))
+                    f"{name}: required_engine_version {required} is newer than engine {deployed} on pod {pod}"
+                )
+    result = RulesUpgradeResult(
+        checksum=checksum,
+        configmap=rules_cm.metadata.name,
+        previous_files=sorted((rules_cm.data or {}).keys()),
+    )
     say(f"rules valid: {len(files)} file(s), checksum {checksum[:12]}; {len(pods)} pod(s) to reload")
     if dry_run:
         return result

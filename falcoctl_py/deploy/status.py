@@ -53,8 +53,11 @@ class ReleaseStatus:
 
     @property
     def healthy(self) -> bool:
-        return all(d.ready == d.desired for d in self.daemonsets) and len(self.checksums) <= 1 and not any(
-            p.error for d in self.daemonsets for p in d.pods)
+        return (
+            all(d.ready == d.desired for d in self.daemonsets)
+            and len(self.checksums) <= 1
+            and not any(p.error for d in self.daemonsets for p in d.pods)
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "healthy": self.healthy, "rules_checksums": sorted(self.checksums)}
@@ -75,11 +78,15 @@ def collect(kube: Kube, t: Target) -> ReleaseStatus:
         raise ClusterError(f"release {t.release} has no DaemonSets in namespace {t.namespace}")
     for ds in sorted(daemonsets, key=lambda d: d.metadata.name):
         st = state_of(ds)
-        entry = DaemonSetStatus(ds.metadata.name, _pool_of(ds), st.desired, st.ready, st.updated, st.available)
+        entry = DaemonSetStatus(
+            ds.metadata.name, _pool_of(ds), st.desired, st.ready, st.updated, st.available
+        )
         pods = objects.list_pods(kube, t.namespace, match_labels=dict(ds.spec.selector.match_labels or {}))
         scraped = kmetrics.scrape_many(kube, t.namespace, [p.metadata.name for p in pods])
         for pod in pods:
-            ps = PodStatus(pod.metadata.name, pod.spec.node_name if pod.spec else None, objects.pod_ready(pod))
+            ps = PodStatus(
+                pod.metadata.name, pod.spec.node_name if pod.spec else None, objects.pod_ready(pod)
+            )
             m = scraped[pod.metadata.name]
             if isinstance(m, ClusterError):
                 ps.error = str(m)

@@ -89,7 +89,11 @@ def ensure_webhook_tls(kube: Kube, target: Target, *, service: str) -> str:
         return "kept"
     tls = certs.generate(service, target.namespace)
     return objects.apply_secret(
-        kube, target.namespace, WEBHOOK_TLS_SECRET, data=tls.secret_data(), secret_type="kubernetes.io/tls",
+        kube,
+        target.namespace,
+        WEBHOOK_TLS_SECRET,
+        data=tls.secret_data(),
+        secret_type="kubernetes.io/tls",
         labels={"app.kubernetes.io/managed-by": "falcoctl-py"},
     )
 
@@ -99,15 +103,24 @@ def daemonset_names(docs: list[dict[str, Any]]) -> list[str]:
 
 
 def watch_and_verify(
-    kube: Kube, target: Target, names: list[str], *, timeout: float,
-    on_progress: Callable[[rollout.RolloutState], None], say: Callable[[str], None],
+    kube: Kube,
+    target: Target,
+    names: list[str],
+    *,
+    timeout: float,
+    on_progress: Callable[[rollout.RolloutState], None],
+    say: Callable[[str], None],
 ) -> list[str]:
     """Wait for each DaemonSet's rollout, then ``/healthz`` every pod through the API server. Returns problems."""
     problems: list[str] = []
     for name in names:
         rollout.wait_rollout(kube, target.namespace, name, timeout=timeout, on_progress=on_progress)
-        ds = kube.call(f"reading daemonset {name}", kube.apps().read_namespaced_daemon_set, name, target.namespace)
-        pods = objects.list_pods(kube, target.namespace, match_labels=dict(ds.spec.selector.match_labels or {}))
+        ds = kube.call(
+            f"reading daemonset {name}", kube.apps().read_namespaced_daemon_set, name, target.namespace
+        )
+        pods = objects.list_pods(
+            kube, target.namespace, match_labels=dict(ds.spec.selector.match_labels or {})
+        )
         bad = 0
         for pod in pods:
             ok, why = kmetrics.healthy(kube, target.namespace, pod.metadata.name)

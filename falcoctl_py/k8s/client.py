@@ -113,7 +113,9 @@ class Kube:
             doc = json.loads(body)
             return str(doc["gitVersion"])
         except (ValueError, KeyError, TypeError) as exc:
-            raise ClusterError(f"reading the server version: unexpected /version body from {self.server}") from exc
+            raise ClusterError(
+                f"reading the server version: unexpected /version body from {self.server}"
+            ) from exc
 
 
 def connect(*, context: str | None = None, kubeconfig: str | None = None) -> Kube:

@@ -114,6 +114,7 @@ def group_nodes(nodes: list[Any]) -> list[PoolInfo]:
         groups[_pool_of(dict(node.metadata.labels or {}))].append(node)
     pools: list[PoolInfo] = []
     for (name, key), members in sorted(groups.items(), key=lambda kv: kv[0][0]):
+
         def res(node: Any, kind: str, item: str) -> str:
             return str((getattr(node.status, kind) or {}).get(item, "0"))
 
@@ -177,7 +178,10 @@ def cluster_dns(kube: Kube) -> tuple[list[str], list[dict[str, Any]]]:
     """Cluster IP(s) and ports of the cluster DNS Service (``kube-dns``, else ``coredns``, in kube-system)."""
     for ns, name in DNS_SERVICES:
         services = kube.call(
-            f"listing services in {ns}", kube.core().list_namespaced_service, ns, field_selector=f"metadata.name={name}"
+            f"listing services in {ns}",
+            kube.core().list_namespaced_service,
+            ns,
+            field_selector=f"metadata.name={name}",
         )
         found: list[Any] = list(services.items)
         for svc in found:

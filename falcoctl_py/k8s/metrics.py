@@ -57,14 +57,18 @@ def parse_metrics(pod: str, text: str) -> EngineMetrics:
 
 
 def scrape(kube: Kube, namespace: str, pod: str, *, port: int = HEALTH_PORT) -> EngineMetrics:
-    body = kube.raw_get(f"reading metrics of pod {namespace}/{pod}", proxy_path(namespace, pod, "metrics", port=port))
+    body = kube.raw_get(
+        f"reading metrics of pod {namespace}/{pod}", proxy_path(namespace, pod, "metrics", port=port)
+    )
     return parse_metrics(pod, body.decode("utf-8", "replace"))
 
 
 def healthy(kube: Kube, namespace: str, pod: str, *, port: int = HEALTH_PORT) -> tuple[bool, str]:
     """``/healthz`` of one pod: (ok, reason)."""
     try:
-        body = kube.raw_get(f"health of pod {namespace}/{pod}", proxy_path(namespace, pod, "healthz", port=port))
+        body = kube.raw_get(
+            f"health of pod {namespace}/{pod}", proxy_path(namespace, pod, "healthz", port=port)
+        )
     except ClusterError as exc:
         return False, str(exc)
     return True, body.decode("utf-8", "replace").strip()[:80] or "ok"

@@ -58,18 +58,27 @@ def ensure_namespace(kube: Kube, name: str, *, level: str) -> str:
 
 
 def read_secret(kube: Kube, namespace: str, name: str) -> Any | None:
-    return _exists(kube, f"reading secret {namespace}/{name}", kube.core().read_namespaced_secret, name, namespace)
+    return _exists(
+        kube, f"reading secret {namespace}/{name}", kube.core().read_namespaced_secret, name, namespace
+    )
 
 
 def apply_secret(
-    kube: Kube, namespace: str, name: str, *, data: dict[str, str], secret_type: str = "Opaque",
+    kube: Kube,
+    namespace: str,
+    name: str,
+    *,
+    data: dict[str, str],
+    secret_type: str = "Opaque",
     labels: dict[str, str] | None = None,
 ) -> str:
     """Create or patch a Secret; ``data`` values are base64 already. Returns ``created`` or ``updated``."""
     meta = {"name": name, "namespace": namespace, "labels": labels or {}}
     if read_secret(kube, namespace, name) is None:
         body = {"apiVersion": "v1", "kind": "Secret", "type": secret_type, "metadata": meta, "data": data}
-        kube.call(f"creating secret {namespace}/{name}", kube.core().create_namespaced_secret, namespace, body)
+        kube.call(
+            f"creating secret {namespace}/{name}", kube.core().create_namespaced_secret, namespace, body
+        )
         return "created"
     kube.call(
         f"updating secret {namespace}/{name}",
@@ -91,7 +100,9 @@ def replace_configmap_data(kube: Kube, namespace: str, name: str, data: dict[str
     """Make the ConfigMap's ``data`` exactly ``data`` (keys not in it are removed). Returns the previous data."""
     cm = read_configmap(kube, namespace, name)
     if cm is None:
-        raise ClusterError(f"configmap {namespace}/{name} not found: is the release installed in {namespace}?")
+        raise ClusterError(
+            f"configmap {namespace}/{name} not found: is the release installed in {namespace}?"
+        )
     old = dict(cm.data or {})
     patch: dict[str, Any] = {k: None for k in old if k not in data}
     patch.update(data)
@@ -109,7 +120,9 @@ def list_daemonsets(kube: Kube, namespace: str, *, instance: str) -> list[Any]:
     """The release's DaemonSets (``app.kubernetes.io/instance=<release>``; the answer is re-checked)."""
     selector = f"app.kubernetes.io/instance={instance}"
     items: list[Any] = kube.call(
-        f"listing daemonsets in {namespace}", kube.apps().list_namespaced_daemon_set, namespace,
+        f"listing daemonsets in {namespace}",
+        kube.apps().list_namespaced_daemon_set,
+        namespace,
         label_selector=selector,
     ).items
     return [d for d in items if (d.metadata.labels or {}).get("app.kubernetes.io/instance") == instance]

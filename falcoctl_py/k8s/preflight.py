@@ -42,7 +42,9 @@ class Permission:
 
     def line(self) -> str:
         where = f" in {self.namespace}" if self.namespace else " (cluster-wide)"
-        state = {True: "allowed", False: "DENIED", None: "unknown (no status in the review answer)"}[self.allowed]
+        state = {True: "allowed", False: "DENIED", None: "unknown (no status in the review answer)"}[
+            self.allowed
+        ]
         return f"{self.verb} {self.resource}{where}: {state}" + (f" - {self.reason}" if self.reason else "")
 
 

@@ -41,7 +41,11 @@ class RolloutState:
     def line(self) -> str:
         return (
             f"{self.name}: {self.updated}/{self.desired} updated, {self.ready} ready, {self.available} available"
-            + ("" if self.observed_generation >= self.generation else " (controller has not seen the change yet)")
+            + (
+                ""
+                if self.observed_generation >= self.generation
+                else " (controller has not seen the change yet)"
+            )
         )
 
 
@@ -65,7 +69,11 @@ def _as_model(kube: Kube, obj: Any) -> Any:
 
 
 def wait_rollout(
-    kube: Kube, namespace: str, name: str, *, timeout: float,
+    kube: Kube,
+    namespace: str,
+    name: str,
+    *,
+    timeout: float,
     on_progress: Callable[[RolloutState], None] = lambda s: None,
 ) -> RolloutState:
     """Watch DaemonSet ``namespace/name`` until it is rolled out; ``ClusterError`` on timeout or deletion."""

@@ -40,11 +40,15 @@ async def main(nodes: int, latency_ms: float) -> None:
         sel = ds["spec"]["selector"]["matchLabels"]
         body = metrics_body(checksum="a" * 64)
         for i in range(nodes):
-            api.seed("v1/nodes", node(f"n{i}", labels={POOL_LABELS[i % 3]: f"pool-{i % 7}"}, cpu=str(2 + i % 30)))
+            api.seed(
+                "v1/nodes", node(f"n{i}", labels={POOL_LABELS[i % 3]: f"pool-{i % 7}"}, cpu=str(2 + i % 30))
+            )
             api.seed("v1/pods", pod(f"falco-py-{i}", "falco-py", labels=sel, node_name=f"n{i}"))
         # one route for every pod; the sleep stands for the API server -> kubelet -> pod hop of a real cluster
         mock[lambda req: req.url.path.endswith(":8765/proxy/metrics")] << (
-            lambda: asyncio.sleep(latency_ms / 1000), body)
+            lambda: asyncio.sleep(latency_ms / 1000),
+            body,
+        )
         api.seed("discovery.k8s.io/v1/endpointslices", endpoint_slice(["10.0.0.1"]))
         api.seed("v1/services", dns_service())
         kube = api.kube()
@@ -59,12 +63,18 @@ async def main(nodes: int, latency_ms: float) -> None:
         pods = sum(len(d.pods) for d in st.daemonsets)
         names = [f"falco-py-{i}" for i in range(nodes)]
         t_seq, _ = await asyncio.to_thread(timed, lambda: [scrape(kube, "falco-py", n) for n in names])
-        print(f"cluster_facts: {nodes} nodes -> {len(facts.pool_details)} pools in {t_facts * 1000:.0f} ms "
-              f"({t_facts / nodes * 1e6:.0f} us/node)")
-        print(f"status: {pods} pods, metrics via pod proxy in {t_status * 1000:.0f} ms "
-              f"({t_status / max(pods, 1) * 1000:.2f} ms/pod, {latency_ms:g} ms emulated hop, concurrent)")
-        print(f"same scrapes one at a time: {t_seq * 1000:.0f} ms ({t_seq / nodes * 1000:.2f} ms/pod); "
-              f"concurrency speed-up x{t_seq / t_status:.1f}")
+        print(
+            f"cluster_facts: {nodes} nodes -> {len(facts.pool_details)} pools in {t_facts * 1000:.0f} ms "
+            f"({t_facts / nodes * 1e6:.0f} us/node)"
+        )
+        print(
+            f"status: {pods} pods, metrics via pod proxy in {t_status * 1000:.0f} ms "
+            f"({t_status / max(pods, 1) * 1000:.2f} ms/pod, {latency_ms:g} ms emulated hop, concurrent)"
+        )
+        print(
+            f"same scrapes one at a time: {t_seq * 1000:.0f} ms ({t_seq / nodes * 1000:.2f} ms/pod); "
+            f"concurrency speed-up x{t_seq / t_status:.1f}"
+        )
 
 
 if __name__ == "__main__":

@@ -13,19 +13,34 @@ from tests.kmock_support import api  # noqa: F401
 
 def seed_secrets(api) -> bytes:  # noqa: F811
     tls = certs.generate("falco-py-webhook", "falco-py")
-    api.seed("v1/secrets", {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
-                            "metadata": {"name": "falco-py-webhook-tls", "namespace": "falco-py"},
-                            "data": tls.secret_data()})
-    api.seed("v1/secrets", {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-                            "metadata": {"name": audit_setup.TOKEN_SECRET, "namespace": "falco-py"},
-                            "data": {"token": base64.b64encode(b"s3cret").decode()}})
+    api.seed(
+        "v1/secrets",
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": "kubernetes.io/tls",
+            "metadata": {"name": "falco-py-webhook-tls", "namespace": "falco-py"},
+            "data": tls.secret_data(),
+        },
+    )
+    api.seed(
+        "v1/secrets",
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": "Opaque",
+            "metadata": {"name": audit_setup.TOKEN_SECRET, "namespace": "falco-py"},
+            "data": {"token": base64.b64encode(b"s3cret").decode()},
+        },
+    )
     return tls.ca_pem
 
 
 async def test_setup_writes_policy_and_kubeconfig(api, capsys, tmp_path):  # noqa: F811
     ca = seed_secrets(api)
-    code, _out, err = await run_cli(capsys, "audit", "setup", "--kubeconfig", str(api.kubeconfig),
-                                   "--write", str(tmp_path / "out"))
+    code, _out, err = await run_cli(
+        capsys, "audit", "setup", "--kubeconfig", str(api.kubeconfig), "--write", str(tmp_path / "out")
+    )
     assert code == 0, err
     assert "EKS, GKE, AKS" in err
     kc = yaml.safe_load((tmp_path / "out" / "audit-webhook.kubeconfig").read_text())
@@ -36,8 +51,9 @@ async def test_setup_writes_policy_and_kubeconfig(api, capsys, tmp_path):  # noq
     assert (tmp_path / "out" / "audit-webhook.kubeconfig").stat().st_mode & 0o077 == 0
     policy = yaml.safe_load((tmp_path / "out" / "audit-policy.yaml").read_text())
     assert policy["kind"] == "Policy" and policy["rules"][-1] == {"level": "Metadata"}
-    secrets_rule = next(r for r in policy["rules"] if any("secrets" in g["resources"]
-                                                          for g in r.get("resources", [])))
+    secrets_rule = next(
+        r for r in policy["rules"] if any("secrets" in g["resources"] for g in r.get("resources", []))
+    )
     assert secrets_rule["level"] == "Metadata"  # never Secret bodies
     assert api.mutations() == []
 

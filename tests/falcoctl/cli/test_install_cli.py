@@ -25,8 +25,17 @@ async def test_dry_run_prints_manifests_and_command_changes_nothing(api, capsys,
     seed_cluster(api)
     helm = FakeHelm()
     monkeypatch.setattr(install_cli, "make_helm", lambda: helm)
-    code, out, err = await run_cli(capsys, "install", "--kubeconfig", str(api.kubeconfig), "--profile", "medium",
-                                   "--dry-run", "--set", "engine.logLevel=debug")
+    code, out, err = await run_cli(
+        capsys,
+        "install",
+        "--kubeconfig",
+        str(api.kubeconfig),
+        "--profile",
+        "medium",
+        "--dry-run",
+        "--set",
+        "engine.logLevel=debug",
+    )
     assert code == 0, err
     assert "kind: DaemonSet" in out and "kind: NetworkPolicy" in out
     assert "would run: helm upgrade --install falco-py" in err and "--rollback-on-failure" in err
@@ -38,7 +47,9 @@ async def test_dry_run_prints_manifests_and_command_changes_nothing(api, capsys,
 async def test_without_yes_and_no_terminal_refuses(api, capsys, monkeypatch):  # noqa: F811
     seed_cluster(api)
     monkeypatch.setattr(install_cli, "make_helm", lambda: FakeHelm())
-    code, _, err = await run_cli(capsys, "install", "--kubeconfig", str(api.kubeconfig), "--profile", "medium")
+    code, _, err = await run_cli(
+        capsys, "install", "--kubeconfig", str(api.kubeconfig), "--profile", "medium"
+    )
     assert code == 3 and "pass --yes" in err and api.mutations() == []
 
 
@@ -56,11 +67,20 @@ async def test_unreachable_cluster_exits_3_with_one_line(tmp_path, capsys, monke
         f"clusters: [{{name: c, cluster: {{server: 'https://127.0.0.1:{_free_port()}'}}}}]\n"
         "users: [{name: u, user: {token: x}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\n"
     )
-    for cmd in (["install", "--dry-run"], ["status"], ["upgrade", "--engine-version", "1.0", "--profile", "small"],
-                ["rollback"], ["uninstall", "--yes"], ["audit", "setup"]):
+    for cmd in (
+        ["install", "--dry-run"],
+        ["status"],
+        ["upgrade", "--engine-version", "1.0", "--profile", "small"],
+        ["rollback"],
+        ["uninstall", "--yes"],
+        ["audit", "setup"],
+    ):
         code, _out, err = await run_cli(capsys, *cmd, "--kubeconfig", str(cfg))
         assert code == 3, (cmd, err)
-        assert err.count("\n") == 1 and err.startswith("Error: ") and "API server unreachable" in err, (cmd, err)
+        assert err.count("\n") == 1 and err.startswith("Error: ") and "API server unreachable" in err, (
+            cmd,
+            err,
+        )
         assert "Traceback" not in err
 
 

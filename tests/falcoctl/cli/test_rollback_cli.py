@@ -12,11 +12,26 @@ async def test_rollback_runs_helm_and_waits(api, capsys, monkeypatch):  # noqa: 
     helm = FakeHelm()
     monkeypatch.setattr(install_cli, "make_helm", lambda: helm)
     api.seed("apps/v1/daemonsets", daemonset("falco-py", "falco-py"))
-    code, _, err = await run_cli(capsys, "rollback", "3", "--kubeconfig", str(api.kubeconfig), "--context", "fake",
-                                 "--timeout", "30")
+    code, _, err = await run_cli(
+        capsys, "rollback", "3", "--kubeconfig", str(api.kubeconfig), "--context", "fake", "--timeout", "30"
+    )
     assert code == 0, err
-    assert helm.calls == [["rollback", "falco-py", "3", "--namespace", "falco-py", "--kube-context", "fake",
-                           "--kubeconfig", str(api.kubeconfig), "--wait=watcher", "--timeout", "30s"]]
+    assert helm.calls == [
+        [
+            "rollback",
+            "falco-py",
+            "3",
+            "--namespace",
+            "falco-py",
+            "--kube-context",
+            "fake",
+            "--kubeconfig",
+            str(api.kubeconfig),
+            "--wait=watcher",
+            "--timeout",
+            "30s",
+        ]
+    ]
     assert "rolled back to 3" in err
     assert any(r.params.get("watch") == "true" for r in api.requests_to("/daemonsets"))
 

@@ -16,9 +16,12 @@ def seed(api, *, checksums: dict[str, str], ready: int = 1) -> None:  # noqa: F8
         ds = daemonset(name, NS, pool=pool, desired=1, ready=ready if pool == "gpu" else 1)
         api.seed("apps/v1/daemonsets", ds)
         for p in pods:
-            api.seed("v1/pods", pod(p, NS, labels=ds["spec"]["selector"]["matchLabels"], node_name=f"n-{pool}"))
+            api.seed(
+                "v1/pods", pod(p, NS, labels=ds["spec"]["selector"]["matchLabels"], node_name=f"n-{pool}")
+            )
             api.mock[f"get /api/v1/namespaces/{NS}/pods/{p}:8765/proxy/metrics"] << metrics_body(
-                checksum=checksums[p], drops=3 if pool == "gpu" else 0)
+                checksum=checksums[p], drops=3 if pool == "gpu" else 0
+            )
 
 
 async def test_status_json_per_pool_and_pod(api, capsys):  # noqa: F811

@@ -11,10 +11,23 @@ from tests.kmock_support import api  # noqa: F401
 async def test_uninstall_with_yes_runs_helm(api, capsys, monkeypatch):  # noqa: F811
     helm = FakeHelm()
     monkeypatch.setattr(install_cli, "make_helm", lambda: helm)
-    code, _out, err = await run_cli(capsys, "uninstall", "--kubeconfig", str(api.kubeconfig), "-n", "sec", "--yes")
+    code, _out, err = await run_cli(
+        capsys, "uninstall", "--kubeconfig", str(api.kubeconfig), "-n", "sec", "--yes"
+    )
     assert code == 0, err
-    assert helm.calls == [["uninstall", "falco-py", "--namespace", "sec", "--kubeconfig", str(api.kubeconfig),
-                           "--timeout", "300s", "--wait"]]
+    assert helm.calls == [
+        [
+            "uninstall",
+            "falco-py",
+            "--namespace",
+            "sec",
+            "--kubeconfig",
+            str(api.kubeconfig),
+            "--timeout",
+            "300s",
+            "--wait",
+        ]
+    ]
 
 
 async def test_uninstall_without_yes_refuses(api, capsys, monkeypatch):  # noqa: F811

@@ -11,8 +11,9 @@ async def test_rules_upgrade_prints_checksum_and_touches_only_the_configmap(api,
     seed_release(api)
     f = tmp_path / "mine.yaml"
     f.write_text(RULES.format(req="15"))
-    code, out, err = await run_cli(capsys, "upgrade", "--kubeconfig", str(api.kubeconfig), "--rules", str(f),
-                                   "--timeout", "10")
+    code, out, err = await run_cli(
+        capsys, "upgrade", "--kubeconfig", str(api.kubeconfig), "--rules", str(f), "--timeout", "10"
+    )
     assert code == 0, err
     assert f"configmap {REL}-rules: replaced old.yaml with mine.yaml" in out
     assert "all 2 pod(s) run rules" in err
@@ -23,8 +24,9 @@ async def test_rules_upgrade_dry_run_changes_nothing(api, capsys, tmp_path):  # 
     seed_release(api)
     f = tmp_path / "mine.yaml"
     f.write_text(RULES.format(req="0.26.0"))
-    code, out, _ = await run_cli(capsys, "upgrade", "--kubeconfig", str(api.kubeconfig), "--rules", str(f),
-                                 "--dry-run")
+    code, out, _ = await run_cli(
+        capsys, "upgrade", "--kubeconfig", str(api.kubeconfig), "--rules", str(f), "--dry-run"
+    )
     assert code == 0 and "would replace" in out and api.mutations() == []
 
 
@@ -55,13 +57,20 @@ async def test_engine_version_dry_run_uses_stored_profile_and_sets_image_tag(api
     except Exception as exc:  # noqa: BLE001
         pytest.skip(str(exc))
     seed_cluster(api)
-    api.seed("v1/configmaps", {"apiVersion": "v1", "kind": "ConfigMap",
-                               "metadata": {"name": REL + INPUTS_SUFFIX, "namespace": NS},
-                               "data": {"values.yaml": "{}\n", "sets.yaml": "[]\n", "profile": "medium"}})
+    api.seed(
+        "v1/configmaps",
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": REL + INPUTS_SUFFIX, "namespace": NS},
+            "data": {"values.yaml": "{}\n", "sets.yaml": "[]\n", "profile": "medium"},
+        },
+    )
     helm = FakeHelm(deployed_values={"image": {"tag": "0.1.0"}})
     monkeypatch.setattr(install_cli, "make_helm", lambda: helm)
-    code, out, err = await run_cli(capsys, "upgrade", "--kubeconfig", str(api.kubeconfig), "--engine-version",
-                                   "0.2.0", "--dry-run")
+    code, out, err = await run_cli(
+        capsys, "upgrade", "--kubeconfig", str(api.kubeconfig), "--engine-version", "0.2.0", "--dry-run"
+    )
     assert code == 0, err
     assert 'value image.tag: "0.1.0" -> "0.2.0"' in err
     assert "engine:0.2.0" in out  # the rendered DaemonSets run the new image

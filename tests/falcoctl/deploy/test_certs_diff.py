@@ -17,8 +17,11 @@ def test_server_cert_signed_by_ca_for_service_names():
     cert.verify_directly_issued_by(ca)
     sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert sans.get_values_for_type(x509.DNSName) == [
-        "falco-py-webhook", "falco-py-webhook.sec", "falco-py-webhook.sec.svc",
-        "falco-py-webhook.sec.svc.cluster.local"]
+        "falco-py-webhook",
+        "falco-py-webhook.sec",
+        "falco-py-webhook.sec.svc",
+        "falco-py-webhook.sec.svc.cluster.local",
+    ]
     assert ca.extensions.get_extension_for_class(x509.BasicConstraints).value.ca is True
     assert set(tls.secret_data()) == {"tls.crt", "tls.key", "ca.crt"}
 

@@ -25,21 +25,28 @@ pytestmark = pytest.mark.skipif(not HAVE_HELM, reason="helm binary needed to ren
 
 
 def seed_cluster(api) -> None:  # noqa: F811
-    api.seed("v1/nodes", node("n1", labels={"eks.amazonaws.com/nodegroup": "general"}, cpu="8", memory="32Gi"))
-    api.seed("v1/nodes", node("n2", labels={"eks.amazonaws.com/nodegroup": "general"}, cpu="8", memory="32Gi"))
+    api.seed(
+        "v1/nodes", node("n1", labels={"eks.amazonaws.com/nodegroup": "general"}, cpu="8", memory="32Gi")
+    )
+    api.seed(
+        "v1/nodes", node("n2", labels={"eks.amazonaws.com/nodegroup": "general"}, cpu="8", memory="32Gi")
+    )
     api.seed("discovery.k8s.io/v1/endpointslices", endpoint_slice(["172.18.0.2"]))
     api.seed("v1/services", dns_service())
 
 
 def options(**kw) -> install.InstallOptions:
-    return install.InstallOptions(target=steps.Target(release="falco-py", namespace="falco-py"),
-                                  profile="medium", **kw)
+    return install.InstallOptions(
+        target=steps.Target(release="falco-py", namespace="falco-py"), profile="medium", **kw
+    )
 
 
 async def test_dry_run_makes_no_mutating_call_and_builds_the_helm_argv(api):  # noqa: F811
     seed_cluster(api)
     helm = FakeHelm()
-    result = await in_thread(install.plan_and_apply, api.kube(), helm, options(dry_run=True), install.Callbacks())
+    result = await in_thread(
+        install.plan_and_apply, api.kube(), helm, options(dry_run=True), install.Callbacks()
+    )
     assert api.mutations() == []
     assert helm.verbs() == ["get values", "get manifest"]  # read back only; no upgrade
     assert result.diff is not None and result.diff.first_install and not result.applied
@@ -48,7 +55,14 @@ async def test_dry_run_makes_no_mutating_call_and_builds_the_helm_argv(api):  # 
     argv = result.helm_argv
     assert argv[:4] == ["upgrade", "--install", "falco-py", str(chart_dir())]
     assert argv[4] == "--values" and argv[5].endswith("values.json")
-    assert argv[6:] == ["--namespace", "falco-py", "--wait=watcher", "--timeout", "300s", "--rollback-on-failure"]
+    assert argv[6:] == [
+        "--namespace",
+        "falco-py",
+        "--wait=watcher",
+        "--timeout",
+        "300s",
+        "--rollback-on-failure",
+    ]
     # cluster facts reached the values: the discovered API server and DNS addresses feed the NetworkPolicy
     assert result.values["network"]["apiServer"]["cidrs"] == ["172.18.0.2/32"]
     assert result.values["network"]["dns"]["cidrs"] == ["10.96.0.10/32"]
@@ -74,9 +88,13 @@ async def test_install_labels_namespace_stores_cert_runs_helm_and_waits(api):  #
     helm = FakeHelm(on_upgrade=apply)
     said: list[str] = []
     cb = install.Callbacks(say=said.append, confirm=lambda q: True)
-    plan = await in_thread(install.plan_and_apply, api.kube(), FakeHelm(), options(dry_run=True), install.Callbacks())
+    plan = await in_thread(
+        install.plan_and_apply, api.kube(), FakeHelm(), options(dry_run=True), install.Callbacks()
+    )
     rendered["docs"] = plan.manifests
-    result = await in_thread(install.plan_and_apply, api.kube(), helm, options(sets=("engine.logLevel=debug",)), cb)
+    result = await in_thread(
+        install.plan_and_apply, api.kube(), helm, options(sets=("engine.logLevel=debug",)), cb
+    )
 
     assert result.applied and result.problems == []
     ns = api.get("v1/namespaces", None, "falco-py")["metadata"]["labels"]
@@ -84,7 +102,8 @@ async def test_install_labels_namespace_stores_cert_runs_helm_and_waits(api):  #
     secret = api.get("v1/secrets", "falco-py", steps.WEBHOOK_TLS_SECRET)
     cert = x509.load_pem_x509_certificate(base64.b64decode(secret["data"]["tls.crt"]))
     sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
-        x509.DNSName)
+        x509.DNSName
+    )
     assert "falco-py-webhook.falco-py.svc" in sans
     assert helm.verbs() == ["get values", "get manifest", "upgrade --install"]
     assert helm.calls[-1] == result.helm_argv
@@ -98,15 +117,26 @@ async def test_install_labels_namespace_stores_cert_runs_helm_and_waits(api):  #
 
 async def test_rerun_keeps_earlier_overrides_unless_replaced(api):  # noqa: F811
     seed_cluster(api)
-    api.seed("v1/configmaps", {
-        "apiVersion": "v1", "kind": "ConfigMap",
-        "metadata": {"name": "falco-py" + install.INPUTS_SUFFIX, "namespace": "falco-py"},
-        "data": {"values.yaml": "engine:\n  outputQueueSize: 5000\n",
-                 "sets.yaml": "- engine.logLevel=debug\n- engine.priorityThreshold=warning\n"},
-    })
+    api.seed(
+        "v1/configmaps",
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "falco-py" + install.INPUTS_SUFFIX, "namespace": "falco-py"},
+            "data": {
+                "values.yaml": "engine:\n  outputQueueSize: 5000\n",
+                "sets.yaml": "- engine.logLevel=debug\n- engine.priorityThreshold=warning\n",
+            },
+        },
+    )
     helm = FakeHelm(deployed_values={"engine": {"logLevel": "debug"}})
-    result = await in_thread(install.plan_and_apply, api.kube(), helm,
-                             options(dry_run=True, sets=("engine.logLevel=error",)), install.Callbacks())
+    result = await in_thread(
+        install.plan_and_apply,
+        api.kube(),
+        helm,
+        options(dry_run=True, sets=("engine.logLevel=error",)),
+        install.Callbacks(),
+    )
     assert result.values["engine"]["outputQueueSize"] == 5000  # kept from the stored -f values
     assert result.values["engine"]["priorityThreshold"] == "warning"  # kept --set
     assert result.values["engine"]["logLevel"] == "error"  # replaced
@@ -124,5 +154,7 @@ async def test_not_confirmed_aborts_before_any_change(api):  # noqa: F811
 def test_pod_security_level_follows_host_access():
     assert steps.pod_security_level({"syscall": {"backend": "audit"}}) == "privileged"
     assert steps.pod_security_level({"k8sAudit": {"logFile": {"enabled": True}}}) == "privileged"
-    assert steps.pod_security_level({"syscall": {"backend": "none"}, "k8sAudit": {"webhook": {"enabled": True}}}) \
+    assert (
+        steps.pod_security_level({"syscall": {"backend": "none"}, "k8sAudit": {"webhook": {"enabled": True}}})
         == "baseline"
+    )

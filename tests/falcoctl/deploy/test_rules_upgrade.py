@@ -25,11 +25,24 @@ LABELS = {"app.kubernetes.io/instance": REL}
 
 
 def seed_release(api, *, engine_version: str = "0.57.0", stuck: frozenset[str] = frozenset()) -> dict:  # noqa: F811
-    api.seed("v1/configmaps", {"apiVersion": "v1", "kind": "ConfigMap", "data": {"old.yaml": "[]\n"},
-                               "metadata": {"name": f"{REL}-rules", "namespace": NS, "labels": LABELS}})
-    api.seed("v1/configmaps", {"apiVersion": "v1", "kind": "ConfigMap",
-                               "data": {"engine-node.yaml": "default_rules: false\nrules: [/etc/r]\n"},
-                               "metadata": {"name": f"{REL}-config", "namespace": NS, "labels": LABELS}})
+    api.seed(
+        "v1/configmaps",
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "data": {"old.yaml": "[]\n"},
+            "metadata": {"name": f"{REL}-rules", "namespace": NS, "labels": LABELS},
+        },
+    )
+    api.seed(
+        "v1/configmaps",
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "data": {"engine-node.yaml": "default_rules: false\nrules: [/etc/r]\n"},
+            "metadata": {"name": f"{REL}-config", "namespace": NS, "labels": LABELS},
+        },
+    )
     ds = daemonset(REL, NS, generation=3)
     api.seed("apps/v1/daemonsets", ds)
     sel = ds["spec"]["selector"]["matchLabels"]
@@ -41,7 +54,9 @@ def seed_release(api, *, engine_version: str = "0.57.0", stuck: frozenset[str] =
             # a pod reports the checksum of whatever the ConfigMap holds now (as a hot reload would)
             data = api.get("v1/configmaps", NS, f"{REL}-rules")["data"]
             content = "".join(data[k] for k in sorted(k for k in data if data[k] is not None))
-            state["served"][name] = "0" * 64 if name in stuck else hashlib.sha256(content.encode()).hexdigest()
+            state["served"][name] = (
+                "0" * 64 if name in stuck else hashlib.sha256(content.encode()).hexdigest()
+            )
             return metrics_body(checksum=state["served"][name], engine_version=engine_version)
 
         api.mock[f"get /api/v1/namespaces/{NS}/pods/{name}:8765/proxy/metrics"] << serve
@@ -53,13 +68,16 @@ async def test_rules_replace_configmap_and_every_pod_confirms(api, tmp_path):  #
     f = tmp_path / "custom.yaml"
     f.write_text(RULES.format(req="0.26.0"))
     said: list[str] = []
-    result = await in_thread(rules_upgrade.upgrade_rules, api.kube(), Target(REL, NS), [f], timeout=10,
-                             say=said.append)
+    result = await in_thread(
+        rules_upgrade.upgrade_rules, api.kube(), Target(REL, NS), [f], timeout=10, say=said.append
+    )
     assert result.checksum == hashlib.sha256(f.read_text().encode()).hexdigest()
     assert sorted(result.confirmed) == ["falco-py-a", "falco-py-b"]
     cm = api.get("v1/configmaps", NS, f"{REL}-rules")
     assert cm["data"]["custom.yaml"] == f.read_text() and cm["data"].get("old.yaml") is None
-    assert api.mutations() == [f"PATCH /api/v1/namespaces/{NS}/configmaps/{REL}-rules"]  # no DaemonSet touched
+    assert api.mutations() == [
+        f"PATCH /api/v1/namespaces/{NS}/configmaps/{REL}-rules"
+    ]  # no DaemonSet touched
     assert api.get("apps/v1/daemonsets", NS, REL)["metadata"]["generation"] == 3
     assert result.previous_files == ["old.yaml"]
 
@@ -68,8 +86,11 @@ async def test_required_engine_version_newer_than_deployed_is_refused(api, tmp_p
     seed_release(api, engine_version="0.40.0")
     f = tmp_path / "custom.yaml"
     f.write_text(RULES.format(req="0.41.0"))
-    with pytest.raises(FindingsError, match=r"custom.yaml: required_engine_version 0.41.0 is newer than engine "
-                                            r"0.40.0 on pod falco-py-a"):
+    with pytest.raises(
+        FindingsError,
+        match=r"custom.yaml: required_engine_version 0.41.0 is newer than engine "
+        r"0.40.0 on pod falco-py-a",
+    ):
         await in_thread(rules_upgrade.upgrade_rules, api.kube(), Target(REL, NS), [f], timeout=5)
     assert api.mutations() == []
 

@@ -22,7 +22,13 @@ async def test_preflight_reports_version_nodes_and_unknown_reviews(api):  # noqa
     assert "unknown" in report.permissions[0].line()
     reviews = api.requests_to("selfsubjectaccessreviews")
     attrs = [r.data["spec"]["resourceAttributes"] for r in reviews]
-    assert {"verb": "get", "group": "", "resource": "pods", "subresource": "proxy", "namespace": "falco-py"} in attrs
+    assert {
+        "verb": "get",
+        "group": "",
+        "resource": "pods",
+        "subresource": "proxy",
+        "namespace": "falco-py",
+    } in attrs
     assert {"verb": "create", "group": "", "resource": "namespaces"} in attrs
 
 
@@ -39,16 +45,21 @@ async def test_namespace_created_with_privileged_labels_then_relabeled(api):  # 
 
 
 async def test_rollout_waits_for_status_changes(api):  # noqa: F811
-    api.seed("apps/v1/daemonsets", daemonset("falco-py", "ns", generation=2, observed=1, updated=0, ready=2,
-                                             available=2))
+    api.seed(
+        "apps/v1/daemonsets",
+        daemonset("falco-py", "ns", generation=2, observed=1, updated=0, ready=2, available=2),
+    )
     kube = api.kube()
     seen: list[rollout.RolloutState] = []
-    task = asyncio.create_task(in_thread(rollout.wait_rollout, kube, "ns", "falco-py", timeout=20,
-                                         on_progress=seen.append))
+    task = asyncio.create_task(
+        in_thread(rollout.wait_rollout, kube, "ns", "falco-py", timeout=20, on_progress=seen.append)
+    )
     await asyncio.sleep(0.5)
     assert not task.done() and seen and not seen[-1].done
-    for step in ({"observedGeneration": 2, "updatedNumberScheduled": 1, "numberReady": 1},
-                 {"updatedNumberScheduled": 2, "numberReady": 2, "numberAvailable": 2}):
+    for step in (
+        {"observedGeneration": 2, "updatedNumberScheduled": 1, "numberReady": 1},
+        {"updatedNumberScheduled": 2, "numberReady": 2, "numberAvailable": 2},
+    ):
         await api.patch("/apis/apps/v1/namespaces/ns/daemonsets/falco-py", {"status": step})
         await asyncio.sleep(0.3)
     final = await asyncio.wait_for(task, 10)

@@ -7,12 +7,26 @@ from tests.kmock_support import api, dns_service, endpoint_slice, in_thread, nod
 
 
 async def test_nodes_grouped_into_pools_by_label(api):  # noqa: F811
-    api.seed("v1/nodes", node("g1", labels={"cloud.google.com/gke-nodepool": "general"}, cpu="8", memory="32Gi"))
-    api.seed("v1/nodes", node("g2", labels={"cloud.google.com/gke-nodepool": "general"}, cpu="8", memory="32Gi"))
-    api.seed("v1/nodes", node("k1", labels={"karpenter.sh/nodepool": "batch"}, cpu="16", memory="64Gi",
-                              taints=[{"key": "batch", "value": "yes", "effect": "NoSchedule"}], arch="arm64"))
-    api.seed("v1/nodes", node("t1", labels={"node.kubernetes.io/instance-type": "m5.large"}, cpu="2",
-                              memory="8Gi"))
+    api.seed(
+        "v1/nodes", node("g1", labels={"cloud.google.com/gke-nodepool": "general"}, cpu="8", memory="32Gi")
+    )
+    api.seed(
+        "v1/nodes", node("g2", labels={"cloud.google.com/gke-nodepool": "general"}, cpu="8", memory="32Gi")
+    )
+    api.seed(
+        "v1/nodes",
+        node(
+            "k1",
+            labels={"karpenter.sh/nodepool": "batch"},
+            cpu="16",
+            memory="64Gi",
+            taints=[{"key": "batch", "value": "yes", "effect": "NoSchedule"}],
+            arch="arm64",
+        ),
+    )
+    api.seed(
+        "v1/nodes", node("t1", labels={"node.kubernetes.io/instance-type": "m5.large"}, cpu="2", memory="8Gi")
+    )
     api.seed("discovery.k8s.io/v1/endpointslices", endpoint_slice(["172.18.0.2", "172.18.0.3"]))
     api.seed("v1/services", dns_service("10.96.0.10"))
 
@@ -31,10 +45,18 @@ async def test_nodes_grouped_into_pools_by_label(api):  # noqa: F811
     assert facts.server_version.startswith("v1.")
     # the profile-shaped view the sizing reads
     general = next(p for p in facts.pools if p["name"] == "general")
-    assert general == {"name": "general", "cpu": 8, "memory": 32 * 1024**3, "pods_per_node": 110, "count": 2,
-                       "labels": {"cloud.google.com/gke-nodepool": "general"}, "taints": []}
+    assert general == {
+        "name": "general",
+        "cpu": 8,
+        "memory": 32 * 1024**3,
+        "pods_per_node": 110,
+        "count": 2,
+        "labels": {"cloud.google.com/gke-nodepool": "general"},
+        "taints": [],
+    }
     assert next(p for p in facts.pools if p["name"] == "m5-large")["labels"] == {
-        "node.kubernetes.io/instance-type": "m5.large"}
+        "node.kubernetes.io/instance-type": "m5.large"
+    }
     # the selector was asked for, and the answer was re-checked (kmock ignores selectors)
     [req] = api.requests_to("/endpointslices")
     assert req.params.get("labelSelector") == "kubernetes.io/service-name=kubernetes"
