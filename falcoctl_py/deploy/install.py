@@ -160,8 +160,8 @@ def plan_and_apply(kube: Kube, helm: steps.HelmRunner, opts: InstallOptions, cb:
         if steps.webhook_enabled(vals):
             service = f"{t.release}-webhook"
             cb.say(f"webhook TLS secret: {steps.ensure_webhook_tls(kube, t, service=service)}")
-        _store_inputs(kube, t, doc, sets, profile=opts.profile)
         helm.run(argv)
+        _store_inputs(kube, t, doc, sets, profile=opts.profile)  # only what helm accepted is replayed later
     result.applied = True
     result.problems = steps.watch_and_verify(
         kube, t, steps.daemonset_names(docs), timeout=opts.timeout, on_progress=cb.on_rollout, say=cb.say

@@ -158,3 +158,18 @@ def test_pod_security_level_follows_host_access():
         steps.pod_security_level({"syscall": {"backend": "none"}, "k8sAudit": {"webhook": {"enabled": True}}})
         == "baseline"
     )
+
+
+async def test_failed_helm_keeps_previous_inputs_and_is_exit_3(api):  # noqa: F811
+    from falcoctl_py.errors import HelmError
+
+    seed_cluster(api)
+
+    def fail(argv):
+        raise HelmError("helm upgrade: UPGRADE FAILED: context deadline exceeded; rolled back")
+
+    cb = install.Callbacks(confirm=lambda q: True)
+    with pytest.raises(HelmError, match="rolled back") as err:
+        await in_thread(install.plan_and_apply, api.kube(), FakeHelm(on_upgrade=fail), options(), cb)
+    assert err.value.exit_code == 3
+    assert not any("falcoctl-inputs" in m for m in api.mutations())
