@@ -23,7 +23,7 @@ from falcoctl_py.quantity import cpu_millicores, memory_bytes
 from falcoctl_py.tuning.analysis import Options, analyse, write_outputs
 from falcoctl_py.tuning.collector import parse_metrics
 from falcoctl_py.tuning.overhead import NodeShape
-from falcoctl_py.tuning.proposals import Proposal
+from falcoctl_py.tuning.proposals import Proposal, render_override
 from falcoctl_py.tuning.samples import Sample
 
 POOL_LABEL = "falco-py.dev/pool"
@@ -92,6 +92,30 @@ def predicted_counts(alerts: Sequence[dict[str, Any]], proposals: Sequence[Propo
     return rows
 
 
+TUNED_KEY = "zz-falcopy-tuned-rules.yaml"  # sorts after the files it overrides: pods load the folder in name order
+
+
+def apply_exceptions(kube: Kube, *, namespace: str, release: str, context: str | None, kubeconfig: Path | None,
+                     tuned: Path, work: Path) -> None:
+    """Push the tuned override through the rules-only upgrade path (no pod restart, reload confirmed per pod):
+    the rules ConfigMap keeps every file it had and gets the override as its last file."""
+    from falcoctl_py.deploy.rules_upgrade import upgrade_rules
+    from falcoctl_py.deploy.steps import Target
+    from falcoctl_py.k8s.objects import read_configmap
+
+    cm = read_configmap(kube, namespace, f"{release}-rules")
+    work.mkdir(parents=True, exist_ok=True)
+    files = []
+    for name, text in sorted(((cm.data or {}) if cm is not None else {}).items()):
+        if name != TUNED_KEY:
+            (work / name).write_text(text)
+            files.append(work / name)
+    (work / TUNED_KEY).write_text(tuned.read_text())
+    files.append(work / TUNED_KEY)
+    upgrade_rules(kube, Target(release=release, namespace=namespace, context=context,
+                               kubeconfig=str(kubeconfig) if kubeconfig else None), files)
+
+
 def measure(kube: Kube, namespace: str, *, release: str, duration: float) -> tuple[list[Sample], list[Any], float]:
     pods = engine_pods(kube, namespace, release=release)
     t0 = time.time()
@@ -115,6 +139,7 @@ def run_cluster(opts: Options, *, out_dir: Path, duration: float, context: str |
     kube = connect(context=context, kubeconfig=str(kubeconfig) if kubeconfig else None)
     iterations: list[dict[str, Any]] = []
     doc: dict[str, Any] = {}
+    applied: list[Proposal] = []  # exceptions pushed by earlier iterations stay in the override
     for i in range(max_iterations if apply else 1):
         samples, pods, elapsed = measure(kube, namespace, release=release, duration=duration)
         alerts = [a for pod in pods for a in pod_alerts(kube, namespace, pod, since_seconds=int(elapsed) + 1)]
@@ -135,9 +160,9 @@ def run_cluster(opts: Options, *, out_dir: Path, duration: float, context: str |
             break
         if i > 0 and iterations[-1]["alerts"] >= iterations[-2]["alerts"] and within:
             break  # nothing improves
-        from falcoctl_py.deploy.rules_update import update_rules  # the rules-only upgrade path
-
-        update_rules(kube, namespace=namespace, release=release,
-                     rules_files=[*opts.rules, out_dir / "tuned-rules.yaml"])
+        applied += accepted
+        (out_dir / "tuned-rules.yaml").write_text(render_override(applied))
+        apply_exceptions(kube, namespace=namespace, release=release, context=context, kubeconfig=kubeconfig,
+                         tuned=out_dir / "tuned-rules.yaml", work=out_dir / f"applied-{i + 1}")
     doc["iterations"] = iterations
     return doc
