@@ -101,6 +101,10 @@ def _pool_slug(name: str) -> str:
 
 
 def _pool_of(labels: dict[str, str]) -> tuple[str, str | None]:
+    """Pool name and the label that defines it. Self-managed control-plane nodes (no cloud pool label) form
+    their own pool, never mixed with workers of the same instance type."""
+    if CONTROL_PLANE_LABEL in labels and not any(labels.get(k) for k in POOL_LABELS[:-1]):
+        return "control-plane", None
     for key in POOL_LABELS:
         if labels.get(key):
             return labels[key], key

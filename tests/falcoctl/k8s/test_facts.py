@@ -83,3 +83,24 @@ async def test_nodeless_cluster_is_an_error(api):  # noqa: F811
 
     with pytest.raises(ClusterError, match="no nodes"):
         await in_thread(cluster_facts, kubeconfig=str(api.kubeconfig))
+
+
+async def test_control_plane_nodes_form_their_own_pool(api):  # noqa: F811
+    it = {"node.kubernetes.io/instance-type": "m5.xlarge"}
+    api.seed(
+        "v1/nodes",
+        node(
+            "cp1",
+            labels={**it, "node-role.kubernetes.io/control-plane": ""},
+            taints=[{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}],
+        ),
+    )
+    api.seed("v1/nodes", node("w1", labels=it))
+    facts = await in_thread(cluster_facts, kubeconfig=str(api.kubeconfig))
+    pools = {p["name"]: p for p in facts.pools}
+    assert set(pools) == {"control-plane", "m5-xlarge"}
+    assert pools["control-plane"]["labels"] == {"node-role.kubernetes.io/control-plane": ""}
+    assert pools["control-plane"]["taints"] == [
+        {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}
+    ]
+    assert pools["m5-xlarge"]["count"] == 1
