@@ -10,8 +10,6 @@ from __future__ import annotations
 import importlib
 import logging
 import sys
-from typing import Any
-
 import click
 
 from falcoctl_py import __version__
@@ -77,9 +75,10 @@ def cli(ctx: click.Context, log_level: str, log_format: str) -> None:
     ctx.obj["log_format"] = log_format
 
 
-def main(argv: list[str] | None = None) -> Any:
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI and exit with the command's exit code (``ctx.exit(n)`` inside a command ends up here)."""
     try:
-        return cli.main(args=argv, prog_name="falcoctl-py", standalone_mode=False)
+        rv = cli.main(args=argv, prog_name="falcoctl-py", standalone_mode=False)
     except FalcoctlError as err:
         click.echo(f"Error: {err.reason}", err=True)
         sys.exit(err.exit_code)
@@ -100,6 +99,7 @@ def main(argv: list[str] | None = None) -> Any:
         click.echo(f"Error: internal error: {type(err).__name__}: {err} (rerun with --log-level debug)",
                    err=True)
         sys.exit(EXIT_FINDINGS)
+    sys.exit(rv if isinstance(rv, int) else 0)
 
 
 if __name__ == "__main__":
