@@ -115,3 +115,20 @@ def test_missing_kubeconfig_and_unknown_context(tmp_path):
     cfg.write_text("apiVersion: v1\nkind: Config\nclusters: []\nusers: []\ncontexts: []\n")
     with pytest.raises(ClusterError, match="kubeconfig"):
         connect(kubeconfig=str(cfg), context="prod")
+
+
+async def test_forbidden_answer_names_operation_and_server_message(api):  # noqa: F811
+    status = {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "status": "Failure",
+        "code": 403,
+        "message": 'nodes is forbidden: User "dev" cannot list resource "nodes"',
+    }
+    api.mock["get /api/v1/nodes"] << 403 << status
+    with pytest.raises(ClusterError) as err:
+        await in_thread(preflight.preflight, api.kube(), namespace="x")
+    assert str(err.value) == (
+        'listing nodes: HTTP 403 (forbidden: missing RBAC permission): nodes is forbidden: User "dev" cannot '
+        'list resource "nodes"'
+    )
