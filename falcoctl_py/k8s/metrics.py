@@ -1,8 +1,9 @@
 """Engine metrics and health read through the API server's pod proxy (``/api/v1/namespaces/{ns}/pods/{pod}:{port}
 /proxy/...``).
 
-Owns: the proxy URLs, parsing the Prometheus text exposition with ``prometheus_client.parser``, and the engine
-facts the CLI reads from it (``falcopy_build_info`` labels, drop counters). It must not talk to pods directly.
+Owns: the proxy URLs and the engine facts the CLI reads through them (``falcopy_build_info`` labels, drop
+counters). Parsing the exposition text is the tuning collector's job (``falcoctl_py.tuning.collector``, the one
+metrics parser). It must not talk to pods directly.
 """
 
 from __future__ import annotations
@@ -10,13 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
-from prometheus_client.parser import text_string_to_metric_families
-
 from falcoctl_py.errors import ClusterError
 from falcoctl_py.k8s.client import Kube
 
 HEALTH_PORT = 8765
-BUILD_INFO = "falcopy_build_info"
 
 
 def proxy_path(namespace: str, pod: str, path: str, *, port: int = HEALTH_PORT) -> str:
@@ -28,7 +26,6 @@ class EngineMetrics:
     pod: str
     build_info: dict[str, str] = field(default_factory=dict)
     drops: float = 0.0
-    samples: dict[str, float] = field(default_factory=dict)  # name{labels} -> value, for other readers
 
     @property
     def engine_version(self) -> str | None:
@@ -40,20 +37,11 @@ class EngineMetrics:
 
 
 def parse_metrics(pod: str, text: str) -> EngineMetrics:
-    out = EngineMetrics(pod=pod)
-    try:
-        families = list(text_string_to_metric_families(text))
-    except (ValueError, TypeError, IndexError) as exc:
-        raise ClusterError(f"pod {pod}: metrics are not Prometheus text: {str(exc).splitlines()[0]}") from exc
-    for fam in families:
-        for s in fam.samples:
-            labels = ",".join(f"{k}={v}" for k, v in sorted(s.labels.items()))
-            out.samples[f"{s.name}{{{labels}}}"] = float(s.value)
-            if fam.name == BUILD_INFO and s.name.startswith(BUILD_INFO):
-                out.build_info = dict(s.labels)
-            if "drop" in s.name and s.name.endswith("_total"):
-                out.drops += float(s.value)
-    return out
+    """The facts the CLI reads from one pod's metrics (parsed by the tuning collector, the one metrics parser)."""
+    from falcoctl_py.tuning.collector import parse_metrics as parse_sample
+
+    sample = parse_sample(text, t=0.0, node=f"pod {pod}")
+    return EngineMetrics(pod=pod, build_info=dict(sample.build_info), drops=sum(sample.drops.values()))
 
 
 def scrape(kube: Kube, namespace: str, pod: str, *, port: int = HEALTH_PORT) -> EngineMetrics:

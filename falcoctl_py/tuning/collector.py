@@ -2,7 +2,7 @@
 
 Owns: the mapping from the engine's metric names (ARCHITECTURE.md's contract) to ``Sample`` fields, and plain HTTP
 scraping of a loopback engine. In-cluster scraping goes through the API server's pod proxy, which
-``falcoctl_py.k8s`` fetches; this module only parses what it gets.
+``falcoctl_py.k8s`` fetches; it parses what it gets with ``parse_metrics`` here (``status`` and ``upgrade`` too).
 """
 
 from __future__ import annotations
@@ -21,14 +21,15 @@ def parse_metrics(text: str, *, t: float, node: str = "local", pool: str = "defa
     """Build a ``Sample`` from Prometheus exposition text. Unknown metrics are ignored."""
     cpu = 0.0
     rss = 0.0
-    checksum = ""
+    build_info: dict[str, str] = {}
     events: dict[str, float] = {}
     drops: dict[str, float] = {}
     matches: dict[str, float] = {}
     try:
         families = list(text_string_to_metric_families(text))
-    except ValueError as exc:
-        raise ClusterError(f"metrics from {node} are not Prometheus text: {exc}") from None
+    except (ValueError, TypeError, IndexError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ClusterError(f"metrics from {node} are not Prometheus text: {first}") from None
     for family in families:
         for s in family.samples:
             name, labels, value = s.name, s.labels, float(s.value)
@@ -46,9 +47,9 @@ def parse_metrics(text: str, *, t: float, node: str = "local", pool: str = "defa
                 rule = labels.get("rule", "")
                 matches[rule] = matches.get(rule, 0.0) + value
             elif name == "falcopy_build_info":
-                checksum = labels.get("rules_checksum", "")
+                build_info = dict(labels)
     return Sample(t=t, cpu_seconds=cpu, rss_bytes=rss, events=events, drops=drops, matches=matches,
-                  node=node, pool=pool, rules_checksum=checksum)
+                  node=node, pool=pool, build_info=build_info)
 
 
 def scrape(url: str, *, timeout: float = 2.0, node: str = "local", pool: str = "default") -> Sample:

@@ -142,7 +142,7 @@ class Sampler(threading.Thread):
             return
         t = s.t - self.t0
         self.samples.append(Sample(t=t, cpu_seconds=s.cpu_seconds, rss_bytes=s.rss_bytes, events=s.events,
-                                   drops=s.drops, matches=s.matches, rules_checksum=s.rules_checksum))
+                                   drops=s.drops, matches=s.matches, build_info=s.build_info))
         if self.meter is not None:
             with contextlib.suppress(OSError):
                 self.cgroup.append((t, self.meter.usage_seconds()))

@@ -22,7 +22,11 @@ class Sample:
     matches: dict[str, float] = field(default_factory=dict)  # rule -> matches_total
     node: str = "local"
     pool: str = "default"
-    rules_checksum: str = ""
+    build_info: dict[str, str] = field(default_factory=dict)  # falcopy_build_info's labels
+
+    @property
+    def rules_checksum(self) -> str:
+        return self.build_info.get("rules_checksum", "")
 
 
 @dataclass(frozen=True, slots=True)
