@@ -17,6 +17,7 @@ import hmac
 import logging
 import os
 import ssl
+import sys
 import threading
 import time
 from collections import Counter, deque
@@ -32,6 +33,7 @@ from engine.sources.k8s_audit_event import SOURCE, AuditDecodeError, AuditEvent,
 
 log = logging.getLogger(__name__)
 
+CONNECTION_TIMEOUT = 30.0  # seconds a connection may stay idle or stall mid-request
 TOKEN_RECHECK = 5.0  # seconds between checks of the token file (Secrets rotate in place)
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
@@ -126,13 +128,17 @@ class WebhookSource:
         self._latency_sum = 0.0
         self._stop = threading.Event()
         host, port = split_listen(listen, what="sources.k8s_audit.webhook.listen")
-        self.server = ThreadingHTTPServer((host, port), _handler_for(self))
+        self.server = _Server((host, port), _handler_for(self))
         self.server.daemon_threads = True
         self.tls = bool(tls_cert_file)
         if tls_cert_file:
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             ctx.load_cert_chain(tls_cert_file, tls_key_file)
-            self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
+            # The handshake runs in each connection's thread (Handler.setup), never in the accept loop, so a
+            # client that connects and stalls cannot hold up everyone else.
+            self.server.socket = ctx.wrap_socket(
+                self.server.socket, server_side=True, do_handshake_on_connect=False
+            )
         self.port = self.server.server_address[1]
         self._thread: threading.Thread | None = None
 
@@ -305,9 +311,25 @@ def _read_chunked(rfile: Any, limit: int) -> bytes:
         rfile.readline(8)
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Failed handshakes and dropped connections are the client's problem: a debug line, no traceback."""
+        log.debug("webhook connection from %s failed: %s", client_address[0], sys.exc_info()[1])
+
+
 def _handler_for(source: WebhookSource) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        timeout = CONNECTION_TIMEOUT  # idle or stalled connections are closed, their thread freed
+
+        def setup(self) -> None:
+            if isinstance(self.request, ssl.SSLSocket):
+                self.request.settimeout(CONNECTION_TIMEOUT)
+                self.request.do_handshake()
+            super().setup()
+
         server_version = "falcopy-webhook"
 
         def _reply(self, status: int, doc: dict[str, Any], *, extra: dict[str, str] | None = None) -> None:

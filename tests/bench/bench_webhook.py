@@ -2,10 +2,12 @@
 
 Sends ``--rate`` events/s in batches of ``--batch`` (default 5,000/s in batches of 400, as a busy kube-apiserver's
 batching webhook backend would) for ``--seconds``, paced on a fixed schedule by a few client threads with
-persistent connections. Reports response time p50/p99/max (target p99 <= 50 ms), 503 answers, whether every
+persistent connections opened before the timed run (the API server keeps its connections open, so the TLS
+handshake is not a per-request cost). Reports response time p50/p99/max (target p99 <= 50 ms), 503 answers, whether every
 accepted event was evaluated (accepted == ``falcopy_events_total``), the engine's RSS and CPU, and the SIGTERM
 shutdown time. Rules: upstream k8s_audit_rules.yaml from ../shared (or ``--rules``).
-Usage: python tests/bench/bench_webhook.py [--rate N] [--batch N] [--seconds S] [--rules FILE ...]
+``--tls`` serves HTTPS with a throwaway self-signed certificate (as the chart's webhook pods do).
+Usage: python tests/bench/bench_webhook.py [--rate N] [--batch N] [--seconds S] [--tls] [--rules FILE ...]
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import http.client
 import os
 import signal
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -68,11 +71,63 @@ def wait_up(port: int, proc: subprocess.Popen[bytes], timeout: float = 30) -> No
     raise SystemExit("engine did not become healthy")
 
 
-def client(port: int, bodies: list[tuple[float, bytes, int]], results: list[Any]) -> None:
-    """Post each (due time, body, n events) at its due time; record (latency, status, accepted)."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    for due, body, _n in bodies:
-        delay = due - time.perf_counter()
+def self_signed(folder: str) -> tuple[str, str]:
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = f"{folder}/tls.crt", f"{folder}/tls.key"
+    Path(cert_path).write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    Path(key_path).write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert_path, key_path
+
+
+def connect(port: int, tls: ssl.SSLContext | None) -> http.client.HTTPConnection:
+    if tls is not None:
+        return http.client.HTTPSConnection("127.0.0.1", port, timeout=10, context=tls)
+    return http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+
+
+def client(
+    port: int,
+    bodies: list[tuple[float, bytes, int]],
+    results: list[Any],
+    ready: threading.Barrier,
+    clock: list[float],
+    tls: ssl.SSLContext | None = None,
+) -> None:
+    """Post each (offset, body, n events) at ``clock[0] + offset``; record (latency, status, accepted)."""
+    conn = connect(port, tls)
+    # Open the connection (TLS handshake included) before the timed run, as the API server keeps its own open.
+    conn.request("POST", "/k8s-audit", body=b"[]", headers={"Content-Type": "application/json"})
+    conn.getresponse().read()
+    ready.wait()
+    for offset, body, _n in bodies:
+        delay = clock[0] + offset - time.perf_counter()
         if delay > 0:
             time.sleep(delay)
         start = time.perf_counter()
@@ -82,14 +137,14 @@ def client(port: int, bodies: list[tuple[float, bytes, int]], results: list[Any]
             data = resp.read()
         except (OSError, http.client.HTTPException):
             conn.close()
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            conn = connect(port, tls)
             results.append((time.perf_counter() - start, 0, 0))
             continue
         accepted = orjson.loads(data).get("accepted", 0) if resp.status == 200 else 0
         results.append((time.perf_counter() - start, resp.status, accepted))
         if resp.getheader("Connection", "").lower() == "close":
             conn.close()
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            conn = connect(port, tls)
     conn.close()
 
 
@@ -99,6 +154,7 @@ def main() -> int:
     ap.add_argument("--batch", type=int, default=400)
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--clients", type=int, default=4)
+    ap.add_argument("--tls", action="store_true", help="serve HTTPS with a throwaway self-signed certificate")
     ap.add_argument("--rules", nargs="*", type=Path)
     args = ap.parse_args()
     shared = Path(os.environ.get("FALCOPY_SHARED") or REPO.parent / "shared")
@@ -120,6 +176,11 @@ def main() -> int:
             "outputs": {"stdout": {"enabled": False}, "file": {"path": f"{tmp}/alerts.json"}},
             "metrics": {"listen": f"127.0.0.1:{mport}"},
         }
+        tls = None
+        if args.tls:
+            cert, key = self_signed(tmp)
+            cfg["sources"]["k8s_audit"]["webhook"].update(tls_cert_file=cert, tls_key_file=key)
+            tls = ssl.create_default_context(cafile=cert)
         Path(tmp, "engine.yaml").write_text(yaml.safe_dump(cfg))
         exe = Path(sys.executable).with_name("falcoctl-py")
         proc = subprocess.Popen(
@@ -131,15 +192,20 @@ def main() -> int:
             wait_up(mport, proc)
             idle_rss = scrape(mport)["falcopy_rss_bytes"]
             interval = args.batch / args.rate
-            t0 = time.perf_counter() + 0.2
-            plan = [(t0 + i * interval, body, args.batch) for i, body in enumerate(batches)]
+            plan = [(i * interval, body, args.batch) for i, body in enumerate(batches)]
             results: list[Any] = []
+            ready = threading.Barrier(args.clients + 1)
+            clock = [0.0]
             threads = [
-                threading.Thread(target=client, args=(hook, plan[k :: args.clients], results))
+                threading.Thread(
+                    target=client, args=(hook, plan[k :: args.clients], results, ready, clock, tls)
+                )
                 for k in range(args.clients)
             ]
             for t in threads:
                 t.start()
+            t0 = clock[0] = time.perf_counter() + 0.5  # set before the barrier releases the clients
+            ready.wait()
             for t in threads:
                 t.join()
             sent_for = time.perf_counter() - t0
@@ -166,7 +232,7 @@ def main() -> int:
     p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
     processed = int(m.get("falcopy_events_total", 0))
     print(
-        f"sent {len(results)} requests x {args.batch} events at {args.rate}/s over {sent_for:.1f}s "
+        f"{'HTTPS' if args.tls else 'HTTP'}: sent {len(results)} requests x {args.batch} events at {args.rate}/s over {sent_for:.1f}s "
         f"({len(results) * args.batch / sent_for:.0f} events/s offered), statuses {statuses}"
     )
     print(

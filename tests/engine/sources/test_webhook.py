@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime
 import http.client
+import socket
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -193,13 +195,18 @@ def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
     return cert_path, key_path
 
 
+@pytest.mark.timeout(30)
 def test_tls(tmp_path: Path) -> None:
     cert, key = _self_signed(tmp_path)
     src = WebhookSource(listen="127.0.0.1:0", tls_cert_file=str(cert), tls_key_file=str(key))
     src.start()
     try:
         ctx = ssl.create_default_context(cafile=str(cert))
+        stalled = socket.create_connection(("127.0.0.1", src.port))  # connects, never sends a ClientHello
+        start = time.monotonic()
         assert post(src.port, orjson.dumps(EVENTS[0]), tls=ctx)[:2] == (200, {"accepted": 1, "dropped": 0})
+        assert time.monotonic() - start < 2.0  # the stalled handshake did not hold up the accept loop
+        stalled.close()
         with pytest.raises((ssl.SSLError, ConnectionError, http.client.HTTPException)):
             post(src.port, orjson.dumps(EVENTS[0]))  # plain HTTP against the TLS port
     finally:
