@@ -173,6 +173,14 @@ class EngineCollector(Collector):
                 yield hist
         yield intake
         yield requests
+        table = GaugeMetricFamily(
+            "falcopy_process_table_size", "Processes tracked by a syscall source", labels=("source",)
+        )
+        for src in self.sources:
+            size = _stats(src).get("process_table")
+            if isinstance(size, int):
+                table.add_metric((src.name,), size)
+        yield table
         for name, value in sorted((self.extra() if self.extra else {}).items()):
             yield GaugeMetricFamily(name, name.replace("_", " "), value=value)
 

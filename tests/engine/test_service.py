@@ -245,7 +245,7 @@ class FakeSyscallSource:
         self.calls.append("close")
 
     def stats(self) -> dict[str, int]:
-        return {"events": len(self._events), "drops": 3}
+        return {"events": len(self._events), "drops": 3, "process_table": 42}
 
 
 def test_syscall_hook_lifecycle_and_unavailable_host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -274,6 +274,8 @@ def test_syscall_hook_lifecycle_and_unavailable_host(tmp_path: Path, monkeypatch
         assert metric(svc.metrics.port, "falcopy_drops") == {
             (("reason", "source_drop"), ("source", "syscall")): 3
         }
+        _, body = request(svc.metrics.port, "GET", "/metrics")
+        assert b'falcopy_process_table_size{source="syscall"} 42.0' in body
     finally:
         svc.shutdown()
     assert fake.calls == ["start", "run", "stop", "stop", "close"]
