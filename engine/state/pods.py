@@ -163,21 +163,29 @@ class PodWatcher:
     def _watch(self, api: Any, version: str) -> None:
         from kubernetes import watch  # lazily: only a node with pod metadata enabled pays for the client
         deadline = time.monotonic() + self.resync
-        w = watch.Watch()
+        server_timeout = max(1, int(min(60, self.resync)))
         while not self._stop.is_set() and time.monotonic() < deadline:
+            w = watch.Watch()
+            # The client-side read timeout ends a watch the server keeps open past its timeoutSeconds.
             stream = w.stream(api.list_pod_for_all_namespaces, field_selector=self.selector,
-                              resource_version=version, timeout_seconds=max(1, int(min(60, self.resync))))
-            for item in stream:
-                obj = api.api_client.sanitize_for_serialization(item["object"])
-                kind = item["type"]
-                if kind == "DELETED":
-                    self.index.remove(obj)
-                elif kind in ("ADDED", "MODIFIED"):
-                    self.index.upsert(obj)
-                version = (obj.get("metadata") or {}).get("resourceVersion") or version
-                if self._stop.is_set():
-                    w.stop()
-                    return
+                              resource_version=version, timeout_seconds=server_timeout,
+                              _request_timeout=(10, server_timeout + 2))
+            try:
+                for item in stream:
+                    obj = api.api_client.sanitize_for_serialization(item["object"])
+                    kind = item["type"]
+                    if kind == "DELETED":
+                        self.index.remove(obj)
+                    elif kind in ("ADDED", "MODIFIED"):
+                        self.index.upsert(obj)
+                    version = (obj.get("metadata") or {}).get("resourceVersion") or version
+                    if self._stop.is_set():
+                        return
+            except Exception as exc:  # noqa: BLE001 - an idle watch timing out is normal; others propagate
+                if "timeout" not in type(exc).__name__.lower() and "timed out" not in str(exc).lower():
+                    raise
+            finally:
+                w.stop()
 
 
 def _default_api() -> Any:

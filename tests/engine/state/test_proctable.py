@@ -1,0 +1,72 @@
+"""The process table: /proc reading, parent chain, bound, fork/exec/exit updates."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+from engine.sources.syscall_event import ProcessInfo
+from engine.state.proctable import ProcessTable, read_process
+
+
+def test_read_self_matches_os() -> None:
+    me = read_process(os.getpid())
+    assert me is not None
+    assert me.pid == os.getpid() and me.ppid == os.getppid()
+    assert me.uid == os.getuid() and me.euid == os.geteuid()
+    assert os.path.realpath(me.exepath) == os.path.realpath(sys.executable)
+    assert me.cwd.rstrip("/") == os.getcwd().rstrip("/")
+    assert me.args == sys.orig_argv[1:]
+    assert me.container_id == "host"
+    assert me.start_ts > 1_600_000_000 * 10**9
+
+
+def test_child_args_env_and_parent_chain() -> None:
+    child = subprocess.Popen(["sleep", "5"], env={"FALCOPY_MARK": "1", "PATH": os.environ["PATH"]})
+    try:
+        for _ in range(200):  # until the child has exec'd
+            with open(f"/proc/{child.pid}/comm") as fh:
+                if fh.read().strip() == "sleep":
+                    break
+            time.sleep(0.01)
+        table = ProcessTable()
+        info = table.get(child.pid)
+        assert info is not None
+        assert info.name == "sleep" and info.args == ["5"] and info.cmdline == "sleep 5"
+        assert "FALCOPY_MARK=1" in info.env
+        assert info.parent is not None and info.parent.pid == os.getpid()
+        chain = []
+        node: ProcessInfo | None = info
+        while node is not None:
+            chain.append(node.pid)
+            node = node.parent
+        assert chain[-1] == 1
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_gone_process_reads_none() -> None:
+    child = subprocess.Popen(["true"])
+    child.wait()
+    assert read_process(child.pid) is None
+
+
+def test_bound_evicts_least_recent() -> None:
+    fake = {pid: ProcessInfo(pid=pid, ppid=0) for pid in range(1, 11)}
+    table = ProcessTable(max_size=5, reader=fake.get)
+    for pid in range(1, 11):
+        table.get(pid)
+    assert len(table) == 5 and table.evictions == 5
+    assert 10 in table and 1 not in table
+
+
+def test_fork_copies_parent_exit_prunes() -> None:
+    fake = {100: ProcessInfo(pid=100, ppid=0, name="bash", cwd="/root/")}
+    table = ProcessTable(reader=fake.get)
+    table.get(100)
+    child = table.on_fork(100, 101)
+    assert child is not None and child.name == "bash" and child.ppid == 100 and child.parent is fake[100]
+    assert table.on_exit(101) is child and 101 not in table
