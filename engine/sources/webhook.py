@@ -380,6 +380,8 @@ def _handler_for(source: WebhookSource) -> type[BaseHTTPRequestHandler]:
                     length = int(self.headers.get("Content-Length") or "")
                 except ValueError:
                     raise _Reject(411, "Content-Length required") from None
+                if length < 0:
+                    raise _Reject(400, f"invalid Content-Length {length}")
                 if length > source.max_body:
                     raise _Reject(413, f"body of {length} bytes is larger than {source.max_body} bytes")
                 body = self.rfile.read(length)

@@ -114,6 +114,18 @@ def test_chunked_body_over_the_limit_is_refused(hook: WebhookSource) -> None:
     conn.close()
 
 
+def test_missing_or_negative_content_length(hook: WebhookSource) -> None:
+    for header, status in ((b"", 411), (b"Content-Length: -5\r\n", 400)):
+        with socket.create_connection(("127.0.0.1", hook.port), timeout=5) as sock:
+            sock.sendall(
+                b"POST /k8s-audit HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                + header
+                + b"\r\n"
+            )
+            reply = sock.recv(4096)
+        assert reply.startswith(f"HTTP/1.1 {status}".encode()), reply
+
+
 def test_bad_events_in_a_good_batch_are_dropped_and_counted(hook: WebhookSource) -> None:
     big = dict(EVENTS[1], annotations={"x": "y" * 5000})
     no_stamp = {k: v for k, v in EVENTS[2].items() if k != "stageTimestamp"}
