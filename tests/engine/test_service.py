@@ -65,6 +65,14 @@ def metric(port: int, family: str) -> dict[tuple[tuple[str, str], ...], float]:
     return {}
 
 
+def build_checksum(port: int) -> str:
+    _, body = request(port, "GET", "/metrics")
+    for fam in text_string_to_metric_families(body.decode()):
+        if fam.name == "falcopy_build_info":
+            return str(fam.samples[0].labels["rules_checksum"])
+    raise AssertionError("falcopy_build_info missing")
+
+
 def wait_for(predicate: Any, timeout: float = 5.0) -> bool:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -109,9 +117,18 @@ def test_events_to_alerts_metrics_reload_and_drain(tmp_path: Path) -> None:
         assert wait_for(lambda: sum(metric(mport, "falcopy_rule_matches").values()) == 11)
         health = orjson.loads(request(mport, "GET", "/healthz")[1])
         assert health["status"] == "ok" and "error(s) loading" in health["last_reload_error"]
+        before = build_checksum(mport)
+
+        (tmp_path / "rules.yaml").write_text(RULE.format(name="Deletes", verb="delete"))
+        assert wait_for(lambda: metric(mport, "falcopy_rules_reload").get((("result", "success"),)) == 1)
+        assert build_checksum(mport) not in ("", before)  # build_info follows the running ruleset
+        request(hook, "POST", "/k8s-audit", orjson.dumps([audit(200, "delete"), audit(201)]))
+        assert wait_for(lambda: sum(metric(mport, "falcopy_rule_matches").values()) == 12)
     finally:
         assert svc.shutdown()
     lines = (tmp_path / "alerts.json").read_bytes().splitlines()
+    assert orjson.loads(lines[-1])["rule"] == "Deletes"
+    lines = lines[:-1]
     assert len(lines) == 11 and orjson.loads(lines[0])["rule"] == "Creates"
     assert orjson.loads(lines[0])["output_fields"]["ka.user.name"] == "alice"
 
