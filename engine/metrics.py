@@ -165,7 +165,7 @@ class EngineCollector(Collector):
             if "latency_buckets" in st:
                 hist = HistogramMetricFamily(
                     "falcopy_webhook_request_seconds",
-                    "Webhook request handling time, from the request line until the reply is ready",
+                    "Webhook request handling time, from parsed headers until the reply is ready",
                 )
                 buckets = [(repr(b), n) for b, n in st["latency_buckets"]]
                 buckets.append(("+Inf", st["latency_count"]))

@@ -162,7 +162,6 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.mark.slow
 def test_cli_subprocess_flushes_outputs_on_sigterm(tmp_path: Path) -> None:
     hook, mport = free_port(), free_port()
     cfg = config(tmp_path)
