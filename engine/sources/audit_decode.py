@@ -27,6 +27,7 @@ for _event, _syscalls in SYSCALLS_FOR_EVENT.items():
     for _name in _syscalls:
         if _name not in EVENT_FOR_SYSCALL or _name == _event:
             EVENT_FOR_SYSCALL[_name] = _event
+EVENT_FOR_SYSCALL["exit_group"] = "procexit"  # the process is gone: Falco's procexit, not a syscall event
 
 
 def _a(group: Group, index: int) -> int:
