@@ -266,19 +266,36 @@ def _describe_source(src: Any) -> str:
     return str(src.name)
 
 
+class _JsonLines(logging.Formatter):
+    """One JSON object per log line (``log_format: json``) for log pipelines."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        import orjson
+
+        doc = {
+            "time": self.formatTime(record),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        if record.exc_info:
+            doc["exc"] = self.formatException(record.exc_info)
+        return orjson.dumps(doc).decode()
+
+
 def _setup_logging(level: str, fmt: str) -> None:
+    """Apply the config's level and format: to the CLI's handlers if present, else to a new stderr handler."""
     root = logging.getLogger()
     root.setLevel(level.upper())
-    if not root.handlers:  # the CLI configures logging already; stand-alone use gets stderr lines
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(
-            logging.Formatter(
-                '{"time":"%(asctime)s","level":"%(levelname)s","logger":"%(name)s","msg":"%(message)s"}'
-                if fmt == "json"
-                else "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    if not root.handlers:
+        root.addHandler(logging.StreamHandler(sys.stderr))
+        if fmt != "json":
+            root.handlers[0].setFormatter(
+                logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
             )
-        )
-        root.addHandler(handler)
+    if fmt == "json":
+        for handler in root.handlers:
+            handler.setFormatter(_JsonLines())
 
 
 def serve(config: dict[str, Any]) -> int:

@@ -4,6 +4,7 @@ real ``falcoctl-py engine run --config`` subprocess that flushes its outputs on 
 from __future__ import annotations
 
 import http.client
+import logging
 import os
 import signal
 import socket
@@ -349,3 +350,11 @@ def test_audit_log_file_source_feeds_the_engine_and_hangup_reopens_outputs(tmp_p
     finally:
         svc.shutdown()
     assert len((tmp_path / "alerts.json").read_bytes().splitlines()) == 1
+
+
+def test_json_log_lines_are_valid_json_with_quotes_in_messages() -> None:
+    from engine.service import _JsonLines
+
+    record = logging.LogRecord("engine.x", logging.ERROR, __file__, 1, 'bad "quoted" %s', ("value",), None)
+    doc = orjson.loads(_JsonLines().format(record))
+    assert doc["msg"] == 'bad "quoted" value' and doc["level"] == "error" and doc["logger"] == "engine.x"
