@@ -186,3 +186,79 @@ def test_sigkill_then_restart_leaves_no_rule_and_restores_state(tmp_path: Path) 
     assert (after[0], after[2]) == (before[0], before[2])
     assert after[1] in (before[1], child.pid)  # a dead owner is dropped by the kernel lazily
     assert not state.exists()
+
+
+# -- containers and pods: a process in a containerd pod cgroup, the pod served by the kmock emulator --------------
+
+from tests.kmock_support import api  # noqa: E402, F401
+
+CGROUP_ROOT = Path("/sys/fs/cgroup/unified")
+POD_UID = "6a1f0c9e-2b3d-4e5f-8a7b-9c0d1e2f3a4b"
+CONTAINER = "c0ffee" + "12" * 29
+
+
+def _containerd_cgroup() -> list[Path]:
+    """Directories of a containerd pod cgroup (systemd driver), outermost first."""
+    slice_ = CGROUP_ROOT / "kubepods.slice" / "kubepods-besteffort.slice"
+    pod = slice_ / f"kubepods-besteffort-pod{POD_UID.replace('-', '_')}.slice"
+    return [slice_.parent, slice_, pod, pod / f"cri-containerd-{CONTAINER}.scope"]
+
+
+@pytest.mark.skipif(not (CGROUP_ROOT / "cgroup.procs").exists(), reason="no cgroup2 hierarchy at the test path")
+async def test_process_in_pod_cgroup_gets_container_and_pod_fields(api: object, tmp_path: Path) -> None:  # noqa: F811
+    import asyncio
+
+    from engine.fields import lookup
+    from engine.sources.audit_backend import AuditBackend
+    from engine.state.pods import PodIndex, PodWatcher
+    from kubernetes import client, config
+    from tests.engine.state.test_pods import pod
+
+    api.seed("v1/pods", pod("web-1", uid=POD_UID, container_id=CONTAINER, labels={"app": "web", "tier": "fe"}))  # type: ignore[attr-defined]
+    index = PodIndex()
+    watcher = PodWatcher(index, "node-a", api_factory=lambda: client.CoreV1Api(
+        config.new_client_from_config(config_file=str(api.kubeconfig))), resync=2.0)  # type: ignore[attr-defined]
+    created = [d for d in _containerd_cgroup() if not d.exists()]
+    backend = AuditBackend({"execve"}, state_file=tmp_path / "state.json", containers=index.container,
+                           watcher=watcher)
+    events: list[object] = []
+    try:
+        for directory in created:
+            directory.mkdir()
+        backend.start()
+        for _ in range(200):
+            if index.container(CONTAINER[:12]).pod_name:  # type: ignore[union-attr]
+                break
+            await asyncio.sleep(0.05)
+        procs = _containerd_cgroup()[-1] / "cgroup.procs"
+
+        def collect() -> None:  # decoding runs while the process lives, as in a real run
+            for event in backend.events(timeout=1.5):
+                if event.type == "execve" and event.proc is not None and event.proc.name == "sleep":
+                    events.append(event)
+
+        collector = asyncio.create_task(asyncio.to_thread(collect))
+        await asyncio.sleep(0.2)
+        child = await asyncio.to_thread(subprocess.run, ["sh", "-c", f"echo $$ > {procs}; exec sleep 1"],
+                                        timeout=20)
+        assert child.returncode == 0
+        await collector
+    finally:
+        backend.stop()
+        await asyncio.to_thread(backend.close)
+        for directory in reversed(created):
+            directory.rmdir()
+    assert events, "no execve of the process moved into the pod cgroup"
+    event = events[-1]
+
+    def field(name: str) -> object:
+        spec = lookup("syscall", name)
+        assert spec is not None, name
+        return spec.extract(event, None)
+
+    assert field("container.id") == CONTAINER[:12]
+    assert field("k8s.pod.name") == "web-1" and field("k8s.ns.name") == "shop"
+    assert field("k8s.pod.uid") == POD_UID
+    labels = lookup("syscall", "k8s.pod.label")
+    assert labels is not None and labels.extract(event, "tier") == "fe"
+    assert not any(d.exists() for d in created)
