@@ -1,9 +1,11 @@
 """The ``audit`` syscall backend: kernel audit records over NETLINK_AUDIT, turned into ``SyscallEvent``s.
 
-Owns: the audit lifecycle — save the audit state (enabled, pid, backlog limit) to a state file under ``/run``,
-become the audit pid (or, when another daemon owns it, read the read-only multicast group), raise the backlog
-limit, add exit,always rules for the syscalls the rules need (keyed ``falcopy``), read and decode records, count
-the kernel's ``lost`` delta as drops — and undo all of it on ``close()`` and, after a crash, on the next start
+Owns: the audit lifecycle — save the audit state (enabled, pid, backlog limit and wait time) to a state file
+under ``/run``, become the audit pid (or, when another daemon owns it, read the read-only multicast group), raise
+the backlog limit and, unless ``block_when_full``, set the backlog wait time to 0 (a full backlog then drops
+records instead of stalling audited tasks: monitored workloads are never slowed, the loss is counted), add
+exit,always rules for the syscalls the rules need (keyed ``falcopy``), read and decode records, count the
+kernel's ``lost`` delta as drops — and undo all of it on ``close()`` and, after a crash, on the next start
 (leftover rules with our key are removed and the saved state restored).
 
 Must not: evaluate rules, or leave audit state changed once ``close()`` returned.
@@ -54,6 +56,8 @@ def recover(*, state_file: Path = STATE_FILE, sock: AuditSocket | None = None) -
             current = sock.get_status()
             pid = saved["pid"] if current.pid in (0, saved.get("ours", -1)) or not _alive(current.pid) else None
             sock.set_status(enabled=saved["enabled"], backlog_limit=saved["backlog_limit"])
+            if isinstance(saved.get("backlog_wait_time"), int):
+                sock.set_status(backlog_wait_time=saved["backlog_wait_time"])
             if pid is not None and pid != current.pid:
                 try:
                     sock.set_status(pid=pid)
@@ -97,7 +101,9 @@ class AuditBackend:
 
     def __init__(self, event_types: Iterable[str], *, table: ProcessTable | None = None,
                  state_file: Path = STATE_FILE, backlog_limit: int = BACKLOG_LIMIT,
-                 containers: Callable[[str], Any] | None = None, watcher: Any = None) -> None:
+                 containers: Callable[[str], Any] | None = None, watcher: Any = None,
+                 block_when_full: bool = False) -> None:
+        self.block_when_full = block_when_full
         self.syscalls = syscalls_for(event_types)
         self.table = table if table is not None else ProcessTable()
         self.state_file = state_file
@@ -130,7 +136,9 @@ class AuditBackend:
             self._lost_at_start = before.lost
             self.state_file.parent.mkdir(parents=True, exist_ok=True)
             self.state_file.write_bytes(orjson.dumps({"enabled": before.enabled, "pid": before.pid,
-                                                      "backlog_limit": before.backlog_limit, "ours": os.getpid()}))
+                                                      "backlog_limit": before.backlog_limit,
+                                                      "backlog_wait_time": before.backlog_wait_time,
+                                                      "ours": os.getpid()}))
             self.table.scan()
             if before.pid and _alive(before.pid) and before.pid != os.getpid():
                 self._events_sock = AuditSocket(groups=1 << (AUDIT_NLGRP_READLOG - 1), rcvbuf=RCVBUF)
@@ -142,6 +150,8 @@ class AuditBackend:
                 self.mode = "pid"
             ctl.set_status(enabled=1 if before.enabled != 2 else 2,
                            backlog_limit=max(before.backlog_limit, self.backlog_limit))
+            if not self.block_when_full:
+                ctl.set_status(backlog_wait_time=0)  # a full backlog drops records (counted) instead of stalling
             ctl.add_rule(AuditRule(self.syscalls, AUDIT_ARCH_X86_64, AUDIT_KEY))
         except BaseException:
             self.close()

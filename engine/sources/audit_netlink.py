@@ -23,7 +23,7 @@ AUDIT_NLGRP_READLOG = 1
 NLMSG_ERROR, NLMSG_DONE = 2, 3
 NLM_F_REQUEST, NLM_F_ACK = 0x1, 0x4
 AUDIT_GET, AUDIT_SET, AUDIT_ADD_RULE, AUDIT_DEL_RULE, AUDIT_LIST_RULES = 1000, 1001, 1011, 1012, 1013
-STATUS_ENABLED, STATUS_PID, STATUS_BACKLOG_LIMIT = 0x1, 0x4, 0x10
+STATUS_ENABLED, STATUS_PID, STATUS_BACKLOG_LIMIT, STATUS_BACKLOG_WAIT_TIME = 0x1, 0x4, 0x10, 0x20
 AUDIT_FILTER_EXIT, AUDIT_ALWAYS = 0x04, 2
 AUDIT_ARCH_FIELD, AUDIT_FILTERKEY = 11, 210
 AUDIT_EQUAL = 0x40000000
@@ -49,6 +49,7 @@ class AuditStatus:
     backlog_limit: int
     lost: int
     backlog: int
+    backlog_wait_time: int = 0  # jiffies a task waits when the backlog is full (0: the kernel drops instead)
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,12 +175,12 @@ class AuditSocket:
                 continue
             if reply_type == AUDIT_GET:
                 padded = body[:_STATUS.size].ljust(_STATUS.size, b"\0")
-                _mask, enabled, failure, pid, rate, backlog_limit, lost, backlog, *_ = _STATUS.unpack(padded)
-                return AuditStatus(enabled, failure, pid, rate, backlog_limit, lost, backlog)
+                _mask, enabled, failure, pid, rate, backlog_limit, lost, backlog, _v, wait, _ = _STATUS.unpack(padded)
+                return AuditStatus(enabled, failure, pid, rate, backlog_limit, lost, backlog, wait)
         raise AuditNetlinkError(errno.EPROTO, "AUDIT_GET: no status reply")
 
     def set_status(self, *, enabled: int | None = None, pid: int | None = None,
-                   backlog_limit: int | None = None) -> None:
+                   backlog_limit: int | None = None, backlog_wait_time: int | None = None) -> None:
         mask = 0
         values = [0] * 11
         if enabled is not None:
@@ -191,6 +192,9 @@ class AuditSocket:
         if backlog_limit is not None:
             mask |= STATUS_BACKLOG_LIMIT
             values[5] = backlog_limit
+        if backlog_wait_time is not None:
+            mask |= STATUS_BACKLOG_WAIT_TIME
+            values[9] = backlog_wait_time
         values[0] = mask
         self.request(AUDIT_SET, _STATUS.pack(*values))
 

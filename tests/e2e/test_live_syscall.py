@@ -42,7 +42,8 @@ def audit_snapshot() -> tuple[int, int, int, list[object]]:
     sock = AuditSocket()
     try:
         status = sock.get_status()
-        return status.enabled, status.pid, status.backlog_limit, [r for r, _ in sock.list_rules()]
+        return (status.enabled, status.pid, status.backlog_limit, [r for r, _ in sock.list_rules()],
+                status.backlog_wait_time)
     finally:
         sock.close()
 
@@ -134,7 +135,8 @@ def test_ordinary_commands_raise_nothing(live_run: dict[str, object]) -> None:
 
 
 def test_audit_state_changed_during_and_restored_after(live_run: dict[str, object]) -> None:
-    enabled, pid, backlog, rules = live_run["during"]  # type: ignore[misc]
+    enabled, pid, backlog, rules, wait = live_run["during"]  # type: ignore[misc]
+    assert wait == 0
     assert pid == os.getpid() and enabled == 1 and backlog >= 8192
     assert any(getattr(r, "key", "") == "falcopy" for r in rules)
     assert live_run["after"] == live_run["before"]
@@ -183,7 +185,7 @@ def test_sigkill_then_restart_leaves_no_rule_and_restores_state(tmp_path: Path) 
         backend.close()
     after = audit_snapshot()
     assert after[3] == before[3]
-    assert (after[0], after[2]) == (before[0], before[2])
+    assert (after[0], after[2], after[4]) == (before[0], before[2], before[4])
     assert after[1] in (before[1], child.pid)  # a dead owner is dropped by the kernel lazily
     assert not state.exists()
 
