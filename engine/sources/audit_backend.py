@@ -118,6 +118,7 @@ class AuditBackend:
         self._lost_at_start = 0
         self._stopping = False
         self.decode_errors = 0
+        self._socket_overflows = 0
 
     @property
     def field_classes(self) -> tuple[Any, ...]:
@@ -184,6 +185,8 @@ class AuditBackend:
 
     # -- events ---------------------------------------------------------------------------------------------
     def stats(self) -> dict[str, int]:
+        if self._ctl is not None:
+            self.kernel_lost()  # refreshes ``drops`` with the kernel's lost counter
         out = self._stats.as_dict()
         out["pending_records"] = self._assembler.pending()
         out["decode_errors"] = self.decode_errors
@@ -195,7 +198,7 @@ class AuditBackend:
         if self._ctl is None:
             return 0
         lost = self._ctl.get_status().lost - self._lost_at_start
-        self._stats.drops = lost + self._assembler.evicted
+        self._stats.drops = lost + self._assembler.evicted + self._socket_overflows
         return lost
 
     def events(self, *, timeout: float | None = None) -> Iterator[Any]:
@@ -203,19 +206,23 @@ class AuditBackend:
         sock = self._events_sock
         if sock is None:
             raise RuntimeError("audit backend not started")
+        sock.sock.setblocking(False)
+        idle = 0.0
         while not self._stopping:
-            ready, _, _ = select.select([sock.sock], [], [], 0.2 if timeout is None else min(timeout, 0.2))
-            if not ready:
-                if timeout is not None:
-                    timeout -= 0.2
-                    if timeout <= 0:
-                        return
-                continue
             try:
                 got = sock.recv_record()
+            except BlockingIOError:  # drained: wait for more (select only when the socket is empty)
+                ready, _, _ = select.select([sock.sock], [], [], 0.2)
+                if ready:
+                    idle = 0.0
+                else:
+                    idle += 0.2
+                    if timeout is not None and idle >= timeout:
+                        return
+                continue
             except OSError as exc:
                 if exc.errno == 105:  # ENOBUFS: the socket overflowed, records lost
-                    self._stats.drops += 1
+                    self._socket_overflows += 1
                     continue
                 raise
             if got is None:

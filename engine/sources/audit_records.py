@@ -24,6 +24,7 @@ RECORD_NAMES = {AUDIT_SYSCALL: "SYSCALL", AUDIT_PATH: "PATH", AUDIT_SOCKADDR: "S
 _HEADER = re.compile(rb"audit\((\d+)\.(\d+):(\d+)\):\s*")
 _FIELD = re.compile(rb'([\w\[\]]+)=("[^"]*"|\S*)')
 _HEX = re.compile(rb"[0-9A-F]+")
+GROUPED = frozenset({1300, 1302, 1306, 1307, 1309, 1320, 1327})
 
 
 class RecordError(ValueError):
@@ -43,7 +44,17 @@ def parse_record(msg_type: int, text: bytes) -> Record:
     if head is None:
         raise RecordError(f"record type {msg_type}: no audit(...) header in {text[:60]!r}")
     sec, msec, serial = (int(g) for g in head.groups())
-    fields = {m.group(1).decode(): m.group(2) for m in _FIELD.finditer(text, head.end())}
+    # The kernel hex-encodes every string holding a space, a quote or a control character, so the fields of
+    # the syscall records split on spaces; other records (user-space messages may quote spaces) take the regex.
+    body = text[head.end():]
+    if msg_type not in GROUPED:
+        fields = {m.group(1).decode(): m.group(2) for m in _FIELD.finditer(body)}
+    else:
+        fields = {}
+        for item in body.split():
+            key, sep, value = item.partition(b"=")
+            if sep:
+                fields[key.decode()] = value
     return Record(msg_type, sec * 1_000_000_000 + msec * 1_000_000, serial, fields)
 
 
@@ -144,6 +155,8 @@ class Assembler:
 
     def add(self, record: Record) -> Group | None:
         """Add one record; returns the finished group when ``record`` completes one."""
+        if record.type not in GROUPED:
+            return None  # single-record events (config changes, user messages): never part of a syscall
         group = self._open.get(record.serial)
         if group is None:
             if record.type == AUDIT_EOE:

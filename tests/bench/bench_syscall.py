@@ -152,7 +152,8 @@ def main() -> int:
     print(f"capture at {execs / exec_wall:.0f} execs/s for {exec_wall:.0f}s (stable+incubating rules, "
           f"{len(backend.syscalls)} syscalls audited): {events} events, {ev_rate:.0f} events/s, "
           f"{counts['alerts']} alerts")
-    print(f"events lost: kernel {lost}, ours {drops - lost} (total drops {drops})")
+    print(f"loss: kernel dropped {lost} records; {drops - lost} events discarded incomplete or overflowed "
+          f"(drops counter {drops})")
     print(f"engine CPU: {cpu_frac * 100:.1f}% of one core = {cpu_frac * 100 / (ev_rate / 1000):.1f}% per 1,000 "
           f"events/s")
 
