@@ -17,7 +17,7 @@ HOST = "host"
 _ID = r"(?P<id>[0-9a-f]{64})"
 _POD = r"(?:.*[/-]pod(?P<pod>[0-9a-f_-]{36})(?:\.slice)?/)?"
 # (runtime, pattern) in the order tried; every pattern is searched in one cgroup path line.
-PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+PATTERNS: tuple[tuple[str | None, re.Pattern[str]], ...] = (
     ("containerd", re.compile(_POD + r".*cri-containerd-" + _ID + r"\.scope")),        # systemd driver
     ("cri-o", re.compile(_POD + r".*crio-(?:conmon-)?" + _ID + r"(?:\.scope)?")),       # both drivers
     ("docker", re.compile(_POD + r".*docker-" + _ID + r"\.scope")),                       # systemd (cri-dockerd)

@@ -30,7 +30,7 @@ def test_keyed_rule_added_listed_and_removed() -> None:
         key = f"falcopy-test-{os.getpid()}"
         sock.add_rule(AuditRule(frozenset({X86_64["openat"]}), AUDIT_ARCH_X86_64, key))
         try:
-            assert [r for r, _ in sock.list_rules() if r.key == key][0].syscalls == {X86_64["openat"]}
+            assert next(r for r, _ in sock.list_rules() if r.key == key).syscalls == {X86_64["openat"]}
         finally:
             assert sock.delete_rules_with_key(key) == 1
         assert not [r for r, _ in sock.list_rules() if r.key == key]
