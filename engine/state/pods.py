@@ -181,7 +181,7 @@ class PodWatcher:
                     version = (obj.get("metadata") or {}).get("resourceVersion") or version
                     if self._stop.is_set():
                         return
-            except Exception as exc:  # noqa: BLE001 - an idle watch timing out is normal; others propagate
+            except Exception as exc:  # an idle watch timing out is normal; anything else propagates
                 if "timeout" not in type(exc).__name__.lower() and "timed out" not in str(exc).lower():
                     raise
             finally:

@@ -192,7 +192,7 @@ def test_sigkill_then_restart_leaves_no_rule_and_restores_state(tmp_path: Path) 
 
 # -- containers and pods: a process in a containerd pod cgroup, the pod served by the kmock emulator --------------
 
-from tests.kmock_support import api  # noqa: E402, F401
+from tests.kmock_support import api  # noqa: F401
 
 CGROUP_ROOT = Path("/sys/fs/cgroup/unified")
 POD_UID = "6a1f0c9e-2b3d-4e5f-8a7b-9c0d1e2f3a4b"
@@ -210,10 +210,11 @@ def _containerd_cgroup() -> list[Path]:
 async def test_process_in_pod_cgroup_gets_container_and_pod_fields(api: object, tmp_path: Path) -> None:  # noqa: F811
     import asyncio
 
+    from kubernetes import client, config
+
     from engine.fields import lookup
     from engine.sources.audit_backend import AuditBackend
     from engine.state.pods import PodIndex, PodWatcher
-    from kubernetes import client, config
     from tests.engine.state.test_pods import pod
 
     api.seed("v1/pods", pod("web-1", uid=POD_UID, container_id=CONTAINER, labels={"app": "web", "tier": "fe"}))  # type: ignore[attr-defined]
