@@ -14,7 +14,7 @@ import errno
 import os
 import socket
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from engine.fields import flags as fl
@@ -49,8 +49,9 @@ def hostname() -> str:
     return os.environ.get("FALCO_HOSTNAME") or socket.gethostname()
 
 
-def _utc(ts: int) -> datetime:
-    return datetime.fromtimestamp(ts // 1_000_000_000, tz=UTC)
+@lru_cache(maxsize=64)
+def _utc_text(seconds: int, fmt: str) -> str:
+    return datetime.fromtimestamp(seconds, tz=UTC).strftime(fmt)
 
 
 # -- arguments --------------------------------------------------------------------------------------------------
@@ -231,13 +232,13 @@ def _find_path(event: Any, candidates: tuple[tuple[str, str | None], ...]) -> st
 
 def _time(fmt: str, *, nanos: bool) -> Any:
     def extract(event: Any, _arg: Any) -> str:
-        text = _utc(event.ts).strftime(fmt)
+        text = _utc_text(event.ts // 1_000_000_000, fmt)
         return f"{text}.{event.ts % 1_000_000_000:09d}" if nanos else text
     return extract
 
 
 def _iso8601(event: Any, _arg: Any) -> str:
-    return f"{_utc(event.ts).strftime('%Y-%m-%dT%H:%M:%S')}.{event.ts % 1_000_000_000:09d}Z"
+    return f"{_utc_text(event.ts // 1_000_000_000, '%Y-%m-%dT%H:%M:%S')}.{event.ts % 1_000_000_000:09d}Z"
 
 
 def _f(name: str, ftype: FieldType, desc: str, extract: Any, **kw: Any) -> FieldSpec:

@@ -10,6 +10,7 @@ Must not: know events or fields; ``engine.fields.evttypes`` says which table an 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 
 # A flag table lists (name, value) pairs; a value of 0 is printed only when nothing else matched.
 FlagTable = tuple[tuple[str, int], ...]
@@ -166,10 +167,8 @@ def capability_names(mask: int) -> list[str]:
     return out
 
 
-def render(value: object, table: str) -> str | None:
-    """Render a raw argument with the named table (``file_flags``, ``mode``, ``socket_family``...)."""
-    if type(value) is not int:
-        return None if value is None else str(value)
+@lru_cache(maxsize=4096)
+def _render_int(value: int, table: str) -> str:
     if table == "file_flags":
         return render_open_flags(value)
     if table == "socket_type":
@@ -177,3 +176,10 @@ def render(value: object, table: str) -> str | None:
     if table in ENUM_TABLES:
         return ENUM_TABLES[table].get(value, str(value))
     return render_flags(value, FLAG_TABLES[table])
+
+
+def render(value: object, table: str) -> str | None:
+    """Render a raw argument with the named table (``file_flags``, ``mode``, ``socket_family``...)."""
+    if type(value) is not int:
+        return None if value is None else str(value)
+    return _render_int(value, table)

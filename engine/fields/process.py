@@ -18,6 +18,7 @@ Must not: read ``/proc`` or resolve users (``engine.fields.user``); only read th
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from functools import lru_cache
 from typing import Any
 
 from engine.fields.base import ArgKind, ArgMode, FieldClass, FieldSpec, FieldType
@@ -27,14 +28,17 @@ T = FieldType
 Getter = Callable[[Any], Any]
 
 
+_MAX_DEPTH = 512  # a longer chain can only be a cycle in a bad recording
+
+
 def ancestors(proc: Any) -> Iterator[Any]:
-    """The process's ancestors, parent first (cycles in a bad chain are cut)."""
-    seen = {id(proc)}
+    """The process's ancestors, parent first (a chain that loops is cut after ``_MAX_DEPTH``)."""
     node = proc.parent
-    while node is not None and id(node) not in seen:
-        seen.add(id(node))
+    depth = 0
+    while node is not None and depth < _MAX_DEPTH:
         yield node
         node = node.parent
+        depth += 1
 
 
 def _own(get: Getter) -> Callable[[Any, Any], Any]:
@@ -60,18 +64,33 @@ def _ancestor(get: Getter) -> Callable[[Any, Any], Any]:
         if proc is None:
             return None
         if arg is None:
-            values = [v for v in (get(p) for p in ancestors(proc)) if v is not None]
+            values = []
+            node = proc.parent
+            depth = 0
+            while node is not None and depth < _MAX_DEPTH:
+                value = get(node)
+                if value is not None:
+                    values.append(value)
+                node = node.parent
+                depth += 1
             return values or None
-        try:
-            index = int(arg)
-        except (TypeError, ValueError):
+        index = arg if type(arg) is int else _index(arg)
+        if index is None or index < 0:
             return None
-        if index < 0:
-            return None
-        node = proc if index == 0 else next((n for d, n in enumerate(ancestors(proc), 1) if d == index), None)
+        node = proc
+        while index and node is not None:
+            node = node.parent
+            index -= 1
         value = None if node is None else get(node)
         return None if value is None else [value]
     return extract
+
+
+def _index(arg: Any) -> int | None:
+    try:
+        return int(arg)
+    except (TypeError, ValueError):
+        return None
 
 
 def _leader(attr: str, get: Getter, *, virtual: bool = False) -> Callable[[Any, Any], Any]:
@@ -162,10 +181,15 @@ def _start(p: Any) -> int | None:
     return p.start_ts or None
 
 
+@lru_cache(maxsize=256)
+def _cap_text(mask: int) -> str:
+    return " ".join(capability_names(mask))
+
+
 def _caps(attr: str) -> Callable[[Any, Any], Any]:
     def extract(event: Any, _arg: Any) -> Any:
         proc = event.proc
-        return None if proc is None else " ".join(capability_names(getattr(proc, attr)))
+        return None if proc is None else _cap_text(getattr(proc, attr))
     return extract
 
 

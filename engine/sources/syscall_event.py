@@ -184,7 +184,7 @@ class SyscallEvent:
         seen: set[int] = set()
         while proc is not None and id(proc) not in seen:
             seen.add(id(proc))
-            procs.append(_non_default(proc, skip=("parent",)))
+            procs.append(_non_default(proc))
             proc = proc.parent
         out["procs"] = procs
         out["fd"] = _non_default(self.fd) if self.fd is not None else None
@@ -238,41 +238,72 @@ class SyscallEvent:
         return cls.from_dict(obj)
 
 
-_DEFAULTS: dict[type, dict[str, Any]] = {}
+_PY_TYPES: dict[str, tuple[type, ...]] = {"int": (int,), "str": (str,), "bool": (bool,), "list": (list,),
+                                          "dict": (dict,), "Any": (object,)}
 
 
-def _defaults(klass: type) -> dict[str, Any]:
-    """Field name -> default value, for fields that have one (required fields are always written)."""
-    got = _DEFAULTS.get(klass)
-    if got is None:
-        got = {}
+class _Schema:
+    """Per-class tables for the record format: attribute order, defaults, accepted JSON types."""
+
+    def __init__(self, klass: type) -> None:
+        self.names: list[str] = []
+        self.defaults: dict[str, Any] = {}
+        self.types: dict[str, tuple[tuple[type, ...], bool]] = {}
         for f in fields(klass):
+            if f.name == "parent":
+                continue
+            self.names.append(f.name)
             if f.default is not MISSING:
-                got[f.name] = f.default
+                self.defaults[f.name] = f.default
             elif f.default_factory is not MISSING:
-                got[f.name] = f.default_factory()
-        _DEFAULTS[klass] = got
+                self.defaults[f.name] = f.default_factory()
+            parts = [p.strip().split("[")[0] for p in str(f.type).split("|")]
+            self.types[f.name] = (tuple(t for p in parts if p != "None" for t in _PY_TYPES.get(p, (object,))),
+                                  "None" in parts)
+
+
+_SCHEMAS: dict[type, _Schema] = {}
+
+
+def _schema(klass: type) -> _Schema:
+    got = _SCHEMAS.get(klass)
+    if got is None:
+        got = _SCHEMAS[klass] = _Schema(klass)
     return got
 
 
-def _non_default(obj: Any, *, skip: tuple[str, ...] = ()) -> dict[str, Any]:
-    defaults = _defaults(type(obj))
+def _non_default(obj: Any) -> dict[str, Any]:
+    schema = _schema(type(obj))
+    defaults = schema.defaults
     out: dict[str, Any] = {}
-    for f in fields(obj):
-        if f.name in skip:
-            continue
-        value = getattr(obj, f.name)
-        if f.name in defaults and defaults[f.name] == value and type(defaults[f.name]) is type(value):
-            continue
-        out[f.name] = value
+    for name in schema.names:
+        value = getattr(obj, name)
+        if name in defaults:
+            default = defaults[name]
+            if default == value and type(default) is type(value):
+                continue
+        out[name] = value
     return out
 
 
 def _build(klass: type, raw: Any, where: str) -> Any:
+    """An instance from a record object: unknown keys are ignored, known ones must have the attribute's type."""
     if not isinstance(raw, dict):
         raise TypeError(f"{where} must be an object, got {type(raw).__name__}")
-    known = {f.name for f in fields(klass)} - {"parent"}
-    kwargs = {k: v for k, v in raw.items() if k in known}
+    types = _schema(klass).types
+    kwargs = {}
+    for key, value in raw.items():
+        expected = types.get(key)
+        if expected is None:
+            continue
+        accepted, nullable = expected
+        if value is None:
+            if not nullable:
+                raise TypeError(f"{where}.{key} must not be null")
+        elif type(value) not in accepted and object not in accepted:
+            names = "/".join(t.__name__ for t in accepted)
+            raise TypeError(f"{where}.{key} must be {names}, got {value!r}")
+        kwargs[key] = value
     try:
         return klass(**kwargs)
     except TypeError as exc:

@@ -70,6 +70,11 @@ def test_minimal_record_and_unknown_keys() -> None:
     ('{"type": "open", "v": 99}', "unsupported record format version"),
     ('{"type": "open", "procs": [{"name": "x"}]}', "procs[]"),
     ('{"type": "open", "fd": 3}', "fd must be an object"),
+    ('{"type": "open", "procs": [{"pid": 1, "uid": "root"}]}', "procs[].uid must be int"),
+    ('{"type": "open", "procs": [{"pid": 1, "args": "a b"}]}', "procs[].args must be list"),
+    ('{"type": "open", "procs": [{"pid": null}]}', "procs[].pid must not be null"),
+    ('{"type": "open", "fd": {"sport": "80"}}', "fd.sport must be int"),
+    ('{"type": "open", "container": {"id": "x", "privileged": "yes"}}', "container.privileged must be bool"),
 ])
 def test_bad_records_name_the_problem(line: str, message: str) -> None:
     with pytest.raises((ValueError, TypeError), match=message.replace("[", r"\[").replace("]", r"\]")):
