@@ -117,7 +117,7 @@ class RecordingSource:
     def __init__(self, inner: Any, path: Path) -> None:
         self.inner = inner
         self.name = inner.name
-        self.path = path
+        self.record_path = path
 
     @property
     def field_classes(self) -> tuple[Any, ...]:
@@ -137,7 +137,7 @@ class RecordingSource:
 
     def events(self, **kwargs: Any) -> Iterator[Any]:
         from engine.sources.record import Recorder
-        with Recorder(self.path) as recorder:
+        with Recorder(self.record_path) as recorder:
             for event in self.inner.events(**kwargs):
                 recorder.write(event)
                 yield event
