@@ -115,3 +115,16 @@ def test_event_types_map_to_syscalls() -> None:
 def test_resolver_itself(name: str, bracket: str | None, found: str | None) -> None:
     spec = resolve(name, bracket)
     assert (spec.name if spec else None) == found
+
+
+def test_evt_arg_names_exist_for_the_event_types_rules_read_them_on(rule_paths: list[Path]) -> None:
+    """Each ``evt.arg.NAME`` a rule uses is an argument of at least one event type in our argument tables."""
+    from engine.fields.evttypes import EVENT_ARG_BY_NAME
+
+    known = {name for args in EVENT_ARG_BY_NAME.values() for name in args}
+    used: set[str] = set()
+    for path in rule_paths:
+        for _where, text in _texts(path):
+            used.update(re.findall(r"evt\.(?:raw)?arg\.(\w+)", text))
+    assert {"flags", "name", "request", "domain"} <= used
+    assert not sorted(used - known), f"evt.arg names with no event argument: {sorted(used - known)}"

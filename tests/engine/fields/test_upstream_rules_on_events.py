@@ -119,3 +119,13 @@ def test_aname_in_matches_any_ancestor() -> None:
     proc = ProcessInfo(pid=3, name="cat", parent=ProcessInfo(pid=2, name="bash", parent=ProcessInfo(pid=1,
                                                                                                    name="init")))
     assert check(SyscallEvent(type="openat", proc=proc)) is True
+
+
+@pytest.mark.xfail(strict=True, reason="condition codegen treats `in` on list fields as all-of; Falco's fd.port "
+                   "(either end) matches when ANY end's port is in the set")
+def test_port_in_matches_either_end() -> None:
+    from engine.condition import compile_condition, parse
+
+    check = compile_condition(parse("fd.port in (80, 443)"), "syscall")
+    fd = FdInfo(num=3, type="ipv4", sip="10.0.0.1", sport=40000, dip="10.0.0.2", dport=80, l4proto="tcp")
+    assert check(SyscallEvent(type="connect", fd=fd, proc=ProcessInfo(pid=1, name="curl"))) is True
