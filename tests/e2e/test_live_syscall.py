@@ -186,7 +186,7 @@ def test_sigkill_then_restart_leaves_no_rule_and_restores_state(tmp_path: Path) 
     after = audit_snapshot()
     assert after[3] == before[3]
     assert (after[0], after[2], after[4]) == (before[0], before[2], before[4])
-    assert after[1] in (before[1], child.pid)  # a dead owner is dropped by the kernel lazily
+    assert after[1] == before[1]
     assert not state.exists()
 
 
@@ -265,3 +265,55 @@ async def test_process_in_pod_cgroup_gets_container_and_pod_fields(api: object, 
     labels = lookup("syscall", "k8s.pod.label")
     assert labels is not None and labels.extract(event, "tier") == "fe"
     assert not any(d.exists() for d in created)
+
+
+OTHER_DAEMON = textwrap.dedent("""
+    import os, sys
+    from engine.sources.audit_netlink import AuditSocket
+    sock = AuditSocket(rcvbuf=1 << 22)
+    sock.set_status(pid=os.getpid())
+    print("owner", flush=True)
+    while True:  # drain like auditd would
+        sock.recv_record()
+""")
+
+
+def _forget_dead_owner(dead: int, original: int) -> None:
+    """Put back the audit pid the test found, when it still names the killed stand-in daemon."""
+    from engine.sources.audit_netlink import AuditSocket
+    sock = AuditSocket()
+    try:
+        if sock.get_status().pid == dead:
+            sock.set_status(pid=original)
+    finally:
+        sock.close()
+
+
+def test_other_audit_daemon_keeps_ownership_and_we_read_multicast(tmp_path: Path) -> None:
+    from engine.sources.audit_backend import AuditBackend
+    before = audit_snapshot()
+    repo = Path(__file__).resolve().parents[2]
+    daemon = subprocess.Popen([sys.executable, "-c", OTHER_DAEMON], stdout=subprocess.PIPE, cwd=repo)
+    backend = AuditBackend({"openat"}, state_file=tmp_path / "state.json")
+    seen: list[int] = []
+    try:
+        assert daemon.stdout is not None and daemon.stdout.readline().strip() == b"owner"
+        backend.start()
+        assert backend.mode == "multicast" and audit_snapshot()[1] == daemon.pid
+        reader = subprocess.Popen(["cat", "/etc/hostname"], stdout=subprocess.DEVNULL)
+        reader.wait()
+        for event in backend.events(timeout=1.0):
+            if event.type == "openat" and event.args.get("name") == "/etc/hostname":
+                seen.append(event.pid)
+    finally:
+        backend.stop()
+        backend.close()
+        owner_after = audit_snapshot()[1]
+        daemon.kill()
+        daemon.wait()
+        _forget_dead_owner(daemon.pid, before[1])
+    assert reader.pid in seen
+    assert owner_after == daemon.pid  # we never took the audit pid from its owner
+    assert not [r for r in audit_snapshot()[3] if getattr(r, "key", "") == "falcopy"]
+    after = audit_snapshot()
+    assert (after[0], after[2], after[4]) == (before[0], before[2], before[4])
