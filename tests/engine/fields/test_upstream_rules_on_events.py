@@ -129,3 +129,11 @@ def test_port_in_matches_either_end() -> None:
     check = compile_condition(parse("fd.port in (80, 443)"), "syscall")
     fd = FdInfo(num=3, type="ipv4", sip="10.0.0.1", sport=40000, dip="10.0.0.2", dport=80, l4proto="tcp")
     assert check(SyscallEvent(type="connect", fd=fd, proc=ProcessInfo(pid=1, name="curl"))) is True
+
+
+def test_all_three_upstream_files_compile_against_our_tables(upstream_rules: Path) -> None:
+    names = ("falco_rules.yaml", "falco-incubating_rules.yaml", "falco-sandbox_rules.yaml")
+    result = rules_mod.load_rules([upstream_rules / n for n in names])
+    problems = [f.to_dict() for f in (*result.errors, *result.warnings)]
+    assert result.successful and not problems, problems
+    assert len(result.ruleset.rules) > 80
