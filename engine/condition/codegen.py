@@ -156,15 +156,18 @@ class _Generator:
         texts = [v.text for v in right.items] if isinstance(right, ListValue) else [right.text]  # type: ignore[union-attr]
         etype = left.type
         t = self.temp()
-        if node.op in ("in", "intersects") or (node.op in ("=", "==") and node.modifier is None):
+        op = node.op
+        if op == "in" and isinstance(node.left, FieldRef) and resolve_field(node.left, self.table)[0].match_any:
+            op = "intersects"  # alternatives (any ancestor, either end): one value in the set is enough
+        if op in ("in", "intersects") or (op in ("=", "==") and node.modifier is None):
             if etype in _IP_TYPES:
-                return self._ip_membership(node.op, value, texts, t, is_list=left.is_list)
-            if node.op in ("in", "intersects"):
-                values = frozenset(self._convert(texts, etype, node.op))
+                return self._ip_membership(op, value, texts, t, is_list=left.is_list)
+            if op in ("in", "intersects"):
+                values = frozenset(self._convert(texts, etype, op))
                 s = self.const(values, hint="S")
                 if not left.is_list:
                     return f"({value} in {s})"
-                if node.op == "in":
+                if op == "in":
                     return f"(({t} := {value}) and {s}.issuperset({t}))"
                 return f"(({t} := {value}) and not {s}.isdisjoint({t}))"
         if node.op == "pmatch":

@@ -89,6 +89,10 @@ class FieldSpec:
     arg_kind: ArgKind = ArgKind.KEY
     # Falco also accepts the argument after a dot for some fields: evt.arg.flags, k8s.pod.label.app.
     dotted_arg: bool = False
+    # A list field whose values are alternatives, not a collection: any ancestor (proc.aname without index),
+    # either socket end (fd.ip, fd.port). ``in`` on it matches when any value is in the set, as Falco's does;
+    # on an ordinary list field (ka.user.groups) ``in`` needs every value in the set.
+    match_any: bool = False
     extract: Extractor = _missing
     # Only usable in outputs / for display (Falco's EPF_NO_FILTER? not here: every field filters). Reserved.
     deprecated: bool = False

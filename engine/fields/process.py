@@ -229,7 +229,7 @@ def _f(name: str, ftype: FieldType, desc: str, extract: Any, **kw: Any) -> Field
     return FieldSpec(name=name, type=ftype, desc=desc, extract=extract, **kw)
 
 
-_IDX = {"arg": ArgMode.OPTIONAL, "arg_kind": ArgKind.INDEX}
+_IDX = {"arg": ArgMode.OPTIONAL, "arg_kind": ArgKind.INDEX, "match_any": True}  # any ancestor without index
 
 _PROC = (
     _f("proc.exe", T.STRING, "argv[0] as the process was started.", _own(_exe)),

@@ -110,8 +110,6 @@ def test_host_process_is_not_a_container(ruleset: Any) -> None:
     assert "Terminal shell in container" not in _fired(ruleset, ev)
 
 
-@pytest.mark.xfail(strict=True, reason="condition codegen treats `in` on list fields as all-of; Falco's "
-                   "proc.aname (no index) matches when ANY ancestor is in the set")
 def test_aname_in_matches_any_ancestor() -> None:
     from engine.condition import compile_condition, parse
 
@@ -121,8 +119,6 @@ def test_aname_in_matches_any_ancestor() -> None:
     assert check(SyscallEvent(type="openat", proc=proc)) is True
 
 
-@pytest.mark.xfail(strict=True, reason="condition codegen treats `in` on list fields as all-of; Falco's fd.port "
-                   "(either end) matches when ANY end's port is in the set")
 def test_port_in_matches_either_end() -> None:
     from engine.condition import compile_condition, parse
 
