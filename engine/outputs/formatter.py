@@ -138,6 +138,8 @@ class OutputFormatter:
                 raw = part.spec.extract(event, part.arg)
             except Exception:  # noqa: BLE001 -- an extractor must not raise; if one does, the value is missing
                 raw = None
+            if part.arg is not None and isinstance(raw, (list, tuple)) and len(raw) == 1:
+                raw = raw[0]  # an indexed pick (proc.aname[2]) is one value, printed bare as Falco prints it
             text, typed = render(raw)
             out.append(text)
             values[part.key] = typed

@@ -75,3 +75,15 @@ def test_fields_of_another_source_are_unknown() -> None:
 def test_field_names() -> None:
     fmt = OutputFormatter("%proc.name and %(fd.name)", "syscall")
     assert fmt.field_names == ("proc.name", "fd.name")
+
+
+def test_indexed_pick_from_a_list_field_prints_bare() -> None:
+    from engine.outputs.formatter import OutputFormatter
+    from engine.sources.syscall_event import ProcessInfo, SyscallEvent
+
+    proc = ProcessInfo(pid=3, name="cat", parent=ProcessInfo(pid=2, name="bash", parent=ProcessInfo(pid=1,
+                                                                                                   name="init")))
+    text, fields = OutputFormatter("gparent=%proc.aname[2] all=%proc.aname", "syscall").format(
+        SyscallEvent(type="openat", proc=proc))
+    assert text == "gparent=init all=(bash,init)"
+    assert fields["proc.aname[2]"] == "init"
