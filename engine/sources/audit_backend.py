@@ -24,7 +24,7 @@ import orjson
 from engine.fields.evttypes import SYSCALLS_FOR_EVENT
 from engine.sources.audit_decode import Decoder
 from engine.sources.audit_netlink import AUDIT_NLGRP_READLOG, AuditNetlinkError, AuditRule, AuditSocket
-from engine.sources.audit_records import Assembler, RecordError, parse_record
+from engine.sources.audit_records import AUDIT_PROCTITLE, Assembler, RecordError, parse_record
 from engine.sources.audit_syscalls import AUDIT_ARCH_X86_64, X86_64
 from engine.sources.base import SourceStats
 from engine.state.proctable import ProcessTable
@@ -225,9 +225,9 @@ class AuditBackend:
                     self._socket_overflows += 1
                     continue
                 raise
-            if got is None:
-                continue
             self._stats.payloads += 1
+            if got is None or got[0] == AUDIT_PROCTITLE:
+                continue  # PROCTITLE repeats argv, which the EXECVE record and the process table already give
             try:
                 group = self._assembler.add(parse_record(*got))
             except RecordError:

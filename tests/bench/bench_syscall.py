@@ -102,7 +102,11 @@ def main() -> int:
     base = rss_mb()
     table = ProcessTable(max_size=10_000)
     for i in range(5000):
-        entry = copy.deepcopy(real[i % len(real)])
+        entry = copy.copy(real[i % len(real)])  # then fresh strings: deepcopy would share them
+        for name in ("name", "exe", "exepath", "cmdline", "cwd"):
+            setattr(entry, name, getattr(entry, name).encode().decode())
+        entry.args = [a.encode().decode() for a in entry.args]
+        entry.env = [e.encode().decode() for e in entry.env]
         entry.pid = entry.tid = 1_000_000 + i
         table.put(entry)
     grown = rss_mb()
