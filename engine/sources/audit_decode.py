@@ -17,7 +17,7 @@ from engine.fields.evttypes import SYSCALLS_FOR_EVENT
 from engine.sources.audit_records import Group, Record, execve_args, number, signed64, untrusted
 from engine.sources.audit_syscalls import BY_NUMBER
 from engine.sources.syscall_event import ContainerInfo, FdInfo, ProcessInfo, SyscallEvent
-from engine.state.proctable import ProcessTable
+from engine.state.proctable import ProcessTable, normalize_exepath
 
 AT_FDCWD = -100
 O_DIRECTORY = 0o200000
@@ -136,7 +136,8 @@ class Decoder:
             proc.name = comm
         exe = untrusted(sc.fields.get("exe"))
         if exe:
-            proc.exepath = exe
+            proc.exepath, memfd = normalize_exepath(exe)
+            proc.exe_from_memfd = proc.exe_from_memfd or memfd
         if group.cwd:
             proc.cwd = group.cwd if group.cwd.endswith("/") else group.cwd + "/"
 

@@ -68,6 +68,14 @@ def _overlay_upper(pid: int) -> bool:
     return False
 
 
+def normalize_exepath(path: str) -> tuple[str, bool]:
+    """The exe path as Falco shows it and whether it is a memfd (``/memfd:x (deleted)`` -> ``memfd:x``)."""
+    path = path.removesuffix(" (deleted)")
+    if path.startswith("/memfd:"):
+        return path[1:], True
+    return path, False
+
+
 def read_process(pid: int, *, proc: str = "/proc") -> ProcessInfo | None:
     """A fresh ``ProcessInfo`` for a live process (None when it is gone or unreadable)."""
     base = f"{proc}/{pid}"
@@ -88,8 +96,7 @@ def read_process(pid: int, *, proc: str = "/proc") -> ProcessInfo | None:
         exepath = os.readlink(f"{base}/exe")
     except OSError:
         exepath = ""
-    memfd = exepath.startswith("/memfd:")
-    exepath = exepath.removesuffix(" (deleted)")
+    exepath, memfd = normalize_exepath(exepath)
     try:
         cwd = os.readlink(f"{base}/cwd")
     except OSError:

@@ -24,6 +24,13 @@ from engine.sources.replay import ReplaySource
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (audit netlink)")
 
 RULES = ("falco_rules.yaml", "falco-incubating_rules.yaml")
+MEMFD_SCRIPT = textwrap.dedent("""
+    import os, shutil
+    fd = os.memfd_create("payload", 0)
+    with open(shutil.which("sleep"), "rb") as src:
+        os.write(fd, src.read())
+    os.execv(f"/proc/self/fd/{fd}", ["payload", "0.5"])
+""")
 PTRACE_SCRIPT = textwrap.dedent("""
     import ctypes, os, subprocess, sys, time
     libc = ctypes.CDLL(None, use_errno=True)
@@ -99,6 +106,7 @@ def live_run(tmp_path_factory: pytest.TempPathFactory, upstream_rules: Path) -> 
         run("find_keys", ["find", str(secret_dir), "-name", "id_rsa"])
         run("shred", ["shred", str(work / "victim")])
         run("ptrace", [sys.executable, "-c", PTRACE_SCRIPT])
+        run("memfd", [sys.executable, "-c", MEMFD_SCRIPT])
         for argv in (["ls", str(work)], ["echo", "hello"], ["cat", "/etc/hostname"], ["date"], ["id"],
                      ["sh", "-c", "true"], ["grep", "root", "/etc/hostname"]):
             run("ordinary", argv)
@@ -124,6 +132,7 @@ def rules_for(live_run: dict[str, object], action: str) -> set[str]:
     ("find_keys", "Search Private Keys or Passwords"),
     ("shred", "Remove Bulk Data from Disk"),
     ("ptrace", "PTRACE attached to process"),
+    ("memfd", "Fileless execution via memfd_create"),
 ])
 def test_action_raises_falco_rule(live_run: dict[str, object], action: str, rule: str) -> None:
     assert not live_run["failures"], live_run["failures"]

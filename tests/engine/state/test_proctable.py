@@ -70,3 +70,10 @@ def test_fork_copies_parent_exit_prunes() -> None:
     child = table.on_fork(100, 101)
     assert child is not None and child.name == "bash" and child.ppid == 100 and child.parent is fake[100]
     assert table.on_exit(101) is child and 101 not in table
+
+
+def test_memfd_exepath_as_falco_shows_it() -> None:
+    from engine.state.proctable import normalize_exepath
+    assert normalize_exepath("/memfd:payload (deleted)") == ("memfd:payload", True)
+    assert normalize_exepath("/usr/bin/sleep") == ("/usr/bin/sleep", False)
+    assert normalize_exepath("/tmp/gone (deleted)") == ("/tmp/gone", False)
