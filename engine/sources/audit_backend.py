@@ -158,6 +158,20 @@ class AuditBackend:
             self.close()
             raise
 
+    def update_event_types(self, event_types: Iterable[str]) -> bool:
+        """Audit what a reloaded ruleset needs: add the new rule, then remove the old one (no gap in capture).
+
+        Returns False when the syscall set did not change (nothing is sent to the kernel).
+        """
+        wanted = syscalls_for(event_types)
+        if wanted == self.syscalls or self._ctl is None:
+            return False
+        old = AuditRule(self.syscalls, AUDIT_ARCH_X86_64, AUDIT_KEY)
+        self._ctl.add_rule(AuditRule(wanted, AUDIT_ARCH_X86_64, AUDIT_KEY))
+        self._ctl.delete_rule(old)
+        self.syscalls = wanted
+        return True
+
     def close(self) -> None:
         """Remove our rules and restore the saved status; safe to call twice."""
         self._stopping = True

@@ -201,6 +201,9 @@ class AuditSocket:
     def add_rule(self, rule: AuditRule) -> None:
         self.request(AUDIT_ADD_RULE, encode_rule(rule))
 
+    def delete_rule(self, rule: AuditRule) -> None:
+        self.request(AUDIT_DEL_RULE, encode_rule(rule))
+
     def list_rules(self) -> list[tuple[AuditRule, bytes]]:
         seq = self._send(AUDIT_LIST_RULES, b"", NLM_F_REQUEST)
         out: list[tuple[AuditRule, bytes]] = []

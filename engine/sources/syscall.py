@@ -135,6 +135,10 @@ class RecordingSource:
     def stop(self) -> None:
         self.inner.stop()
 
+    def update_event_types(self, event_types: Iterable[str]) -> bool:
+        update = getattr(self.inner, "update_event_types", None)
+        return bool(update(event_types)) if update is not None else False
+
     def events(self, **kwargs: Any) -> Iterator[Any]:
         from engine.sources.record import Recorder
         with Recorder(self.record_path) as recorder:

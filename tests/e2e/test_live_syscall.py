@@ -326,3 +326,19 @@ def test_other_audit_daemon_keeps_ownership_and_we_read_multicast(tmp_path: Path
     assert not [r for r in audit_snapshot()[3] if getattr(r, "key", "") == "falcopy"]
     after = audit_snapshot()
     assert (after[0], after[2], after[4]) == (before[0], before[2], before[4])
+
+
+def test_reloaded_ruleset_changes_the_audited_syscalls_without_a_gap(tmp_path: Path) -> None:
+    from engine.sources.audit_backend import AuditBackend
+    from engine.sources.audit_syscalls import X86_64
+    before = audit_snapshot()
+    backend = AuditBackend({"openat"}, state_file=tmp_path / "state.json")
+    try:
+        backend.start()
+        assert not backend.update_event_types({"openat"})
+        assert backend.update_event_types({"openat", "connect"})
+        ours = [r for r in audit_snapshot()[3] if getattr(r, "key", "") == "falcopy"]
+        assert len(ours) == 1 and X86_64["connect"] in ours[0].syscalls  # type: ignore[attr-defined]
+    finally:
+        backend.close()
+    assert audit_snapshot() == before
