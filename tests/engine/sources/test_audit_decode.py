@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from engine.sources.audit_decode import Decoder
 from engine.sources.audit_records import (
-    AUDIT_CWD, AUDIT_EOE, AUDIT_EXECVE, AUDIT_PATH, AUDIT_SOCKADDR, AUDIT_SYSCALL, Assembler, Group, parse_record,
+    AUDIT_CWD,
+    AUDIT_EOE,
+    AUDIT_EXECVE,
+    AUDIT_PATH,
+    AUDIT_SOCKADDR,
+    AUDIT_SYSCALL,
+    Assembler,
+    Group,
+    parse_record,
 )
 from engine.sources.syscall_event import ContainerInfo, ProcessInfo
 from engine.state.proctable import ProcessTable

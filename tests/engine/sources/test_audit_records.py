@@ -5,8 +5,18 @@ from __future__ import annotations
 import pytest
 
 from engine.sources.audit_records import (
-    AUDIT_CWD, AUDIT_EOE, AUDIT_EXECVE, AUDIT_PATH, AUDIT_SOCKADDR, AUDIT_SYSCALL, Assembler, RecordError,
-    execve_args, parse_record, sockaddr, untrusted,
+    AUDIT_CWD,
+    AUDIT_EOE,
+    AUDIT_EXECVE,
+    AUDIT_PATH,
+    AUDIT_SOCKADDR,
+    AUDIT_SYSCALL,
+    Assembler,
+    RecordError,
+    execve_args,
+    parse_record,
+    sockaddr,
+    untrusted,
 )
 
 SYSCALL = (b'audit(1700000000.123:4567): arch=c000003e syscall=257 success=yes exit=3 a0=ffffff9c a1=7ffd a2=0 '
@@ -44,7 +54,7 @@ def test_sockaddr_ipv4_ipv6_unix() -> None:
     assert v4 is not None and (v4.family, v4.ip, v4.port) == ("ipv4", "8.8.8.8", 80)
     v6 = sockaddr(b"0A0001BB00000000" + b"00" * 15 + b"01" + b"00000000")
     assert v6 is not None and (v6.family, v6.ip, v6.port) == ("ipv6", "::1", 443)
-    unix = sockaddr(b"0100" + "/run/x.sock".encode().hex().encode() + b"00")
+    unix = sockaddr(b"0100" + b"/run/x.sock".hex().encode() + b"00")
     assert unix is not None and (unix.family, unix.path) == ("unix", "/run/x.sock")
     assert sockaddr(b"zz") is None
 

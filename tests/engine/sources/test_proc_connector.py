@@ -11,7 +11,12 @@ import time
 import pytest
 
 from engine.sources.proc_connector import (
-    CN_IDX_PROC, CN_VAL_PROC, PROC_EVENT_EXEC, PROC_EVENT_EXIT, PROC_EVENT_FORK, ProcConnectorBackend,
+    CN_IDX_PROC,
+    CN_VAL_PROC,
+    PROC_EVENT_EXEC,
+    PROC_EVENT_EXIT,
+    PROC_EVENT_FORK,
+    ProcConnectorBackend,
     parse_proc_event,
 )
 
