@@ -189,9 +189,12 @@ class Decoder:
             if event.type == "connect":
                 info.dip, info.dport, info.sip, info.sport, info.is_server = addr.ip, addr.port, "0.0.0.0", 0, False
                 info.name = f"{info.sip}:{info.sport}->{addr.ip}:{addr.port}"
-            else:
-                info.sip, info.sport, info.is_server = addr.ip, addr.port, True
+            elif event.type == "bind":  # our own (server) address: the destination end in the model
+                info.dip, info.dport, info.is_server = addr.ip, addr.port, True
                 info.name = f"{addr.ip}:{addr.port}"
+            else:  # accept/accept4 report the peer: the client, the source end; our own end is not logged
+                info.sip, info.sport, info.dip, info.dport, info.is_server = addr.ip, addr.port, "0.0.0.0", 0, True
+                info.name = f"{addr.ip}:{addr.port}->0.0.0.0:0"
             event.args["tuple"] = info.name
         elif addr is not None and addr.family == "unix":
             info.type, info.name = "unix", addr.path or ""

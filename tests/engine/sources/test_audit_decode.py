@@ -92,6 +92,19 @@ def test_connect_builds_socket_tuple() -> None:
     assert event.fd.name == "0.0.0.0:0->10.0.0.1:443" and event.args["fd"] == 4
 
 
+def test_bind_is_the_server_end_and_accept_reports_the_client() -> None:
+    # x86_64: bind = 49, accept = 43; the sockaddr of bind is our own address, of accept the peer's
+    bound = decoder().decode(group(49, "a0=4 a1=0 a2=10 a3=0", (AUDIT_SOCKADDR, "saddr=02001F900A000001"),
+                                   exit_code="0"))
+    assert bound is not None and bound.fd is not None
+    assert (bound.fd.dip, bound.fd.dport, bound.fd.sip, bound.fd.is_server) == ("10.0.0.1", 8080, None, True)
+    peer = decoder().decode(group(43, "a0=4 a1=0 a2=10 a3=0", (AUDIT_SOCKADDR, "saddr=0200D4310A000002"),
+                                  exit_code="5"))
+    assert peer is not None and peer.fd is not None
+    assert (peer.fd.sip, peer.fd.sport, peer.fd.is_server) == ("10.0.0.2", 54321, True)
+    assert peer.fd.name == "10.0.0.2:54321->0.0.0.0:0"
+
+
 def test_symlink_target_and_rename_paths() -> None:
     link = decoder().decode(group(266, "a0=0 a1=ffffff9c a2=0 a3=0", (AUDIT_CWD, 'cwd="/tmp"'),
                                   (AUDIT_PATH, 'item=0 name="/tmp/" nametype=PARENT'),
