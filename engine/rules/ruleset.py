@@ -95,7 +95,8 @@ class Ruleset:
     def evaluate(self, event: Any) -> list[CompiledRule]:
         """Matching rules: the first one (default) or all of them (``rule_matching="all"``)."""
         out: list[CompiledRule] = []
-        for rule in self.candidates(event):
+        lookup = self._lookups.get(event.source) if self._lookups else None  # ``candidates``, inlined
+        for rule in (lookup(event) if lookup is not None else self.candidates(event)):
             if rule.match(event):
                 out.append(rule)
                 if self._first:
