@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from shared_material import REPO, require_shared, shared_dir
 
 __all__ = ["REPO", "require_shared", "shared_dir"]

@@ -11,8 +11,18 @@ from functools import cache
 
 from engine.fields.base import ArgKind, ArgMode, FieldClass, FieldSpec, FieldType
 
-__all__ = ["ArgKind", "ArgMode", "FieldClass", "FieldSpec", "FieldType", "field_classes", "lookup",
-           "fields_for_source", "plugin_versions", "SOURCES"]
+__all__ = [
+    "SOURCES",
+    "ArgKind",
+    "ArgMode",
+    "FieldClass",
+    "FieldSpec",
+    "FieldType",
+    "field_classes",
+    "fields_for_source",
+    "lookup",
+    "plugin_versions",
+]
 
 # Sibling modules holding field tables, in the order Falco lists the classes.
 _TABLE_MODULES = ("evt", "process", "user", "fd", "container", "k8s", "k8saudit")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import logging
 import sys
+
 import click
 
 from falcoctl_py import __version__

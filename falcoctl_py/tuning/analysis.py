@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,13 +31,13 @@ from falcoctl_py.tuning.samples import Interval, Sample, by_node, intervals
 class Options:
     rules: tuple[Path, ...]
     profile: str = "medium"
-    budget: Budget = Budget()
+    budget: Budget = field(default_factory=Budget)
     allow_unguarded: bool = False
     min_per_hour: float = 60.0
 
 
 def read_alerts(path: Path) -> list[dict[str, Any]]:
-    out = []
+    out: list[dict[str, Any]] = []
     if not path.exists():
         return out
     with path.open("rb") as fh:

@@ -64,9 +64,9 @@ def free_port() -> int:
 def write_audit_stream(path: Path, *, source: Path | None, count: int, seed: int) -> list[bytes]:
     """The window's audit events as JSON lines: the file given, or a generated realistic stream."""
     if source is not None:
-        from engine.sources.replay import ReplayError, ReplaySource
-
         import orjson
+
+        from engine.sources.replay import ReplayError, ReplaySource
 
         try:
             lines = [orjson.dumps(ev.obj) for ev in ReplaySource(source, name="k8s_audit")]
@@ -107,10 +107,9 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: f
             tail = log.read_text(errors="replace").strip().splitlines()[-5:] if log.exists() else []
             raise FindingsError("the engine exited during start-up (exit "
                                 f"{proc.returncode}): {' | '.join(tail) or 'no log'}")
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(url, timeout=1) as resp:
-                if resp.status == 200:
-                    return
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=1) as resp:
+            if resp.status == 200:
+                return
         time.sleep(0.2)
     raise ClusterError(f"the engine did not become healthy at {url} within {timeout:.0f} s (log: {log})")
 

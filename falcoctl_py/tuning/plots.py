@@ -34,8 +34,8 @@ def line_chart(title: str, series: Mapping[str, Sequence[tuple[float, float]]], 
     x1 = x1 if x1 > x0 else x0 + 1
     sx = (width - pad_l - pad_r) / (x1 - x0)
     sy = (height - pad_t - pad_b) / y1
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
-             f'aria-label="{escape(title)}" font-family="sans-serif" font-size="11">',
+    parts = [(f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
+             f'aria-label="{escape(title)}" font-family="sans-serif" font-size="11">'),
              f'<text x="{pad_l}" y="16" font-size="13" font-weight="bold">{escape(title)}</text>',
              f'<line x1="{pad_l}" y1="{height - pad_b}" x2="{width - pad_r}" y2="{height - pad_b}" stroke="#999"/>',
              f'<line x1="{pad_l}" y1="{pad_t}" x2="{pad_l}" y2="{height - pad_b}" stroke="#999"/>']
@@ -62,8 +62,8 @@ def bar_chart(title: str, rows: Sequence[tuple[str, Sequence[float]]], *, legend
     height = pad_t + len(rows) * (bar_h * len(legend) + gap) + 10
     top = max([v for _, vals in rows for v in vals] + [limit or 0.0, 1e-12])
     scale = (width - pad_l - 60) / top
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
-             f'aria-label="{escape(title)}" font-family="sans-serif" font-size="11">',
+    parts = [(f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
+             f'aria-label="{escape(title)}" font-family="sans-serif" font-size="11">'),
              f'<text x="4" y="16" font-size="13" font-weight="bold">{escape(title)}</text>']
     for i, name in enumerate(legend):
         parts.append(f'<text x="{pad_l + 90 * i}" y="30" fill="{PALETTE[i % len(PALETTE)]}">{escape(name)}</text>')

@@ -41,22 +41,22 @@ def summary_rows(doc: Mapping[str, Any]) -> list[tuple[str, str]]:
     rows = [("window", f"{doc['duration_seconds']:.0f} s, {doc['mode']}")]
     for node in doc["overhead"]["nodes"]:
         rows.append((f"engine on {node['node']}",
-                     f"CPU p95 {node['cpu_cores_p95'] * 1000:.0f}m ({node['cpu_fraction_p95']:.2%} of node), "
+                     (f"CPU p95 {node['cpu_cores_p95'] * 1000:.0f}m ({node['cpu_fraction_p95']:.2%} of node), "
                      f"RSS p95 {_mib(node['rss_bytes_p95'])} ({node['memory_fraction_p95']:.2%}) — "
-                     f"{node['verdict']}"))
+                     f"{node['verdict']}")))
     for source, rate in sorted(doc["events_per_second"].items()):
         rows.append((f"events/s {source}", f"{rate:,.0f}"))
     rows.append(("drops", f"{doc['drops_total']:,.0f}"))
-    rows.append(("alerts before → after", f"{ver['alerts_before']:,} → {ver['alerts_after']:,} "
-                                          f"({ver['reduction']:.1%} fewer)"))
+    rows.append(("alerts before → after", (f"{ver['alerts_before']:,} → {ver['alerts_after']:,} "
+                                          f"({ver['reduction']:.1%} fewer)")))
     accepted = sum(1 for p in doc["proposals"] if p["accepted"])
     rows.append(("proposals", f"{accepted} accepted, {len(doc['proposals']) - accepted} refused or flagged"))
     rows.append(("guard detections", f"{guard['detections_before']} before, {guard['detections_after']} after"
                                      + (f", LOST {len(guard['lost'])}" if guard["lost"] else ", none lost")))
     acc = doc.get("accuracy")
     if acc:
-        rows.append(("CPU accuracy", f"engine {acc['engine_cpu_seconds']:.2f} s vs {acc['method']} "
-                                     f"{acc['independent_cpu_seconds']:.2f} s ({acc['relative_error']:+.1%})"))
+        rows.append(("CPU accuracy", (f"engine {acc['engine_cpu_seconds']:.2f} s vs {acc['method']} "
+                                     f"{acc['independent_cpu_seconds']:.2f} s ({acc['relative_error']:+.1%})")))
     t = doc.get("tuner_overhead")
     if t:
         rows.append(("tuner's own sampling", f"{t['fraction_of_core']:.2%} of a core"))

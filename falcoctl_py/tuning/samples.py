@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +48,7 @@ def intervals(samples: Sequence[Sample]) -> list[Interval]:
     """Per-interval rates of one engine's samples (sorted by time); counter resets start a new baseline."""
     out: list[Interval] = []
     ordered = sorted(samples, key=lambda s: s.t)
-    for prev, cur in zip(ordered, ordered[1:]):
+    for prev, cur in pairwise(ordered):
         dt = cur.t - prev.t
         if dt <= 0 or cur.cpu_seconds < prev.cpu_seconds:
             continue  # duplicate scrape or restarted engine

@@ -26,7 +26,7 @@ def main() -> int:
     rates = doc["events_per_second"]
     cost = doc["cost_model"]["cpu_seconds_per_1k_events"]
     print(f"tune --local --duration 20: {wall:.1f} s wall (target < 40 s)")
-    print(f"  events/s fed: " + ", ".join(f"{s} {r:,.0f}" for s, r in sorted(rates.items())))
+    print("  events/s fed: " + ", ".join(f"{s} {r:,.0f}" for s, r in sorted(rates.items())))
     print(f"  tuner sampling: {doc['tuner_overhead']['fraction_of_core']:.2%} of a core (target < 1%)")
     if acc:
         print(f"  engine CPU {acc['engine_cpu_seconds']:.2f} s vs {acc['method']} {acc['independent_cpu_seconds']:.2f} s"

@@ -60,8 +60,9 @@ def test_name_alone_is_not_enough_for_the_backup_agent(corpus: list[guard.Scenar
 
 def test_rule_without_scenario_is_refused_unless_allowed(corpus: list[guard.Scenario]) -> None:
     p = exception("Some Upstream Rule", proc__name="x")
-    extra = ("extra.yaml", "- rule: Some Upstream Rule\n  desc: d\n  condition: evt.type = open and proc.name = y\n"
-                          "  output: o %proc.name\n  priority: INFO\n")
+    text = ("- rule: Some Upstream Rule\n  desc: d\n  condition: evt.type = open and proc.name = y\n"
+            "  output: o %proc.name\n  priority: INFO\n")
+    extra = ("extra.yaml", text)
     rules = [*DEFAULT_RULES, extra]
     (refused,), _ = guard.screen([p], rules_files=rules, corpus=corpus)
     assert not refused.accepted and "no guard scenario" in refused.refused_because[0]
