@@ -29,10 +29,18 @@ def iso8601_ns(ts: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{nanos:09d}Z"
 
 
+_CLOCK: dict[int, str] = {}  # second -> "HH:MM:SS": alerts come in time order, so this is nearly always a hit
+
+
 def clock_ns(ts: int) -> str:
     """The time prefix Falco puts before each output line: ``14:29:12.581541000`` (UTC)."""
     secs, nanos = divmod(int(ts), 1_000_000_000)
-    return time.strftime("%H:%M:%S", time.gmtime(secs)) + f".{nanos:09d}"
+    hms = _CLOCK.get(secs)
+    if hms is None:
+        if len(_CLOCK) >= 1024:
+            _CLOCK.clear()
+        hms = _CLOCK[secs] = time.strftime("%H:%M:%S", time.gmtime(secs))
+    return f"{hms}.{nanos:09d}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -81,6 +81,8 @@ def _ref(text: str) -> FieldRef:
 
 def render(value: Any) -> tuple[str, Any]:
     """(text, typed value) for one extracted value."""
+    if type(value) is str:  # the common case (k8s audit fields are strings); str() of a str is itself
+        return value, value
     if value is None:
         return NA, None
     if isinstance(value, bool):
@@ -110,6 +112,7 @@ class OutputFormatter:
         self.output = output
         self.source = source
         self._parts: list[str | _Token] = []
+        self._plan: tuple[tuple[Any, Any, Any, Any], ...] | None = None
         for part in _split(output):
             if isinstance(part, str):
                 self._parts.append(part)
@@ -128,19 +131,27 @@ class OutputFormatter:
         return tuple(p.key for p in self._parts if isinstance(p, _Token))
 
     def format(self, event: Any) -> tuple[str, dict[str, Any]]:
+        plan = self._plan
+        if plan is None:  # (literal, None, None, None) or (None, key, extract, arg), built on first use
+            plan = self._plan = tuple((p, None, None, None) if isinstance(p, str)
+                                      else (None, p.key, p.spec.extract, p.arg) for p in self._parts)
         out: list[str] = []
         values: dict[str, Any] = {}
-        for part in self._parts:
-            if isinstance(part, str):
-                out.append(part)
+        for literal, key, extract, arg in plan:
+            if literal is not None:
+                out.append(literal)
                 continue
             try:
-                raw = part.spec.extract(event, part.arg)
+                raw = extract(event, arg)
             except Exception:  # noqa: BLE001 -- an extractor must not raise; if one does, the value is missing
                 raw = None
-            if part.arg is not None and isinstance(raw, (list, tuple)) and len(raw) == 1:
+            if type(raw) is str:  # ``render`` of a string, inlined
+                out.append(raw)
+                values[key] = raw
+                continue
+            if arg is not None and isinstance(raw, (list, tuple)) and len(raw) == 1:
                 raw = raw[0]  # an indexed pick (proc.aname[2]) is one value, printed bare as Falco prints it
             text, typed = render(raw)
             out.append(text)
-            values[part.key] = typed
+            values[key] = typed
         return "".join(out), values
