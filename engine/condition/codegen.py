@@ -134,6 +134,9 @@ class _Generator:
             return f"{fn}(" + ", ".join(self.operand(a) for a in node.args) + ")"
         spec, arg = resolve_field(node, self.table)
         call = f"{self.const(spec.extract, hint='X')}(e, {arg!r})"
+        inline = getattr(spec.extract, "inline", None)  # an extractor may offer an equivalent inline expression
+        if inline is not None:
+            call = inline(arg, "e", call) or call
         key = (spec.name, arg)
         if self.uses[key] < 2:
             return call

@@ -160,7 +160,7 @@ def _json_fields(prefix: str) -> tuple[FieldSpec, ...]:
            arg=ArgMode.REQUIRED, arg_kind=ArgKind.KEY),
         _f(f"{prefix}.obj", "The whole event as JSON text", x.cached("json.obj", lambda o, a: render(o))),
         _f(f"{prefix}.rawtime", "The event time in nanoseconds since the epoch, as text",
-           lambda event, arg: str(event.ts)),
+           x.rawtime),
     )
 
 

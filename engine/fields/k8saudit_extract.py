@@ -98,6 +98,9 @@ def scalar(*keys: str) -> Callable[[Any, Any], Any]:
         def one(event: Any, arg: Any) -> str | None:
             v = event.obj.get(k1)
             return v if v is None or type(v) is str else render(v)
+        # Generated-code form (see ``engine.condition.codegen``): same reads, the call only to render non-strings.
+        one.inline = lambda arg, event, call: (  # type: ignore[attr-defined]
+            f"(_jv if (_jv := {event}.obj.get({k1!r})) is None or type(_jv) is str else {call})")
         return one
     if len(keys) == 2:
         k1, k2 = keys
@@ -108,6 +111,9 @@ def scalar(*keys: str) -> Callable[[Any, Any], Any]:
                 return None
             v = v.get(k2)
             return v if v is None or type(v) is str else render(v)
+        two.inline = lambda arg, event, call: (  # type: ignore[attr-defined]
+            f"(None if type(_jo := {event}.obj.get({k1!r})) is not dict else "
+            f"(_jv if (_jv := _jo.get({k2!r})) is None or type(_jv) is str else {call}))")
         return two
 
     def many(event: Any, arg: Any) -> str | None:
@@ -325,3 +331,23 @@ def jevt_value(event: Any, arg: Any) -> str | None:
     if key not in cache:
         cache[key] = render(v)
     return cache[key]  # type: ignore[no-any-return]
+
+
+def _jevt_value_inline(arg: Any, event: str, call: str) -> str | None:
+    """Generated-code form of ``jevt_value`` for a one-token pointer (``/stage``): the dict read inline, the call
+    only for values that need rendering (or an event whose ``obj`` is not a dict). Same results as the call."""
+    tokens = pointer_tokens(arg) if type(arg) is str else None
+    if tokens is None or len(tokens) != 1:
+        return None
+    return (f"(_jv if type(_jo := {event}.obj) is dict and ((_jv := _jo.get({tokens[0]!r})) is None "
+            f"or type(_jv) is str) else {call})")
+
+
+jevt_value.inline = _jevt_value_inline  # type: ignore[attr-defined]  # read by engine.condition.codegen
+
+
+def rawtime(event: Any, arg: Any) -> str:
+    return str(event.ts)
+
+
+rawtime.inline = lambda arg, event, call: f"str({event}.ts)"  # type: ignore[attr-defined]
