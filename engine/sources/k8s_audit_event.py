@@ -58,6 +58,11 @@ _SECONDS_MAX = 1024
 
 def parse_rfc3339_ns(text: str) -> int:
     """RFC 3339 time (seconds to nanoseconds precision, any offset) -> int nanoseconds since the epoch."""
+    if type(text) is str and len(text) == 27 and text[26] == "Z" and text[19] == ".":  # kube-apiserver's form
+        base = _SECONDS.get(text[:19])
+        frac = text[20:26]
+        if base is not None and frac.isdigit() and frac.isascii():
+            return base + int(frac) * 1000  # == int(frac.ljust(9, "0")) for six digits
     if type(text) is str and len(text) >= 20 and text[-1] == "Z":
         frac = text[19:-1]
         if not frac or (frac[0] == "." and 1 < len(frac) <= 10 and frac[1:].isdigit() and frac.isascii()):
