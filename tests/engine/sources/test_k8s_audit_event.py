@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import orjson
 import pytest
 
@@ -57,3 +59,18 @@ def test_non_audit_input_is_named(payload: bytes, why: str) -> None:
     with pytest.raises(AuditDecodeError, match=why) as info:
         decode_payload(payload)
     assert "k8s audit event" in str(info.value) or "timestamp" in str(info.value)
+
+
+def test_timestamp_fast_path_equals_the_general_parser() -> None:
+    import random
+
+    from engine.sources.k8s_audit_event import _parse_slow, parse_rfc3339_ns
+
+    rng = random.Random(5)
+    for _ in range(3000):
+        secs = rng.randrange(0, 4_000_000_000)
+        stamp = datetime.fromtimestamp(secs, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        digits = rng.choice([0, 3, 6, 9])
+        frac = f".{rng.randrange(10**digits):0{digits}d}" if digits else ""
+        text = stamp + frac + "Z"
+        assert parse_rfc3339_ns(text) == _parse_slow(text), text
