@@ -57,6 +57,9 @@ def command(local: bool, duration: float, rules: tuple[Path, ...], profile: str,
     rule_files = list(rules) or _default_rules()
     if not rule_files:
         raise UsageError("no --rules given and no bundled default rules found")
+    from falcoctl_py.profiles import load_profile
+
+    load_profile(profile)  # a bad profile fails now, not after the measurement window
     opts = Options(rules=tuple(rule_files), profile=profile, allow_unguarded=allow_unguarded)
     if local:
         if apply or context or kubeconfig:

@@ -60,3 +60,10 @@ def test_options_for_the_cluster_are_refused_locally(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "falcoctl_py.cli.main", "tune", "--local", "--apply", "--out",
                            str(tmp_path)], capture_output=True, text=True, check=False, timeout=60)
     assert proc.returncode == 2 and "--apply" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_unknown_profile_fails_before_measuring(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "falcoctl_py.cli.main", "tune", "--local", "--profile", "nope",
+                           "--out", str(tmp_path / "out")], capture_output=True, text=True, check=False, timeout=30)
+    assert proc.returncode == 2 and "unknown profile 'nope'" in proc.stderr
+    assert not (tmp_path / "out").exists()  # no engine was started, nothing written
