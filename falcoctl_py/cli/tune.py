@@ -6,6 +6,7 @@ the analysis and the files are ``falcoctl_py.tuning``'s.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import click
@@ -26,10 +27,16 @@ def _syscall_sample() -> Path:
     return Path(str(resources.files("falcoctl_py").joinpath("data/syscall-sample.jsonl")))
 
 
+def _finite(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    if not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a number of seconds", ctx=ctx, param=param)
+    return value
+
+
 @click.command("tune")
 @click.option("--local", "local", is_flag=True, help="Run the bundled engine on this machine.")
-@click.option("--duration", type=click.FloatRange(min=5), default=60.0, show_default=True,
-              help="Measurement window in seconds.")
+@click.option("--duration", type=click.FloatRange(min=5, max=86400), default=60.0, show_default=True,
+              callback=_finite, help="Measurement window in seconds.")
 @click.option("--rules", "rules", multiple=True, type=click.Path(path_type=Path, exists=True, dir_okay=False),
               help="Base rules file (repeat per file; default: the engine's bundled rules).")
 @click.option("--profile", default="medium", show_default=True, help="Sizing profile for values and manifests.")
@@ -57,9 +64,16 @@ def command(local: bool, duration: float, rules: tuple[Path, ...], profile: str,
     rule_files = list(rules) or _default_rules()
     if not rule_files:
         raise UsageError("no --rules given and no bundled default rules found")
+    from falcoctl_py.cli.engine import load_ruleset
     from falcoctl_py.profiles import load_profile
 
-    load_profile(profile)  # a bad profile fails now, not after the measurement window
+    # Everything that can be wrong with the input fails now, not after the measurement window.
+    load_profile(profile)
+    load_ruleset(rule_files, rule_matching="first")  # prints every finding with file:line:col, exit 1
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create output directory {out_dir}: {exc.strerror or exc}") from None
     opts = Options(rules=tuple(rule_files), profile=profile, allow_unguarded=allow_unguarded)
     if local:
         if apply or context or kubeconfig:

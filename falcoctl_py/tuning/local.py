@@ -100,13 +100,30 @@ def engine_config(*, rules: Sequence[Path], webhook: str, metrics: str, alerts: 
     }
 
 
+def last_error(log: Path) -> str:
+    """The message of the engine's last error (or last) log line; the engine logs JSON lines here."""
+    import orjson
+
+    lines = log.read_text(errors="replace").strip().splitlines() if log.exists() else []
+    messages = []
+    for line in lines:
+        try:
+            doc = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            messages.append(("error", line))
+            continue
+        if isinstance(doc, dict):
+            messages.append((str(doc.get("level", "")), str(doc.get("msg", line))))
+    errors = [m for level, m in messages if level == "error"]
+    return (errors or [m for _, m in messages] or [""])[-1]
+
+
 def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            tail = log.read_text(errors="replace").strip().splitlines()[-5:] if log.exists() else []
-            raise FindingsError("the engine exited during start-up (exit "
-                                f"{proc.returncode}): {' | '.join(tail) or 'no log'}")
+            raise FindingsError(f"the engine exited during start-up (exit {proc.returncode}): "
+                                f"{last_error(log) or 'no log'} (log: {log})")
         with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=1) as resp:
             if resp.status == 200:
                 return

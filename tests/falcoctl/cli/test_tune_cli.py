@@ -67,3 +67,33 @@ def test_unknown_profile_fails_before_measuring(tmp_path: Path) -> None:
                            "--out", str(tmp_path / "out")], capture_output=True, text=True, check=False, timeout=30)
     assert proc.returncode == 2 and "unknown profile 'nope'" in proc.stderr
     assert not (tmp_path / "out").exists()  # no engine was started, nothing written
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (["--duration", "nan"], "not a number of seconds"),
+    (["--duration", "inf"], "5<=x<=86400"),
+    (["--out", "/proc/falcopy-no-such-dir"], "cannot create output directory"),
+])
+def test_bad_input_fails_before_measuring(args: list[str], needle: str, tmp_path: Path) -> None:
+    argv = ["tune", "--local", "--out", str(tmp_path / "out"), *args]
+    proc = subprocess.run([sys.executable, "-m", "falcoctl_py.cli.main", *argv], capture_output=True, text=True,
+                          check=False, timeout=30)
+    assert proc.returncode == 2 and needle in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_broken_rules_are_reported_with_their_location_before_measuring(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- rule: r1\n  desc: d\n  condition: evt.type = open and (\n  output: o\n  priority: INFO\n")
+    proc = subprocess.run([sys.executable, "-m", "falcoctl_py.cli.main", "tune", "--local", "--rules", str(bad),
+                           "--out", str(tmp_path / "out")], capture_output=True, text=True, check=False, timeout=30)
+    assert proc.returncode == 1
+    assert f"{bad}:3:14: LOAD_ERR_COMPILE_CONDITION rule 'r1'" in proc.stderr
+
+
+def test_engine_start_failure_names_the_engine_error(tmp_path: Path) -> None:
+    from falcoctl_py.tuning.local import last_error
+
+    log = tmp_path / "engine.log"
+    log.write_text('{"level":"info","msg":"loading"}\n{"level":"error","msg":"metrics.listen: address in use"}\n'
+                   '{"level":"info","msg":"bye"}\n')
+    assert last_error(log) == "metrics.listen: address in use"
