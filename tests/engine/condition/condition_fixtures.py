@@ -1,6 +1,6 @@
 """Local field table and dict-backed events for the condition tests (imported by conftest and tests).
 
-Tests use this table, not the real field registry, so they do not depend on other engineers' field modules.
+Tests use this table, not the real field registry, so they do not depend on the real field modules.
 """
 
 from __future__ import annotations
