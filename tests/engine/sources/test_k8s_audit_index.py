@@ -157,10 +157,8 @@ def test_upstream_rules_get_the_constraints_their_conditions_pin(upstream_rules:
 
 
 def _load(paths: list[Any], **kwargs: Any) -> Any:
-    try:
-        from engine.rules import load_rules
-    except ImportError:
-        pytest.skip("the rules loader is not in this tree yet")
+    from engine.rules import load_rules
+
     result = load_rules(paths, rule_matching="all", **kwargs)
     assert result.successful, [e.to_dict() for e in result.errors]
     return result.ruleset
