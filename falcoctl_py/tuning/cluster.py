@@ -3,7 +3,8 @@
 Owns: the in-cluster measurement window — which pods, on which nodes and pools, node shapes from the Node
 objects, metrics once a second, and the alerts each engine printed during the window (its log, Falco JSON lines)
 for the noise analysis. API access goes through ``falcoctl_py.k8s``; parsing through ``collector``. With
-``--apply`` the accepted exceptions go out through the rules-only upgrade path and the run measures again.
+``--apply`` the accepted exceptions go out through the rules-only upgrade path, resources re-sized from the
+measured cost model go out through the engine upgrade path when a pool is over budget, and the run measures again.
 """
 
 from __future__ import annotations
@@ -116,6 +117,20 @@ def apply_exceptions(kube: Kube, *, namespace: str, release: str, context: str |
                                kubeconfig=str(kubeconfig) if kubeconfig else None), files)
 
 
+def apply_resources(kube: Kube, helm: Any, *, namespace: str, release: str, context: str | None,
+                    kubeconfig: Path | None, profile: str, cost_model: Path, timeout: float = 300.0) -> Any:
+    """Re-size the release from the measured cost model through the engine upgrade path (helm upgrade with
+    rollback on failure, rollout watched, health verified), keeping the user's stored overrides and profile."""
+    from falcoctl_py.deploy import install as plan
+    from falcoctl_py.deploy.steps import Target
+
+    target = Target(release=release, namespace=namespace, context=context,
+                    kubeconfig=str(kubeconfig) if kubeconfig else None)
+    opts = plan.InstallOptions(target=target, profile=plan.stored_profile(kube, target) or profile,
+                               cost_model=str(cost_model), timeout=timeout)
+    return plan.plan_and_apply(kube, helm, opts, plan.Callbacks(confirm=lambda _question: True))
+
+
 def measure(kube: Kube, namespace: str, *, release: str, duration: float) -> tuple[list[Sample], list[Any], float]:
     pods = engine_pods(kube, namespace, release=release)
     t0 = time.time()
@@ -135,8 +150,12 @@ def measure(kube: Kube, namespace: str, *, release: str, duration: float) -> tup
 
 def run_cluster(opts: Options, *, out_dir: Path, duration: float, context: str | None, kubeconfig: Path | None,
                 namespace: str, apply: bool, max_iterations: int, quiet: bool = False,
-                release: str = "falco-py") -> dict[str, Any]:
+                release: str = "falco-py", helm: Any = None) -> dict[str, Any]:
     kube = connect(context=context, kubeconfig=str(kubeconfig) if kubeconfig else None)
+    if apply and helm is None:
+        from falcoctl_py.helm import Helm
+
+        helm = Helm()
     iterations: list[dict[str, Any]] = []
     doc: dict[str, Any] = {}
     applied: list[Proposal] = []  # exceptions pushed by earlier iterations stay in the override
@@ -160,9 +179,15 @@ def run_cluster(opts: Options, *, out_dir: Path, duration: float, context: str |
             break
         if i > 0 and iterations[-1]["alerts"] >= iterations[-2]["alerts"] and within:
             break  # nothing improves
+        if i + 1 >= max_iterations:
+            break  # no measurement would follow what we push now
         applied += accepted
         (out_dir / "tuned-rules.yaml").write_text(render_override(applied))
-        apply_exceptions(kube, namespace=namespace, release=release, context=context, kubeconfig=kubeconfig,
-                         tuned=out_dir / "tuned-rules.yaml", work=out_dir / f"applied-{i + 1}")
+        if accepted:
+            apply_exceptions(kube, namespace=namespace, release=release, context=context, kubeconfig=kubeconfig,
+                             tuned=out_dir / "tuned-rules.yaml", work=out_dir / f"applied-{i + 1}")
+        if not within:
+            apply_resources(kube, helm, namespace=namespace, release=release, context=context,
+                            kubeconfig=kubeconfig, profile=opts.profile, cost_model=out_dir / "cost-model.json")
     doc["iterations"] = iterations
     return doc

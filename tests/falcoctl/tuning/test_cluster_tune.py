@@ -77,3 +77,44 @@ async def test_cluster_window_scrapes_every_pod_through_the_proxy(api: Any, tmp_
     assert prop["fields"][:2] == ["proc.name", "proc.pname"]
     assert doc["verification"]["alerts_after"] == 0
     assert (tmp_path / "out" / "report.html").exists()
+
+
+async def test_resources_go_through_the_engine_upgrade_path(api: Any, tmp_path: Path) -> None:  # noqa: F811
+    import json
+
+    from falcoctl_py.errors import ClusterError
+    from falcoctl_py.tuning.cluster import apply_resources
+    from tests.falcoctl.deploy.fake_helm import FakeHelm
+    from tests.kmock_support import dns_service, endpoint_slice
+
+    api.seed("v1/nodes", node("n1", labels={"eks.amazonaws.com/nodegroup": "general"}, cpu="8", memory="32Gi"))
+    api.seed("discovery.k8s.io/v1/endpointslices", endpoint_slice(["172.18.0.2"]))
+    api.seed("v1/services", dns_service())
+    base = json.loads((Path(__file__).resolve().parents[3] / "falcoctl_py" / "data" / "cost-model.default.json")
+                      .read_text())
+    pushed: dict[str, dict[str, Any]] = {}
+
+    for name, cost in (("cheap", 0.001), ("costly", 2.0)):
+        doc = json.loads(json.dumps(base))
+        for entry in doc["cpu_seconds_per_1k_events"].values():
+            entry.update(value=cost, estimate=False)
+        (tmp_path / f"{name}.json").write_text(json.dumps(doc))
+
+        def upgrade(argv: list[str], name: str = name) -> None:  # what helm received, read while it exists
+            pushed[name] = json.loads(Path(argv[argv.index("--values") + 1]).read_text())
+
+        helm = FakeHelm(on_upgrade=upgrade)
+        try:
+            await in_thread(apply_resources, api.kube(), helm, namespace="falco-py", release="falco-py",
+                            context=None, kubeconfig=api.kubeconfig, profile="medium",
+                            cost_model=tmp_path / f"{name}.json", timeout=1)
+        except ClusterError:
+            pass  # nothing rolls out in the emulator after a fake helm; the upgrade itself is what is checked
+        argv = next(c for c in helm.calls if c[:2] == ["upgrade", "--install"])
+        assert "--rollback-on-failure" in argv and "--wait=watcher" in argv
+    def cpu_requests(values: dict[str, Any]) -> list[str]:
+        return [p["resources"]["requests"]["cpu"] for p in values["nodePools"]["pools"]]
+
+    # the measured cost model reached the per-pool resources helm was given (cluster pools: one, "general")
+    assert cpu_requests(pushed["cheap"]) != cpu_requests(pushed["costly"])
+    assert [p["name"] for p in pushed["costly"]["nodePools"]["pools"]] == ["general"]
