@@ -126,17 +126,30 @@ def connect(*, context: str | None = None, kubeconfig: str | None = None) -> Kub
         if kubeconfig is None and context is None and _in_cluster_possible():
             config.load_incluster_config(client_configuration=configuration)
         else:
+            config_file = _kubeconfig_file(kubeconfig)
             config.load_kube_config(
-                config_file=kubeconfig, context=context, client_configuration=configuration
+                config_file=config_file, context=context, client_configuration=configuration
             )
     except ConfigException as exc:
         raise translate(exc, "kubeconfig") from exc
     except FileNotFoundError as exc:
-        raise ClusterError(f"kubeconfig: {exc.filename or kubeconfig}: no such file") from exc
+        raise ClusterError(f"kubeconfig {exc.filename or kubeconfig}: no such file") from exc
     except (OSError, ValueError, TypeError) as exc:  # a malformed kubeconfig surfaces as these
         raise ClusterError(f"kubeconfig {kubeconfig or '(default)'}: {str(exc).splitlines()[0]}") from exc
     configuration.retries = 0  # an unreachable server should fail now, not after urllib3's backoff
     return Kube(api=client.ApiClient(configuration), context=context)
+
+
+def _kubeconfig_file(kubeconfig: str | None) -> str:
+    """The kubeconfig path (or ``$KUBECONFIG`` list) kubectl would read; ``ClusterError`` naming it when none of
+    its files exists (the kubernetes library would only say "No configuration found", without the path)."""
+    import os
+
+    spec = kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
+    paths = [os.path.expanduser(p) for p in spec.split(os.pathsep) if p]
+    if not any(os.path.exists(p) for p in paths):
+        raise ClusterError(f"kubeconfig {spec}: no such file")
+    return spec
 
 
 def _in_cluster_possible() -> bool:

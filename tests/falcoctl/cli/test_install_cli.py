@@ -89,3 +89,14 @@ async def test_missing_kubeconfig_context_is_exit_3(tmp_path, capsys):
     cfg.write_text("apiVersion: v1\nkind: Config\nclusters: []\nusers: []\ncontexts: []\n")
     code, _, err = await run_cli(capsys, "status", "--kubeconfig", str(cfg), "--context", "prod")
     assert code == 3 and err.startswith("Error: kubeconfig") and err.count("\n") == 1
+
+
+async def test_missing_kubeconfig_file_names_the_path(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(install_cli, "make_helm", lambda: FakeHelm())
+    missing = str(tmp_path / "nonexist" / "kc")
+    for cmd in (["install"], ["status"], ["rollback"], ["uninstall", "--yes"], ["audit", "setup"]):
+        code, _, err = await run_cli(capsys, *cmd, "--kubeconfig", missing)
+        assert code == 3 and err == f"Error: kubeconfig {missing}: no such file\n", (cmd, err)
+    monkeypatch.setenv("KUBECONFIG", missing)
+    code, _, err = await run_cli(capsys, "status")
+    assert code == 3 and err == f"Error: kubeconfig {missing}: no such file\n", err

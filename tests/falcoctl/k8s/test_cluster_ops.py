@@ -117,6 +117,17 @@ def test_missing_kubeconfig_and_unknown_context(tmp_path):
         connect(kubeconfig=str(cfg), context="prod")
 
 
+def test_missing_kubeconfig_names_the_path(tmp_path, monkeypatch):
+    missing = str(tmp_path / "nonexist" / "kc")
+    with pytest.raises(ClusterError) as err:
+        connect(kubeconfig=missing)
+    assert str(err.value) == f"kubeconfig {missing}: no such file" and err.value.exit_code == 3
+    monkeypatch.setenv("KUBECONFIG", missing)
+    with pytest.raises(ClusterError) as err:
+        connect()
+    assert str(err.value) == f"kubeconfig {missing}: no such file"
+
+
 async def test_forbidden_answer_names_operation_and_server_message(api):  # noqa: F811
     status = {
         "kind": "Status",
