@@ -40,6 +40,7 @@ def command(**kw: Any) -> None:
         raise UsageError("upgrade needs exactly one of --engine-version or --rules")
     err = Console(stderr=True)
     if kw["rules"]:
+        rules_upgrade.validate_rules(list(kw["rules"]))  # a bad rules file is a finding; no cluster needed
         result = rules_upgrade.upgrade_rules(
             make_kube(target),
             target,

@@ -84,18 +84,61 @@ def default_rules_on(config_cm: Any) -> bool:
     return True
 
 
-def expected_checksum(files: dict[str, str], *, with_defaults: bool) -> str:
+def _rejected(result: Any) -> FindingsError:
+    """The loader's first error as a one-line finding: ``file:line:col: ...`` (exit 1)."""
+    first = result.errors[0] if result.errors else None
+    if first is None:
+        return FindingsError("rules rejected by the engine's loader: load failed")
+    where = ":".join(str(x) for x in (first.file, first.line, first.column) if x not in (None, ""))
+    item = f" {first.item_type} '{first.item_name}'" if first.item_name else ""
+    return FindingsError(
+        f"{where + ': ' if where else ''}rules rejected by the engine's loader: {first.code}{item}: "
+        f"{first.message} ({len(result.errors)} error(s))"
+    )
+
+
+def _load(sources: list[Any], *, with_defaults: bool) -> Any:
     from engine.rules import load_rules
     from falcoctl_py.cli.engine import default_rules_files
 
-    sources: list[Any] = list(default_rules_files()) if with_defaults else []
-    sources += [(name, files[name]) for name in sorted(files)]
-    result = load_rules(sources)
+    return load_rules((list(default_rules_files()) if with_defaults else []) + sources)
+
+
+def read_rules_files(rule_files: list[Path]) -> dict[str, str]:
+    """``{file name: text}`` as the rules ConfigMap keys them."""
+    files: dict[str, str] = {}
+    for path in rule_files:
+        if path.name in files:
+            raise UsageError(f"--rules: two files named {path.name}; the ConfigMap keys them by file name")
+        try:
+            files[path.name] = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"--rules {path}: {exc.strerror or exc}") from exc
+    return files
+
+
+def validate_rules(rule_files: list[Path]) -> dict[str, str]:
+    """Read and load the rules files with the engine's loader before anything touches the cluster.
+
+    Whether the release loads the bundled defaults first is known only from the cluster, so the files must load
+    with the defaults or alone; when neither works the finding (as loaded with the defaults) is raised.
+    ``expected_checksum`` loads them again the way the release will."""
+    files = read_rules_files(rule_files)
+    by_name = {p.name: str(p) for p in rule_files}
+    sources: list[Any] = [(by_name[name], files[name]) for name in sorted(files)]
+    with_defaults = _load(sources, with_defaults=True)
+    if with_defaults.successful and with_defaults.ruleset is not None:
+        return files
+    alone = _load(sources, with_defaults=False)
+    if alone.successful and alone.ruleset is not None:
+        return files
+    raise _rejected(with_defaults)
+
+
+def expected_checksum(files: dict[str, str], *, with_defaults: bool) -> str:
+    result = _load([(name, files[name]) for name in sorted(files)], with_defaults=with_defaults)
     if not result.successful or result.ruleset is None:
-        first = result.errors[0] if result.errors else None
-        where = f"{first.file}:{first.line}: " if first and first.file else ""
-        msg = f"{where}{first.code}: {first.message}" if first else "load failed"
-        raise FindingsError(f"rules rejected by the engine's loader: {msg} ({len(result.errors)} error(s))")
+        raise _rejected(result)
     return str(result.ruleset.checksum)
 
 
@@ -123,14 +166,7 @@ def upgrade_rules(
     timeout: float = 120.0,
     say: Callable[[str], None] = lambda s: None,
 ) -> RulesUpgradeResult:
-    files: dict[str, str] = {}
-    for path in rule_files:
-        if path.name in files:
-            raise UsageError(f"--rules: two files named {path.name}; the ConfigMap keys them by file name")
-        try:
-            files[path.name] = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"--rules {path}: {exc.strerror or exc}") from exc
+    files = validate_rules(rule_files)
     rules_cm = _release_configmap(kube, t, "-rules")
     with_defaults = default_rules_on(_release_configmap(kube, t, "-config"))
     checksum = expected_checksum(files, with_defaults=with_defaults)

@@ -75,3 +75,18 @@ async def test_engine_version_dry_run_uses_stored_profile_and_sets_image_tag(api
     assert 'value image.tag: "0.1.0" -> "0.2.0"' in err
     assert "engine:0.2.0" in out  # the rendered DaemonSets run the new image
     assert "would run: helm upgrade --install" in err and api.mutations() == []
+
+
+async def test_bad_rules_are_a_finding_before_an_unreachable_cluster(capsys, tmp_path):
+    cfg = tmp_path / "kc.yaml"
+    cfg.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+        "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]\n"
+        "users: [{name: u, user: {token: x}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\n"
+    )
+    f = tmp_path / "badcond.yaml"
+    f.write_text("- rule: x\n  desc: d\n  condition: evt.type = execve and (\n  output: o\n  priority: WARNING\n")
+    for kc in (str(cfg), str(tmp_path / "missing-kc")):
+        code, _, err = await run_cli(capsys, "upgrade", "--kubeconfig", kc, "--rules", str(f), "--dry-run")
+        assert code == 1 and err.count("\n") == 1, err
+        assert err.startswith(f"Error: {f}:3:") and "rules rejected by the engine's loader" in err, err

@@ -118,3 +118,20 @@ def test_version_forms():
     assert rules_upgrade.version_tuple("v0.57.1-rc1") == (0, 57, 1)
     with pytest.raises(FindingsError):
         rules_upgrade.version_tuple("latest")
+
+
+def test_rules_validated_before_the_cluster_with_file_line_col(tmp_path):
+    f = tmp_path / "bad.yaml"
+    f.write_text(RULES.format(req="0.26.0").replace("proc.name = bash", "proc.name = bash and ("))
+    with pytest.raises(FindingsError, match=rf"^{f}:4:14: rules rejected by the engine's loader: ") as err:
+        rules_upgrade.validate_rules([f])
+    assert err.value.exit_code == 1 and "\n" not in str(err.value)
+
+
+def test_rules_using_a_default_macro_pass_validation(tmp_path):
+    f = tmp_path / "mine.yaml"
+    f.write_text(
+        "- rule: done\n  desc: d\n  condition: fpy_audit_done and ka.verb = create\n"
+        "  output: o %ka.verb\n  priority: WARNING\n  source: k8s_audit\n"
+    )
+    assert rules_upgrade.validate_rules([f]) == {"mine.yaml": f.read_text()}
