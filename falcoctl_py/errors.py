@@ -44,6 +44,10 @@ class ClusterError(FalcoctlError):
     exit_code = EXIT_CLUSTER
 
 
+class UnreachableError(ClusterError):
+    """The API server could not be reached at all (connection refused, timed out): no answer, nothing changed."""
+
+
 class HelmError(ClusterError):
     """The helm binary is missing or a helm command failed."""
 

@@ -147,7 +147,7 @@ def run_install(target: Target, opts: plan.InstallOptions, *, yes: bool, output:
 
     with RolloutBars() as bars:
         cb = plan.Callbacks(
-            say=lambda s: err.print(s, markup=False, highlight=False),
+            say=lambda s: err.print(s, markup=False, highlight=False, soft_wrap=True),
             confirm=confirm,
             on_rollout=bars.update,
             show_plan=lambda r: print_plan(r, output=output, dry_run=opts.dry_run),

@@ -22,11 +22,11 @@ import yaml
 from falcoctl_py import values as values_mod
 from falcoctl_py.deploy import steps
 from falcoctl_py.deploy.diff import ManifestDiff, diff_manifests
-from falcoctl_py.errors import ClusterError, FindingsError
+from falcoctl_py.errors import ClusterError, FindingsError, UnreachableError
 from falcoctl_py.helm import upgrade_install_args
 from falcoctl_py.k8s import Kube, facts_from, objects, preflight
 from falcoctl_py.k8s.rollout import RolloutState
-from falcoctl_py.render import render
+from falcoctl_py.render import DEFAULT_KUBE_VERSION, render
 from falcoctl_py.resources import chart_dir
 from falcoctl_py.validate import check_manifests
 
@@ -109,9 +109,42 @@ def _leaf_changes(old: Any, new: Any, path: str = "") -> list[str]:
     return [] if old == new else [f"{path}: {orjson.dumps(old).decode()} -> {orjson.dumps(new).decode()}"]
 
 
+def _render_checked(vals: dict[str, Any], kube_version: str, t: steps.Target) -> list[dict[str, Any]]:
+    docs = render(vals, kube_version=kube_version, release=t.release, namespace=t.namespace)
+    check = check_manifests(docs, kube_version=kube_version)
+    if not check.ok:
+        raise FindingsError(f"rendered manifests rejected: {check.errors[0]} ({check.summary()})")
+    return docs
+
+
+def _offline_dry_run(opts: InstallOptions, cb: Callbacks, server: str) -> InstallResult:
+    """``--dry-run`` without a reachable cluster: manifests sized from the profile alone, no diff."""
+    cb.say(f"warning: cluster {server} unreachable: sizing from the profile {opts.profile} alone, no diff")
+    doc, sets = merged_inputs({}, [], opts.values_files, opts.sets)
+    with tempfile.TemporaryDirectory(prefix="falcoctl-") as tmp:
+        inputs_file = Path(tmp) / "inputs.yaml"
+        inputs_file.write_text(yaml.safe_dump(doc))
+        vals = values_mod.build_values(
+            profile=opts.profile,
+            cost_model=opts.cost_model,
+            values_files=[inputs_file] if doc else [],
+            sets=sets,
+        )
+    result = InstallResult(
+        manifests=_render_checked(vals, DEFAULT_KUBE_VERSION, opts.target), diff=None, values=vals
+    )
+    cb.show_plan(result)
+    return result
+
+
 def plan_and_apply(kube: Kube, helm: steps.HelmRunner, opts: InstallOptions, cb: Callbacks) -> InstallResult:
     t = opts.target
-    report = preflight.preflight(kube, namespace=t.namespace)
+    try:
+        report = preflight.preflight(kube, namespace=t.namespace)
+    except UnreachableError:
+        if not opts.dry_run:
+            raise
+        return _offline_dry_run(opts, cb, kube.server)
     cb.say(f"cluster {report.server}: Kubernetes {report.server_version}, {report.node_count} node(s)")
     if report.denied:
         raise ClusterError("missing permission: " + "; ".join(p.line() for p in report.denied[:3]))
@@ -132,10 +165,7 @@ def plan_and_apply(kube: Kube, helm: steps.HelmRunner, opts: InstallOptions, cb:
             values_files=[inputs_file] if doc else [],
             sets=sets,
         )
-        docs = render(vals, kube_version=facts.kube_version, release=t.release, namespace=t.namespace)
-        check = check_manifests(docs, kube_version=facts.kube_version)
-        if not check.ok:
-            raise FindingsError(f"rendered manifests rejected: {check.errors[0]} ({check.summary()})")
+        docs = _render_checked(vals, facts.kube_version, t)
         deployed = steps.live_values(helm, t)
         result = InstallResult(manifests=docs, diff=None, values=vals)
         result.diff = diff_manifests(steps.live_manifests(helm, t), docs, namespace=t.namespace)

@@ -18,7 +18,7 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
-from falcoctl_py.errors import ClusterError
+from falcoctl_py.errors import ClusterError, UnreachableError
 
 T = TypeVar("T")
 REQUEST_TIMEOUT_S = 15.0
@@ -51,7 +51,7 @@ def translate(exc: BaseException, what: str, *, server: str = "") -> ClusterErro
         text = str(reason).splitlines()[0]
         if "NewConnectionError" in type(reason).__name__ or "refused" in text.lower():
             text = "connection refused"
-        return ClusterError(f"{what}: API server unreachable{where}: {text}")
+        return UnreachableError(f"{what}: API server unreachable{where}: {text}")
     if isinstance(exc, ConfigException):
         return ClusterError(f"kubeconfig: {str(exc).splitlines()[0]}")
     return ClusterError(f"{what}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")

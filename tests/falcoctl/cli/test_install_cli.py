@@ -68,7 +68,7 @@ async def test_unreachable_cluster_exits_3_with_one_line(tmp_path, capsys, monke
         "users: [{name: u, user: {token: x}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\n"
     )
     for cmd in (
-        ["install", "--dry-run"],
+        ["install", "--yes"],
         ["status"],
         ["upgrade", "--engine-version", "1.0", "--profile", "small"],
         ["rollback"],
@@ -82,6 +82,28 @@ async def test_unreachable_cluster_exits_3_with_one_line(tmp_path, capsys, monke
             err,
         )
         assert "Traceback" not in err
+
+
+@pytest.mark.skipif(not HAVE_HELM, reason="helm binary needed to render the chart")
+async def test_dry_run_with_unreachable_cluster_renders_from_the_profile(tmp_path, capsys, monkeypatch):
+    import json
+
+    helm = FakeHelm()
+    monkeypatch.setattr(install_cli, "make_helm", lambda: helm)
+    cfg = tmp_path / "kc"
+    server = f"https://127.0.0.1:{_free_port()}"
+    cfg.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+        f"clusters: [{{name: c, cluster: {{server: '{server}'}}}}]\n"
+        "users: [{name: u, user: {token: x}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\n"
+    )
+    code, out, err = await run_cli(
+        capsys, "install", "--kubeconfig", str(cfg), "--dry-run", "-o", "json", "--profile", "medium"
+    )
+    assert code == 0, err
+    assert err == f"warning: cluster {server} unreachable: sizing from the profile medium alone, no diff\n"
+    kinds = {d["kind"] for d in json.loads(out)["items"]}
+    assert "DaemonSet" in kinds and helm.verbs() == []
 
 
 async def test_missing_kubeconfig_context_is_exit_3(tmp_path, capsys):
