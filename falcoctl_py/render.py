@@ -26,12 +26,15 @@ _SOURCE = re.compile(r"^# Source: (.+)$", re.MULTILINE)
 
 
 def normalize_kube_version(version: str) -> str:
-    """``1.30`` / ``v1.30`` -> ``1.30.0``; anything else is a usage error (exit 2)."""
+    """``1.30`` / ``v1.30`` -> ``1.30.0``; anything else, or a version outside the supported range (the bundled
+    schemas, which helm would otherwise reject or nothing could check), is a usage error (exit 2)."""
     from falcoctl_py.errors import UsageError
+    from falcoctl_py.validate import schema_version
 
     m = re.fullmatch(r"v?(\d+)\.(\d+)(?:\.(\d+))?", version.strip())
     if not m:
         raise UsageError(f"--kube-version {version!r}: expected MAJOR.MINOR[.PATCH], e.g. 1.30")
+    schema_version(version)  # raises UsageError naming the supported range
     return f"{m.group(1)}.{m.group(2)}.{m.group(3) or 0}"
 
 

@@ -35,6 +35,9 @@ def test_normalize_kube_version() -> None:
     assert normalize_kube_version("v1.35.2") == "1.35.2"
     with pytest.raises(UsageError, match="MAJOR.MINOR"):
         normalize_kube_version("latest")
+    for outside in ("0.1", "1.24", "99.99"):
+        with pytest.raises(UsageError, match=rf"for {outside} \(bundled: 1\.\d+\.0\.\.1\.\d+\.0\)"):
+            normalize_kube_version(outside)
 
 
 def test_parse_skips_empty_documents_and_rejects_non_mappings() -> None:

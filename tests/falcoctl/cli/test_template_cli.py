@@ -98,6 +98,16 @@ def test_bad_kube_version_is_usage(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 2 and "MAJOR.MINOR" in err
 
 
+@pytest.mark.parametrize("command", ["template", "netpol"])
+@pytest.mark.parametrize("version", ["0.1", "99.99"])
+def test_kube_version_outside_the_supported_range_is_usage(
+    capsys: pytest.CaptureFixture[str], command: str, version: str
+) -> None:
+    code, out, err = run(capsys, command, "--kube-version", version)
+    assert code == 2 and out == "" and err.count("\n") == 1, err
+    assert f"no Kubernetes schemas for {version} (bundled: " in err
+
+
 def test_json_output_is_a_list(capsys: pytest.CaptureFixture[str]) -> None:
     import json
 
