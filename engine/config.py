@@ -83,6 +83,8 @@ def _problems(data: Any) -> list[tuple[tuple[Any, ...], str]]:
         elif err.validator == "type":
             wanted = err.validator_value if isinstance(err.validator_value, list) else [err.validator_value]
             found.append((path, f"expected {' or '.join(wanted)}, got {type(err.instance).__name__}"))
+        elif err.validator == "pattern" and "errorMessage" in err.schema:  # the schema's words, not a regex
+            found.append((path, f"{err.schema['errorMessage']}, got {err.instance!r}"))
         else:
             found.append((path, err.message))
     return sorted(found, key=lambda p: [str(x) for x in p[0]])
@@ -148,9 +150,13 @@ def load_config(path: str | Path) -> dict[str, Any]:
     """Read, validate and default a YAML config file; ``ConfigError`` names file, line and key path."""
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError([f"{path}: cannot read config: {exc.strerror or exc}"]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            [f"{path}: cannot read config: not UTF-8 text (byte {exc.start}: {exc.object[exc.start]:#04x})"]
+        ) from None
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
         node = yaml.compose(text, Loader=loader)

@@ -156,12 +156,19 @@ class EngineCollector(Collector):
         requests = CounterMetricFamily(
             "falcopy_webhook_requests", "Webhook requests by HTTP status", labels=("status",)
         )
+        rejected = CounterMetricFamily(
+            "falcopy_webhook_requests_rejected",
+            "Webhook requests refused (nothing accepted), by reason and HTTP status",
+            labels=("reason", "status"),
+        )
         for src in self.sources:
             st = _stats(src)
             if "intake_depth" in st:
                 intake.add_metric((src.name,), st["intake_depth"])
             for status, n in sorted((st.get("requests_by_status") or {}).items()):
                 requests.add_metric((str(status),), n)
+            for (reason, status), n in sorted((st.get("rejected_by_reason") or {}).items()):
+                rejected.add_metric((reason, str(status)), n)
             if "latency_buckets" in st:
                 hist = HistogramMetricFamily(
                     "falcopy_webhook_request_seconds",
@@ -173,6 +180,7 @@ class EngineCollector(Collector):
                 yield hist
         yield intake
         yield requests
+        yield rejected
         table = GaugeMetricFamily(
             "falcopy_process_table_size", "Processes tracked by a syscall source", labels=("source",)
         )

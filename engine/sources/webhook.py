@@ -2,7 +2,7 @@
 
 Owns: the HTTP server (stdlib ``ThreadingHTTPServer``, one short-lived thread per connection), request checks
 (method 405, path 404, content type 415, body size 413 before reading — chunked too —, bearer token 401, JSON 400,
-audit payload 400), per-event checks inside a batch (oversized, no ``stageTimestamp``, not kind ``Event``:
+audit payload 400; each rejection counted by a stable reason code), per-event checks inside a batch (oversized, no ``stageTimestamp``, not kind ``Event``:
 dropped and counted by reason), the bounded intake between handler threads and the engine thread (full -> 503 with
 ``Retry-After``, never accept-and-lose), and a request-latency histogram kept as plain counters.
 
@@ -83,10 +83,13 @@ class Intake:
 
 
 class _Reject(Exception):
-    def __init__(self, status: int, reason: str) -> None:
+    """A refused request: HTTP ``status``, a human ``reason`` for the reply, a stable ``code`` for the metrics."""
+
+    def __init__(self, status: int, reason: str, *, code: str) -> None:
         super().__init__(reason)
         self.status = status
         self.reason = reason
+        self.code = code
 
 
 class WebhookSource:
@@ -123,6 +126,7 @@ class WebhookSource:
         self.events = 0  # events delivered to the engine
         self.accepted = 0  # events accepted into the intake
         self.requests: Counter[int] = Counter()  # status -> count
+        self.rejected: Counter[tuple[str, int]] = Counter()  # (reason code, status) -> requests refused
         self.drops: Counter[str] = Counter()  # reason -> events dropped
         self._latency = [0] * (len(LATENCY_BUCKETS) + 1)
         self._latency_sum = 0.0
@@ -188,9 +192,11 @@ class WebhookSource:
 
     # -- request handling --------------------------------------------------------------------------------------
 
-    def _observe(self, status: int, seconds: float) -> None:
+    def _observe(self, status: int, seconds: float, *, rejected: str | None = None) -> None:
         with self._lock:
             self.requests[status] += 1
+            if rejected is not None:
+                self.rejected[(rejected, status)] += 1
             self._latency[bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1
             self._latency_sum += seconds
 
@@ -230,24 +236,28 @@ class WebhookSource:
         if self._token is not None and (
             header is None or not hmac.compare_digest(header.encode(), self._token)
         ):
-            raise _Reject(401, "missing or wrong bearer token")
+            raise _Reject(401, "missing or wrong bearer token", code="unauthorized")
 
     def decode(self, body: bytes) -> tuple[list[AuditEvent], Counter[str]]:
         """Whole-payload checks raise ``_Reject``; bad single events are returned as drop counts by reason."""
         try:
             value = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
-            raise _Reject(400, f"malformed JSON: {exc}") from None
+            raise _Reject(400, f"malformed JSON: {exc}", code="malformed_json") from None
         if type(value) is dict and value.get("kind") == "EventList":
             items = value.get("items")
             if not isinstance(items, list):
-                raise _Reject(400, "not an audit payload: EventList without items")
+                raise _Reject(400, "not an audit payload: EventList without items", code="not_audit_payload")
         elif type(value) is list:
             items = value
         elif type(value) is dict and value.get("kind") == "Event":
             items = [value]
         else:
-            raise _Reject(400, "not an audit payload: expected an Event, an EventList or an array of events")
+            raise _Reject(
+                400,
+                "not an audit payload: expected an Event, an EventList or an array of events",
+                code="not_audit_payload",
+            )
         check_size = len(body) > self.max_event
         events: list[AuditEvent] = []
         dropped: Counter[str] = Counter()
@@ -275,6 +285,7 @@ class WebhookSource:
                 "accepted": self.accepted,
                 "drops_by_reason": dict(self.drops),
                 "requests_by_status": dict(self.requests),
+                "rejected_by_reason": dict(self.rejected),  # (reason code, status) -> n
                 "intake_depth": self.intake.depth,
                 "intake_capacity": self.intake.capacity,
                 "latency_buckets": list(zip(LATENCY_BUCKETS, _cumulative(self._latency), strict=False)),
@@ -299,14 +310,14 @@ def _read_chunked(rfile: Any, limit: int) -> bytes:
         try:
             n = int(line.split(b";", 1)[0].strip(), 16)
         except ValueError:
-            raise _Reject(400, "malformed chunked body") from None
+            raise _Reject(400, "malformed chunked body", code="malformed_chunked_body") from None
         if n == 0:
             while rfile.readline(1024) not in (b"\r\n", b"\n", b""):
                 pass
             return b"".join(parts)
         size += n
         if size > limit:
-            raise _Reject(413, f"body larger than {limit} bytes")
+            raise _Reject(413, f"body larger than {limit} bytes", code="body_too_large")
         parts.append(rfile.read(n))
         rfile.readline(8)
 
@@ -348,7 +359,7 @@ def _handler_for(source: WebhookSource) -> type[BaseHTTPRequestHandler]:
         def _other(self) -> None:
             start = time.perf_counter()
             self.close_connection = True
-            source._observe(405, time.perf_counter() - start)
+            source._observe(405, time.perf_counter() - start, rejected="method_not_allowed")
             self._reply(
                 405, {"error": f"method {self.command} not allowed, use POST"}, extra={"Allow": "POST"}
             )
@@ -357,33 +368,46 @@ def _handler_for(source: WebhookSource) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:
             start = time.perf_counter()
+            rejected: str | None = None
             try:
                 status, doc, extra = self._post()
+                if status == 503:
+                    rejected = "intake_full"
             except _Reject as rej:
-                status, doc, extra = rej.status, {"error": rej.reason}, None
+                status, doc, extra, rejected = rej.status, {"error": rej.reason}, None, rej.code
             source._observe(
-                status, time.perf_counter() - start
+                status, time.perf_counter() - start, rejected=rejected
             )  # counted before the client can see the reply
             self._reply(status, doc, extra=extra)
 
         def _post(self) -> tuple[int, dict[str, Any], dict[str, str] | None]:
             if self.path.split("?", 1)[0] != source.path:
-                raise _Reject(404, f"no such path {self.path.split('?', 1)[0]!r}, post to {source.path}")
+                raise _Reject(
+                    404, f"no such path {self.path.split('?', 1)[0]!r}, post to {source.path}", code="not_found"
+                )
             source.check_auth(self.headers.get("Authorization"))
             ctype = (self.headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
             if ctype != "application/json" and not ctype.endswith("+json"):
-                raise _Reject(415, f"content type {ctype or '(none)'!r} is not application/json")
+                raise _Reject(
+                    415,
+                    f"content type {ctype or '(none)'!r} is not application/json",
+                    code="unsupported_content_type",
+                )
             if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
                 body = _read_chunked(self.rfile, source.max_body)
             else:
                 try:
                     length = int(self.headers.get("Content-Length") or "")
                 except ValueError:
-                    raise _Reject(411, "Content-Length required") from None
+                    raise _Reject(411, "Content-Length required", code="length_required") from None
                 if length < 0:
-                    raise _Reject(400, f"invalid Content-Length {length}")
+                    raise _Reject(400, f"invalid Content-Length {length}", code="invalid_content_length")
                 if length > source.max_body:
-                    raise _Reject(413, f"body of {length} bytes is larger than {source.max_body} bytes")
+                    raise _Reject(
+                        413,
+                        f"body of {length} bytes is larger than {source.max_body} bytes",
+                        code="body_too_large",
+                    )
                 body = self.rfile.read(length)
             events, dropped = source.decode(body)
             if events and not source.intake.offer(events):

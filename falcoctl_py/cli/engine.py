@@ -11,6 +11,7 @@ rich) — this is the DaemonSet's process and its memory is measured. Heavier en
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,19 @@ log = logging.getLogger("falcoctl_py.engine")
 
 SOURCES = ("k8s_audit", "syscall")
 PRIORITIES = ("emergency", "alert", "critical", "error", "warning", "notice", "informational", "info", "debug")
+
+
+_LISTEN = re.compile(r"(\[[0-9a-fA-F:.]+\]|[^:\s]*):([0-9]{1,5})")
+
+
+def _listen(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``HOST:PORT`` (``[v6]:PORT``, ``:PORT``) with a port 1-65535, checked before anything starts."""
+    if value is None:
+        return None
+    m = _LISTEN.fullmatch(value)
+    if not m or not 1 <= int(m.group(2)) <= 65535:
+        raise click.BadParameter(f"expected HOST:PORT (port 1-65535), got {value!r}", ctx=ctx, param=param)
+    return value
 
 
 def default_rules_files() -> list[Path]:
@@ -147,8 +161,8 @@ def group() -> None:
               show_default=True, help="Minimum priority of alerts to emit.")
 @click.option("--rule-matching", type=click.Choice(["first", "all"]), default="first", show_default=True,
               help="Emit only the first matching rule per event, or all.")
-@click.option("--webhook-listen", metavar="HOST:PORT", help="Serve the k8s audit webhook here.")
-@click.option("--metrics-listen", metavar="HOST:PORT", help="Serve /metrics and /healthz here.")
+@click.option("--webhook-listen", metavar="HOST:PORT", callback=_listen, help="Serve the k8s audit webhook here.")
+@click.option("--metrics-listen", metavar="HOST:PORT", callback=_listen, help="Serve /metrics and /healthz here.")
 @click.option("--backend", type=click.Choice(["auto", "audit", "proc"]),
               help="Syscall capture backend (with --source syscall).")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="Engine config file (YAML).")
@@ -161,8 +175,10 @@ def run(ctx: click.Context, rules: tuple[Path, ...], source: str, events: Path |
         if webhook_listen or config_path or backend:
             raise UsageError("--events replays a file; it cannot be combined with --webhook-listen, "
                              "--config or --backend")
-        if not events.is_file():
+        if not events.exists():
             raise UsageError(f"events file not found: {events}")
+        if not events.is_file():
+            raise UsageError(f"events path is not a file: {events}")
         rule_files = list(rules) or default_rules_files()
         if not rule_files:
             raise UsageError("no --rules given and no bundled default rules found")

@@ -65,7 +65,7 @@ def test_every_problem_is_reported(tmp_path: Path) -> None:
         load_config(f)
     text = str(err.value)
     assert f"{f}:4: bogus: unknown key" in text
-    assert f"{f}:3: metrics.listen: 'nope' does not match" in text
+    assert f"{f}:3: metrics.listen: expected HOST:PORT (port 0-65535), got 'nope'" in text
     assert f"{f}:6: outputs.stdout.format: 'xml' is not one of json, text" in text
     assert f"{f}:2: rule_matching: 'some' is not one of first, all" in text
     assert f"{f}:1: rules[1]: expected string, got int" in text
@@ -116,6 +116,31 @@ def test_bad_yaml_and_non_mapping(tmp_path: Path) -> None:
         load_config(f)
     with pytest.raises(ConfigError, match="cannot read config"):
         load_config(tmp_path / "missing.yaml")
+
+
+def test_a_non_utf8_file_is_a_config_error_naming_the_file(tmp_path: Path) -> None:
+    f = tmp_path / "garbage.bin"
+    f.write_bytes(b"rules: [\xd3\x8f\xff\x00\x81]\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(f)
+    assert err.value.problems == [f"{f}: cannot read config: not UTF-8 text (byte 10: 0xff)"]
+
+
+@pytest.mark.parametrize("key", ["metrics", "webhook"])
+@pytest.mark.parametrize("value", ["nope", "127.0.0.1:99999", "0.0.0.0:65536", "host:port"])
+def test_a_bad_listen_value_reads_as_words_not_a_regex(key: str, value: str) -> None:
+    path = "metrics.listen" if key == "metrics" else "sources.k8s_audit.webhook.listen"
+    data: dict[str, object] = {"rules": ["r"]}
+    if key == "metrics":
+        data["metrics"] = {"listen": value}
+    else:
+        data["sources"] = {"k8s_audit": {"webhook": {"listen": value}}}
+    with pytest.raises(ConfigError) as err:
+        validate_config(data)
+    assert err.value.problems == [f"{path}: expected HOST:PORT (port 0-65535), got {value!r}"]
+    for good in ("0.0.0.0:65535", "[::1]:0", ":8765"):
+        data = {"rules": ["r"], "metrics": {"listen": good}}
+        assert validate_config(data)["metrics"]["listen"] == good
 
 
 def test_rules_directories_expand_in_name_order(tmp_path: Path) -> None:

@@ -123,6 +123,45 @@ def test_required_metrics_names_labels_and_values(served: Any) -> None:
     assert "falcopy_output_queue_depth" in fams and "falcopy_intake_depth" in fams
 
 
+def test_rejected_webhook_requests_are_counted_by_reason(served: Any) -> None:
+    server, hook, _ = served
+    event = synth_lines(1, seed=1)[0]
+    cases: list[tuple[str, str, bytes, dict[str, str], int]] = [
+        ("POST", "/k8s-audit", b"{not json", {"Content-Type": "application/json"}, 400),
+        ("POST", "/k8s-audit", b"", {"Content-Length": str(13 << 20)}, 413),
+        ("POST", "/k8s-audit", event, {"Content-Type": "text/plain"}, 415),
+        ("GET", "/k8s-audit", b"", {}, 405),
+        ("POST", "/elsewhere", event, {"Content-Type": "application/json"}, 404),
+        ("POST", "/elsewhere", event, {"Content-Type": "application/json"}, 404),
+    ]
+    for method, path, body, headers, status in cases:
+        conn = http.client.HTTPConnection("127.0.0.1", hook.port, timeout=5)
+        if status == 413:  # refused from its Content-Length alone, before any body is sent
+            conn.putrequest(method, path)
+            conn.putheader("Content-Type", "application/json")
+            conn.putheader("Content-Length", headers["Content-Length"])
+            conn.endheaders()
+        else:
+            conn.request(method, path, body=body or None, headers=headers)
+        assert conn.getresponse().status == status
+        conn.close()
+    fams = families(get(server.port, "/metrics")[1])
+    assert samples(fams["falcopy_webhook_requests_rejected"]) == {
+        (("reason", "malformed_json"), ("status", "400")): 1,
+        (("reason", "body_too_large"), ("status", "413")): 1,
+        (("reason", "unsupported_content_type"), ("status", "415")): 1,
+        (("reason", "method_not_allowed"), ("status", "405")): 1,
+        (("reason", "not_found"), ("status", "404")): 2,
+    }
+    assert samples(fams["falcopy_webhook_requests"]) == {
+        (("status", "400"),): 1,
+        (("status", "404"),): 2,
+        (("status", "405"),): 1,
+        (("status", "413"),): 1,
+        (("status", "415"),): 1,
+    }
+
+
 def test_healthz_and_unknown_path(served: Any) -> None:
     server, _, state = served
     status, body, _ = get(server.port, "/healthz")

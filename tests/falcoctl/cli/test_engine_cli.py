@@ -83,6 +83,7 @@ def test_bad_rules_print_findings_and_exit_1(tmp_path: Path, capsys: pytest.Capt
 
 @pytest.mark.parametrize("argv, message", [
     (["--events", "/nonexistent/events.json"], "events file not found"),
+    (["--events", str(REPO / "tests")], f"events path is not a file: {REPO / 'tests'}"),
     (["--source", "k8s_audit", "--backend", "proc"], "--backend applies to --source syscall"),
     (["--events", "x", "--webhook-listen", "0.0.0.0:1"], "cannot be combined"),
     (["--rules", "/nonexistent/rules.yaml", "--events", __file__], "rules file not found"),
@@ -157,6 +158,41 @@ def test_bad_config_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     cfg.write_text("sources:\n  k8s_audit:\n    webhook:\n      lisen: 0.0.0.0:1\n")
     code, _, err = run_main(["engine", "run", "--config", str(cfg), "--rules", str(cfg)], capsys)
     assert code == 1 and "lisen" in err and f"{cfg}:4" in err and "invalid engine config" in err
+
+
+@pytest.mark.parametrize("argv, flag, value", [
+    (["--webhook-listen", "nope", "--metrics-listen", "127.0.0.1:18902"], "--webhook-listen", "nope"),
+    (["--webhook-listen", "127.0.0.1:99999"], "--webhook-listen", "127.0.0.1:99999"),
+    (["--webhook-listen", "127.0.0.1:0"], "--webhook-listen", "127.0.0.1:0"),
+    (["--metrics-listen", "127.0.0.1:99999", "--events", __file__], "--metrics-listen", "127.0.0.1:99999"),
+    (["--metrics-listen", "[::1]"], "--metrics-listen", "[::1]"),
+])
+def test_bad_listen_flags_are_usage_errors_before_anything_starts(
+        argv: list[str], flag: str, value: str, fake_service: list[dict[str, Any]],
+        capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_main(["engine", "run", *argv], capsys)
+    assert code == 2 and out == "" and fake_service == []
+    assert f"Invalid value for '{flag}': expected HOST:PORT (port 1-65535), got {value!r}" in err
+    assert "does not match" not in err and "Traceback" not in err
+
+
+def test_listen_flags_accept_host_port_forms(fake_service: list[dict[str, Any]], tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    rules = tmp_path / "r.yaml"
+    rules.write_text("[]\n")
+    code, _, err = run_main(["engine", "run", "--rules", str(rules), "--webhook-listen", "[::1]:65535",
+                             "--metrics-listen", ":1"], capsys)
+    assert code == 7, err
+    assert fake_service[0]["metrics"] == {"listen": ":1"}
+
+
+def test_non_utf8_config_file_is_a_clean_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "garbage.bin"
+    cfg.write_bytes(bytes([0xD3, 0x8F, 0xFF, 0x00, 0x81]) * 40)
+    code, out, err = run_main(["engine", "run", "--config", str(cfg)], capsys)
+    assert code == 1 and out == ""
+    assert f"{cfg}: cannot read config: not UTF-8 text" in err and f"invalid engine config {cfg}" in err
+    assert "internal error" not in err and "UnicodeDecodeError" not in err
 
 
 def test_engine_command_imports_no_deployment_stack() -> None:
