@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 import yaml
 
-from falcoctl_py.errors import FindingsError
+from falcoctl_py.errors import FindingsError, parse_error_where
 from falcoctl_py.resources import cost_model_schema, default_cost_model_path
 from falcoctl_py.schema_check import schema_errors
 
@@ -84,11 +84,12 @@ def load_cost_model(path: str | Path | None = None) -> CostModel:
         raw = target.read_bytes()
     except OSError as exc:
         raise FindingsError(f"cannot read cost model {target}: {exc.strerror}") from exc
+    as_json = target.suffix == ".json"
     try:
-        doc = orjson.loads(raw) if target.suffix == ".json" else yaml.load(raw, Loader=yaml.CSafeLoader)
+        doc = orjson.loads(raw) if as_json else yaml.load(raw, Loader=yaml.CSafeLoader)
     except (orjson.JSONDecodeError, yaml.YAMLError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        where, problem = parse_error_where(target, exc, raw)
         raise FindingsError(
-            f"cost model {target} is not valid {target.suffix.lstrip('.') or 'YAML'}: {first}"
+            f"{where}: cost model is not valid {'JSON' if as_json else 'YAML'}: {problem}"
         ) from exc
     return cost_model_from_dict(doc, origin=str(target))

@@ -56,3 +56,24 @@ class PrivilegeError(FalcoctlError):
     """Missing privilege or unsupported host."""
 
     exit_code = EXIT_PRIVILEGE
+
+
+def parse_error_where(path: object, exc: BaseException, raw: bytes | None = None) -> tuple[str, str]:
+    """``("PATH:LINE:COL", problem)`` (1-based) from a YAML or JSON parse error, for a one-line message.
+
+    YAML errors carry ``problem_mark`` (0-based line/column) or, from the reader, a ``position`` offset into
+    ``raw``; JSON errors (``json``/``orjson``) carry ``lineno``/``colno``. Without a position: ``("PATH", problem)``.
+    """
+    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    if mark is not None:
+        problem = getattr(exc, "problem", None) or getattr(exc, "context", None) or first
+        return f"{path}:{mark.line + 1}:{mark.column + 1}", str(problem)
+    lineno, colno = getattr(exc, "lineno", None), getattr(exc, "colno", None)
+    if isinstance(lineno, int) and isinstance(colno, int):
+        return f"{path}:{lineno}:{colno}", str(getattr(exc, "msg", None) or first)
+    pos = getattr(exc, "position", None)
+    if isinstance(pos, int) and raw is not None and 0 <= pos <= len(raw):
+        line, column = raw.count(b"\n", 0, pos) + 1, pos - raw.rfind(b"\n", 0, pos)
+        return f"{path}:{line}:{column}", first
+    return str(path), first

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from falcoctl_py.errors import FindingsError, UsageError
+from falcoctl_py.errors import FindingsError, UsageError, parse_error_where
 from falcoctl_py.quantity import cpu_millicores, memory_bytes
 from falcoctl_py.resources import profile_schema, profiles_dir
 from falcoctl_py.schema_check import schema_errors
@@ -145,7 +145,7 @@ def load_profile(name_or_path: str | Path) -> Profile:
     """A shipped profile by name (``small``) or a profile file by path; errors name the profile and problem."""
     text = str(name_or_path)
     path = Path(text)
-    if not (path.suffix in (".yaml", ".yml") or "/" in text):
+    if not (path.suffix in (".yaml", ".yml") or "/" in text or path.is_file()):  # an existing file is a file
         path = profiles_dir() / f"{text}.yaml"
         if not path.is_file():
             raise UsageError(f"unknown profile {text!r} (available: {', '.join(available_profiles())})")
@@ -156,5 +156,6 @@ def load_profile(name_or_path: str | Path) -> Profile:
     try:
         doc = yaml.load(raw, Loader=yaml.CSafeLoader)
     except yaml.YAMLError as exc:
-        raise FindingsError(f"profile {path} is not valid YAML: {str(exc).splitlines()[0]}") from exc
+        where, problem = parse_error_where(path, exc, raw)
+        raise FindingsError(f"{where}: profile is not valid YAML: {problem}") from exc
     return profile_from_dict(doc, origin=str(path))

@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 
 from falcoctl_py.cost_model import CostModel, load_cost_model
-from falcoctl_py.errors import FindingsError, UsageError
+from falcoctl_py.errors import FindingsError, UsageError, parse_error_where
 from falcoctl_py.profiles import Pool, Profile, load_profile, profile_from_dict
 from falcoctl_py.quantity import format_cpu, format_memory
 from falcoctl_py.resources import chart_dir, chart_values_schema
@@ -266,11 +266,14 @@ def _has_path(doc: Any, path: list[str]) -> bool:
 def load_values_file(path: str | Path) -> dict[str, Any]:
     p = Path(path)
     try:
-        doc = yaml.load(p.read_bytes(), Loader=yaml.CSafeLoader)
+        raw = p.read_bytes()
     except OSError as exc:
         raise UsageError(f"cannot read values file {p}: {exc.strerror}") from exc
+    try:
+        doc = yaml.load(raw, Loader=yaml.CSafeLoader)
     except yaml.YAMLError as exc:
-        raise UsageError(f"values file {p} is not valid YAML: {str(exc).splitlines()[0]}") from exc
+        where, problem = parse_error_where(p, exc, raw)
+        raise UsageError(f"{where}: values file is not valid YAML: {problem}") from exc
     if doc is None:
         return {}
     if not isinstance(doc, dict):

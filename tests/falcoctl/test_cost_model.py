@@ -59,5 +59,15 @@ def test_unreadable_and_unparsable_files(tmp_path: Path) -> None:
     with pytest.raises(FindingsError, match="cannot read cost model"):
         load_cost_model(tmp_path / "missing.json")
     (tmp_path / "broken.json").write_text("{not json")
-    with pytest.raises(FindingsError, match="not valid json"):
+    with pytest.raises(FindingsError, match=r"broken.json:1:2: cost model is not valid JSON: "):
         load_cost_model(tmp_path / "broken.json")
+
+
+def test_unparsable_file_of_other_extension_is_yaml_with_position(tmp_path: Path) -> None:
+    (tmp_path / "garbage.bin").write_bytes(b"a: 1\nb: \x12\x00\xff\n")
+    with pytest.raises(FindingsError) as info:
+        load_cost_model(tmp_path / "garbage.bin")
+    assert str(info.value).startswith(f"{tmp_path / 'garbage.bin'}:2:4: cost model is not valid YAML: ")
+    (tmp_path / "broken.model").write_text("a: [1, 2\nb: 3\n")
+    with pytest.raises(FindingsError, match=r"broken.model:2:2: cost model is not valid YAML: did not find"):
+        load_cost_model(tmp_path / "broken.model")

@@ -53,3 +53,13 @@ def test_bad_profiles_refused(tmp_path: Path, mutate: object, needle: str) -> No
 def test_unknown_name_lists_available() -> None:
     with pytest.raises(UsageError, match="available: audit-only, large, medium, small"):
         load_profile("huge")
+
+
+def test_existing_file_without_yaml_extension_is_read_as_a_profile(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("garbage.bin").write_bytes(b"name: x\n  bad: [\n")
+    with pytest.raises(FindingsError, match=r"^garbage.bin:2:6: profile is not valid YAML: ") as info:
+        load_profile("garbage.bin")
+    assert info.value.exit_code == 1
+    Path("mine").write_text((profiles_dir() / "small.yaml").read_text())
+    assert load_profile("mine").origin == "mine"

@@ -9,7 +9,7 @@ import yaml
 
 from falcoctl_py.errors import EXIT_USAGE, UsageError
 from falcoctl_py.profiles import load_profile
-from falcoctl_py.values import build_values, merge, parse_set
+from falcoctl_py.values import build_values, load_values_file, merge, parse_set
 
 
 def test_profile_pools_become_disjoint_node_pools_with_sized_resources() -> None:
@@ -182,3 +182,12 @@ def test_cluster_pools_keyed_by_different_labels_are_made_disjoint() -> None:
     assert "exclude_labels" not in out[0] and "exclude_labels" not in out[2]
     assert out[1]["exclude_labels"] == ["eks.amazonaws.com/nodegroup"]
     assert "exclude_labels" not in pools[1]  # input untouched
+
+
+def test_invalid_yaml_values_file_reports_line_and_column(tmp_path: Path) -> None:
+    f = tmp_path / "bad.yaml"
+    f.write_text("image:\n  tag: [1, 2\nengine: {}\n")
+    with pytest.raises(UsageError) as info:
+        load_values_file(f)
+    assert str(info.value) == f"{f}:3:7: values file is not valid YAML: did not find expected ',' or ']'"
+    assert info.value.exit_code == EXIT_USAGE

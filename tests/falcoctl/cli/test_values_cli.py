@@ -56,3 +56,23 @@ def test_strategy_option(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0, err
     res = yaml.safe_load(out)["daemonset"]["resources"]
     assert res["requests"] == res["limits"]
+
+
+@pytest.mark.parametrize(
+    ("flag", "name", "code", "what"),
+    [
+        ("-f", "bad.yaml", 2, "values file is not valid YAML"),
+        ("--cost-model", "garbage.bin", 1, "cost model is not valid YAML"),
+        ("--cost-model", "bad.json", 1, "cost model is not valid JSON"),
+        ("--profile", "garbage.bin", 1, "profile is not valid YAML"),
+    ],
+)
+def test_unparsable_inputs_name_file_line_and_column(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, flag: str, name: str, code: int, what: str
+) -> None:
+    f = tmp_path / name
+    f.write_text('{"a": 1,\n "b": }\n' if name.endswith(".json") else "a: 1\nb: [1, {\n")
+    got, out, err = run(capsys, "values", flag, str(f))
+    assert got == code and out == "" and err.count("\n") == 1, err
+    assert err.startswith(f"Error: {f}:") and f": {what}: " in err, err
+    assert err.split(":")[2].isdigit() and err.split(":")[3].isdigit(), err
