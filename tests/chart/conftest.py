@@ -24,16 +24,6 @@ def helm() -> Helm:
 @pytest.fixture
 def run_cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, str]]:
     """Run ``falcoctl-py ARGS`` in-process through the real error edge; returns (exit code, stdout, stderr)."""
-    from falcoctl_py.cli.main import main
+    from cli_support import run
 
-    def run(*args: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        try:
-            main(list(args))
-            code = 0
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
+    return lambda *args: run(capsys, *args)

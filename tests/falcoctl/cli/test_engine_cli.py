@@ -10,19 +10,16 @@ from typing import Any
 
 import orjson
 import pytest
+from cli_support import run
 
 from falcoctl_py.cli import engine as engine_cli
-from falcoctl_py.cli.main import main
 
 REPO = Path(__file__).resolve().parents[3]
 
 
 def run_main(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    """Run the CLI edge as the console script does (``main`` always exits): (exit code, stdout, stderr)."""
-    with pytest.raises(SystemExit) as exc:
-        main(argv)
-    out, err = capsys.readouterr()
-    return int(exc.value.code or 0), out, err
+    """Run the CLI edge as the console script does: (exit code, stdout, stderr)."""
+    return run(capsys, *argv)
 
 
 @pytest.fixture

@@ -2,37 +2,18 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 import yaml
-
-from falcoctl_py.cli.main import main
-from falcoctl_py.errors import HelmError
-from falcoctl_py.helm import find_helm
+from cli_support import require_helm, run
 
 pytestmark = pytest.mark.helm
 
 
 @pytest.fixture(autouse=True)
 def _helm() -> None:
-    try:
-        find_helm()
-    except HelmError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(str(exc))
-        pytest.skip(str(exc))
+    require_helm()
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_prints_only_networkpolicies(capsys: pytest.CaptureFixture[str]) -> None:

@@ -6,19 +6,7 @@ import json
 import re
 
 import pytest
-
-from falcoctl_py.cli.main import main
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+from cli_support import run
 
 
 def test_large_json(capsys: pytest.CaptureFixture[str]) -> None:
