@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from engine import condition as cond
-from engine.condition.ast import And, MacroRef, Node, Not, Or
+from engine.condition.ast import Node
 from engine.outputs.formatter import OutputFormatError, OutputFormatter
 from engine.rules import condition_warnings as W
 from engine.rules import findings as F
@@ -97,20 +97,6 @@ class _Visible(Mapping[str, Node]):
         return sum(1 for _ in self)
 
 
-def _all_macro_refs(node: Node) -> set[str]:
-    out: set[str] = set()
-    stack: list[Any] = [node]
-    while stack:
-        cur = stack.pop()
-        if isinstance(cur, MacroRef):
-            out.add(cur.name)
-        elif isinstance(cur, (And, Or)):
-            stack.extend(cur.children)
-        elif isinstance(cur, Not):
-            stack.append(cur.child)
-    return out
-
-
 class Compiler:
     def __init__(self, col: Collector, sink: FindingSink, *, all_evttypes: frozenset[str]) -> None:
         self.col = col
@@ -143,7 +129,7 @@ class Compiler:
                 chain=chain,
             ) from None
         self._mark_used(node, visible)
-        left = _all_macro_refs(resolved)
+        left = cond.macro_refs(resolved)
         if left:
             raise LoadError(
                 F.LOAD_ERR_VALIDATE, f"Undefined macro '{min(left)}' used in filter.", pos, chain=chain
@@ -151,13 +137,13 @@ class Compiler:
         return resolved
 
     def _mark_used(self, node: Node, visible: Mapping[str, Node]) -> None:
-        todo = [n for n in _all_macro_refs(node) if n in visible]
+        todo = [n for n in cond.macro_refs(node) if n in visible]
         while todo:
             name = todo.pop()
             if name in self.used_macros:
                 continue
             self.used_macros.add(name)
-            todo.extend(n for n in _all_macro_refs(visible[name]) if n in visible)
+            todo.extend(n for n in cond.macro_refs(visible[name]) if n in visible)
 
     def compile(self) -> list[CompiledRule]:
         for info in self.col.macros.values():
