@@ -115,7 +115,7 @@ def screen(proposals: Sequence[Proposal], *, rules_files: Sequence[Path], corpus
             continue
         alone = load_ruleset(rules_files, render_override([p]), rule_matching=rule_matching)
         gone = lost(base_det, detections(alone, corpus))
-        out.append(p.refuse([f"hides guard scenario '{g['scenario']}' ({g['rule']})" for g in gone]) if gone else p)
+        out.append(p.refuse([f"hides guard scenario '{g['scenario']}'" for g in gone]) if gone else p)
     tuned = load_ruleset(rules_files, render_override(out), rule_matching=rule_matching)
     tuned_det = detections(tuned, corpus)
     report = {

@@ -100,9 +100,16 @@ def print_summary(doc: dict[str, Any], *, out_dir: Path) -> None:
     for col in ("rule", "before", "after", "explained by"):
         top.add_column(col, justify="right" if col in ("before", "after") else "left")
     per_rule = doc["verification"]["per_rule"]
+    refused = {p["rule"]: p["refused_because"][0] for p in doc["proposals"]
+               if p["kind"] == "exception" and not p["accepted"] and p["refused_because"]}
+    proposed = {p["rule"] for p in doc["proposals"]}
     for r in doc["noise"]["rules"][:8]:
         expl = "; ".join(", ".join(f"{f}={v}" for f, v in zip(e["fields"], e["values"]))
                          for e in r["explanations"]) or "no dominant value"
+        if r["rule"] in refused:
+            expl += f" — refused: {refused[r['rule']]}"
+        elif r["explanations"] and r["rule"] not in proposed:
+            expl += " — too few alerts to propose"
         b, a = per_rule.get(r["rule"], [r["count"], r["count"]])
         top.add_row(r["rule"], str(b), str(a), expl)
     console.print(top)
