@@ -94,16 +94,23 @@ def _mounts(event: Any, _arg: Any) -> str | None:
     return ",".join(_mount_text(m) for m in c.mounts)
 
 
-def _label(event: Any, arg: Any) -> str | None:
-    c = event.container
-    return None if c is None or arg is None else c.labels.get(str(arg))
+def label_extractors(attr: str) -> tuple[Any, Any]:
+    """Extractors for one label and for all labels of the ``ContainerInfo`` mapping ``attr`` (``labels`` for the
+    container's, ``pod_labels`` for its pod's): ``x.label[KEY]`` and ``x.labels`` as ``k:v, k:v``."""
+
+    def one(event: Any, arg: Any) -> str | None:
+        c = event.container
+        return None if c is None or arg is None else getattr(c, attr).get(str(arg))
+
+    def every(event: Any, _arg: Any) -> str | None:
+        c = event.container
+        labels = getattr(c, attr) if c is not None else None
+        return ", ".join(f"{k}:{v}" for k, v in labels.items()) if labels else None
+
+    return one, every
 
 
-def _labels(event: Any, _arg: Any) -> str | None:
-    c = event.container
-    if c is None or not c.labels:
-        return None
-    return ", ".join(f"{k}:{v}" for k, v in c.labels.items())
+_label, _labels = label_extractors("labels")
 
 
 def _duration(event: Any, _arg: Any) -> int | None:

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from engine.fields.base import ArgKind, ArgMode, FieldClass, FieldSpec, FieldType
-from engine.fields.container import CONTAINER_PLUGIN, CONTAINER_PLUGIN_VERSION
+from engine.fields.container import CONTAINER_PLUGIN, CONTAINER_PLUGIN_VERSION, label_extractors
 
 T = FieldType
 
@@ -26,16 +26,7 @@ def _attr(name: str) -> Any:
     return extract
 
 
-def _label(event: Any, arg: Any) -> str | None:
-    c = event.container
-    return None if c is None or arg is None else c.pod_labels.get(str(arg))
-
-
-def _labels(event: Any, _arg: Any) -> str | None:
-    c = event.container
-    if c is None or not c.pod_labels:
-        return None
-    return ", ".join(f"{k}:{v}" for k, v in c.pod_labels.items())
+_label, _labels = label_extractors("pod_labels")
 
 
 def _cni(event: Any, _arg: Any) -> str | None:
