@@ -20,6 +20,7 @@ from engine.sources.syscall_event import ContainerInfo, FdInfo, ProcessInfo, Sys
 from engine.state.proctable import ProcessTable, normalize_exepath
 
 AT_FDCWD = -100
+_CREDENTIALS = ((b"uid", "uid"), (b"gid", "gid"), (b"euid", "euid"))
 O_DIRECTORY = 0o200000
 # kernel syscall name -> Falco event name where they differ (pread64 -> pread, exit_group -> procexit...).
 EVENT_FOR_SYSCALL: dict[str, str] = {}
@@ -32,7 +33,7 @@ EVENT_FOR_SYSCALL["exit_group"] = "procexit"  # the process is gone: Falco's pro
 
 def _a(group: Group, index: int) -> int:
     assert group.syscall is not None
-    return number(group.syscall.fields.get(f"a{index}"), base=16, default=0) or 0
+    return number(group.syscall.fields.get(b"a%d" % index), base=16, default=0) or 0
 
 
 def _sint(value: int) -> int:
@@ -71,9 +72,9 @@ class Decoder:
         Audit logs a PARENT record for each directory looked up and one record per name the syscall passed:
         ``NORMAL`` (existing), ``CREATE``, ``DELETE``, or ``UNKNOWN`` (a string not looked up: a symlink target).
         """
-        named = [p for p in group.paths if p.fields.get("nametype") in kinds]
+        named = [p for p in group.paths if p.fields.get(b"nametype") in kinds]
         rec: Record | None = named[index] if index < len(named) else None
-        raw = untrusted(rec.fields.get("name")) if rec is not None else None
+        raw = untrusted(rec.fields.get(b"name")) if rec is not None else None
         if raw is None:
             return ""
         return _join(self._dir_of_fd(self._pid(group), dirfd, group.cwd), raw)
@@ -81,20 +82,20 @@ class Decoder:
     @staticmethod
     def _pid(group: Group) -> int:
         assert group.syscall is not None
-        return number(group.syscall.fields.get("pid"), default=0) or 0
+        return number(group.syscall.fields.get(b"pid"), default=0) or 0
 
     def decode(self, group: Group) -> SyscallEvent | None:
         sc = group.syscall
         if sc is None:
             return None
-        nr = number(sc.fields.get("syscall"), default=-1)
+        nr = number(sc.fields.get(b"syscall"), default=-1)
         name = BY_NUMBER.get(nr if nr is not None else -1)
         if name is None:
             self.undecodable += 1
             return None
         etype = EVENT_FOR_SYSCALL.get(name, name)
         pid = self._pid(group)
-        res = _sint(number(sc.fields.get("exit"), default=0) or 0)
+        res = _sint(number(sc.fields.get(b"exit"), default=0) or 0)
         if etype in ("execve", "execveat") and res == 0:
             proc = self.table.on_exec(pid)
         elif etype == "procexit":
@@ -102,9 +103,9 @@ class Decoder:
         else:
             proc = self.table.get(pid)
         if proc is None:  # already gone: what the SYSCALL record says is all we know
-            proc = ProcessInfo(pid=pid, tid=pid, ppid=number(sc.fields.get("ppid"), default=0) or 0,
-                               name=untrusted(sc.fields.get("comm")) or "",
-                               exepath=untrusted(sc.fields.get("exe")) or "")
+            proc = ProcessInfo(pid=pid, tid=pid, ppid=number(sc.fields.get(b"ppid"), default=0) or 0,
+                               name=untrusted(sc.fields.get(b"comm")) or "",
+                               exepath=untrusted(sc.fields.get(b"exe")) or "")
             self.table.put(proc)
             self.table.link(proc)
         self._overlay(proc, sc, group)
@@ -124,17 +125,18 @@ class Decoder:
     @staticmethod
     def _overlay(proc: ProcessInfo, sc: Record, group: Group) -> None:
         """Credentials and names from the SYSCALL record are the truth at the syscall's time."""
-        for key in ("uid", "gid", "euid"):
-            value = number(sc.fields.get(key))
+        fields = sc.fields
+        for raw_key, key in _CREDENTIALS:
+            value = number(fields.get(raw_key))
             if value is not None:
                 setattr(proc, key, value)
-        auid = number(sc.fields.get("auid"))
+        auid = number(sc.fields.get(b"auid"))
         if auid is not None:
             proc.loginuid = -1 if auid == 0xFFFFFFFF else auid
-        comm = untrusted(sc.fields.get("comm"))
+        comm = untrusted(sc.fields.get(b"comm"))
         if comm:
             proc.name = comm
-        exe = untrusted(sc.fields.get("exe"))
+        exe = untrusted(sc.fields.get(b"exe"))
         if exe:
             proc.exepath, memfd = normalize_exepath(exe)
             proc.exe_from_memfd = proc.exe_from_memfd or memfd
@@ -157,8 +159,8 @@ class Decoder:
         event.args.update(fd=fd, name=path, flags=flags, mode=mode)
         if kind == "creat":
             del event.args["flags"]
-        is_dir = bool(flags & O_DIRECTORY) or any(p.fields.get("mode", b"").startswith(b"04") for p in group.paths
-                                                   if p.fields.get("nametype") == b"NORMAL")
+        is_dir = bool(flags & O_DIRECTORY) or any(p.fields.get(b"mode", b"").startswith(b"04") for p in group.paths
+                                                   if p.fields.get(b"nametype") == b"NORMAL")
         event.fd = FdInfo(num=fd, type="directory" if is_dir else "file", name=path,
                           directory=path if is_dir else os.path.dirname(path), filename=os.path.basename(path),
                           open_flags=flags)
@@ -206,8 +208,8 @@ class Decoder:
         if kind in ("symlink", "symlinkat"):
             dirfd = AT_FDCWD if kind == "symlink" else _sint(_a(group, 1))
             link = self._path(group, dirfd=dirfd, kinds=(b"CREATE",))
-            target = next((untrusted(p.fields.get("name")) or "" for p in group.paths
-                           if p.fields.get("nametype") == b"UNKNOWN"), "")
+            target = next((untrusted(p.fields.get(b"name")) or "" for p in group.paths
+                           if p.fields.get(b"nametype") == b"UNKNOWN"), "")
             event.args.update(target=target, linkpath=link)
             if kind == "symlinkat":
                 event.args["linkdirfd"] = dirfd

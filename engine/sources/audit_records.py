@@ -21,7 +21,7 @@ AUDIT_EOE, AUDIT_PROCTITLE = 1320, 1327
 RECORD_NAMES = {AUDIT_SYSCALL: "SYSCALL", AUDIT_PATH: "PATH", AUDIT_SOCKADDR: "SOCKADDR", AUDIT_CWD: "CWD",
                 AUDIT_EXECVE: "EXECVE", AUDIT_PROCTITLE: "PROCTITLE", AUDIT_EOE: "EOE"}
 
-_HEADER = re.compile(rb"audit\((\d+)\.(\d+):(\d+)\):\s*")
+_HEADER = re.compile(rb"audit\((\d+)\.(\d+):(\d+)\):")
 _FIELD = re.compile(rb'([\w\[\]]+)=("[^"]*"|\S*)')
 _HEX = re.compile(rb"[0-9A-F]+")
 GROUPED = frozenset({1300, 1302, 1306, 1307, 1309, 1320, 1327})
@@ -36,26 +36,29 @@ class Record:
     type: int
     ts_ns: int
     serial: int
-    fields: dict[str, bytes]  # raw values: quoted ones keep their quotes (so encodings stay distinguishable)
+    fields: dict[bytes, bytes]  # raw keys and values: quoted ones keep their quotes (so encodings stay distinguishable)
 
 
 def parse_record(msg_type: int, text: bytes) -> Record:
-    head = _HEADER.match(text)
+    """Split one record's text into its header (time, serial) and ``key=value`` fields (keys and values as bytes)."""
+    end = text.find(b"): ")
+    if end < 0 and text.endswith(b"):"):
+        end = len(text) - 2  # a record with no fields (EOE) may lose the trailing space
+    head = _HEADER.match(text, 0, end + 2) if end >= 0 else None
     if head is None:
         raise RecordError(f"record type {msg_type}: no audit(...) header in {text[:60]!r}")
-    sec, msec, serial = (int(g) for g in head.groups())
+    sec, msec, serial = head.groups()
+    body = text[end + 3:]
     # The kernel hex-encodes every string holding a space, a quote or a control character, so the fields of
     # the syscall records split on spaces; other records (user-space messages may quote spaces) take the regex.
-    body = text[head.end():]
-    if msg_type not in GROUPED:
-        fields = {m.group(1).decode(): m.group(2) for m in _FIELD.finditer(body)}
+    if msg_type in GROUPED:
+        try:
+            fields = dict(item.split(b"=", 1) for item in body.split())
+        except ValueError:  # an item without "=": keep the well-formed ones
+            fields = dict(item.split(b"=", 1) for item in body.split() if b"=" in item)
     else:
-        fields = {}
-        for item in body.split():
-            key, sep, value = item.partition(b"=")
-            if sep:
-                fields[key.decode()] = value
-    return Record(msg_type, sec * 1_000_000_000 + msec * 1_000_000, serial, fields)
+        fields = dict(_FIELD.findall(body))
+    return Record(msg_type, int(sec) * 1_000_000_000 + int(msec) * 1_000_000, int(serial), fields)
 
 
 def untrusted(raw: bytes | None) -> str | None:
@@ -84,16 +87,16 @@ def signed64(value: int) -> int:
 
 def execve_args(record: Record) -> list[str]:
     """argv from an EXECVE record, joining the chunks of long arguments."""
-    argc = number(record.fields.get("argc"), default=0) or 0
+    argc = number(record.fields.get(b"argc"), default=0) or 0
     out: list[str] = []
     for i in range(argc):
-        whole = record.fields.get(f"a{i}")
+        whole = record.fields.get(b"a%d" % i)
         if whole is not None:
             out.append(untrusted(whole) or "")
             continue
         chunks: list[str] = []
         j = 0
-        while (part := record.fields.get(f"a{i}[{j}]")) is not None:
+        while (part := record.fields.get(b"a%d[%d]" % (i, j))) is not None:
             chunks.append(untrusted(part) or "")
             j += 1
         out.append("".join(chunks))
@@ -174,13 +177,13 @@ class Assembler:
         elif kind == AUDIT_PATH:
             group.paths.append(record)
         elif kind == AUDIT_CWD:
-            group.cwd = untrusted(record.fields.get("cwd"))
+            group.cwd = untrusted(record.fields.get(b"cwd"))
         elif kind == AUDIT_EXECVE:
             group.execve = record
         elif kind == AUDIT_SOCKADDR:
-            group.sockaddr = sockaddr(record.fields.get("saddr"))
+            group.sockaddr = sockaddr(record.fields.get(b"saddr"))
         elif kind == AUDIT_PROCTITLE:
-            title = untrusted(record.fields.get("proctitle"))
+            title = untrusted(record.fields.get(b"proctitle"))
             group.proctitle = title.split("\0") if title is not None else None
         return None
 

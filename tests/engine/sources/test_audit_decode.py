@@ -28,7 +28,7 @@ def group(syscall: int, args: str, *extra: tuple[int, str], exit_code: str = "3"
     asm = Assembler()
     head = "audit(1700000000.500:77): "
     asm.add(parse_record(AUDIT_SYSCALL, (head + f"arch=c000003e syscall={syscall} success=yes exit={exit_code} "
-                                         f"{args} ppid=10 pid=42 auid=1000 uid=0 gid=0 euid=0 comm=\"cat\" "
+                                         f"{args} ppid=10 pid=42 auid=1000 uid=1001 gid=1002 euid=1003 comm=\"cat\" "
                                          'exe="/usr/bin/cat" key="falcopy"').encode()))
     for kind, text in extra:
         asm.add(parse_record(kind, (head + text).encode()))
@@ -58,6 +58,7 @@ def test_openat_relative_to_cwd_with_flags_and_process_chain() -> None:
     assert event.args == {"dirfd": -100, "fd": 3, "name": "/etc/shadow", "flags": 0o2000000, "mode": 0}
     assert event.fd is not None and (event.fd.name, event.fd.type, event.fd.num) == ("/etc/shadow", "file", 3)
     assert event.proc is not None and event.proc.name == "cat" and event.proc.loginuid == 1000
+    assert (event.proc.uid, event.proc.gid, event.proc.euid) == (1001, 1002, 1003)  # the record's credentials
     assert event.proc.parent is not None and event.proc.parent.name == "bash"
     assert event.proc.exepath == "/usr/bin/cat"
     assert event.container is not None and event.container.pod_name == "api-1"

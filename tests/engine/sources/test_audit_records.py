@@ -27,8 +27,8 @@ SYSCALL = (b'audit(1700000000.123:4567): arch=c000003e syscall=257 success=yes e
 def test_header_and_fields() -> None:
     rec = parse_record(AUDIT_SYSCALL, SYSCALL)
     assert rec.ts_ns == 1_700_000_000_123_000_000 and rec.serial == 4567
-    assert rec.fields["syscall"] == b"257" and untrusted(rec.fields["comm"]) == "cat"
-    assert untrusted(rec.fields["key"]) == "falcopy"
+    assert rec.fields[b"syscall"] == b"257" and untrusted(rec.fields[b"comm"]) == "cat"
+    assert untrusted(rec.fields[b"key"]) == "falcopy"
 
 
 def test_bad_header_is_an_error_naming_the_type() -> None:
