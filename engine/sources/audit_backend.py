@@ -31,8 +31,12 @@ from engine.state.proctable import ProcessTable
 
 AUDIT_KEY = "falcopy"
 STATE_FILE = Path("/run/falco-py/audit-state.json")
-BACKLOG_LIMIT = 8192
-RCVBUF = 8 << 20
+_QUOTED_KEY = b'"' + AUDIT_KEY.encode() + b'"'
+# Together the kernel's backlog (records queued for us) and our socket's receive buffer absorb bursts: an exec
+# storm of ~1,000 execs/s (about 35 records per exec) fills 8,192 records in a quarter of a second whenever the
+# reader is held up. 65,536 records cost the kernel at most ~64 MB, and only while we fall behind.
+BACKLOG_LIMIT = 65536
+RCVBUF = 32 << 20
 # Always captured: process lifecycle keeps the table current even when no rule asks for it.
 BASE_SYSCALLS = ("execve", "execveat", "exit_group")
 
@@ -102,8 +106,9 @@ class AuditBackend:
     def __init__(self, event_types: Iterable[str], *, table: ProcessTable | None = None,
                  state_file: Path = STATE_FILE, backlog_limit: int = BACKLOG_LIMIT,
                  containers: Callable[[str], Any] | None = None, watcher: Any = None,
-                 block_when_full: bool = False) -> None:
+                 block_when_full: bool = False, rcvbuf: int = RCVBUF) -> None:
         self.block_when_full = block_when_full
+        self.rcvbuf = rcvbuf
         self.syscalls = syscalls_for(event_types)
         self.table = table if table is not None else ProcessTable()
         self.state_file = state_file
@@ -142,10 +147,10 @@ class AuditBackend:
                                                       "ours": os.getpid()}))
             self.table.scan()
             if before.pid and _alive(before.pid) and before.pid != os.getpid():
-                self._events_sock = AuditSocket(groups=1 << (AUDIT_NLGRP_READLOG - 1), rcvbuf=RCVBUF)
+                self._events_sock = AuditSocket(groups=1 << (AUDIT_NLGRP_READLOG - 1), rcvbuf=self.rcvbuf)
                 self.mode = "multicast"
             else:
-                events = AuditSocket(rcvbuf=RCVBUF)
+                events = AuditSocket(rcvbuf=self.rcvbuf)
                 self._events_sock = events
                 events.set_status(pid=os.getpid())
                 self.mode = "pid"
@@ -249,7 +254,7 @@ class AuditBackend:
                 continue
             if group is None or group.syscall is None:
                 continue
-            if group.syscall.fields.get("key") != b'"' + AUDIT_KEY.encode() + b'"':
+            if group.syscall.fields.get(b"key") != _QUOTED_KEY:
                 continue  # another daemon's rule (multicast mode sees everything)
             event = self._decoder.decode(group)
             if event is not None:

@@ -182,8 +182,12 @@ def build(config: Mapping[str, Any], *, event_types: Iterable[str] | None = None
         k8s.get("enabled", True) and node) else None
     source: Any
     if backend == "audit":
-        from engine.sources.audit_backend import AuditBackend
-        source = AuditBackend(event_types, table=table, containers=pods.container, watcher=watcher)
+        from engine.sources.audit_backend import BACKLOG_LIMIT, RCVBUF, AuditBackend
+        audit = section.get("audit") or {}
+        source = AuditBackend(event_types, table=table, containers=pods.container, watcher=watcher,
+                              backlog_limit=int(audit.get("backlog_limit", BACKLOG_LIMIT)),
+                              rcvbuf=int(audit.get("receive_buffer_mb", RCVBUF >> 20)) << 20,
+                              block_when_full=bool(audit.get("block_when_full", False)))
     else:
         from engine.sources.proc_connector import ProcConnectorBackend
         source = ProcConnectorBackend(table=table, containers=pods.container, watcher=watcher)

@@ -85,3 +85,22 @@ def test_build_picks_backend_and_wraps_recording(tmp_path: Path) -> None:
     assert source.name == "syscall" and source.inner.backend == "proc"
     plain = build({"sources": {"syscall": {"backend": "audit"}}}, event_types={"openat"})
     assert plain.backend == "audit" and 257 in plain.syscalls
+
+
+def test_audit_buffer_settings_reach_the_backend() -> None:
+    from engine.sources.audit_backend import BACKLOG_LIMIT, RCVBUF
+
+    default = build({"sources": {"syscall": {"backend": "audit"}}}, event_types={"openat"})
+    assert (default.backlog_limit, default.rcvbuf, default.block_when_full) == (BACKLOG_LIMIT, RCVBUF, False)
+    tuned = build({"sources": {"syscall": {"backend": "audit", "audit": {
+        "backlog_limit": 4096, "receive_buffer_mb": 4, "block_when_full": True}}}}, event_types={"openat"})
+    assert (tuned.backlog_limit, tuned.rcvbuf, tuned.block_when_full) == (4096, 4 << 20, True)
+
+
+def test_audit_buffer_settings_are_checked_by_the_config_schema(tmp_path: Path) -> None:
+    from engine.config import ConfigError, load_config
+
+    path = tmp_path / "engine.yaml"
+    path.write_text("sources:\n  syscall:\n    audit:\n      backlog_limt: 10\n")
+    with pytest.raises(ConfigError, match="backlog_limt"):
+        load_config(path)
