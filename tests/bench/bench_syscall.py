@@ -4,11 +4,12 @@ Phases (one run; needs root and the audit subsystem, else it says so and exits 0
   1. capture-free exec rate: a separate driver process spawns ``cat`` (each exec opens two files) as fast as it
      can for a few seconds -> R execs/s.
   2. capture: the audit backend with falco_rules.yaml + falco-incubating_rules.yaml loaded; the driver runs at
-     R/2 for ``--seconds`` (20 by default) while this process decodes every event and evaluates the rules on it.
-     Reports events/s, events lost (kernel ``lost`` delta + our drops), and engine CPU (this process, all threads)
-     per 1,000 events/s.
-  3. replay: the events recorded in phase 2 through falco_rules.yaml on one core (decode + evaluate, and
-     evaluate alone) -> events/s.
+     R/2 for ``--seconds`` (20 by default) while this process decodes every event and runs it through the
+     engine (rules and alerts), as ``engine run --source syscall`` does. Reports events/s, events lost (kernel
+     ``lost`` delta + our drops), and engine CPU (this process, all threads) per 1,000 events/s. A second,
+     shorter storm is recorded (``engine.sources.record``) for phase 3.
+  3. replay: the recorded events through falco_rules.yaml on one core (decode + evaluate, and evaluate
+     alone) -> events/s.
   4. memory: RSS growth of a 5,000-entry process table built from real /proc entries.
 Usage: python tests/bench/bench_syscall.py [--seconds 20]
 """
@@ -19,6 +20,7 @@ import argparse
 import copy
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -32,8 +34,12 @@ SHARED_RULES = Path(os.environ.get("FALCOPY_SHARED") or REPO.parent / "shared") 
 
 DRIVER = """
 import os, sys, time, threading
-rate, seconds = float(sys.argv[1]), float(sys.argv[2])
+rate, seconds, cat = float(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
 argv = ["cat", "/etc/hostname", "/etc/os-release"]
+# An absolute path and a minimal environment: no PATH search (one failed execve per PATH entry before the right
+# one) and no locale files, so every exec is the same small unit on every machine: execve, the loader's two opens,
+# cat's two opens, exit.
+env = {"PATH": "/usr/bin:/bin", "LC_ALL": "C"}
 devnull = os.open(os.devnull, os.O_WRONLY)
 acts = [(os.POSIX_SPAWN_DUP2, devnull, 1)]
 count = [0, 0]
@@ -42,7 +48,7 @@ def worker(slot, per_thread_rate):
     step = 1.0 / per_thread_rate if per_thread_rate > 0 else 0.0
     due = time.monotonic()
     while time.monotonic() < end:
-        pid = os.posix_spawnp("cat", argv, os.environ, file_actions=acts)
+        pid = os.posix_spawn(cat, argv, env, file_actions=acts)
         os.waitpid(pid, 0)
         count[slot] += 1
         if step:
@@ -67,8 +73,9 @@ def rss_mb() -> float:
 
 
 def drive(rate: float, seconds: float) -> tuple[int, float]:
-    out = subprocess.run([sys.executable, "-c", DRIVER, str(rate), str(seconds)], capture_output=True, text=True,
-                         check=True).stdout.split()
+    cat = shutil.which("cat") or "/bin/cat"
+    out = subprocess.run([sys.executable, "-c", DRIVER, str(rate), str(seconds), cat], capture_output=True,
+                         text=True, check=True).stdout.split()
     return int(out[0]), float(out[1])
 
 
@@ -85,6 +92,7 @@ def main() -> int:
         print("bench_syscall: needs root for the audit backend; nothing measured")
         return 0
     from engine.rules import load_rules
+    from engine.runtime import Engine
     from engine.sources.audit_backend import AuditBackend
     from engine.sources.record import Recorder
     from engine.sources.replay import ReplaySource
@@ -124,42 +132,58 @@ def main() -> int:
     ruleset = both.ruleset
     workdir = Path(tempfile.mkdtemp(prefix="bench-syscall-"))
     recording = workdir / "events.jsonl"
-    backend = AuditBackend(ruleset.evttypes_needed("syscall"), state_file=workdir / "audit-state.json")
-    counts = {"events": 0, "alerts": 0}
 
-    def consume() -> None:
-        with Recorder(recording) as recorder:
+    def capture(seconds: float, *, record: bool) -> dict[str, float]:
+        """Run the storm at half the capture-free rate while the engine (or a recorder) consumes the backend."""
+        backend = AuditBackend(ruleset.evttypes_needed("syscall"), state_file=workdir / "audit-state.json")
+        engine = Engine(ruleset)
+        counts = {"events": 0, "alerts": 0}
+
+        def consume() -> None:
+            if record:
+                with Recorder(recording) as recorder:
+                    for event in backend.events():
+                        counts["events"] += 1
+                        recorder.write(event)
+                return
+            process = engine.process
             for event in backend.events():
                 counts["events"] += 1
-                counts["alerts"] += len(ruleset.evaluate(event))
-                recorder.write(event)
+                counts["alerts"] += len(process(event))
 
-    backend.start()
-    consumer = threading.Thread(target=consume, daemon=True)
-    try:
-        consumer.start()
-        time.sleep(0.5)
-        cpu0, t0, ev0 = cpu_seconds(), time.monotonic(), counts["events"]
-        execs, exec_wall = drive(free_rate / 2, args.seconds)
-        time.sleep(1.0)  # let the backlog drain
-        cpu1, t1, ev1 = cpu_seconds(), time.monotonic(), counts["events"]
-        lost = backend.kernel_lost()
-        drops = backend.stats()["drops"]
-    finally:
-        backend.stop()
-        consumer.join(5)
-        backend.close()
-    wall2 = t1 - t0
-    events = ev1 - ev0
-    ev_rate = events / wall2
-    cpu_frac = (cpu1 - cpu0) / wall2
-    print(f"capture at {execs / exec_wall:.0f} execs/s for {exec_wall:.0f}s (stable+incubating rules, "
-          f"{len(backend.syscalls)} syscalls audited): {events} events, {ev_rate:.0f} events/s, "
-          f"{counts['alerts']} alerts")
-    print(f"loss: kernel dropped {lost} records; {drops - lost} events discarded incomplete or overflowed "
-          f"(drops counter {drops})")
+        backend.start()
+        consumer = threading.Thread(target=consume, daemon=True)
+        try:
+            consumer.start()
+            time.sleep(0.5)
+            cpu0, t0, ev0 = cpu_seconds(), time.monotonic(), counts["events"]
+            execs, exec_wall = drive(free_rate / 2, seconds)
+            time.sleep(1.0)  # let the backlog drain
+            cpu1, t1, ev1 = cpu_seconds(), time.monotonic(), counts["events"]
+            lost = backend.kernel_lost()
+            drops = backend.stats()["drops"]
+            syscalls = len(backend.syscalls)
+        finally:
+            backend.stop()
+            consumer.join(5)
+            backend.close()
+        return {"execs": execs, "exec_wall": exec_wall, "events": ev1 - ev0, "wall": t1 - t0,
+                "cpu": cpu1 - cpu0, "lost": lost, "drops": drops, "alerts": counts["alerts"], "syscalls": syscalls}
+
+    got = capture(args.seconds, record=False)
+    ev_rate = got["events"] / got["wall"]
+    cpu_frac = got["cpu"] / got["wall"]
+    exec_rate = got["execs"] / got["exec_wall"]
+    print(f"capture at {exec_rate:.0f} execs/s for {got['exec_wall']:.0f}s (target {free_rate / 2:.0f}; "
+          f"stable+incubating rules, {got['syscalls']} syscalls audited): {got['events']:.0f} events "
+          f"({got['events'] / max(got['execs'], 1):.1f} per exec), {ev_rate:.0f} events/s, {got['alerts']:.0f} alerts")
+    print(f"loss: kernel dropped {got['lost']:.0f} records; {got['drops'] - got['lost']:.0f} events discarded "
+          f"incomplete or overflowed (drops counter {got['drops']:.0f})")
     print(f"engine CPU: {cpu_frac * 100:.1f}% of one core = {cpu_frac * 100 / (ev_rate / 1000):.1f}% per 1,000 "
           f"events/s")
+    recorded = capture(min(args.seconds, 5.0), record=True)
+    print(f"recorded {recorded['events']:.0f} events of a {recorded['exec_wall']:.0f}s storm for the replay "
+          f"(recorder loss: {recorded['drops']:.0f})")
 
     # 3. replay through falco_rules.yaml on one core
     stable = load_rules([SHARED_RULES / "falco_rules.yaml"]).ruleset
