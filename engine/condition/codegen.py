@@ -12,6 +12,10 @@ Semantics (Falco's): a missing value (None, or an empty list for list fields) ma
 when the operator holds for at least one listed value, ``allof`` when it holds for all of them. The generated
 source is kept on the function as ``__condition_source__`` for debugging.
 
+Extractor hooks (optional attributes of a field's extractor): ``inline(arg, event, call) -> str | None`` gives
+an expression equivalent to the call; ``int_text(arg, event) -> str | None`` says the value is always the
+decimal text of that integer expression, so equality and membership against literals compare integers.
+
 Must not: parse text, substitute macros or lists, or know the rules file format.
 """
 
@@ -149,6 +153,9 @@ class _Generator:
 
     def compare(self, node: Compare) -> str:
         left = operand_type(node.left, self.table)
+        special = self._int_text_compare(node)
+        if special is not None:
+            return special
         value = self.operand(node.left)
         if node.op == "exists":
             return f"bool({value})" if left.is_list else f"({value} is not None)"
@@ -186,6 +193,36 @@ class _Generator:
         if node.op in ("=", "==") and not left.is_list and len(preds) == 1:
             return f"({value} == {self.const(consts[0])})"
         return self._wrap(value, t, preds, join, is_list=left.is_list)
+
+    def _int_text_compare(self, node: Compare) -> str | None:
+        """A text field that is the decimal rendering of an integer (the extractor's ``int_text`` hook gives the
+        integer's expression; the value is never missing) compared by equality or membership with literals: an
+        integer comparison. A literal that is not an integer's canonical text (``00``, ``+1``, ``1.0``, ``x``)
+        can never equal the rendering, so it drops out (no literal left: the comparison is constant)."""
+        if not isinstance(node.left, FieldRef) or node.modifier is not None:
+            return None
+        op = node.op
+        if op not in ("exists", "=", "==", "!=", "in"):
+            return None
+        spec, arg = resolve_field(node.left, self.table)
+        hook = getattr(spec.extract, "int_text", None)
+        if hook is None or spec.is_list or not isinstance(node.right, (Value, ListValue, type(None))):
+            return None
+        expr = hook(arg, "e")
+        if expr is None:
+            return None
+        if op == "exists":
+            return f"({expr} is not None)"
+        right = node.right
+        texts = [v.text for v in right.items] if isinstance(right, ListValue) else [right.text]  # type: ignore[union-attr]
+        ints = [n for n in map(_canonical_int, texts) if n is not None]
+        if op == "in":
+            return f"({expr} in {self.const(frozenset(ints), hint='S')})" if ints else "False"
+        if len(texts) != 1:
+            return None
+        if not ints:
+            return "False" if op != "!=" else f"({expr} is not None)"
+        return f"({expr} {'!=' if op == '!=' else '=='} {ints[0]!r})"
 
     def _ip_pred(self, op: str, text: str) -> str:
         """A predicate template: the address equals ``text`` (or lies in it, for a network); negated for '!='."""
@@ -240,6 +277,15 @@ class _Generator:
             return f"{fn}({value}, {a}, {n})"
         quant = "all" if op == "in" else "any"
         return f"(({t} := {value}) and {quant}({fn}(_x, {a}, {n}) for _x in {t}))"
+
+
+def _canonical_int(text: str) -> int | None:
+    """``text`` as an int when it is exactly how Python (and Falco) print that int, else None."""
+    try:
+        number = int(text)
+    except ValueError:
+        return None
+    return number if str(number) == text else None
 
 
 def _ip_split(texts: Iterable[str]) -> tuple[frozenset[Any], tuple[Any, ...]]:

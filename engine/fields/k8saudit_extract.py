@@ -351,3 +351,5 @@ def rawtime(event: Any, arg: Any) -> str:
 
 
 rawtime.inline = lambda arg, event, call: f"str({event}.ts)"  # type: ignore[attr-defined]
+# The value is the decimal text of ``ts`` (never missing): codegen compares it with literals as an integer.
+rawtime.int_text = lambda arg, event: f"{event}.ts"  # type: ignore[attr-defined]
