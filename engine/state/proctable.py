@@ -11,6 +11,8 @@ Must not: talk to the kernel's event interfaces or the API server, or evaluate r
 from __future__ import annotations
 
 import os
+import re
+import stat
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import replace
@@ -51,21 +53,57 @@ def _status(text: bytes) -> dict[str, str]:
     return out
 
 
-def _overlay_upper(pid: int) -> bool:
-    """True when the executable lives on an overlay filesystem's upper (writable) layer."""
-    exe_stat = None
-    try:
-        exe_stat = os.stat(f"/proc/{pid}/exe")
-    except OSError:
-        return False
-    mounts = _read(f"/proc/{pid}/mountinfo") or b""
+def _unescape(path: bytes) -> str:
+    """A mountinfo path: the kernel writes space, tab, newline and backslash as octal escapes (``\\040``)."""
+    if b"\\" in path:
+        path = re.sub(rb"\\([0-7]{3})", lambda m: bytes([int(m.group(1), 8)]), path)
+    return path.decode("utf-8", "surrogateescape")
+
+
+def _overlay_layer(pid: int, exepath: str) -> str | None:
+    """``"upper"`` when the executable lives on an overlay filesystem's upper (writable) layer — written or
+    changed after the container started, Falco's ``proc.is_exe_upper_layer`` —, ``"lower"`` when it comes from a
+    lower (image) layer of one, None when it is not on an overlay or the layer cannot be told.
+
+    The overlay mount holding the executable (longest mount point, in the process's own mount namespace) names
+    its ``upperdir``; the executable is on the upper layer when that directory holds the same file. The inode is
+    compared because overlayfs reports one device for every layer when they share a filesystem, so the device
+    alone cannot tell the layers apart. The upper directory is a path of the namespace that mounted the overlay
+    (the container runtime's, normally the host's): when the engine cannot see it, the answer is None.
+    """
+    mounts = _read(f"/proc/{pid}/mountinfo")
+    if not mounts or b" overlay " not in mounts:
+        return None
+    best: tuple[str, list[bytes]] | None = None  # the mount holding the executable: the longest mount point
     for line in mounts.splitlines():
-        parts = line.split(b" - ", 1)
-        if len(parts) == 2 and parts[1].startswith(b"overlay "):
-            major, minor = (int(x) for x in line.split()[2].split(b":"))
-            if os.makedev(major, minor) == exe_stat.st_dev:
-                return True  # a file of the merged view whose dev is overlay's own: not from a lower layer
-    return False
+        left, sep, right = line.partition(b" - ")
+        parts = right.split()
+        fields = left.split()
+        if not sep or len(parts) < 3 or len(fields) < 5:
+            continue
+        point = _unescape(fields[4])
+        inside = point == "/" or exepath == point or exepath.startswith(point.rstrip("/") + "/")
+        if inside and (best is None or len(point) >= len(best[0])):  # later mounts stack over earlier ones
+            best = (point, parts)
+    if best is None or best[1][0] != b"overlay":
+        return None
+    point, options = best[0], best[1][2]
+    upper = next((_unescape(o[len(b"upperdir="):]) for o in options.split(b",") if o.startswith(b"upperdir=")),
+                 None)
+    if not upper:
+        return "lower"  # a read-only overlay: every file comes from a lower layer
+    relative = exepath[len(point.rstrip("/")):] if point != "/" else exepath
+    if not os.path.isdir(upper):
+        return None  # the runtime's layer directories are not visible here
+    try:
+        running = os.stat(f"/proc/{pid}/exe")
+    except OSError:
+        return None
+    try:
+        on_upper = os.stat(upper.rstrip("/") + relative)
+    except OSError:
+        return "lower"
+    return "upper" if stat.S_ISREG(on_upper.st_mode) and on_upper.st_ino == running.st_ino else "lower"
 
 
 def normalize_exepath(path: str) -> tuple[str, bool]:
@@ -117,7 +155,8 @@ def read_process(pid: int, *, proc: str = "/proc") -> ProcessInfo | None:
         exe_from_memfd=memfd, container_id=cgroup.id,
     )
     if not memfd and cgroup.id != containers.HOST:
-        info.exe_upper_layer = _overlay_upper(pid)
+        layer = _overlay_layer(pid, exepath)
+        info.exe_upper_layer, info.exe_lower_layer = layer == "upper", layer == "lower"
     return info
 
 

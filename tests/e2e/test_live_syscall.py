@@ -342,3 +342,66 @@ def test_reloaded_ruleset_changes_the_audited_syscalls_without_a_gap(tmp_path: P
     finally:
         backend.close()
     assert audit_snapshot() == before
+
+
+@pytest.mark.skipif(not (CGROUP_ROOT / "cgroup.procs").exists(), reason="no cgroup2 hierarchy at the test path")
+def test_executable_written_into_an_overlay_is_on_the_upper_layer(tmp_path: Path) -> None:
+    """A container process running a binary copied into its overlay after start (the upper layer) gets
+    ``proc.is_exe_upper_layer`` true; one shipped in the image gets ``proc.is_exe_lower_layer``. The layers share one
+    filesystem, as with containerd's overlay snapshotter, so overlayfs gives every file the same device."""
+    from engine.fields import lookup
+    from engine.sources.audit_backend import AuditBackend
+
+    base = tmp_path / "layers"
+    base.mkdir()
+    lower, upper, work, merged = (base / name for name in ("lower", "upper", "work", "merged"))
+    created = [d for d in _containerd_cgroup() if not d.exists()]
+    mounted: list[Path] = []
+    backend = AuditBackend({"execve"}, state_file=tmp_path / "state.json")
+    events: dict[str, object] = {}
+    try:
+        subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(base)], check=True)
+        mounted.append(base)
+        for directory in (lower, upper, work, merged):
+            directory.mkdir()
+        shutil.copy(shutil.which("sleep") or "/bin/sleep", lower / "image-sleep")
+        subprocess.run(["mount", "-t", "overlay", "overlay", "-o",
+                        f"lowerdir={lower},upperdir={upper},workdir={work}", str(merged)], check=True)
+        mounted.append(merged)
+        shutil.copy(shutil.which("sleep") or "/bin/sleep", merged / "added-sleep")  # lands in the upper layer
+        assert (upper / "added-sleep").exists() and not (upper / "image-sleep").exists()
+        (merged / "scratch").mkdir()  # a tmpfs mounted inside the container: on no overlay layer at all
+        subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(merged / "scratch")], check=True)
+        mounted.append(merged / "scratch")
+        shutil.copy(shutil.which("sleep") or "/bin/sleep", merged / "scratch" / "scratch-sleep")
+        for directory in created:
+            directory.mkdir()
+        backend.start()
+        procs = _containerd_cgroup()[-1] / "cgroup.procs"
+        children = [subprocess.Popen(["sh", "-c", f"echo $$ > {procs}; exec {merged / name} 1"])
+                    for name in ("added-sleep", "image-sleep", "scratch/scratch-sleep")]
+        for event in backend.events(timeout=1.5):  # decoded while the processes live, as in a real run
+            if event.type == "execve" and event.proc is not None and event.proc.name.endswith("-sleep"):
+                events[event.proc.name] = event
+        for child in children:
+            assert child.wait(timeout=20) == 0
+    finally:
+        backend.stop()
+        backend.close()
+        for point in reversed(mounted):
+            subprocess.run(["umount", str(point)], check=False)
+        for directory in reversed(created):
+            directory.rmdir()
+    upper_layer = lookup("syscall", "proc.is_exe_upper_layer")
+    lower_layer = lookup("syscall", "proc.is_exe_lower_layer")
+    container_id = lookup("syscall", "container.id")
+    assert upper_layer is not None and lower_layer is not None and container_id is not None
+    assert set(events) == {"added-sleep", "image-sleep", "scratch-sleep"}, events
+    assert container_id.extract(events["added-sleep"], None) == CONTAINER[:12]
+    assert upper_layer.extract(events["added-sleep"], None) is True
+    assert lower_layer.extract(events["added-sleep"], None) is False
+    assert upper_layer.extract(events["image-sleep"], None) is False
+    assert lower_layer.extract(events["image-sleep"], None) is True
+    assert upper_layer.extract(events["scratch-sleep"], None) is False
+    assert lower_layer.extract(events["scratch-sleep"], None) is False
+    assert not any(d.exists() for d in created)
