@@ -151,10 +151,24 @@ def main() -> int:
                 counts["events"] += 1
                 counts["alerts"] += len(process(event))
 
+        peak = [0]
+        sampling = threading.Event()
+
+        def sample_backlog() -> None:  # how much of the kernel's backlog the storm used
+            from engine.sources.audit_netlink import AuditSocket
+            sock = AuditSocket()
+            try:
+                while not sampling.wait(0.05):
+                    peak[0] = max(peak[0], sock.get_status().backlog)
+            finally:
+                sock.close()
+
         backend.start()
         consumer = threading.Thread(target=consume, daemon=True)
+        sampler = threading.Thread(target=sample_backlog, daemon=True)
         try:
             consumer.start()
+            sampler.start()
             time.sleep(0.5)
             cpu0, t0, ev0 = cpu_seconds(), time.monotonic(), counts["events"]
             execs, exec_wall = drive(free_rate / 2, seconds)
@@ -164,10 +178,12 @@ def main() -> int:
             drops = backend.stats()["drops"]
             syscalls = len(backend.syscalls)
         finally:
+            sampling.set()
+            sampler.join(5)
             backend.stop()
             consumer.join(5)
             backend.close()
-        return {"execs": execs, "exec_wall": exec_wall, "events": ev1 - ev0, "wall": t1 - t0,
+        return {"backlog_peak": peak[0], "backlog_limit": backend.backlog_limit, "execs": execs, "exec_wall": exec_wall, "events": ev1 - ev0, "wall": t1 - t0,
                 "cpu": cpu1 - cpu0, "lost": lost, "drops": drops, "alerts": counts["alerts"], "syscalls": syscalls}
 
     got = capture(args.seconds, record=False)
@@ -178,7 +194,8 @@ def main() -> int:
           f"stable+incubating rules, {got['syscalls']} syscalls audited): {got['events']:.0f} events "
           f"({got['events'] / max(got['execs'], 1):.1f} per exec), {ev_rate:.0f} events/s, {got['alerts']:.0f} alerts")
     print(f"loss: kernel dropped {got['lost']:.0f} records; {got['drops'] - got['lost']:.0f} events discarded "
-          f"incomplete or overflowed (drops counter {got['drops']:.0f})")
+          f"incomplete or overflowed (drops counter {got['drops']:.0f}); kernel backlog peak "
+          f"{got['backlog_peak']:.0f} of {got['backlog_limit']:.0f} records")
     print(f"engine CPU: {cpu_frac * 100:.1f}% of one core = {cpu_frac * 100 / (ev_rate / 1000):.1f}% per 1,000 "
           f"events/s")
     recorded = capture(min(args.seconds, 5.0), record=True)
