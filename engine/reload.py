@@ -3,7 +3,9 @@
 Owns: ``Reloader`` — a thread polling each rules file's identity (resolved path, inode, size, mtime; the resolved
 path catches a ConfigMap's ``..data`` symlink swap, where the visible name never changes), loading the new set with
 ``engine.rules.load_rules`` in that thread, and on success calling ``Engine.swap_ruleset``; a failed load keeps the
-running ruleset, logs every finding, and is counted. ``reload_now()`` forces a load (SIGHUP).
+running ruleset, logs every finding, and is counted. ``reload_now()`` forces a load (SIGHUP). After a swap the
+``on_swap`` listeners get the new ruleset (the syscall source re-narrows what the kernel captures with it); a
+listener that fails is logged and does not undo the swap.
 
 Must not: evaluate events, touch the engine's state other than through ``swap_ruleset``, or import
 prometheus_client (``engine.metrics`` reads ``stats()``: ``reloads`` by result, the current checksum).
@@ -54,8 +56,10 @@ class Reloader:
         rule_matching: str = "first",
         interval: float = 2.0,
         loader: Callable[..., Any] | None = None,
+        on_swap: list[Callable[[Any], object]] | None = None,
     ) -> None:
         self._files = files
+        self.on_swap: list[Callable[[Any], object]] = list(on_swap or ())
         self.engine = engine
         self.rule_matching = rule_matching
         self.interval = interval
@@ -131,6 +135,11 @@ class Reloader:
                 log.error("rules reload failed (%s); the running ruleset stays", self.last_error)
                 return False
             self.engine.swap_ruleset(result.ruleset)
+            for listener in self.on_swap:
+                try:
+                    listener(result.ruleset)
+                except Exception:  # the new rules run; what the listener could not do is logged
+                    log.exception("after the rules reload, %r failed", listener)
             self.reloads["success"] += 1
             self.last_error = None
             log.info(

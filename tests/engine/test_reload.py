@@ -123,3 +123,22 @@ def test_missing_file_is_a_failure_not_a_crash(tmp_path: Path) -> None:
     rules.unlink()
     assert reloader.check() is False
     assert fired(engine, "create") == ["Creates"]
+
+
+def test_swap_listeners_get_the_new_ruleset_and_a_failing_one_does_not_undo_the_swap(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULE.format(name="Creates", verb="create"))
+    engine, reloader = make(rules)
+    seen: list[object] = []
+
+    def broken(ruleset: object) -> None:
+        raise RuntimeError("cannot re-narrow")
+
+    reloader.on_swap = [broken, seen.append]
+    rules.write_text(RULE.format(name="Patches", verb="patch"))
+    assert reloader.check(force=True) is True
+    assert seen == [engine.ruleset]
+    assert fired(engine, "patch") == ["Patches"]
+    rules.write_text(BROKEN)
+    assert reloader.check(force=True) is False
+    assert len(seen) == 1  # a failed load swaps nothing and tells no one
