@@ -1,6 +1,7 @@
-"""Recording live syscall events as JSON lines (``SyscallEvent.to_json()``), for replay and tests.
+"""Recording live syscall events as JSON lines (the version-2 stream of ``engine.sources.record_stream``: each
+process state once, events referring to it), for replay and tests.
 
-Owns: ``Recorder`` (append one event per line, flushed in batches and on close) and ``record_events`` (drain an
+Owns: ``Recorder`` (append each event's lines, flushed in batches and on close) and ``record_events`` (drain an
 iterator into a file). Reading a recording back is ``engine.sources.replay.ReplaySource(path, name="syscall")``.
 
 Must not: filter or change events, or read kernel interfaces.
@@ -12,6 +13,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any, Self
 
+from engine.sources.record_stream import StreamEncoder
+
 
 class Recorder:
     """Append events to ``path`` (created or truncated) as JSON lines."""
@@ -21,16 +24,18 @@ class Recorder:
         self.flush_every = flush_every
         self.count = 0
         self._fh: IO[bytes] | None = None
+        self._encoder = StreamEncoder()
 
     def __enter__(self) -> Self:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fh = self.path.open("wb")
+        self._encoder = StreamEncoder()  # a new file starts with no process lines
         return self
 
     def write(self, event: Any) -> None:
         if self._fh is None:
             raise RuntimeError("recorder is not open")
-        self._fh.write(event.to_json() + b"\n")
+        self._fh.write(self._encoder.encode(event))
         self.count += 1
         if self.count % self.flush_every == 0:
             self._fh.flush()

@@ -97,16 +97,19 @@ class ReplaySource:
                 yield event
 
     def _syscall(self, data: bytes) -> Iterator[Any]:
-        from engine.sources.syscall_event import SyscallEvent  # only replay of syscall recordings needs it
+        from engine.sources.record_stream import StreamDecoder  # only replay of syscall recordings needs it
+        decode = StreamDecoder().decode
         for lineno, line in enumerate(data.splitlines(), start=1):
             if not line.strip():
                 continue
             self._stats.payloads += 1
             try:
-                event = SyscallEvent.from_json(line)
+                event = decode(line)
             except Exception as exc:  # noqa: BLE001 - any decoding failure is bad input at this line
                 self._stats.bad_payloads += 1
                 raise ReplayError(self.path, lineno, f"not a recorded syscall event: {exc}") from None
+            if event is None:
+                continue  # a process (or reset) line of a version-2 stream
             self._stats.events += 1
             yield event
 

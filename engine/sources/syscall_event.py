@@ -16,7 +16,8 @@ Conventions
     * a process outside any container has ``container_id == "host"`` and the event's ``container`` is ``None``.
     * ``ProcessInfo.parent`` is the parent chain (``None`` past what is known).
 
-Record format (one JSON object per line, UTF-8; ``v`` is the format version, currently 1)::
+Record format, version 1 (one self-contained JSON object per line, UTF-8; ``v`` is the format version; the
+recording stream, version 2, is ``engine.sources.record_stream``'s and refers to processes by id instead)::
 
     {"v": 1, "type": "openat", "dir": "<", "ts": 1700000000123456789, "num": 17, "tid": 42, "pid": 42,
      "res": 3, "args": {"fd": 3, "name": "/etc/shadow", "flags": 1},
@@ -39,7 +40,8 @@ from typing import Any, ClassVar
 
 import orjson
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 1  # a self-contained event line; version 2 is the recording stream (``record_stream``)
+READABLE_VERSIONS = (1, 2)
 HOST_CONTAINER_ID = "host"
 
 
@@ -174,19 +176,21 @@ class SyscallEvent:
 
     # -- record / replay ------------------------------------------------------------------------------------
 
-    def to_dict(self) -> dict[str, Any]:
-        """The record-format object for this event (see the module docstring)."""
+    def to_dict(self, *, procs: bool = True) -> dict[str, Any]:
+        """The record-format object for this event (see the module docstring); ``procs=False`` leaves the process
+        chain out (the version-2 stream, ``engine.sources.record_stream``, refers to it instead)."""
         out: dict[str, Any] = {"v": FORMAT_VERSION, "type": self.type, "dir": self.dir, "ts": self.ts,
                                "num": self.num, "cpu": self.cpu, "tid": self.tid, "pid": self.pid,
                                "res": self.res, "args": {k: _encode_value(v) for k, v in self.args.items()}}
-        procs: list[dict[str, Any]] = []
-        proc = self.proc
-        seen: set[int] = set()
-        while proc is not None and id(proc) not in seen:
-            seen.add(id(proc))
-            procs.append(_non_default(proc))
-            proc = proc.parent
-        out["procs"] = procs
+        if procs:
+            chain: list[dict[str, Any]] = []
+            proc = self.proc
+            seen: set[int] = set()
+            while proc is not None and id(proc) not in seen:
+                seen.add(id(proc))
+                chain.append(_non_default(proc))
+                proc = proc.parent
+            out["procs"] = chain
         out["fd"] = _non_default(self.fd) if self.fd is not None else None
         out["container"] = _non_default(self.container) if self.container is not None else None
         return out
@@ -196,12 +200,15 @@ class SyscallEvent:
         return orjson.dumps(self.to_dict())
 
     @classmethod
-    def from_dict(cls, obj: Any) -> SyscallEvent:
+    def from_dict(cls, obj: Any, *, proc: ProcessInfo | None = None) -> SyscallEvent:
+        """An event from its record object. A version-2 stream's event object names its process by id; the
+        stream decoder resolves it and passes ``proc``."""
         if not isinstance(obj, dict):
             raise TypeError(f"expected a JSON object, got {type(obj).__name__}")
         version = obj.get("v", FORMAT_VERSION)
-        if version != FORMAT_VERSION:
-            raise ValueError(f"unsupported record format version {version!r} (this reader knows {FORMAT_VERSION})")
+        if version not in READABLE_VERSIONS:
+            raise ValueError(f"unsupported record format version {version!r} (this reader knows "
+                             f"{', '.join(map(str, READABLE_VERSIONS))})")
         etype = obj.get("type")
         if not isinstance(etype, str) or not etype:
             raise ValueError("missing event 'type'")
@@ -211,14 +218,14 @@ class SyscallEvent:
         args = obj.get("args") or {}
         if not isinstance(args, dict):
             raise TypeError("'args' must be an object")
-        procs = obj.get("procs") or []
-        if not isinstance(procs, list):
-            raise TypeError("'procs' must be a list")
-        proc: ProcessInfo | None = None
-        for raw in reversed(procs):  # build from the oldest ancestor down
-            built = _build(ProcessInfo, raw, "procs[]")
-            built.parent = proc
-            proc = built
+        if version == FORMAT_VERSION:
+            procs = obj.get("procs") or []
+            if not isinstance(procs, list):
+                raise TypeError("'procs' must be a list")
+            for raw in reversed(procs):  # build from the oldest ancestor down
+                built = _build(ProcessInfo, raw, "procs[]")
+                built.parent = proc
+                proc = built
         fd = _build(FdInfo, obj["fd"], "fd") if obj.get("fd") is not None else None
         container = (_build(ContainerInfo, obj["container"], "container")
                      if obj.get("container") is not None else None)
@@ -308,6 +315,10 @@ def _build(klass: type, raw: Any, where: str) -> Any:
         return klass(**kwargs)
     except TypeError as exc:
         raise TypeError(f"{where}: {exc}") from None
+
+
+record_fields = _non_default  # a process/fd/container object's record keys (defaults left out)
+build_record_object = _build  # an instance from a record object, types checked
 
 
 def _int(value: Any, name: str) -> int:
