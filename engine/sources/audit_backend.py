@@ -158,10 +158,17 @@ class AuditBackend:
                            backlog_limit=max(before.backlog_limit, self.backlog_limit))
             if not self.block_when_full:
                 ctl.set_status(backlog_wait_time=0)  # a full backlog drops records (counted) instead of stalling
-            ctl.add_rule(AuditRule(self.syscalls, AUDIT_ARCH_X86_64, AUDIT_KEY))
+            ctl.add_rule(self._rule(self.syscalls))
         except BaseException:
             self.close()
             raise
+
+    @staticmethod
+    def _rule(syscalls: frozenset[int]) -> AuditRule:
+        # Our own process is left out, as Falco leaves itself out. The kernel never audits the audit pid, but in
+        # multicast mode (auditd owns the pid) the engine's /proc reads on every exec would come back as events,
+        # adding load exactly when the node is busiest.
+        return AuditRule(syscalls, AUDIT_ARCH_X86_64, AUDIT_KEY, exclude_pid=os.getpid())
 
     def update_event_types(self, event_types: Iterable[str]) -> bool:
         """Audit what a reloaded ruleset needs: add the new rule, then remove the old one (no gap in capture).
@@ -171,8 +178,8 @@ class AuditBackend:
         wanted = syscalls_for(event_types)
         if wanted == self.syscalls or self._ctl is None:
             return False
-        old = AuditRule(self.syscalls, AUDIT_ARCH_X86_64, AUDIT_KEY)
-        self._ctl.add_rule(AuditRule(wanted, AUDIT_ARCH_X86_64, AUDIT_KEY))
+        old = self._rule(self.syscalls)
+        self._ctl.add_rule(self._rule(wanted))
         self._ctl.delete_rule(old)
         self.syscalls = wanted
         return True

@@ -25,8 +25,8 @@ NLM_F_REQUEST, NLM_F_ACK = 0x1, 0x4
 AUDIT_GET, AUDIT_SET, AUDIT_ADD_RULE, AUDIT_DEL_RULE, AUDIT_LIST_RULES = 1000, 1001, 1011, 1012, 1013
 STATUS_ENABLED, STATUS_PID, STATUS_BACKLOG_LIMIT, STATUS_BACKLOG_WAIT_TIME = 0x1, 0x4, 0x10, 0x20
 AUDIT_FILTER_EXIT, AUDIT_ALWAYS = 0x04, 2
-AUDIT_ARCH_FIELD, AUDIT_FILTERKEY = 11, 210
-AUDIT_EQUAL = 0x40000000
+AUDIT_PID_FIELD, AUDIT_ARCH_FIELD, AUDIT_FILTERKEY = 0, 11, 210
+AUDIT_NOT_EQUAL, AUDIT_EQUAL = 0x30000000, 0x40000000
 AUDIT_BITMASK_SIZE, AUDIT_MAX_FIELDS = 64, 64
 SOL_NETLINK, NETLINK_ADD_MEMBERSHIP = 270, 1
 SO_RCVBUFFORCE = 33
@@ -59,25 +59,33 @@ class AuditRule:
     syscalls: frozenset[int]
     arch: int | None
     key: str
+    exclude_pid: int | None = None  # ``-F pid!=N``: the engine's own process (its /proc reads are no events)
 
 
 def encode_rule(rule: AuditRule) -> bytes:
-    """``struct audit_rule_data`` for ``-a exit,always [-F arch=..] -S ... -k key``."""
+    """``struct audit_rule_data`` for ``-a exit,always [-F arch=..] [-F pid!=..] -S ... -k key``."""
     mask = [0] * AUDIT_BITMASK_SIZE
     for number in rule.syscalls:
         mask[number // 32] |= 1 << (number % 32)
     fields: list[int] = []
     values: list[int] = []
+    ops: list[int] = []
     if rule.arch is not None:
         fields.append(AUDIT_ARCH_FIELD)
         values.append(rule.arch)
+        ops.append(AUDIT_EQUAL)
+    if rule.exclude_pid is not None:
+        fields.append(AUDIT_PID_FIELD)
+        values.append(rule.exclude_pid)
+        ops.append(AUDIT_NOT_EQUAL)
     key = rule.key.encode()
     fields.append(AUDIT_FILTERKEY)
     values.append(len(key))
+    ops.append(AUDIT_EQUAL)
     count = len(fields)
     pad = AUDIT_MAX_FIELDS - count
     head = _RULE_HEAD.pack(AUDIT_FILTER_EXIT, AUDIT_ALWAYS, count, *mask, *fields, *([0] * pad), *values,
-                           *([0] * pad), *([AUDIT_EQUAL] * count), *([0] * pad), len(key))
+                           *([0] * pad), *ops, *([0] * pad), len(key))
     return head + key
 
 
@@ -91,22 +99,26 @@ def decode_rule(data: bytes) -> tuple[AuditRule, bytes]:
     base = 3 + AUDIT_BITMASK_SIZE
     fields = values[base:base + count]
     vals = values[base + AUDIT_MAX_FIELDS:base + AUDIT_MAX_FIELDS + count]
+    ops = values[base + 2 * AUDIT_MAX_FIELDS:base + 2 * AUDIT_MAX_FIELDS + count]
     buflen = values[-1]
     buf = data[_RULE_HEAD.size:_RULE_HEAD.size + buflen]
     syscalls = frozenset(i * 32 + bit for i, word in enumerate(mask) for bit in range(32) if word >> bit & 1)
     arch: int | None = None
+    exclude_pid: int | None = None
     key = ""
     offset = 0
-    for field_id, value in zip(fields, vals, strict=True):
+    for field_id, value, op in zip(fields, vals, ops, strict=True):
         if field_id == AUDIT_ARCH_FIELD:
             arch = value
+        elif field_id == AUDIT_PID_FIELD and op == AUDIT_NOT_EQUAL:
+            exclude_pid = value
         elif field_id in (AUDIT_FILTERKEY, 13, 14, 15, 16, 17, 105, 106, 107, 108, 109, 112, 113):
             # String fields (key, paths, LSM labels, exe) take their value's length from ``buf``.
             text = buf[offset:offset + value]
             offset += value
             if field_id == AUDIT_FILTERKEY:
                 key = text.decode(errors="replace")
-    return AuditRule(syscalls, arch, key), data[:_RULE_HEAD.size + buflen]
+    return AuditRule(syscalls, arch, key, exclude_pid), data[:_RULE_HEAD.size + buflen]
 
 
 class AuditSocket:

@@ -405,3 +405,34 @@ def test_executable_written_into_an_overlay_is_on_the_upper_layer(tmp_path: Path
     assert upper_layer.extract(events["scratch-sleep"], None) is False
     assert lower_layer.extract(events["scratch-sleep"], None) is False
     assert not any(d.exists() for d in created)
+
+
+def test_the_engine_does_not_capture_its_own_syscalls(tmp_path: Path) -> None:
+    """Falco leaves itself out; so do we. The kernel never audits the audit pid's own syscalls, but when another
+    daemon owns the pid (we read the multicast group) our rule must exclude us: else the engine's /proc reads
+    on every exec come back as events."""
+    from engine.sources.audit_backend import AuditBackend
+    before = audit_snapshot()
+    mine, theirs = tmp_path / "read-by-engine", tmp_path / "read-by-child"
+    mine.write_text("x")
+    theirs.write_text("y")
+    repo = Path(__file__).resolve().parents[2]
+    daemon = subprocess.Popen([sys.executable, "-c", OTHER_DAEMON], stdout=subprocess.PIPE, cwd=repo)
+    backend = AuditBackend({"openat"}, state_file=tmp_path / "state.json")
+    names: list[str] = []
+    try:
+        assert daemon.stdout is not None and daemon.stdout.readline().strip() == b"owner"
+        backend.start()
+        assert backend.mode == "multicast"
+        mine.read_text()
+        subprocess.run(["cat", str(theirs)], check=True, stdout=subprocess.DEVNULL)
+        for event in backend.events(timeout=1.0):
+            if event.type == "openat":
+                names.append(event.args.get("name", ""))
+    finally:
+        backend.close()
+        daemon.kill()
+        daemon.wait()
+        _forget_dead_owner(daemon.pid, before[1])
+    assert str(theirs) in names
+    assert str(mine) not in names
