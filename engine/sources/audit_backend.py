@@ -57,6 +57,9 @@ def recover(*, state_file: Path = STATE_FILE, sock: AuditSocket | None = None) -
         removed = sock.delete_rules_with_key(AUDIT_KEY)
         saved = _load_state(state_file)
         if saved is not None:
+            for msg_type in saved.get("excluded") or ():
+                if isinstance(msg_type, int):
+                    sock.include_record_type(msg_type)
             current = sock.get_status()
             pid = saved["pid"] if current.pid in (0, saved.get("ours", -1)) or not _alive(current.pid) else None
             sock.set_status(enabled=saved["enabled"], backlog_limit=saved["backlog_limit"])
@@ -86,7 +89,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _load_state(path: Path) -> dict[str, int] | None:
+def _load_state(path: Path) -> dict[str, Any] | None:
     try:
         data = orjson.loads(path.read_bytes())
     except (OSError, orjson.JSONDecodeError):
@@ -123,6 +126,7 @@ class AuditBackend:
         self._lost_at_start = 0
         self._stopping = False
         self.decode_errors = 0
+        self.skipped_records = 0  # received but not needed (PROCTITLE when the kernel still makes them)
         self._socket_overflows = 0
 
     @property
@@ -141,10 +145,9 @@ class AuditBackend:
             before = ctl.get_status()
             self._lost_at_start = before.lost
             self.state_file.parent.mkdir(parents=True, exist_ok=True)
-            self.state_file.write_bytes(orjson.dumps({"enabled": before.enabled, "pid": before.pid,
-                                                      "backlog_limit": before.backlog_limit,
-                                                      "backlog_wait_time": before.backlog_wait_time,
-                                                      "ours": os.getpid()}))
+            state = {"enabled": before.enabled, "pid": before.pid, "backlog_limit": before.backlog_limit,
+                     "backlog_wait_time": before.backlog_wait_time, "ours": os.getpid(), "excluded": []}
+            self.state_file.write_bytes(orjson.dumps(state))
             self.table.scan()
             if before.pid and _alive(before.pid) and before.pid != os.getpid():
                 self._events_sock = AuditSocket(groups=1 << (AUDIT_NLGRP_READLOG - 1), rcvbuf=self.rcvbuf)
@@ -154,6 +157,13 @@ class AuditBackend:
                 self._events_sock = events
                 events.set_status(pid=os.getpid())
                 self.mode = "pid"
+                # PROCTITLE repeats argv (the EXECVE record and the process table have it) and comes with every
+                # audited syscall: a fifth of the records. As the only reader we can ask the kernel not to make
+                # them; with another daemon reading, its records stay as they are. The intent is saved first, so
+                # a crash right after the request still gets the exclusion removed on the next start.
+                self.state_file.write_bytes(orjson.dumps({**state, "excluded": [AUDIT_PROCTITLE]}))
+                if not ctl.exclude_record_type(AUDIT_PROCTITLE):  # already excluded by someone: theirs to keep
+                    self.state_file.write_bytes(orjson.dumps(state))
             ctl.set_status(enabled=1 if before.enabled != 2 else 2,
                            backlog_limit=max(before.backlog_limit, self.backlog_limit))
             if not self.block_when_full:
@@ -216,6 +226,7 @@ class AuditBackend:
         out = self._stats.as_dict()
         out["pending_records"] = self._assembler.pending()
         out["decode_errors"] = self.decode_errors
+        out["skipped_records"] = self.skipped_records
         out["process_table"] = len(self.table)
         return out
 
@@ -252,8 +263,11 @@ class AuditBackend:
                     continue
                 raise
             self._stats.payloads += 1
-            if got is None or got[0] == AUDIT_PROCTITLE:
-                continue  # PROCTITLE repeats argv, which the EXECVE record and the process table already give
+            if got is None:
+                continue
+            if got[0] == AUDIT_PROCTITLE:
+                self.skipped_records += 1  # repeats argv, which the EXECVE record and the process table give
+                continue
             try:
                 group = self._assembler.add(parse_record(*got))
             except RecordError:

@@ -24,8 +24,8 @@ NLMSG_ERROR, NLMSG_DONE = 2, 3
 NLM_F_REQUEST, NLM_F_ACK = 0x1, 0x4
 AUDIT_GET, AUDIT_SET, AUDIT_ADD_RULE, AUDIT_DEL_RULE, AUDIT_LIST_RULES = 1000, 1001, 1011, 1012, 1013
 STATUS_ENABLED, STATUS_PID, STATUS_BACKLOG_LIMIT, STATUS_BACKLOG_WAIT_TIME = 0x1, 0x4, 0x10, 0x20
-AUDIT_FILTER_EXIT, AUDIT_ALWAYS = 0x04, 2
-AUDIT_PID_FIELD, AUDIT_ARCH_FIELD, AUDIT_FILTERKEY = 0, 11, 210
+AUDIT_FILTER_EXIT, AUDIT_FILTER_EXCLUDE, AUDIT_ALWAYS = 0x04, 0x05, 2
+AUDIT_PID_FIELD, AUDIT_ARCH_FIELD, AUDIT_MSGTYPE_FIELD, AUDIT_FILTERKEY = 0, 11, 12, 210
 AUDIT_NOT_EQUAL, AUDIT_EQUAL = 0x30000000, 0x40000000
 AUDIT_BITMASK_SIZE, AUDIT_MAX_FIELDS = 64, 64
 SOL_NETLINK, NETLINK_ADD_MEMBERSHIP = 270, 1
@@ -87,6 +87,15 @@ def encode_rule(rule: AuditRule) -> bytes:
     head = _RULE_HEAD.pack(AUDIT_FILTER_EXIT, AUDIT_ALWAYS, count, *mask, *fields, *([0] * pad), *values,
                            *([0] * pad), *ops, *([0] * pad), len(key))
     return head + key
+
+
+def encode_exclude_rule(msg_type: int) -> bytes:
+    """``struct audit_rule_data`` for ``-a exclude,always -F msgtype=N``: the kernel no longer creates records of
+    that type at all (for every audit consumer, so only the owner of the audit pid may add it). The exclude list
+    cannot carry a key (the kernel stops at a field it does not filter on), so the exact rule is remembered."""
+    pad = AUDIT_MAX_FIELDS - 1
+    return _RULE_HEAD.pack(AUDIT_FILTER_EXCLUDE, AUDIT_ALWAYS, 1, *([0xFFFFFFFF] * AUDIT_BITMASK_SIZE),
+                           AUDIT_MSGTYPE_FIELD, *([0] * pad), msg_type, *([0] * pad), AUDIT_EQUAL, *([0] * pad), 0)
 
 
 def decode_rule(data: bytes) -> tuple[AuditRule, bytes]:
@@ -212,6 +221,27 @@ class AuditSocket:
 
     def add_rule(self, rule: AuditRule) -> None:
         self.request(AUDIT_ADD_RULE, encode_rule(rule))
+
+    def exclude_record_type(self, msg_type: int) -> bool:
+        """Stop the kernel from making records of ``msg_type``; False when that exact exclusion already exists
+        (someone else's: leave it to them)."""
+        try:
+            self.request(AUDIT_ADD_RULE, encode_exclude_rule(msg_type))
+        except AuditNetlinkError as exc:
+            if exc.errno == errno.EEXIST:
+                return False
+            raise
+        return True
+
+    def include_record_type(self, msg_type: int) -> bool:
+        """Remove the exclusion ``exclude_record_type`` added; False when it is not there."""
+        try:
+            self.request(AUDIT_DEL_RULE, encode_exclude_rule(msg_type))
+        except AuditNetlinkError as exc:
+            if exc.errno == errno.ENOENT:
+                return False
+            raise
+        return True
 
     def delete_rule(self, rule: AuditRule) -> None:
         self.request(AUDIT_DEL_RULE, encode_rule(rule))
