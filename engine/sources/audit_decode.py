@@ -18,8 +18,10 @@ from engine.sources.audit_records import Group, Record, execve_args, number, sig
 from engine.sources.audit_syscalls import BY_NUMBER
 from engine.sources.syscall_event import ContainerInfo, FdInfo, ProcessInfo, SyscallEvent
 from engine.state.proctable import ProcessTable, normalize_exepath
+from engine.state.sockets import local_address
 
 AT_FDCWD = -100
+EINPROGRESS = 115
 _CREDENTIALS = ((b"uid", "uid"), (b"gid", "gid"), (b"euid", "euid"))
 O_DIRECTORY = 0o200000
 # kernel syscall name -> Falco event name where they differ (pread64 -> pread, exit_group -> procexit...).
@@ -51,10 +53,12 @@ class Decoder:
     """Stateful decoder: resolves processes through ``table`` and keeps it current."""
 
     def __init__(self, table: ProcessTable, *, readlink: Callable[[str], str] = os.readlink,
-                 containers: Callable[[str], ContainerInfo | None] | None = None) -> None:
+                 containers: Callable[[str], ContainerInfo | None] | None = None,
+                 sockname: Callable[[int, int], tuple[str, int] | None] = local_address) -> None:
         self.table = table
         self.containers = containers
         self._readlink = readlink
+        self._sockname = sockname  # the local end of a process's socket, which audit does not log
         self.undecodable = 0
 
     def _dir_of_fd(self, pid: int, fd: int, cwd: str | None) -> str | None:
@@ -185,21 +189,30 @@ class Decoder:
         fd = _a(group, 0)
         addr = group.sockaddr
         info = FdInfo(num=fd, type="ipv4")
+        res = event.res if event.res is not None else -1
         if addr is not None and addr.family in ("ipv4", "ipv6"):
             info.type = addr.family
             info.l4proto = "tcp"
             if event.type == "connect":
-                info.dip, info.dport, info.sip, info.sport, info.is_server = addr.ip, addr.port, "0.0.0.0", 0, False
-                info.name = f"{info.sip}:{info.sport}->{addr.ip}:{addr.port}"
+                # Our own end is not in the records: read it from the socket while the process holds it (a
+                # non-blocking connect returns EINPROGRESS with the local end already bound).
+                local = self._sockname(event.pid, fd) if res == 0 or res == -EINPROGRESS else None
+                sip, sport = local if local is not None else ("0.0.0.0", 0)
+                info.dip, info.dport, info.sip, info.sport, info.is_server = addr.ip, addr.port, sip, sport, False
+                info.name = f"{sip}:{sport}->{addr.ip}:{addr.port}"
             elif event.type == "bind":  # our own (server) address: the destination end in the model
                 info.dip, info.dport, info.is_server = addr.ip, addr.port, True
                 info.name = f"{addr.ip}:{addr.port}"
-            else:  # accept/accept4 report the peer: the client, the source end; our own end is not logged
-                info.sip, info.sport, info.dip, info.dport, info.is_server = addr.ip, addr.port, "0.0.0.0", 0, True
-                info.name = f"{addr.ip}:{addr.port}->0.0.0.0:0"
+            else:  # accept/accept4 report the peer (the client, the source end); our end is the new socket's
+                local = self._sockname(event.pid, res) if res >= 0 else None
+                dip, dport = local if local is not None else ("0.0.0.0", 0)
+                info.sip, info.sport, info.dip, info.dport, info.is_server = addr.ip, addr.port, dip, dport, True
+                info.name = f"{addr.ip}:{addr.port}->{dip}:{dport}"
             event.args["tuple"] = info.name
         elif addr is not None and addr.family == "unix":
             info.type, info.name = "unix", addr.path or ""
+        if event.type in ("accept", "accept4") and res >= 0:
+            info.num = fd = res  # as in Falco, an accept's fd is the new connection's
         event.args.update(fd=fd)
         event.fd = info
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -440,3 +441,48 @@ def test_the_engine_does_not_capture_its_own_syscalls(tmp_path: Path) -> None:
         _forget_dead_owner(daemon.pid, before[1])
     assert str(theirs) in names
     assert str(mine) not in names
+
+
+CONNECTOR = textwrap.dedent("""
+    import socket, sys, time
+    sock = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+    print(sock.getsockname()[1], flush=True)
+    time.sleep(1.0)  # hold the socket while the engine decodes the connect
+""")
+
+
+def test_connect_carries_the_local_end_read_from_the_live_socket(tmp_path: Path) -> None:
+    """Audit logs only where a connect went; the engine reads the socket's own end while the process holds it."""
+    from engine.fields import lookup
+    from engine.sources.audit_backend import AuditBackend
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    backend = AuditBackend({"connect"}, state_file=tmp_path / "state.json")
+    events: list[object] = []
+    try:
+        backend.start()
+
+        def collect() -> None:
+            for event in backend.events(timeout=1.5):
+                if event.type == "connect" and event.fd is not None and event.fd.dport == port:
+                    events.append(event)
+
+        collector = threading.Thread(target=collect)
+        collector.start()
+        child = subprocess.run([sys.executable, "-c", CONNECTOR, str(port)], capture_output=True, text=True,
+                               timeout=20, check=True)
+        collector.join(20)
+    finally:
+        backend.close()
+        server.close()
+    local_port = int(child.stdout.strip())
+    assert events, "no connect event for the child's connection"
+
+    def field(name: str) -> object:
+        spec = lookup("syscall", name)
+        assert spec is not None, name
+        return spec.extract(events[0], None)
+
+    assert field("fd.name") == f"127.0.0.1:{local_port}->127.0.0.1:{port}"
+    assert (field("fd.lport"), field("fd.rport"), field("fd.cport"), field("fd.sport")) == (
+        local_port, port, local_port, port)

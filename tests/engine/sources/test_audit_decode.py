@@ -37,6 +37,9 @@ def group(syscall: int, args: str, *extra: tuple[int, str], exit_code: str = "3"
     return done
 
 
+SOCKETS = {(42, 4): ("10.0.0.5", 53122), (42, 5): ("10.0.0.1", 8080)}  # (pid, fd) -> local end
+
+
 def decoder(links: dict[str, str] | None = None) -> Decoder:
     table = ProcessTable(reader=lambda pid: ProcessInfo(**{k: getattr(PROCS[pid], k) for k in
                                                           ("pid", "ppid", "name", "container_id")})
@@ -47,7 +50,8 @@ def decoder(links: dict[str, str] | None = None) -> Decoder:
             return links[path]
         raise FileNotFoundError(path)
 
-    return Decoder(table, readlink=readlink, containers=lambda cid: ContainerInfo(id=cid, pod_name="api-1"))
+    return Decoder(table, readlink=readlink, containers=lambda cid: ContainerInfo(id=cid, pod_name="api-1"),
+                   sockname=lambda pid, fd: SOCKETS.get((pid, fd)))
 
 
 def test_openat_relative_to_cwd_with_flags_and_process_chain() -> None:
@@ -90,7 +94,15 @@ def test_connect_builds_socket_tuple() -> None:
                                    exit_code="0"))
     assert event is not None and event.fd is not None
     assert (event.fd.type, event.fd.dip, event.fd.dport, event.fd.l4proto) == ("ipv4", "10.0.0.1", 443, "tcp")
-    assert event.fd.name == "0.0.0.0:0->10.0.0.1:443" and event.args["fd"] == 4
+    assert (event.fd.sip, event.fd.sport) == ("10.0.0.5", 53122)  # our end, read from the socket itself
+    assert event.fd.name == "10.0.0.5:53122->10.0.0.1:443" and event.args["fd"] == 4
+    refused = decoder().decode(group(42, "a0=4 a1=0 a2=10 a3=0", (AUDIT_SOCKADDR, "saddr=020001BB0A000001"),
+                                     exit_code="-111"))
+    assert refused is not None and refused.fd is not None
+    assert refused.fd.name == "0.0.0.0:0->10.0.0.1:443"  # a failed connect has no local end to read
+    gone = decoder().decode(group(42, "a0=9 a1=0 a2=10 a3=0", (AUDIT_SOCKADDR, "saddr=020001BB0A000001"),
+                                  exit_code="0"))
+    assert gone is not None and gone.fd is not None and gone.fd.name == "0.0.0.0:0->10.0.0.1:443"
 
 
 def test_bind_is_the_server_end_and_accept_reports_the_client() -> None:
@@ -103,7 +115,9 @@ def test_bind_is_the_server_end_and_accept_reports_the_client() -> None:
                                   exit_code="5"))
     assert peer is not None and peer.fd is not None
     assert (peer.fd.sip, peer.fd.sport, peer.fd.is_server) == ("10.0.0.2", 54321, True)
-    assert peer.fd.name == "10.0.0.2:54321->0.0.0.0:0"
+    assert (peer.fd.dip, peer.fd.dport) == ("10.0.0.1", 8080)  # our end of the accepted socket (fd 5)
+    assert peer.fd.name == "10.0.0.2:54321->10.0.0.1:8080"
+    assert peer.fd.num == 5 and peer.args["fd"] == 5  # an accept's fd is the new connection's
 
 
 def test_symlink_target_and_rename_paths() -> None:
