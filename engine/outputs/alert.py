@@ -78,10 +78,36 @@ class Alert:
         return self.output
 
 
+_WORDS = {p: p.falco_name for p in Priority}  # Priority -> "Warning": the property costs more than a lookup
+_new = object.__new__
+_SETTERS = tuple(Alert.__dict__[name].__set__ for name in  # the slots, in field order (frozen: no __setattr__)
+                 ("rule", "priority", "source", "ts", "output", "output_fields", "tags", "hostname"))
+
+
 def build_alert(rule: Any, event: Any, *, hostname: str | None = None) -> Alert:
-    """The alert for ``rule`` (a ``CompiledRule``) matching ``event``."""
+    """The alert for ``rule`` (a ``CompiledRule``) matching ``event``.
+
+    ``rule.formatter.format(event)`` must return a fresh ``output_fields`` dict (the alert keeps it).
+    """
     text, fields = rule.formatter.format(event)
-    priority = rule.priority if isinstance(rule.priority, Priority) else Priority.parse(rule.priority)
-    line = f"{clock_ns(event.ts)}: {priority.falco_name} {text}"
-    return Alert(rule=rule.name, priority=priority, source=event.source, ts=event.ts, output=line,
-                 output_fields=dict(fields), tags=tuple(rule.tags or ()), hostname=hostname or _HOSTNAME)
+    priority = rule.priority
+    if type(priority) is not Priority:
+        priority = Priority.parse(priority)
+    ts = event.ts
+    secs, nanos = divmod(ts if type(ts) is int else int(ts), 1_000_000_000)
+    hms = _CLOCK.get(secs)
+    if hms is None:
+        hms = clock_ns(secs * 1_000_000_000)[:8]
+    tags = rule.tags
+    # The same record ``Alert(...)`` builds, without the frozen dataclass's per-field ``object.__setattr__``.
+    alert = _new(Alert)
+    set_rule, set_priority, set_source, set_ts, set_output, set_fields, set_tags, set_host = _SETTERS
+    set_rule(alert, rule.name)
+    set_priority(alert, priority)
+    set_source(alert, event.source)
+    set_ts(alert, ts)
+    set_output(alert, f"{hms}.{nanos:09d}: {_WORDS[priority]} {text}")
+    set_fields(alert, fields)
+    set_tags(alert, tags if type(tags) is tuple else tuple(tags or ()))
+    set_host(alert, hostname or _HOSTNAME)
+    return alert

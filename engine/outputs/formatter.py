@@ -1,7 +1,8 @@
 """Rule output strings: parsing ``%field`` / ``%(field)`` tokens against a source's fields, and rendering.
 
 Owns: ``OutputFormatter`` (built once per rule at load time; an unknown field is a load error worded as Falco
-words it, ``invalid formatting token X``) and the rendering rules: missing values print ``<NA>`` and are
+words it, ``invalid formatting token X``; on first use it generates one Python function for the output, as the
+condition code generator does for conditions) and the rendering rules: missing values print ``<NA>`` and are
 ``None`` in ``output_fields``; numbers stay numbers in ``output_fields``; booleans print ``true``/``false``;
 list values print as Falco prints them, ``(a,b)``; k8s audit values are already strings.
 
@@ -112,7 +113,7 @@ class OutputFormatter:
         self.output = output
         self.source = source
         self._parts: list[str | _Token] = []
-        self._plan: tuple[tuple[Any, Any, Any, Any], ...] | None = None
+        self._format: Any = None  # generated on first use
         for part in _split(output):
             if isinstance(part, str):
                 self._parts.append(part)
@@ -131,27 +132,52 @@ class OutputFormatter:
         return tuple(p.key for p in self._parts if isinstance(p, _Token))
 
     def format(self, event: Any) -> tuple[str, dict[str, Any]]:
-        plan = self._plan
-        if plan is None:  # (literal, None, None, None) or (None, key, extract, arg), built on first use
-            plan = self._plan = tuple((p, None, None, None) if isinstance(p, str)
-                                      else (None, p.key, p.spec.extract, p.arg) for p in self._parts)
-        out: list[str] = []
-        values: dict[str, Any] = {}
-        for literal, key, extract, arg in plan:
-            if literal is not None:
-                out.append(literal)
-                continue
-            try:
-                raw = extract(event, arg)
-            except Exception:  # noqa: BLE001 -- an extractor must not raise; if one does, the value is missing
-                raw = None
-            if type(raw) is str:  # ``render`` of a string, inlined
-                out.append(raw)
-                values[key] = raw
-                continue
-            if arg is not None and isinstance(raw, (list, tuple)) and len(raw) == 1:
-                raw = raw[0]  # an indexed pick (proc.aname[2]) is one value, printed bare as Falco prints it
-            text, typed = render(raw)
-            out.append(text)
-            values[key] = typed
-        return "".join(out), values
+        """``(text, output_fields)``; the dict is new on every call (the caller keeps it)."""
+        fn = self._format
+        if fn is None:
+            fn = self._format = _generate(self._parts)
+        return fn(event)  # type: ignore[no-any-return]
+
+
+def _typed(raw: Any, indexed: bool) -> tuple[str, Any]:
+    """(text, typed value) of one value that is not a string: ``render``, after an indexed pick's unwrapping."""
+    if indexed and isinstance(raw, (list, tuple)) and len(raw) == 1:
+        raw = raw[0]  # an indexed pick (proc.aname[2]) is one value, printed bare as Falco prints it
+    return render(raw)
+
+
+def _generate(parts: list[str | _Token]) -> Any:
+    """One function ``event -> (text, output_fields)`` for an output's parts, as ``engine.condition.codegen``
+    does for conditions: each token's extraction is a statement (an extractor's ``inline`` form when it has one;
+    an extractor that raises gives a missing value), strings are used as they are, anything else goes through
+    ``_typed``; the text is one f-string, the fields one dict display (a key written twice keeps its last value)."""
+    consts: dict[str, Any] = {"_T": _typed}
+    lines: list[str] = []
+    pieces: list[str] = []
+    entries: list[str] = []
+    for part in parts:
+        if isinstance(part, str):
+            name = f"L{len(consts)}"
+            consts[name] = part
+            pieces.append(f"{{{name}}}")
+            continue
+        i = len(entries)
+        call = f"X{len(consts)}(e, {part.arg!r})"
+        consts[f"X{len(consts)}"] = part.spec.extract
+        inline = getattr(part.spec.extract, "inline", None)
+        expr = (inline(part.arg, "e", call) if inline is not None else None) or call
+        lines += [f"        try:\n            v{i} = {expr}\n        except Exception:\n            v{i} = None\n",
+                  f"        if type(v{i}) is str:\n            t{i} = v{i}\n",
+                  f"        else:\n            t{i}, v{i} = _T(v{i}, {part.arg is not None})\n"]
+        pieces.append(f"{{t{i}}}")
+        entries.append(f"{part.key!r}: v{i}")
+    src = (f"def _factory({', '.join(consts)}):\n"
+           f"    def format(e):\n"
+           f"{''.join(lines)}"
+           f"        return f\"{''.join(pieces)}\", {{{', '.join(entries)}}}\n"
+           f"    return format\n")
+    namespace: dict[str, Any] = {}
+    exec(compile(src, "<output format>", "exec"), namespace)  # noqa: S102 - our own source
+    fn = namespace["_factory"](*consts.values())
+    fn.__format_source__ = src
+    return fn

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+import pytest
 
 from engine.outputs.alert import build_alert, clock_ns, iso8601_ns
 from engine.priority import Priority
@@ -57,3 +58,29 @@ def test_alert_json_has_falcos_keys_and_values() -> None:
 def test_priority_given_as_text_is_normalised() -> None:
     rule = FakeRule(priority="INFO")  # type: ignore[arg-type]
     assert build_alert(rule, FakeEvent()).to_dict()["priority"] == "Informational"
+
+
+def test_build_alert_makes_the_same_frozen_record_as_the_constructor() -> None:
+    import dataclasses
+
+    from engine.outputs.alert import Alert
+
+    rule, event = FakeRule(), FakeEvent()
+    alert = build_alert(rule, event, hostname="node-1")
+    expected = Alert(rule=rule.name, priority=rule.priority, source=event.source, ts=event.ts,
+                     output="14:09:12.123456789: Warning Pod started (user=alice)",
+                     output_fields={"ka.user.name": "alice", "ka.resp.name": None}, tags=rule.tags,
+                     hostname="node-1")
+    assert alert == expected
+    assert [getattr(alert, f.name) for f in dataclasses.fields(Alert)] == \
+        [getattr(expected, f.name) for f in dataclasses.fields(Alert)]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        alert.rule = "other"  # type: ignore[misc]
+    listed = build_alert(FakeRule(tags=["a", "b"]), FakeEvent())  # type: ignore[arg-type]
+    assert listed.tags == ("a", "b") and listed.hostname  # tags always a tuple, hostname defaulted
+
+
+def test_alert_clock_prefix_crosses_seconds_and_the_epoch() -> None:
+    for ts in (0, 999_999_999, 1_000_000_000, 1540476552_000000001, -1):
+        alert = build_alert(FakeRule(), FakeEvent(ts=ts))
+        assert alert.output.startswith(f"{clock_ns(ts)}: Warning ")
