@@ -2,7 +2,8 @@
 
 Owns: ``AuditEvent`` (the shared event contract for the ``k8s_audit`` source: ``.source``, ``.ts``, ``.evt_type``,
 ``.cache``, ``.obj``, ``.raw``), ``decode_payload`` (a JSON ``Event``, an ``EventList`` or a JSON array of events,
-as the kube-apiserver webhook backend and audit log files send them) and the RFC 3339 timestamp parser.
+as the kube-apiserver webhook backend and audit log files send them), ``decode_stream`` (many payloads, decoded
+as they are read, the rejected ones reported by position) and the RFC 3339 timestamp parser.
 
 Must not: extract fields (that is ``engine.fields.k8saudit``), read files or sockets (sources do), or know rules.
 Each payload is decoded exactly once, with orjson; fields are read lazily from the decoded dict afterwards.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import orjson
@@ -51,18 +53,22 @@ def _parse_slow(text: str) -> int:
 
 
 # Seconds part ("2018-10-25T14:09:12") -> ns since the epoch. Events arrive in time order, so a small cache of
-# recent seconds turns nearly every timestamp into one dict lookup plus the fraction.
+# recent seconds turns nearly every timestamp into one dict lookup plus the fraction. Only the general parser
+# fills it, so a key found there is a valid date and time.
 _SECONDS: dict[str, int] = {}
 _SECONDS_MAX = 1024
+# kube-apiserver's form, "2018-10-25T14:09:12.123456Z", read as seconds + ".123" + "456Z": the two fraction
+# tables hold exactly the valid spellings of those parts, so three lookups both check and convert the stamp.
+_MILLIS = {f".{n:03d}": n * 1_000_000 for n in range(1000)}
+_MICROS_Z = {f"{n:03d}Z": n * 1000 for n in range(1000)}
 
 
 def parse_rfc3339_ns(text: str) -> int:
     """RFC 3339 time (seconds to nanoseconds precision, any offset) -> int nanoseconds since the epoch."""
-    if type(text) is str and len(text) == 27 and text[26] == "Z" and text[19] == ".":  # kube-apiserver's form
-        base = _SECONDS.get(text[:19])
-        frac = text[20:26]
-        if base is not None and frac.isdigit() and frac.isascii():
-            return base + int(frac) * 1000  # == int(frac.ljust(9, "0")) for six digits
+    try:
+        return _SECONDS[text[:19]] + _MILLIS[text[19:23]] + _MICROS_Z[text[23:]]  # kube-apiserver's form
+    except (KeyError, TypeError):
+        pass
     if type(text) is str and len(text) >= 20 and text[-1] == "Z":
         frac = text[19:-1]
         if not frac or (frac[0] == "." and 1 < len(frac) <= 10 and frac[1:].isdigit() and frac.isascii()):
@@ -159,15 +165,67 @@ def decode_payload(data: bytes | str) -> list[AuditEvent]:
     if type(value) is dict and value.get("kind") == "Event":  # the common case: one event per payload
         stamp = value.get("stageTimestamp")
         if type(value.get("auditID")) is str and type(stamp) is str:  # ``from_obj``'s checks, inlined
-            event = _new_event(AuditEvent)
-            event.obj = value
-            event.ts = parse_rfc3339_ns(stamp)
-            event.raw = data if type(data) is bytes else None
-            event.cache = {}
-            event.cluster_name = None
-            return [event]
+            return [new_event(value, parse_rfc3339_ns(stamp), data if type(data) is bytes else None)]
         return [AuditEvent.from_obj(value, raw=data if type(data) is bytes else None)]  # raises the right error
     return events_from_json(value)
 
 
-_new_event = object.__new__
+def decode_stream(payloads: Iterable[bytes | str], *,
+                  on_error: Callable[[int, AuditDecodeError], object] | None = None,
+                  on_done: Callable[[int, int], object] | None = None) -> Iterator[AuditEvent]:
+    """The events of many payloads (the lines of an audit log or a replay), decoded one payload at a time as
+    the stream is read, so each event is used while its JSON is fresh and freed soon after.
+
+    The events are exactly those ``decode_payload`` gives for each payload, in order; one ``Event`` per payload
+    in kube-apiserver's time format (the common case) is decoded inline, anything else by ``decode_payload``.
+    A payload it rejects goes to ``on_error(position, error)`` (which may raise to end the stream); without
+    ``on_error`` the error is raised. ``on_done(payloads_read, events)`` hears how far the stream got when it
+    ends (read to its end, failed or closed).
+    """
+    loads = orjson.loads
+    seconds, millis, micros = _SECONDS, _MILLIS, _MICROS_Z
+    position = events = 0
+    try:
+        for position, data in enumerate(payloads, start=1):
+            try:
+                value = loads(data)
+                stamp = value["stageTimestamp"]
+                if value["kind"] == "Event" and type(value["auditID"]) is str and type(stamp) is str:
+                    event = _new(AuditEvent)
+                    event.ts = seconds[stamp[:19]] + millis[stamp[19:23]] + micros[stamp[23:]]
+                    event.obj = value
+                    event.raw = data if type(data) is bytes else None
+                    event.cache = {}
+                    event.cluster_name = None
+                    events += 1
+                    yield event
+                    continue
+            except Exception:  # noqa: BLE001, S110 - anything unusual takes the general path, which reports it
+                pass
+            try:
+                decoded = decode_payload(data)
+            except AuditDecodeError as exc:
+                if on_error is None:
+                    raise
+                on_error(position - 1, exc)
+                continue
+            for event in decoded:
+                events += 1
+                yield event
+    finally:
+        if on_done is not None:
+            on_done(position, events)
+
+
+def new_event(obj: dict[str, Any], ts: int, raw: bytes | None = None) -> AuditEvent:
+    """An ``AuditEvent`` for an already checked ``obj`` (``AuditEvent(obj, ts=ts, raw=raw)``, built faster)."""
+    event = _new(AuditEvent)
+    event.obj = obj
+    event.ts = ts
+    event.raw = raw
+    event.cache = {}
+    event.cluster_name = None
+    return event
+
+
+_new = object.__new__
