@@ -1,7 +1,8 @@
 """The engine loop for one process: events in, alerts out, with counters.
 
 Owns: ``Engine`` — evaluating each event against the current ``Ruleset`` (``Ruleset.evaluate`` does the
-per-source/per-type indexing and first-match), applying the priority threshold, building alerts
+per-source/per-type indexing and first-match), one at a time (``process``) or a batch at a time
+(``process_batch``: the counters are updated once per batch), applying the priority threshold, building alerts
 (``engine.outputs.alert``), handing them to the outputs, counting events/matches per source and rule, and
 swapping the ruleset atomically on reload (a reader always sees either the old or the new ruleset, whole).
 
@@ -24,6 +25,30 @@ from engine.priority import Priority
 log = logging.getLogger(__name__)
 
 Output = Callable[[Alert], object]
+
+
+_WORDS = {p: p.falco_name for p in Priority}
+
+
+def _evaluate_each(ruleset: Any, events: Iterable[Any]) -> Any:
+    """``Ruleset.evaluate_batch`` for a ruleset object that only has ``evaluate``."""
+    from engine.rules.ruleset import BatchResult
+
+    result = BatchResult([], [], {}, None)
+    try:
+        for event in events:
+            source = event.source
+            result.counts[source] = result.counts.get(source, 0) + 1
+            try:
+                rules = ruleset.evaluate(event)
+            except Exception as exc:  # noqa: BLE001 - counted and logged by the caller, as ``process`` does
+                result.failed.append((event, exc))
+                continue
+            if rules:
+                result.matched.append((event, rules))
+    except Exception as exc:  # noqa: BLE001 - raised by ``events``: the caller finishes the batch, then raises
+        result.stopped = exc
+    return result
 
 
 def _as_callable(output: Any) -> Output:
@@ -105,10 +130,60 @@ class Engine:
             with self._lock:
                 events_total[source] = events_total.get(source, 0) + 1
             return []
-        alerts = []
+        alerts: list[Alert] = []
+        filtered, failed = self._build(event, matched, alerts)
+        with self._lock:
+            self.events_total[source] = self.events_total.get(source, 0) + 1
+            if filtered:
+                self.filtered_total[source] += filtered
+            if failed:
+                self.errors_total[source] += failed
+            self._count_matches(alerts)
+        self._emit(alerts)
+        return alerts
+
+    def process_batch(self, events: Iterable[Any]) -> list[Alert]:
+        """Evaluate a batch of events in order; emit and return their alerts.
+
+        The same alerts, outputs and counters as ``process`` on each event in turn, with the counters updated
+        once per batch and the whole batch evaluated against one ruleset (a swap applies from the next batch).
+        ``events`` may be a lazy iterable (``decode_stream``: each event is evaluated while its JSON is fresh);
+        if it raises, the events before are processed and counted, their alerts emitted, then the error
+        propagates.
+        """
+        ruleset = self._ruleset
+        evaluate_batch = getattr(ruleset, "evaluate_batch", None)
+        result = evaluate_batch(events) if evaluate_batch is not None else _evaluate_each(ruleset, events)
+        errors: Counter[str] = Counter()
+        for event, exc in result.failed:
+            log.error("rule evaluation failed for a %s event", event.source, exc_info=exc)
+            errors[event.source] += 1
+        alerts: list[Alert] = []
+        filtered: Counter[str] = Counter()
+        for event, rules in result.matched:
+            n_filtered, n_failed = self._build(event, rules, alerts)
+            if n_filtered:
+                filtered[event.source] += n_filtered
+            if n_failed:
+                errors[event.source] += n_failed
+        with self._lock:
+            events_total = self.events_total
+            for source, n in result.counts.items():
+                events_total[source] = events_total.get(source, 0) + n
+            if filtered:
+                self.filtered_total.update(filtered)
+            if errors:
+                self.errors_total.update(errors)
+            self._count_matches(alerts)
+        self._emit(alerts)
+        if result.stopped is not None:
+            raise result.stopped
+        return alerts
+
+    def _build(self, event: Any, matched: Iterable[Any], alerts: list[Alert]) -> tuple[int, int]:
+        """Append the alerts of ``matched`` rules for ``event``; return (filtered by priority, failed to format)."""
         threshold = self.priority_threshold
-        filtered = 0
-        failed = 0
+        filtered = failed = 0
         for rule in matched:
             if rule.priority > threshold:
                 filtered += 1
@@ -118,14 +193,16 @@ class Engine:
             except Exception:
                 log.exception("formatting the output of rule %r failed", rule.name)
                 failed += 1
-        with self._lock:
-            self.events_total[source] = self.events_total.get(source, 0) + 1
-            if filtered:
-                self.filtered_total[source] += filtered
-            if failed:
-                self.errors_total[source] += failed
-            for alert in alerts:
-                self.matches_total[(alert.rule, alert.priority.falco_name, source)] += 1
+        return filtered, failed
+
+    def _count_matches(self, alerts: list[Alert]) -> None:
+        """Count alerts per (rule, priority, source); the caller holds the lock."""
+        matches = self.matches_total
+        for alert in alerts:
+            priority = alert.priority
+            matches[(alert.rule, _WORDS.get(priority) or priority.falco_name, alert.source)] += 1
+
+    def _emit(self, alerts: list[Alert]) -> None:
         for alert in alerts:
             for output in self._outputs:
                 try:
@@ -134,14 +211,31 @@ class Engine:
                     log.exception("output %r failed", output)
                     with self._lock:
                         self.output_errors_total += 1
-        return alerts
 
-    def run(self, events: Iterable[Any]) -> int:
-        """Process every event of an iterable (a replay, a file source); return the number of alerts."""
+    def run(self, events: Iterable[Any], *, batch_size: int = 512) -> int:
+        """Process every event of an iterable (a replay, a file source); return the number of alerts.
+
+        A list (any sequence) is processed ``batch_size`` events at a time, an object with ``batches()`` (an
+        iterator of event lists, as ``ReplaySource`` has) a batch at a time, any other iterable event by event
+        (it may be live: an event is never held back waiting for more).
+        """
+        batches = getattr(events, "batches", None)
+        if callable(batches):
+            return self.run_batches(batches())
+        if isinstance(events, Sequence):
+            return self.run_batches(events[i:i + batch_size] for i in range(0, len(events), batch_size))
         count = 0
         process = self.process
         for event in events:
             count += len(process(event))
+        return count
+
+    def run_batches(self, batches: Iterable[Sequence[Any]]) -> int:
+        """Process every batch of an iterable of event batches; return the number of alerts."""
+        count = 0
+        process_batch = self.process_batch
+        for batch in batches:
+            count += len(process_batch(batch))
         return count
 
     def stats(self) -> dict[str, Any]:

@@ -7,15 +7,20 @@ all pin the stage (``jevt.value[/stage] in (ResponseComplete)``), and most audit
 lease renewals, so skipping rules that cannot match saves most of the work. Per indexed field each value maps to
 a bitmask of the rules it allows; an event's candidates are the AND of its values' masks, memoized per key
 (verb, stage, resource, subresource, user). A rule that reads nothing but those key fields (e.g. "Disallowed K8s
-User") has one result per key, so it is evaluated once per key and dropped from the key's candidates when false.
+User") has one result per key, so it is evaluated once per key: dropped from the key's candidates when false,
+kept with a constant-true matcher when true. A candidate's other matcher is its residual condition: the
+top-level conjuncts that only restate its constraint (``ka.verb = create``, ``jevt.value[/stage] in
+(ResponseComplete)``) are true for every event the index offers it, so they are left out.
 
-Owns: the analysis of a (macro-expanded) condition AST into per-field constraints, and ``K8sAuditIndexer``, which
-a ``Ruleset`` uses through one call: ``build(entries) -> lookup`` where ``entries`` is the ordered sequence of
-``(item, condition_ast)`` for the ``k8s_audit`` source and ``lookup(event)`` returns the items (same order) that
-could match the event. The analysis is conservative: any clause it does not understand leaves the rule
-unconstrained, so indexed evaluation gives exactly the results of unindexed evaluation.
+Owns: the analysis of a (macro-expanded) condition AST into per-field constraints and residual conjuncts, and
+``K8sAuditIndexer``, which a ``Ruleset`` uses through one call: ``build(entries) -> lookup`` where ``entries`` is
+the ordered sequence of ``(item, condition_ast)`` for the ``k8s_audit`` source, ``lookup(event)`` returns the
+items (same order) that could match the event and ``lookup.pairs(event)`` the same as ``(item, matcher)``. The
+analysis is conservative: any clause it does not understand leaves the rule unconstrained (and in its residual),
+so indexed evaluation gives exactly the results of unindexed evaluation.
 
-Must not: evaluate conditions or know about the rules loader; it reads the AST only through ``_shape`` below.
+Must not: know about the rules loader; it reads the AST only through ``_shape`` (and builds a residual only in
+``_compile_conjunction``, with the condition compiler).
 """
 
 from __future__ import annotations
@@ -103,14 +108,6 @@ def constraint(node: Any, *, shape: Callable[[Any], tuple[str, Any]] = _shape) -
     return {}  # "not", other operators, other fields: no constraint
 
 
-def _safe(pred: Callable[[Any], bool], event: Any) -> bool:
-    """A folded rule's result; one that fails to evaluate stays a candidate (evaluated, and reported, later)."""
-    try:
-        return bool(pred(event))
-    except Exception:  # noqa: BLE001 - any failure means "cannot fold", never a wrong skip
-        return True
-
-
 def reads(node: Any, *, shape: Callable[[Any], tuple[str, Any]] = _shape) -> frozenset[str] | None:
     """The fields ``node`` reads (``jevt.value[/stage]`` counted as ``ka.stage``); None when not known."""
     kind, payload = shape(node)
@@ -129,16 +126,83 @@ def reads(node: Any, *, shape: Callable[[Any], tuple[str, Any]] = _shape) -> fro
     return payload  # type: ignore[no-any-return]
 
 
+def membership(node: Any, *, shape: Callable[[Any], tuple[str, Any]] = _shape) -> tuple[str, frozenset[str]] | None:
+    """``(field, values)`` when ``node`` is exactly "the indexed field's value is one of ``values``" (a ``=`` or
+    ``in`` comparison with literals, or an ``or`` of such comparisons on one field); None otherwise."""
+    kind, payload = shape(node)
+    if kind == "cmp":
+        got = constraint(node, shape=shape)
+        return next(iter(got.items())) if len(got) == 1 else None
+    if kind == "or" and payload:
+        parts = [membership(child, shape=shape) for child in payload]
+        if all(p is not None for p in parts) and len({p[0] for p in parts if p}) == 1:
+            return parts[0][0], frozenset().union(*(p[1] for p in parts if p))  # type: ignore[index]
+    return None
+
+
+def residual_conjuncts(node: Any, cons: Constraint, *,
+                       shape: Callable[[Any], tuple[str, Any]] = _shape) -> list[Any] | None:
+    """The top-level conjuncts of ``node`` that an event meeting ``cons`` does not already satisfy (in order;
+    ``[]``: all are satisfied); None when none can be dropped."""
+    kept = []
+    flat = _flatten_and(node, shape)  # nested ``and``s too, in source order
+    for child in flat:
+        got = membership(child, shape=shape)
+        if got is not None and got[0] in cons and cons[got[0]] <= got[1]:
+            continue  # the index only offers this rule for values in cons[field]: the conjunct holds
+        kept.append(child)
+    return None if len(kept) == len(flat) else kept
+
+
+def _flatten_and(node: Any, shape: Callable[[Any], tuple[str, Any]]) -> list[Any]:
+    kind, payload = shape(node)
+    if kind != "and":
+        return [node]
+    return [leaf for child in payload for leaf in _flatten_and(child, shape)]
+
+
+def _compile_conjunction(nodes: list[Any]) -> Callable[[Any], bool]:
+    """The real AST's residual matcher: the conjunction of ``nodes`` compiled for the k8s_audit source."""
+    from engine.condition import ast, compile_condition
+
+    return compile_condition(nodes[0] if len(nodes) == 1 else ast.And(tuple(nodes)), "k8s_audit")
+
+
+def _always(event: Any) -> bool:
+    return True
+
+
 class K8sAuditIndexer(Generic[T]):
-    """Build a ``lookup(event) -> items`` over ordered ``(item, condition_ast)`` entries."""
+    """Build a ``lookup(event) -> items`` over ordered ``(item, condition_ast)`` entries.
+
+    ``lookup.pairs(event)`` gives the same candidates as ``(item, matcher)`` pairs: the matcher is the item's
+    condition without the top-level conjuncts the index already guarantees for a candidate (``ka.verb = create``
+    when only create events reach the rule), or a constant true for a folded rule known to match the key.
+    """
 
     source = "k8s_audit"
 
     def __init__(self, *, shape: Callable[[Any], tuple[str, Any]] = _shape,
-                 predicate: Callable[[Any], Callable[[Any], bool] | None] | None = None) -> None:
+                 predicate: Callable[[Any], Callable[[Any], bool] | None] | None = None,
+                 conjunction: Callable[[list[Any]], Callable[[Any], bool]] | None = None) -> None:
         self._shape = shape
         # How to evaluate an item, for rules whose result depends on the memo key alone (see ``build``).
         self._predicate = predicate or (lambda item: getattr(item, "match", None))
+        # How to evaluate a list of conjuncts (a residual condition); without it, items keep their predicate.
+        self._conjunction = conjunction or (_compile_conjunction if shape is _shape else None)
+
+    def _residual(self, node: Any, cons: Constraint, full: Callable[[Any], bool] | None) -> Any:
+        if full is None or self._conjunction is None:
+            return full
+        kept = residual_conjuncts(node, cons, shape=self._shape)
+        if kept is None:
+            return full
+        if not kept:
+            return _always
+        try:
+            return self._conjunction(kept)
+        except Exception:  # noqa: BLE001 - a residual that cannot be built: the full condition is always right
+            return full
 
     def build(self, entries: Sequence[tuple[T, Any]]) -> Callable[[Any], Sequence[T]]:
         from engine.fields import lookup as field_lookup
@@ -162,32 +226,47 @@ class K8sAuditIndexer(Generic[T]):
             assert spec is not None, field_name
             tables.append((spec.extract, by_value, free))
         # Rules that read only the memo-key fields have one result per key: evaluate them once per key and
-        # keep them as candidates only where they matched (a true result is re-checked, cheaply).
+        # keep them as candidates only where they matched (with a constant-true matcher: the key decided it).
         keyed = frozenset(INDEXED_FIELDS)
         folded: dict[int, Callable[[Any], bool]] = {}
-        for i, (item, node) in enumerate(entries):
+        predicates = [self._predicate(item) for item in items]
+        for i, (_item, node) in enumerate(entries):
             fields_read = reads(node, shape=self._shape)
-            pred = self._predicate(item)
+            pred = predicates[i]
             if fields_read is not None and fields_read <= keyed and pred is not None:
                 folded[i] = pred
-        by_mask: dict[int, tuple[T, ...]] = {}
-        memo: dict[tuple[Any, ...], tuple[T, ...]] = {}
+        # Every candidate meets its constraint (the tables only offer it for allowed values), so the conjuncts
+        # that say no more than that need not run again.
+        residuals = [self._residual(node, constraints[i], predicates[i]) for i, (_item, node) in enumerate(entries)]
+        by_mask: dict[tuple[int, int, int], tuple[tuple[T, ...], tuple[tuple[T, Any], ...]]] = {}
+        memo: dict[tuple[Any, ...], tuple[tuple[T, ...], tuple[tuple[T, Any], ...]]] = {}
 
-        def compute(event: Any, *, fold: bool = False) -> tuple[T, ...]:
+        def compute(event: Any, *, fold: bool = False) -> tuple[tuple[T, ...], tuple[tuple[T, Any], ...]]:
             mask = everything
             for extract, by_value, free in tables:
                 value = extract(event, None)
                 mask &= by_value.get(value, free) if value is not None else free
+            true = failed = 0  # folded rules known to match this key / that could not be evaluated
             if fold:
                 for i, pred in folded.items():
-                    if mask >> i & 1 and not _safe(pred, event):
-                        mask &= ~(1 << i)
-            found = by_mask.get(mask)
+                    if mask >> i & 1:
+                        try:
+                            if pred(event):
+                                true |= 1 << i
+                            else:
+                                mask &= ~(1 << i)
+                        except Exception:  # noqa: BLE001 - cannot fold: stays a candidate with its whole
+                            failed |= 1 << i  # condition, evaluated (its failure reported) per event
+            found = by_mask.get((mask, true, failed))
             if found is None:
-                found = by_mask[mask] = tuple(item for i, item in enumerate(items) if mask >> i & 1)
+                chosen = [i for i in range(len(items)) if mask >> i & 1]
+                found = by_mask[(mask, true, failed)] = (
+                    tuple(items[i] for i in chosen),
+                    tuple((items[i], _always if true >> i & 1 else predicates[i] if failed >> i & 1
+                           else residuals[i]) for i in chosen))
             return found
 
-        def lookup(event: Any) -> Sequence[T]:
+        def general(event: Any) -> tuple[tuple[T, ...], tuple[tuple[T, Any], ...]]:
             # The raw values of every indexed field key a memo of the computed candidates; ``compute`` reads
             # them through the field extractors, so the result is exactly what the conditions would see.
             obj = event.obj
@@ -213,6 +292,24 @@ class K8sAuditIndexer(Generic[T]):
                 found = memo[key] = compute(event, fold=True)
             return found
 
+        def remembered(event: Any) -> tuple[tuple[T, ...], tuple[tuple[T, Any], ...]]:
+            # The common case, a resource request whose key is remembered: the key ``general`` would build, read
+            # with plain subscripts. Anything else (a field absent, not an object, a new key) goes the general way.
+            obj = event.obj
+            try:
+                ref = obj["objectRef"]
+                return memo[(obj["verb"], obj["stage"], ref["resource"], ref.get("subresource"),
+                             obj["user"]["username"])]
+            except (KeyError, TypeError, AttributeError):
+                return general(event)
+
+        def lookup(event: Any) -> Sequence[T]:
+            return remembered(event)[0]
+
+        def pairs(event: Any) -> Sequence[tuple[T, Any]]:
+            return remembered(event)[1]
+
+        lookup.pairs = pairs  # type: ignore[attr-defined]
         lookup.constraints = constraints  # type: ignore[attr-defined]  # for describe/debug output
         lookup.folded = frozenset(folded)  # type: ignore[attr-defined]
         return lookup
