@@ -1,7 +1,8 @@
 """The engine's server mode: sources + engine + output queue + metrics + hot reload, until SIGTERM/SIGINT.
 
 Owns: ``serve(config) -> exit code`` (what ``falcoctl-py engine run`` calls for server modes) and ``Service``:
-assembling the parts from a validated config, one thread per source delivering into ``Engine.process``, health
+assembling the parts from a validated config, one thread per source delivering into the engine (a batch at a
+time through ``run_batches(Engine.process_batch)`` when the source has it, else ``run(Engine.process)``), health
 (``/healthz`` is 200 while every source thread runs and a ruleset is loaded), signals (TERM/INT stop, HUP reopens
 file outputs and reloads rules) and the shutdown order: stop intake, drain accepted events, flush outputs within
 ``shutdown_timeout``, stop metrics. The syscall source is built by ``engine.sources.syscall.build(section, *,
@@ -197,7 +198,11 @@ class Service:
 
     def _run_source(self, src: Any) -> None:
         try:
-            src.run(self.engine.process)
+            run_batches = getattr(src, "run_batches", None)
+            if run_batches is not None:  # a source that delivers batches: one engine call (and lock) per batch
+                run_batches(self.engine.process_batch)
+            else:
+                src.run(self.engine.process)
         except Exception:
             log.exception("source %s crashed", src.name)
         if not self.stopping.is_set():

@@ -2,8 +2,9 @@
 
 Owns: following one path across rotation by rename (the old file is read to its end first), truncation (restart
 at offset 0), and a file that appears later; starting at the end or the beginning; buffering a partial last line
-until its newline arrives; per-line decoding (``decode_payload``) with bad or oversized lines dropped, counted by
-reason and logged rate-limited with ``file:line``.
+until its newline arrives; decoding each read chunk's lines as one lazy batch (``decode_stream``: ``poll_batches``
+and ``run_batches`` hand those out, ``poll_once`` and ``run`` their events) with bad or oversized lines dropped,
+counted by reason and logged rate-limited with ``file:line``.
 
 Must not: evaluate rules (the callback given to ``run`` does), use inotify or other platform-only APIs (polling
 keeps it portable and cheap at audit-log rates), or import prometheus_client.
@@ -21,7 +22,7 @@ from typing import IO, Any
 
 from engine.fields.base import FieldClass
 from engine.outputs.queue import RateLimitedLog
-from engine.sources.k8s_audit_event import SOURCE, AuditDecodeError, decode_payload
+from engine.sources.k8s_audit_event import SOURCE, AuditDecodeError, decode_stream
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,17 @@ class AuditFileSource:
                 self._stop.wait(self.poll_interval)
         self._close()
 
+    def run_batches(self, callback: Callable[[Iterator[Any]], object]) -> None:
+        """``run``, one read chunk's lines at a time: ``callback`` gets a lazy batch (``Engine.process_batch``)."""
+        while not self._stop.is_set():
+            got = False
+            for batch in self.poll_batches():
+                callback(batch)
+                got = True
+            if not got:
+                self._stop.wait(self.poll_interval)
+        self._close()
+
     def __iter__(self) -> Iterator[Any]:
         while not self._stop.is_set():
             got = False
@@ -94,6 +106,11 @@ class AuditFileSource:
 
     def poll_once(self) -> Iterator[Any]:
         """Read whatever is new (following rotation/truncation) and yield its complete lines' events."""
+        for batch in self.poll_batches():
+            yield from batch
+
+    def poll_batches(self) -> Iterator[Iterator[Any]]:
+        """``poll_once`` as batches: per read chunk, its complete lines' events, decoded as the batch is read."""
         if self._fh is None and not self._open():
             return
         yield from self._drain()
@@ -152,13 +169,15 @@ class AuditFileSource:
             self._fh.close()
             self._fh = None
 
-    def _drain(self) -> Iterator[Any]:
+    def _drain(self) -> Iterator[Iterator[Any]]:
         fh = self._fh
         if fh is None:
             return
         while chunk := fh.read(READ_CHUNK):
             self._pos += len(chunk)
             start = 0
+            lines: list[bytes] = []
+            numbers: list[int] = []  # each line's number in the file, for drop messages
             while (nl := chunk.find(b"\n", start)) >= 0:
                 piece = chunk[start:nl]
                 start = nl + 1
@@ -173,7 +192,11 @@ class AuditFileSource:
                     self._buf.clear()
                 else:
                     line = piece
-                yield from self._decode(line)
+                if self._accept(line):
+                    lines.append(line)
+                    numbers.append(self._line)
+            if lines:
+                yield self._decode(lines, numbers)
             if not self._skipping:
                 self._buf += chunk[start:]
                 if len(self._buf) > self.max_line:
@@ -187,20 +210,24 @@ class AuditFileSource:
             self._buf.clear()
         self._skipping = False
 
-    def _decode(self, line: bytes) -> Iterator[Any]:
+    def _accept(self, line: bytes) -> bool:
+        """Whether a complete line is to be decoded: not oversized (dropped, counted), not blank."""
         if len(line) > self.max_line:
             self._drop("line_too_large", self._line, f"line longer than {self.max_line} bytes")
-            return
-        if not line.strip():
-            return
+            return False
+        if not line or line.isspace():
+            return False
         self.lines += 1
-        try:
-            events = decode_payload(line)
-        except AuditDecodeError as exc:
-            self._drop("invalid_line", self._line, exc.message)
-            return
-        self.events += len(events)
-        yield from events
+        return True
+
+    def _decode(self, lines: list[bytes], numbers: list[int]) -> Iterator[Any]:
+        def rejected(position: int, exc: AuditDecodeError) -> None:
+            self._drop("invalid_line", numbers[position], exc.message)
+
+        def done(_read: int, events: int) -> None:
+            self.events += events
+
+        return decode_stream(lines, on_error=rejected, on_done=done)
 
     def _drop(self, reason: str, line: int, message: str) -> None:
         self.drops[reason] += 1

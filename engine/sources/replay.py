@@ -1,8 +1,8 @@
 """Replay recorded events from a file: the test double for every live source, and ``engine run --events``.
 
 Owns: reading a file of Kubernetes audit events (one JSON ``Event``, an ``EventList``, a JSON array, or JSON
-lines of any of these) or of syscall events (JSON lines of ``SyscallEvent.to_json()``), and reporting bad input
-as ``ReplayError`` naming the file and line.
+lines of any of these) or of syscall events (JSON lines of ``SyscallEvent.to_json()``), event by event or in lazy
+batches (``batches``, ``run_batches``), and reporting bad input as ``ReplayError`` naming the file and line.
 
 Must not: evaluate rules, format alerts, or sleep to honour recorded timing (events are replayed as fast as the
 consumer takes them; every event keeps its own recorded time in ``ts``).
@@ -10,7 +10,8 @@ consumer takes them; every event keeps its own recorded time in ``ts``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from itertools import chain, islice
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,9 @@ import orjson
 
 from engine.fields.base import FieldClass
 from engine.sources.base import SourceStats
-from engine.sources.k8s_audit_event import AuditDecodeError, decode_payload, events_from_json
+from engine.sources.k8s_audit_event import AuditDecodeError, decode_stream, events_from_json
+
+BATCH = 512  # events (or lines) per batch handed to the engine
 
 SOURCES = ("k8s_audit", "syscall")
 
@@ -55,7 +58,17 @@ class ReplaySource:
         for event in self:
             callback(event)
 
+    def run_batches(self, callback: Callable[[Iterable[Any]], object]) -> None:
+        for batch in self.batches():
+            callback(batch)
+
     def __iter__(self) -> Iterator[Any]:
+        for batch in self.batches():
+            yield from batch
+
+    def batches(self) -> Iterator[Iterable[Any]]:
+        """The events in batches of up to ``BATCH`` (lazy: read as the batch is read, as ``Engine.process_batch``
+        wants them). Bad input raises ``ReplayError`` once the events before it have been read."""
         try:
             data = self.path.read_bytes()
         except OSError as exc:
@@ -63,9 +76,9 @@ class ReplaySource:
         if self.name == "k8s_audit":
             yield from self._audit(data)
         else:
-            yield from self._syscall(data)
+            yield from _lazy_chunks(self._syscall(data), BATCH)
 
-    def _audit(self, data: bytes) -> Iterator[Any]:
+    def _audit(self, data: bytes) -> Iterator[Iterable[Any]]:
         whole: Any = None
         try:
             whole = orjson.loads(data)
@@ -79,22 +92,25 @@ class ReplaySource:
                 self._stats.bad_payloads += 1
                 # One document: the error names the item inside it ("item 3: ..."); the document starts at line 1.
                 raise ReplayError(self.path, 1, exc.message) from None
-            for event in events:
-                self._stats.events += 1
-                yield event
+            for start in range(0, len(events), BATCH):
+                self._stats.events += len(events[start:start + BATCH])
+                yield events[start:start + BATCH]
             return
-        for lineno, line in enumerate(data.splitlines(), start=1):
-            if not line.strip():
-                continue
-            self._stats.payloads += 1
-            try:
-                events = decode_payload(line)
-            except AuditDecodeError as exc:
-                self._stats.bad_payloads += 1
-                raise ReplayError(self.path, lineno, exc.message) from None
-            for event in events:
-                self._stats.events += 1
-                yield event
+        numbered = [(lineno, line) for lineno, line in enumerate(data.splitlines(), start=1)
+                    if line and not line.isspace()]
+        for start in range(0, len(numbered), BATCH):
+            chunk = numbered[start:start + BATCH]
+            yield decode_stream([line for _, line in chunk], on_error=self._rejected(chunk), on_done=self._count)
+
+    def _rejected(self, chunk: list[tuple[int, bytes]]) -> Callable[[int, AuditDecodeError], None]:
+        def rejected(position: int, exc: AuditDecodeError) -> None:
+            self._stats.bad_payloads += 1
+            raise ReplayError(self.path, chunk[position][0], exc.message) from None
+        return rejected
+
+    def _count(self, payloads: int, events: int) -> None:
+        self._stats.payloads += payloads
+        self._stats.events += events
 
     def _syscall(self, data: bytes) -> Iterator[Any]:
         from engine.sources.record_stream import StreamDecoder  # only replay of syscall recordings needs it
@@ -112,6 +128,12 @@ class ReplaySource:
                 continue  # a process (or reset) line of a version-2 stream
             self._stats.events += 1
             yield event
+
+
+def _lazy_chunks(events: Iterator[Any], size: int) -> Iterator[Iterator[Any]]:
+    """Consecutive lazy batches of up to ``size`` items of ``events`` (an error is raised where it occurs)."""
+    for first in events:
+        yield chain((first,), islice(events, size - 1))
 
 
 def replay(path: Path | str, *, name: str = "k8s_audit") -> Iterator[Any]:

@@ -4,7 +4,8 @@ Owns: the HTTP server (stdlib ``ThreadingHTTPServer``, one short-lived thread pe
 (method 405, path 404, content type 415, body size 413 before reading — chunked too —, bearer token 401, JSON 400,
 audit payload 400; each rejection counted by a stable reason code), per-event checks inside a batch (oversized, no ``stageTimestamp``, not kind ``Event``:
 dropped and counted by reason), the bounded intake between handler threads and the engine thread (full -> 503 with
-``Retry-After``, never accept-and-lose), and a request-latency histogram kept as plain counters.
+``Retry-After``, never accept-and-lose), delivery to the engine thread event by event (``run``) or a request's
+events at a time (``run_batches``), and a request-latency histogram kept as plain counters.
 
 Must not: evaluate rules (the consumer given to ``run`` does), block a request on the engine, or import
 prometheus_client (``engine.metrics`` reads ``stats()``).
@@ -29,7 +30,7 @@ from typing import Any
 import orjson
 
 from engine.fields.base import FieldClass
-from engine.sources.k8s_audit_event import SOURCE, AuditDecodeError, AuditEvent, parse_rfc3339_ns
+from engine.sources.k8s_audit_event import SOURCE, AuditDecodeError, AuditEvent, new_event, parse_rfc3339_ns
 
 log = logging.getLogger(__name__)
 
@@ -178,6 +179,19 @@ class WebhookSource:
         for event in self:
             callback(event)
 
+    def run_batches(self, callback: Callable[[list[Any]], object]) -> None:
+        """``run``, a request's accepted events at a time (in arrival order): ``Engine.process_batch``."""
+        intake = self.intake
+        while True:
+            batch = intake.take(0.5)
+            if batch is None:
+                if intake.closed:
+                    return
+                continue
+            callback(batch)
+            with self._lock:
+                self.events += len(batch)
+
     def __iter__(self) -> Iterator[Any]:
         intake = self.intake
         while True:
@@ -273,7 +287,7 @@ class WebhookSource:
                 dropped["event_too_large"] += 1
                 continue
             try:
-                events.append(AuditEvent(item, ts=parse_rfc3339_ns(stamp)))
+                events.append(new_event(item, parse_rfc3339_ns(stamp)))
             except (AuditDecodeError, KeyError, TypeError):
                 dropped["invalid_event"] += 1
         return events, dropped
