@@ -96,18 +96,45 @@ class AuditEvent:
     ``cache`` holds lazily extracted field values for this event only.
     """
 
-    __slots__ = ("cache", "cluster_name", "obj", "raw", "ts")
+    __slots__ = ("_cache", "_cluster_name", "obj", "raw", "ts")
 
     source = SOURCE
     evt_type = None
+    _cache: dict[Any, Any]
+    _cluster_name: str | None
 
     def __init__(self, obj: dict[str, Any], *, ts: int | None = None, raw: bytes | None = None,
                  cluster_name: str | None = None) -> None:
         self.obj = obj
         self.ts = ts if ts is not None else parse_rfc3339_ns(obj["stageTimestamp"])
         self.raw = raw
-        self.cache: dict[Any, Any] = {}
-        self.cluster_name = cluster_name  # set by a source configured with one (ka.cluster.name)
+        if cluster_name is not None:
+            self._cluster_name = cluster_name  # set by a source configured with one (ka.cluster.name)
+
+    # Most events never need these two: they are made on first use, not for every event decoded.
+    @property
+    def cache(self) -> dict[Any, Any]:
+        try:
+            return self._cache
+        except AttributeError:
+            cache: dict[Any, Any] = {}
+            self._cache = cache
+            return cache
+
+    @cache.setter
+    def cache(self, value: dict[Any, Any]) -> None:
+        self._cache = value
+
+    @property
+    def cluster_name(self) -> str | None:
+        try:
+            return self._cluster_name
+        except AttributeError:
+            return None
+
+    @cluster_name.setter
+    def cluster_name(self, value: str | None) -> None:
+        self._cluster_name = value
 
     @property
     def verb(self) -> str | None:
@@ -184,37 +211,36 @@ def decode_stream(payloads: Iterable[bytes | str], *,
     """
     loads = orjson.loads
     seconds, millis, micros = _SECONDS, _MILLIS, _MICROS_Z
-    position = events = 0
+    fast = general = general_events = 0  # payloads read inline (one event each); read by decode_payload
     try:
-        for position, data in enumerate(payloads, start=1):
+        for data in payloads:
             try:
                 value = loads(data)
                 stamp = value["stageTimestamp"]
-                if value["kind"] == "Event" and type(value["auditID"]) is str and type(stamp) is str:
+                if value["kind"] == "Event" and type(value["auditID"]) is str:  # a stamp not text fails below
                     event = _new(AuditEvent)
                     event.ts = seconds[stamp[:19]] + millis[stamp[19:23]] + micros[stamp[23:]]
                     event.obj = value
                     event.raw = data if type(data) is bytes else None
-                    event.cache = {}
-                    event.cluster_name = None
-                    events += 1
+                    fast += 1
                     yield event
                     continue
             except Exception:  # noqa: BLE001, S110 - anything unusual takes the general path, which reports it
                 pass
+            general += 1
             try:
                 decoded = decode_payload(data)
             except AuditDecodeError as exc:
                 if on_error is None:
                     raise
-                on_error(position - 1, exc)
+                on_error(fast + general - 1, exc)
                 continue
             for event in decoded:
-                events += 1
+                general_events += 1
                 yield event
     finally:
         if on_done is not None:
-            on_done(position, events)
+            on_done(fast + general, fast + general_events)
 
 
 def new_event(obj: dict[str, Any], ts: int, raw: bytes | None = None) -> AuditEvent:
@@ -223,8 +249,6 @@ def new_event(obj: dict[str, Any], ts: int, raw: bytes | None = None) -> AuditEv
     event.obj = obj
     event.ts = ts
     event.raw = raw
-    event.cache = {}
-    event.cluster_name = None
     return event
 
 

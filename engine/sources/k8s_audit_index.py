@@ -238,10 +238,12 @@ class K8sAuditIndexer(Generic[T]):
         # Every candidate meets its constraint (the tables only offer it for allowed values), so the conjuncts
         # that say no more than that need not run again.
         residuals = [self._residual(node, constraints[i], predicates[i]) for i, (_item, node) in enumerate(entries)]
-        by_mask: dict[tuple[int, int, int], tuple[tuple[T, ...], tuple[tuple[T, Any], ...]]] = {}
-        memo: dict[tuple[Any, ...], tuple[tuple[T, ...], tuple[tuple[T, Any], ...]]] = {}
+        # Candidates per (mask, folded true, folded failing): the pairs, and the items alone (by the pairs' id).
+        by_mask: dict[tuple[int, int, int], tuple[tuple[T, Any], ...]] = {}
+        items_of: dict[int, tuple[T, ...]] = {}
+        memo: dict[tuple[Any, ...], tuple[tuple[T, Any], ...]] = {}
 
-        def compute(event: Any, *, fold: bool = False) -> tuple[tuple[T, ...], tuple[tuple[T, Any], ...]]:
+        def compute(event: Any, *, fold: bool = False) -> tuple[tuple[T, Any], ...]:
             mask = everything
             for extract, by_value, free in tables:
                 value = extract(event, None)
@@ -260,13 +262,13 @@ class K8sAuditIndexer(Generic[T]):
             found = by_mask.get((mask, true, failed))
             if found is None:
                 chosen = [i for i in range(len(items)) if mask >> i & 1]
-                found = by_mask[(mask, true, failed)] = (
-                    tuple(items[i] for i in chosen),
-                    tuple((items[i], _always if true >> i & 1 else predicates[i] if failed >> i & 1
-                           else residuals[i]) for i in chosen))
+                found = by_mask[(mask, true, failed)] = tuple(
+                    (items[i], _always if true >> i & 1 else predicates[i] if failed >> i & 1 else residuals[i])
+                    for i in chosen)
+                items_of[id(found)] = tuple(items[i] for i in chosen)
             return found
 
-        def general(event: Any) -> tuple[tuple[T, ...], tuple[tuple[T, Any], ...]]:
+        def general(event: Any) -> tuple[tuple[T, Any], ...]:
             # The raw values of every indexed field key a memo of the computed candidates; ``compute`` reads
             # them through the field extractors, so the result is exactly what the conditions would see.
             obj = event.obj
@@ -292,7 +294,7 @@ class K8sAuditIndexer(Generic[T]):
                 found = memo[key] = compute(event, fold=True)
             return found
 
-        def remembered(event: Any) -> tuple[tuple[T, ...], tuple[tuple[T, Any], ...]]:
+        def pairs(event: Any) -> Sequence[tuple[T, Any]]:
             # The common case, a resource request whose key is remembered: the key ``general`` would build, read
             # with plain subscripts. Anything else (a field absent, not an object, a new key) goes the general way.
             obj = event.obj
@@ -304,10 +306,7 @@ class K8sAuditIndexer(Generic[T]):
                 return general(event)
 
         def lookup(event: Any) -> Sequence[T]:
-            return remembered(event)[0]
-
-        def pairs(event: Any) -> Sequence[tuple[T, Any]]:
-            return remembered(event)[1]
+            return items_of[id(pairs(event))]
 
         lookup.pairs = pairs  # type: ignore[attr-defined]
         lookup.constraints = constraints  # type: ignore[attr-defined]  # for describe/debug output

@@ -121,3 +121,20 @@ def test_non_text_timestamps_are_rejected() -> None:
     for bad in (None, 5, b"2018-10-25T14:09:12.123456Z", ["2018-10-25T14:09:12.123456Z"]):
         with pytest.raises(AuditDecodeError):
             parse_rfc3339_ns(bad)  # type: ignore[arg-type]
+
+
+def test_cache_and_cluster_name_are_made_on_first_use() -> None:
+    from engine.fields import lookup as field_lookup
+
+    (event,) = decode_stream([orjson.dumps(EVENT)])
+    assert event.cluster_name is None
+    cache = event.cache
+    assert cache == {} and event.cache is cache  # one dict per event, kept once made
+    event.cache = {"k": 1}
+    assert event.cache == {"k": 1}
+    other = AuditEvent(EVENT, cluster_name="prod")
+    spec = field_lookup("k8s_audit", "ka.cluster.name")
+    assert spec is not None
+    assert (spec.extract(other, None), spec.extract(event, None)) == ("prod", None)
+    event.cluster_name = "dev"
+    assert spec.extract(event, None) == "dev" and other.cache is not event.cache
