@@ -10,6 +10,7 @@ Must not: declare fields, decode payloads, or raise on odd events (a value that 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -228,11 +229,23 @@ def volume_types(obj: dict[str, Any], arg: Any) -> list[str] | None:
     return [k for vol in chosen if type(vol) is dict for k in vol if k != "name"] or None
 
 
+# What makes a request URI need the full URL and query parsers: escapes and '+' (unquoted), a fragment, characters
+# urlsplit removes. A plain path with a query ("/api/v1/...?a=b&c") is split here directly, with the same result.
+_NEEDS_PARSERS = re.compile(r"[%+#\t\r\n]")
+
+
 def uri_param(obj: dict[str, Any], arg: Any) -> str | None:
     uri = obj.get("requestURI")
     if type(uri) is not str:
         return None
-    values = parse_qs(urlsplit(uri).query, keep_blank_values=True).get(str(arg))
+    key = str(arg)
+    if uri[:1] == "/" and uri[1:2] != "/" and _NEEDS_PARSERS.search(uri) is None:
+        for item in uri.partition("?")[2].split("&"):
+            name, _, value = item.partition("=")
+            if item and name == key:
+                return value
+        return None
+    values = parse_qs(urlsplit(uri).query, keep_blank_values=True).get(key)
     return values[0] if values else None
 
 
