@@ -3,8 +3,10 @@
 Owns: the synthetic stream used by ``make run``, tests and benchmarks. Its shape follows a busy cluster: mostly
 system reads (get/list/watch by controllers, the scheduler and kubelets), lease renewals, status patches and
 Event creation; a minority of user writes, pod creations (some privileged, with host mounts or host network),
-exec/attach, RBAC changes, secret reads and denied requests. Levels are ``Metadata`` for reads and
-``RequestResponse`` for writes, as a typical audit policy logs them; the same seed gives the same bytes.
+exec/attach, RBAC changes, secret reads and denied requests. Levels follow a policy sized for a busy cluster:
+``Metadata`` for reads and for the high-volume system writes (lease renewals, status patches, Event creation),
+``RequestResponse`` for user writes, pod creations and RBAC changes, ``Request`` for exec/attach. The same seed
+gives the same bytes.
 
 Must not: evaluate rules or do I/O (callers write the lines where they want).
 """
