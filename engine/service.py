@@ -162,11 +162,15 @@ class Service:
                 raise ServiceError(f"sources.syscall: not available in this build ({exc})") from None
             unavailable = getattr(syscall_mod, "SyscallSourceUnavailable", OSError)
             try:
-                self.sources.append(syscall_mod.build(syscall, ruleset=self.engine.ruleset))
+                source = syscall_mod.build(syscall, ruleset=self.engine.ruleset)
             except unavailable as exc:
                 raise ServiceError(
                     f"sources.syscall: {exc}", exit_code=getattr(exc, "exit_code", 4)
                 ) from None
+            self.sources.append(source)
+            narrow = getattr(source, "update_event_types", None)
+            if narrow is not None:  # a reload that needs other syscalls re-narrows the kernel capture
+                self.reloader.on_swap.append(lambda ruleset: narrow(ruleset.evttypes_needed("syscall")))
         if not self.sources:  # a node pool with every source off: stay up (metrics, health), but say so
             log.warning("no event source is enabled: serving metrics and health only")
 

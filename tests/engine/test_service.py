@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import textwrap
 import threading
 import time
 from pathlib import Path
@@ -302,6 +303,36 @@ def test_syscall_hook_lifecycle_and_unavailable_host(tmp_path: Path, monkeypatch
 
     monkeypatch.setattr(syscall_mod, "build", unavailable)
     assert serve(cfg) == 4
+
+
+def test_rules_reload_renarrows_the_syscall_capture(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import engine.sources.syscall as syscall_mod
+
+    class Narrowing(FakeSyscallSource):
+        def __init__(self) -> None:
+            super().__init__([])
+            self.narrowed: list[frozenset[str]] = []
+
+        def update_event_types(self, event_types: frozenset[str]) -> bool:
+            self.narrowed.append(frozenset(event_types))
+            return True
+
+    fake = Narrowing()
+    monkeypatch.setattr(syscall_mod, "build", lambda section, *, ruleset: fake)
+    cfg = config(tmp_path)
+    cfg["sources"] = {"syscall": {"backend": "audit"}}
+    svc = Service(validate_config(cfg))
+    rules = Path(cfg["rules"][0])
+    rules.write_text(rules.read_text() + textwrap.dedent("""
+        - rule: Shadow opened
+          desc: a syscall rule that needs openat
+          condition: evt.type = openat and fd.name = /etc/shadow
+          output: "%proc.name opened %fd.name"
+          priority: WARNING
+        """))
+    assert svc.reloader.load() is True
+    assert fake.narrowed == [svc.engine.ruleset.evttypes_needed("syscall")]
+    assert "openat" in fake.narrowed[0]
 
 
 def test_no_source_enabled_still_serves_health(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
