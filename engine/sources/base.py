@@ -2,14 +2,17 @@
 
 Owns: the protocol and the ``SourceStats`` counters shape. A source has a ``name`` (the event source it feeds:
 ``"k8s_audit"`` or ``"syscall"``), the ``field_classes`` its events can be read with, a way to deliver events
-(``run(callback)`` and/or iteration) and ``stats()``. Sources never evaluate rules and never format alerts.
+(``run(callback)`` and/or iteration) and ``stats()``. A source that receives events in groups (a webhook request,
+a chunk of a log file, a replay) may also offer ``run_batches(callback)``, handing each group to ``callback`` as
+one iterable (``Engine.process_batch``): the service prefers it, so counters are updated once per group. Sources
+never evaluate rules and never format alerts.
 
 Must not: import a concrete source, the rules engine or prometheus_client.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -39,6 +42,12 @@ class Source(Protocol):
         """Deliver every event to ``callback`` until the source ends (or is stopped)."""
 
     def stats(self) -> dict[str, int]: ...
+
+
+@runtime_checkable
+class BatchSource(Source, Protocol):
+    def run_batches(self, callback: Callable[[Iterable[Any]], object]) -> None:
+        """Deliver the events group by group (each an iterable, read once) until the source ends."""
 
 
 @dataclass(slots=True)

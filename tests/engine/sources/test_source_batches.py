@@ -206,3 +206,16 @@ def test_service_hands_a_source_s_batches_to_process_batch() -> None:
     svc._run_source(Single())
     assert calls == ["run_batches", "run"]
     assert svc.engine.stats()["events_total"] == {"k8s_audit": 41} and svc.exit_code == 0
+
+
+def test_the_batch_sources_follow_the_batch_protocol(tmp_path: Path) -> None:
+    from engine.sources.base import BatchSource, Source
+    from engine.sources.syscall_event import SyscallEvent
+
+    log = tmp_path / "audit.log"
+    log.write_bytes(b"")
+    for source in (ReplaySource(log), AuditFileSource(log), WebhookSource(listen="127.0.0.1:0")):
+        assert isinstance(source, BatchSource), type(source).__name__
+    recorded = tmp_path / "syscall.jsonl"
+    recorded.write_bytes(SyscallEvent(type="execve").to_json() + b"\n")
+    assert isinstance(ReplaySource(recorded, name="syscall"), Source)
