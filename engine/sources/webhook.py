@@ -181,18 +181,16 @@ class WebhookSource:
 
     def run_batches(self, callback: Callable[[list[Any]], object]) -> None:
         """``run``, a request's accepted events at a time (in arrival order): ``Engine.process_batch``."""
-        intake = self.intake
-        while True:
-            batch = intake.take(0.5)
-            if batch is None:
-                if intake.closed:
-                    return
-                continue
+        for batch in self._batches():
             callback(batch)
-            with self._lock:
-                self.events += len(batch)
 
     def __iter__(self) -> Iterator[Any]:
+        for batch in self._batches():
+            yield from batch
+
+    def _batches(self) -> Iterator[list[Any]]:
+        """Each request's accepted events until the intake is closed and drained; a batch is counted as
+        delivered once the consumer is done with it (when it asks for the next one)."""
         intake = self.intake
         while True:
             batch = intake.take(0.5)
@@ -200,7 +198,7 @@ class WebhookSource:
                 if intake.closed:
                     return
                 continue
-            yield from batch
+            yield batch
             with self._lock:
                 self.events += len(batch)
 

@@ -7,6 +7,7 @@ alerts. Needs root and a kernel with audit; skipped otherwise.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -16,6 +17,7 @@ import sys
 import textwrap
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -302,29 +304,39 @@ def _forget_dead_owner(dead: int, original: int) -> None:
         sock.close()
 
 
-def test_other_audit_daemon_keeps_ownership_and_we_read_multicast(tmp_path: Path) -> None:
-    from engine.sources.audit_backend import AuditBackend
+@contextlib.contextmanager
+def other_audit_daemon() -> Iterator[subprocess.Popen[bytes]]:
+    """A stand-in auditd that owns the audit pid while the block runs; the pid found before is put back."""
     before = audit_snapshot()
     repo = Path(__file__).resolve().parents[2]
     daemon = subprocess.Popen([sys.executable, "-c", OTHER_DAEMON], stdout=subprocess.PIPE, cwd=repo)
-    backend = AuditBackend({"openat"}, state_file=tmp_path / "state.json")
-    seen: list[int] = []
     try:
         assert daemon.stdout is not None and daemon.stdout.readline().strip() == b"owner"
-        backend.start()
-        assert backend.mode == "multicast" and audit_snapshot()[1] == daemon.pid
-        reader = subprocess.Popen(["cat", "/etc/hostname"], stdout=subprocess.DEVNULL)
-        reader.wait()
-        for event in backend.events(timeout=1.0):
-            if event.type == "openat" and event.args.get("name") == "/etc/hostname":
-                seen.append(event.pid)
+        yield daemon
     finally:
-        backend.stop()
-        backend.close()
-        owner_after = audit_snapshot()[1]
         daemon.kill()
         daemon.wait()
         _forget_dead_owner(daemon.pid, before[1])
+
+
+def test_other_audit_daemon_keeps_ownership_and_we_read_multicast(tmp_path: Path) -> None:
+    from engine.sources.audit_backend import AuditBackend
+    before = audit_snapshot()
+    backend = AuditBackend({"openat"}, state_file=tmp_path / "state.json")
+    seen: list[int] = []
+    with other_audit_daemon() as daemon:
+        try:
+            backend.start()
+            assert backend.mode == "multicast" and audit_snapshot()[1] == daemon.pid
+            reader = subprocess.Popen(["cat", "/etc/hostname"], stdout=subprocess.DEVNULL)
+            reader.wait()
+            for event in backend.events(timeout=1.0):
+                if event.type == "openat" and event.args.get("name") == "/etc/hostname":
+                    seen.append(event.pid)
+        finally:
+            backend.stop()
+            backend.close()
+        owner_after = audit_snapshot()[1]
     assert reader.pid in seen
     assert backend.skipped_records > 0  # auditd's PROCTITLE records are left alone: we only skip them
     assert owner_after == daemon.pid  # we never took the audit pid from its owner
@@ -417,28 +429,22 @@ def test_the_engine_does_not_capture_its_own_syscalls(tmp_path: Path) -> None:
     daemon owns the pid (we read the multicast group) our rule must exclude us: else the engine's /proc reads
     on every exec come back as events."""
     from engine.sources.audit_backend import AuditBackend
-    before = audit_snapshot()
     mine, theirs = tmp_path / "read-by-engine", tmp_path / "read-by-child"
     mine.write_text("x")
     theirs.write_text("y")
-    repo = Path(__file__).resolve().parents[2]
-    daemon = subprocess.Popen([sys.executable, "-c", OTHER_DAEMON], stdout=subprocess.PIPE, cwd=repo)
     backend = AuditBackend({"openat"}, state_file=tmp_path / "state.json")
     names: list[str] = []
-    try:
-        assert daemon.stdout is not None and daemon.stdout.readline().strip() == b"owner"
-        backend.start()
-        assert backend.mode == "multicast"
-        mine.read_text()
-        subprocess.run(["cat", str(theirs)], check=True, stdout=subprocess.DEVNULL)
-        for event in backend.events(timeout=1.0):
-            if event.type == "openat":
-                names.append(event.args.get("name", ""))
-    finally:
-        backend.close()
-        daemon.kill()
-        daemon.wait()
-        _forget_dead_owner(daemon.pid, before[1])
+    with other_audit_daemon():
+        try:
+            backend.start()
+            assert backend.mode == "multicast"
+            mine.read_text()
+            subprocess.run(["cat", str(theirs)], check=True, stdout=subprocess.DEVNULL)
+            for event in backend.events(timeout=1.0):
+                if event.type == "openat":
+                    names.append(event.args.get("name", ""))
+        finally:
+            backend.close()
     assert str(theirs) in names
     assert str(mine) not in names
 
