@@ -4,8 +4,9 @@ Measured here: ``cpu_seconds_per_1k_events.k8s_audit`` (process CPU time of deco
 + alert building over a synthetic stream, several rounds: value = mean, spread = standard error),
 ``memory.base_bytes`` (RSS of this fresh interpreter after the engine's imports and every upstream rules file),
 ``memory.per_queued_alert_bytes`` (tracemalloc of alerts held in a list, per alert). The syscall CPU cost and the
-per-process / per-pod memory need a live node: they are copied from the shipped default and stay
-``estimate: true``. ``--write FILE`` writes the document after validating it against the cost-model schema.
+per-process memory need a live kernel (``bench_syscall.py`` measures them) and the per-pod memory a live cluster:
+they are copied from the shipped default as they are. ``--write FILE`` writes the document after validating it
+against the cost-model schema.
 Usage: python tests/bench/bench_cost_model.py [--events N] [--rounds R] [--write FILE]
 """
 

@@ -45,7 +45,7 @@ def test_json_quantities_both_ways(doc: dict) -> None:
             "memory_request",
             "memory_limit",
         }
-    assert "cpu_seconds_per_1k_events.syscall" in parsed["cost_model"]["estimated_terms"]
+    assert parsed["cost_model"]["estimated_terms"] == ["memory.per_pod_bytes"]
     assert yaml.safe_load(report.get("yaml")(doc)) == parsed
 
 
