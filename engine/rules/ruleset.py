@@ -82,21 +82,19 @@ class Ruleset:
             if rule.enabled:
                 active.setdefault(rule.source, []).append(rule)
         self._by_source: dict[str, tuple[CompiledRule, ...]] = {s: tuple(r) for s, r in active.items()}
-        self._by_type: dict[str, tuple[CompiledRule, ...]] = {}
-        self._untyped: tuple[CompiledRule, ...] = ()
+        # Candidates as (rule, matcher) pairs: per event type for syscall events, per source otherwise, and from
+        # an indexer's lookup where one is given (its ``pairs`` may offer matchers that skip what the index
+        # already checked; otherwise each rule's own ``match``).
+        self._source_pairs = {source: _paired(rules) for source, rules in self._by_source.items()}
+        self._type_pairs: dict[str, tuple[tuple[CompiledRule, Callable[[Any], bool]], ...]] = {}
+        self._untyped_pairs: tuple[tuple[CompiledRule, Callable[[Any], bool]], ...] = ()
         self._build_type_index(self._by_source.get("syscall", ()))
-        self._lookups: dict[str, Callable[[Any], Sequence[CompiledRule]]] = {}
-        # (rule, matcher) candidates: an indexer's lookup may offer ``pairs`` (matchers that skip what the index
-        # already checked); otherwise each rule's own ``match``.
         self._pairs: dict[str, Callable[[Any], Sequence[tuple[CompiledRule, Callable[[Any], bool]]]]] = {}
         for source, indexer in (indexers or {}).items():
             entries = [(r, r.ast) for r in self._by_source.get(source, ())]
             build = indexer.build if hasattr(indexer, "build") else indexer
-            lookup = self._lookups[source] = build(entries)
+            lookup = build(entries)
             self._pairs[source] = getattr(lookup, "pairs", None) or _with_match(lookup)
-        self._type_pairs = {evt: _paired(rules) for evt, rules in self._by_type.items()}
-        self._untyped_pairs = _paired(self._untyped)
-        self._source_pairs = {source: _paired(rules) for source, rules in self._by_source.items()}
 
     def _build_type_index(self, rules: Sequence[CompiledRule]) -> None:
         order = {id(r): i for i, r in enumerate(rules)}
@@ -105,20 +103,13 @@ class Ruleset:
         for rule in rules:
             for evt in rule.evttypes or ():
                 by_type.setdefault(evt, []).append(rule)
-        self._untyped = tuple(untyped)
+        self._untyped_pairs = _paired(untyped)
         for evt, typed in by_type.items():
-            merged = sorted([*typed, *untyped], key=lambda r: order[id(r)])
-            self._by_type[evt] = tuple(merged)
+            self._type_pairs[evt] = _paired(sorted([*typed, *untyped], key=lambda r: order[id(r)]))
 
     def candidates(self, event: Any) -> Sequence[CompiledRule]:
         """The enabled rules that could match ``event``, in definition order."""
-        source = event.source
-        lookup = self._lookups.get(source)
-        if lookup is not None:
-            return lookup(event)
-        if source == "syscall":
-            return self._by_type.get(event.evt_type, self._untyped)
-        return self._by_source.get(source, ())
+        return tuple(rule for rule, _ in self._candidate_pairs(event))
 
     def _candidate_pairs(self, event: Any) -> Sequence[tuple[CompiledRule, Callable[[Any], bool]]]:
         """``candidates`` as (rule, matcher) pairs."""
@@ -133,16 +124,8 @@ class Ruleset:
     def evaluate(self, event: Any) -> list[CompiledRule]:
         """Matching rules: the first one (default) or all of them (``rule_matching="all"``)."""
         out: list[CompiledRule] = []
-        pairs = self._pairs.get(event.source) if self._pairs else None
-        if pairs is not None:
-            for rule, match in pairs(event):
-                if match(event):
-                    out.append(rule)
-                    if self._first:
-                        break
-            return out
-        for rule in self.candidates(event):
-            if rule.match(event):
+        for rule, match in self._candidate_pairs(event):
+            if match(event):
                 out.append(rule)
                 if self._first:
                     break

@@ -238,9 +238,8 @@ class K8sAuditIndexer(Generic[T]):
         # Every candidate meets its constraint (the tables only offer it for allowed values), so the conjuncts
         # that say no more than that need not run again.
         residuals = [self._residual(node, constraints[i], predicates[i]) for i, (_item, node) in enumerate(entries)]
-        # Candidates per (mask, folded true, folded failing): the pairs, and the items alone (by the pairs' id).
+        # Candidates per (mask, folded true, folded failing), as (item, matcher) pairs.
         by_mask: dict[tuple[int, int, int], tuple[tuple[T, Any], ...]] = {}
-        items_of: dict[int, tuple[T, ...]] = {}
         memo: dict[tuple[Any, ...], tuple[tuple[T, Any], ...]] = {}
 
         def compute(event: Any, *, fold: bool = False) -> tuple[tuple[T, Any], ...]:
@@ -261,11 +260,9 @@ class K8sAuditIndexer(Generic[T]):
                             failed |= 1 << i  # condition, evaluated (its failure reported) per event
             found = by_mask.get((mask, true, failed))
             if found is None:
-                chosen = [i for i in range(len(items)) if mask >> i & 1]
                 found = by_mask[(mask, true, failed)] = tuple(
                     (items[i], _always if true >> i & 1 else predicates[i] if failed >> i & 1 else residuals[i])
-                    for i in chosen)
-                items_of[id(found)] = tuple(items[i] for i in chosen)
+                    for i in range(len(items)) if mask >> i & 1)
             return found
 
         def general(event: Any) -> tuple[tuple[T, Any], ...]:
@@ -306,7 +303,7 @@ class K8sAuditIndexer(Generic[T]):
                 return general(event)
 
         def lookup(event: Any) -> Sequence[T]:
-            return items_of[id(pairs(event))]
+            return tuple(item for item, _ in pairs(event))
 
         lookup.pairs = pairs  # type: ignore[attr-defined]
         lookup.constraints = constraints  # type: ignore[attr-defined]  # for describe/debug output
