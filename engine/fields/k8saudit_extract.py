@@ -320,23 +320,11 @@ def json_pointer(value: Any, pointer: str) -> Any:
 
 
 def jevt_value(event: Any, arg: Any) -> str | None:
-    """Strings are returned straight from the decoded event; rendered objects are cached per event."""
-    # ``json_pointer`` inlined (this field is read by nearly every audit rule): same walk, same results.
-    tokens = _POINTERS.get(arg, ABSENT) if type(arg) is str else ABSENT
-    if tokens is ABSENT:
-        tokens = pointer_tokens(str(arg))
-    if tokens is None:
+    """Strings are returned straight from the decoded event; rendered objects are cached per event (the generated
+    code reads one-token pointers inline, see ``_jevt_value_inline``)."""
+    v = json_pointer(event.obj, str(arg))
+    if v is ABSENT:
         return None
-    v = event.obj
-    for token in tokens:
-        if type(v) is dict:
-            v = v.get(token, ABSENT)
-            if v is ABSENT:
-                return None
-        elif type(v) is list and token.isdigit() and int(token) < len(v):
-            v = v[int(token)]
-        else:
-            return None
     if v is None or type(v) is str:
         return v
     key = ("json.value", arg)
