@@ -225,20 +225,18 @@ class AuditSocket:
     def exclude_record_type(self, msg_type: int) -> bool:
         """Stop the kernel from making records of ``msg_type``; False when that exact exclusion already exists
         (someone else's: leave it to them)."""
-        try:
-            self.request(AUDIT_ADD_RULE, encode_exclude_rule(msg_type))
-        except AuditNetlinkError as exc:
-            if exc.errno == errno.EEXIST:
-                return False
-            raise
-        return True
+        return self._request_unless(AUDIT_ADD_RULE, encode_exclude_rule(msg_type), errno.EEXIST)
 
     def include_record_type(self, msg_type: int) -> bool:
         """Remove the exclusion ``exclude_record_type`` added; False when it is not there."""
+        return self._request_unless(AUDIT_DEL_RULE, encode_exclude_rule(msg_type), errno.ENOENT)
+
+    def _request_unless(self, msg_type: int, payload: bytes, refusal: int) -> bool:
+        """``request``; False instead of an error when the kernel answers ``refusal``."""
         try:
-            self.request(AUDIT_DEL_RULE, encode_exclude_rule(msg_type))
+            self.request(msg_type, payload)
         except AuditNetlinkError as exc:
-            if exc.errno == errno.ENOENT:
+            if exc.errno == refusal:
                 return False
             raise
         return True
