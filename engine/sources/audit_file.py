@@ -73,32 +73,28 @@ class AuditFileSource:
         self._stop.set()
 
     def run(self, callback: Callable[[Any], object]) -> None:
-        while not self._stop.is_set():
-            got = 0
-            for event in self.poll_once():
+        for batch in self._follow():
+            for event in batch:
                 callback(event)
-                got += 1
-            if not got:
-                self._stop.wait(self.poll_interval)
         self._close()
 
     def run_batches(self, callback: Callable[[Iterator[Any]], object]) -> None:
         """``run``, one read chunk's lines at a time: ``callback`` gets a lazy batch (``Engine.process_batch``)."""
-        while not self._stop.is_set():
-            got = False
-            for batch in self.poll_batches():
-                callback(batch)
-                got = True
-            if not got:
-                self._stop.wait(self.poll_interval)
+        for batch in self._follow():
+            callback(batch)
         self._close()
 
     def __iter__(self) -> Iterator[Any]:
+        for batch in self._follow():
+            yield from batch
+
+    def _follow(self) -> Iterator[Iterator[Any]]:
+        """Batches until ``stop()``: each pass reads what is new; a pass that finds nothing waits a poll interval."""
         while not self._stop.is_set():
             got = False
-            for event in self.poll_once():
+            for batch in self.poll_batches():
                 got = True
-                yield event
+                yield batch
             if not got:
                 self._stop.wait(self.poll_interval)
 

@@ -93,8 +93,9 @@ class ReplaySource:
                 # One document: the error names the item inside it ("item 3: ..."); the document starts at line 1.
                 raise ReplayError(self.path, 1, exc.message) from None
             for start in range(0, len(events), BATCH):
-                self._stats.events += len(events[start:start + BATCH])
-                yield events[start:start + BATCH]
+                batch = events[start:start + BATCH]
+                self._stats.events += len(batch)
+                yield batch
             return
         numbered = [(lineno, line) for lineno, line in enumerate(data.splitlines(), start=1)
                     if line and not line.isspace()]
