@@ -32,15 +32,19 @@ def iso8601_ns(ts: int) -> str:
 _CLOCK: dict[int, str] = {}  # second -> "HH:MM:SS": alerts come in time order, so this is nearly always a hit
 
 
-def clock_ns(ts: int) -> str:
-    """The time prefix Falco puts before each output line: ``14:29:12.581541000`` (UTC)."""
-    secs, nanos = divmod(int(ts), 1_000_000_000)
+def _hms(secs: int) -> str:
     hms = _CLOCK.get(secs)
     if hms is None:
         if len(_CLOCK) >= 1024:
             _CLOCK.clear()
         hms = _CLOCK[secs] = time.strftime("%H:%M:%S", time.gmtime(secs))
-    return f"{hms}.{nanos:09d}"
+    return hms
+
+
+def clock_ns(ts: int) -> str:
+    """The time prefix Falco puts before each output line: ``14:29:12.581541000`` (UTC)."""
+    secs, nanos = divmod(int(ts), 1_000_000_000)
+    return f"{_hms(secs)}.{nanos:09d}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,9 +99,7 @@ def build_alert(rule: Any, event: Any, *, hostname: str | None = None) -> Alert:
         priority = Priority.parse(priority)
     ts = event.ts
     secs, nanos = divmod(ts if type(ts) is int else int(ts), 1_000_000_000)
-    hms = _CLOCK.get(secs)
-    if hms is None:
-        hms = clock_ns(secs * 1_000_000_000)[:8]
+    hms = _CLOCK.get(secs) or _hms(secs)  # the lookup inline: nearly always a hit
     tags = rule.tags
     # The same record ``Alert(...)`` builds, without the frozen dataclass's per-field ``object.__setattr__``.
     alert = _new(Alert)
