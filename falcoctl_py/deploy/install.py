@@ -109,6 +109,19 @@ def _leaf_changes(old: Any, new: Any, path: str = "") -> list[str]:
     return [] if old == new else [f"{path}: {orjson.dumps(old).decode()} -> {orjson.dumps(new).decode()}"]
 
 
+def _values(opts: InstallOptions, doc: dict[str, Any], sets: list[str], *, cluster: Any, tmp: Path) -> dict[str, Any]:
+    """Chart values from the profile, the cluster's facts (None: the profile alone) and the merged user inputs."""
+    inputs_file = tmp / "inputs.yaml"
+    inputs_file.write_text(yaml.safe_dump(doc))
+    return values_mod.build_values(
+        profile=opts.profile,
+        cluster=cluster,
+        cost_model=opts.cost_model,
+        values_files=[inputs_file] if doc else [],
+        sets=sets,
+    )
+
+
 def _render_checked(vals: dict[str, Any], kube_version: str, t: steps.Target) -> list[dict[str, Any]]:
     docs = render(vals, kube_version=kube_version, release=t.release, namespace=t.namespace)
     check = check_manifests(docs, kube_version=kube_version)
@@ -120,16 +133,8 @@ def _render_checked(vals: dict[str, Any], kube_version: str, t: steps.Target) ->
 def _offline_dry_run(opts: InstallOptions, cb: Callbacks, server: str) -> InstallResult:
     """``--dry-run`` without a reachable cluster: manifests sized from the profile alone, no diff."""
     cb.say(f"warning: cluster {server} unreachable: sizing from the profile {opts.profile} alone, no diff")
-    doc, sets = merged_inputs({}, [], opts.values_files, opts.sets)
     with tempfile.TemporaryDirectory(prefix="falcoctl-") as tmp:
-        inputs_file = Path(tmp) / "inputs.yaml"
-        inputs_file.write_text(yaml.safe_dump(doc))
-        vals = values_mod.build_values(
-            profile=opts.profile,
-            cost_model=opts.cost_model,
-            values_files=[inputs_file] if doc else [],
-            sets=sets,
-        )
+        vals = _values(opts, *merged_inputs({}, [], opts.values_files, opts.sets), cluster=None, tmp=Path(tmp))
     result = InstallResult(
         manifests=_render_checked(vals, DEFAULT_KUBE_VERSION, opts.target), diff=None, values=vals
     )
@@ -156,15 +161,7 @@ def plan_and_apply(kube: Kube, helm: steps.HelmRunner, opts: InstallOptions, cb:
     old_doc, old_sets = stored_inputs(kube, t)
     doc, sets = merged_inputs(old_doc, old_sets, opts.values_files, opts.sets)
     with tempfile.TemporaryDirectory(prefix="falcoctl-") as tmp:
-        inputs_file = Path(tmp) / "inputs.yaml"
-        inputs_file.write_text(yaml.safe_dump(doc))
-        vals = values_mod.build_values(
-            profile=opts.profile,
-            cluster=facts,
-            cost_model=opts.cost_model,
-            values_files=[inputs_file] if doc else [],
-            sets=sets,
-        )
+        vals = _values(opts, doc, sets, cluster=facts, tmp=Path(tmp))
         docs = _render_checked(vals, facts.kube_version, t)
         deployed = steps.live_values(helm, t)
         result = InstallResult(manifests=docs, diff=None, values=vals)
