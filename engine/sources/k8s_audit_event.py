@@ -6,7 +6,16 @@ as the kube-apiserver webhook backend and audit log files send them), ``decode_s
 as they are read, the rejected ones reported by position) and the RFC 3339 timestamp parser.
 
 Must not: extract fields (that is ``engine.fields.k8saudit``), read files or sockets (sources do), or know rules.
-Each payload is decoded exactly once, with orjson; fields are read lazily from the decoded dict afterwards.
+
+A stream line is read in two steps. A header pass (msgspec, typed) reads only what every event needs: the
+checks (``kind``, ``auditID``, ``stageTimestamp``) and the rule-index key (verb, stage, resource, subresource,
+user name); it checks the syntax of the whole line but builds no Python objects for the rest. The whole event is
+decoded into ``.obj`` (orjson, once) only when something reads it: a rule whose condition needs more than the
+key fields, an alert's output, a repr. Most audit traffic (reads, watches, lease renewals) matches no rule that
+needs more, so most events are never fully decoded. Lines that are not plain ASCII, or whose header fields are
+not the expected JSON types, are decoded whole at once, as before, so every check and error stays the same.
+The one difference: a number too large for a double (``1e400``) in a part no rule reads is not rejected; if a
+rule later needs the whole event, the decode fails there and is reported as that rule's evaluation error.
 """
 
 from __future__ import annotations
@@ -14,8 +23,9 @@ from __future__ import annotations
 import calendar
 import re
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, Literal
 
+import msgspec
 import orjson
 
 SOURCE = "k8s_audit"
@@ -83,6 +93,43 @@ def parse_rfc3339_ns(text: str) -> int:
     return _parse_slow(text)
 
 
+class _Ref(msgspec.Struct, frozen=True, gc=False):
+    resource: str | None = None
+    subresource: str | None = None
+
+
+class _User(msgspec.Struct, frozen=True, gc=False):
+    username: str | None = None
+
+
+# The verbs kube-apiserver writes (its request verbs, and lowercased HTTP methods for non-resource URLs) and the
+# audit stages. Read as literals, they come back as these very string objects, whose hashes are already known
+# (the rule index hashes them per event); an event with any other verb or stage is decoded whole instead.
+_Verb = Literal["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection", "proxy",
+                "post", "put", "head", "options"]
+_Stage = Literal["RequestReceived", "ResponseStarted", "ResponseComplete", "Panic"]
+
+
+_NO_REF, _NO_USER = _Ref(), _User()
+
+
+class _Header(msgspec.Struct, gc=False):
+    """What the header pass reads of an ``Event`` (attributes named as the JSON members); every other member is
+    skipped, its syntax still checked. No ``objectRef`` (a non-resource request) reads as no resource; a
+    ``null`` one, or any member of another JSON type, fails the pass and the event is decoded whole."""
+
+    kind: Literal["Event"]
+    auditID: str
+    stageTimestamp: str
+    verb: _Verb | None = None
+    stage: _Stage | None = None
+    objectRef: _Ref = _NO_REF
+    user: _User = _NO_USER
+
+
+_read_header = msgspec.json.Decoder(_Header).decode
+
+
 def _text(value: Any) -> str | None:
     if value is None or isinstance(value, str):
         return value
@@ -96,12 +143,15 @@ class AuditEvent:
     ``cache`` holds lazily extracted field values for this event only.
     """
 
-    __slots__ = ("_cache", "_cluster_name", "obj", "raw", "ts")
+    __slots__ = ("_cache", "_cluster_name", "key", "obj", "raw", "ts")
 
     source = SOURCE
     evt_type = None
     _cache: dict[Any, Any]
     _cluster_name: str | None
+    # (verb, stage, resource, subresource, user name), each a string or None, when the header pass read the
+    # event: the rule index's memo key. Not set for events decoded whole at once.
+    key: tuple[str | None, str | None, str | None, str | None, str | None]
 
     def __init__(self, obj: dict[str, Any], *, ts: int | None = None, raw: bytes | None = None,
                  cluster_name: str | None = None) -> None:
@@ -161,6 +211,30 @@ class AuditEvent:
         return f"AuditEvent(auditID={self.obj.get('auditID')!r}, verb={self.verb!r}, resource={self.resource!r})"
 
 
+_OBJ_SLOT = AuditEvent.__dict__["obj"]  # the slot itself, past the property below
+
+
+class _HeaderEvent(AuditEvent):
+    """An ``AuditEvent`` read by the header pass: its ``obj`` is decoded from ``raw`` on first use.
+
+    On that first use the event becomes a plain ``AuditEvent`` (same slots, so the class can be swapped), and
+    every later read of ``obj`` is a plain slot read again. Events never read whole stay this class.
+    """
+
+    __slots__ = ()
+
+    @property  # type: ignore[override]
+    def obj(self) -> dict[str, Any]:
+        obj: dict[str, Any] = orjson.loads(self.raw)  # type: ignore[arg-type]  # the header pass keeps the bytes
+        self.obj = obj
+        return obj
+
+    @obj.setter
+    def obj(self, value: dict[str, Any]) -> None:
+        _OBJ_SLOT.__set__(self, value)
+        self.__class__ = AuditEvent  # type: ignore[assignment]  # same slots: a plain event from here on
+
+
 def events_from_json(value: Any, *, raw: bytes | None = None) -> list[AuditEvent]:
     """Audit events from an already decoded ``Event``, ``EventList`` or JSON array of events."""
     if isinstance(value, dict) and value.get("kind") == "EventList":
@@ -209,19 +283,24 @@ def decode_stream(payloads: Iterable[bytes | str], *,
     ``on_error`` the error is raised. ``on_done(payloads_read, events)`` hears how far the stream got when it
     ends (read to its end, failed or closed).
     """
-    loads = orjson.loads
+    read_header = _read_header
     seconds, millis, micros = _SECONDS, _MILLIS, _MICROS_Z
-    fast = general = general_events = 0  # payloads read inline (one event each); read by decode_payload
+    fast = general = general_events = 0  # payloads read by the header pass (one event each); by decode_payload
+    event: AuditEvent
     try:
         for data in payloads:
             try:
-                value = loads(data)
-                stamp = value["stageTimestamp"]
-                if value["kind"] == "Event" and type(value["auditID"]) is str:  # a stamp not text fails below
-                    event = _new(AuditEvent)
-                    event.ts = seconds[stamp[:19]] + millis[stamp[19:23]] + micros[stamp[23:]]
-                    event.obj = value
-                    event.raw = data if type(data) is bytes else None
+                head = read_header(data)
+                stamp = head.stageTimestamp
+                if type(data) is bytes and data.isascii():  # else decoded whole at once (orjson checks UTF-8)
+                    event = _new(_HeaderEvent)
+                    try:
+                        event.ts = seconds[stamp[:19]] + millis[stamp[19:23]] + micros[stamp[23:]]
+                    except KeyError:  # a new second, or another spelling: raises for what is not a time
+                        event.ts = parse_rfc3339_ns(stamp)
+                    ref = head.objectRef
+                    event.key = (head.verb, head.stage, ref.resource, ref.subresource, head.user.username)
+                    event.raw = data
                     fast += 1
                     yield event
                     continue

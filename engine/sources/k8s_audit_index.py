@@ -291,9 +291,23 @@ class K8sAuditIndexer(Generic[T]):
                 found = memo[key] = compute(event, fold=True)
             return found
 
+        def header_miss(event: Any) -> tuple[tuple[T, Any], ...]:
+            # The header pass's key is the key ``general`` builds (its parts only ever strings or None).
+            if len(memo) >= _MEMO_LIMIT:
+                memo.clear()
+            found = memo[event.key] = compute(event, fold=True)
+            return found
+
         def pairs(event: Any) -> Sequence[tuple[T, Any]]:
-            # The common case, a resource request whose key is remembered: the key ``general`` would build, read
-            # with plain subscripts. Anything else (a field absent, not an object, a new key) goes the general way.
+            # The common case, an event whose key is remembered: the key the header pass read, or else the key
+            # ``general`` would build, read from the decoded event with plain subscripts. Anything else (a field
+            # absent, not an object, a new key) goes the general way.
+            try:
+                return memo[event.key]
+            except KeyError:
+                return header_miss(event)
+            except AttributeError:  # an event decoded whole at once
+                pass
             obj = event.obj
             try:
                 ref = obj["objectRef"]

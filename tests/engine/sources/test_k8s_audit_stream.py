@@ -33,6 +33,15 @@ def _odd_payloads() -> list[Any]:
             orjson.dumps({"kind": "EventList", "items": [EVENT]}), orjson.dumps({"kind": "EventList"}),
             orjson.dumps({**EVENT, "kind": "Pod"}), orjson.dumps({**EVENT, "auditID": 3}),
             orjson.dumps({k: v for k, v in EVENT.items() if k != "kind"}), orjson.dumps(EVENT).decode()]
+    # Events whose header the header pass does not take as it is: decoded whole, with the same result.
+    for change in ({"verb": 5}, {"verb": "impersonate"}, {"verb": None}, {"stage": "Later"}, {"stage": ["x"]},
+                   {"objectRef": None}, {"objectRef": "pods"}, {"objectRef": {"resource": 1}}, {"user": None},
+                   {"user": {"username": ["a"]}}, {"user": {"username": "zoë"}}, {"auditID": None}):
+        out.append(orjson.dumps({**EVENT, **change}))
+    line = orjson.dumps({**EVENT, "requestObject": {"note": "NOTE"}})
+    out.append(line.replace(b'"NOTE"', b'"\xff"'))  # not UTF-8, in a member the header pass skips
+    out.append(line.replace(b'"NOTE"', b'"\\ud800"'))  # an escaped lone surrogate there
+    out.append(line.replace(b'"NOTE"', b"[1,]"))  # malformed JSON there
     return out
 
 
@@ -138,3 +147,85 @@ def test_cache_and_cluster_name_are_made_on_first_use() -> None:
     assert (spec.extract(other, None), spec.extract(event, None)) == ("prod", None)
     event.cluster_name = "dev"
     assert spec.extract(event, None) == "dev" and other.cache is not event.cache
+
+
+class _CountingOrjson:
+    """Stands in for the module's ``orjson``, counting whole-event decodes."""
+
+    JSONDecodeError = orjson.JSONDecodeError
+    dumps = staticmethod(orjson.dumps)
+
+    def __init__(self) -> None:
+        self.decoded: list[Any] = []
+
+    def loads(self, data: Any) -> Any:
+        self.decoded.append(data)
+        return orjson.loads(data)
+
+
+def test_header_read_events_decode_the_whole_event_once_and_only_when_read(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.sources import k8s_audit_event as module
+
+    counting = _CountingOrjson()
+    monkeypatch.setattr(module, "orjson", counting)
+    lines = synth_lines(400, seed=5)
+    got = list(decode_stream(lines))
+    assert len(got) == len(lines) and counting.decoded == []  # the header pass builds no whole event
+    for event, line in zip(got[:3], lines, strict=False):
+        obj = orjson.loads(line)
+        assert event.ts == parse_rfc3339_ns(obj["stageTimestamp"]) and event.raw == line
+        assert event.obj == obj and event.obj is event.obj  # decoded once, then kept
+        ref, user = obj.get("objectRef", {}), obj.get("user", {})
+        assert event.key == (obj.get("verb"), obj.get("stage"), ref.get("resource"), ref.get("subresource"),
+                             user.get("username"))
+    assert counting.decoded == lines[:3]
+    replaced = got[3]
+    replaced.obj = {"kind": "Event"}  # an event's decoded object may be set, as on any AuditEvent
+    assert replaced.obj == {"kind": "Event"} and counting.decoded == lines[:3]
+
+
+def test_an_engine_decodes_only_the_events_a_rule_reads_beyond_the_index_key(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.rules import load_rules
+    from engine.runtime import Engine
+    from engine.sources import k8s_audit_event as module
+
+    rules = """
+- rule: Host network pod
+  desc: a pod created on the host network
+  condition: ka.verb=create and ka.target.resource=pods and ka.req.pod.host_network=true
+  output: host network pod %ka.target.namespace/%ka.resp.name by %ka.user.name
+  priority: WARNING
+  source: k8s_audit
+- rule: Lease renewed
+  desc: every lease update (decided by the index key alone)
+  condition: ka.verb=update and ka.target.resource=leases
+  output: lease %ka.target.name
+  priority: DEBUG
+  source: k8s_audit
+"""
+    result = load_rules([("rules.yaml", rules)])
+    assert result.successful and result.ruleset is not None, [e.to_dict() for e in result.errors]
+    lines = synth_lines(2000, seed=5)
+    eager = [a.to_dict() for line in lines for e in decode_payload(line)
+             for a in Engine(result.ruleset).process(e)]
+    counting = _CountingOrjson()
+    monkeypatch.setattr(module, "orjson", counting)
+    alerts = Engine(result.ruleset).process_batch(decode_stream(lines))
+    assert [a.to_dict() for a in alerts] == eager
+    pods = sum(1 for line in lines if b'"verb":"create"' in line and b'"resource":"pods"' in line)
+    leases = [a for a in alerts if a.rule == "Lease renewed"]
+    assert pods > 20 and len(leases) > 100
+    # Pod creations are read whole for their condition, lease updates for their alert's output; nothing else is.
+    assert len(counting.decoded) == pods + len(leases)
+
+
+def test_a_number_beyond_a_double_in_a_skipped_member_fails_only_when_the_event_is_read() -> None:
+    line = orjson.dumps({**EVENT, "requestObject": {"n": 0}}).replace(b'"n":0', b'"n":1e400')
+    with pytest.raises(AuditDecodeError):
+        decode_payload(line)  # decoded whole at once: rejected
+    (event,) = decode_stream([line])  # the header pass skips the member: accepted
+    assert event.key[0] == "get"
+    with pytest.raises(orjson.JSONDecodeError):
+        event.obj  # noqa: B018 - the read is what fails
