@@ -1,7 +1,7 @@
 """Kubernetes audit events: the decoded event object and the payload decoder.
 
 Owns: ``AuditEvent`` (the shared event contract for the ``k8s_audit`` source: ``.source``, ``.ts``, ``.evt_type``,
-``.cache``, ``.obj``, ``.raw``), ``decode_payload`` (a JSON ``Event``, an ``EventList`` or a JSON array of events,
+``.cache``, ``.obj``, ``.raw``), the header pass (``read_event``, ``split_batch``), ``decode_payload`` (a JSON ``Event``, an ``EventList`` or a JSON array of events,
 as the kube-apiserver webhook backend and audit log files send them), ``decode_stream`` (many payloads, decoded
 as they are read, the rejected ones reported by position) and the RFC 3339 timestamp parser.
 
@@ -128,6 +128,16 @@ class _Header(msgspec.Struct, gc=False):
 
 
 _read_header = msgspec.json.Decoder(_Header).decode
+
+
+class _Batch(msgspec.Struct, gc=False):
+    """An ``EventList`` (or any object) with its ``items`` left as JSON text, one ``Raw`` slice each."""
+
+    kind: str | None = None
+    items: list[msgspec.Raw] | None = None
+
+
+_read_batch = msgspec.json.Decoder(_Batch | list[msgspec.Raw]).decode
 
 
 def _text(value: Any) -> str | None:
@@ -271,6 +281,46 @@ def decode_payload(data: bytes | str) -> list[AuditEvent]:
     return events_from_json(value)
 
 
+def read_event(data: bytes) -> AuditEvent | None:
+    """One ``Event``'s JSON text read by the header pass (the checks, the time and the index key; ``obj`` is
+    decoded on first read), or None when the header pass does not take it: text that is not ASCII, not a valid
+    ``Event``, or whose header is not in the expected JSON types. The caller then decodes it whole, which gives
+    the same event or reports what is wrong."""
+    try:
+        head = _read_header(data)
+        if not data.isascii():  # skipped members are not checked for UTF-8; orjson checks the whole text
+            return None
+        stamp = head.stageTimestamp
+        event = _new(_HeaderEvent)
+        try:
+            event.ts = _SECONDS[stamp[:19]] + _MILLIS[stamp[19:23]] + _MICROS_Z[stamp[23:]]
+        except KeyError:  # a new second, or another spelling: raises for what is not a time
+            event.ts = parse_rfc3339_ns(stamp)
+        ref = head.objectRef
+        event.key = (head.verb, head.stage, ref.resource, ref.subresource, head.user.username)
+        event.raw = data
+        return event  # type: ignore[no-any-return]
+    except Exception:  # noqa: BLE001 - anything unusual is decoded whole, where it is checked and reported
+        return None
+
+
+def split_batch(data: bytes) -> list[bytes] | None:
+    """The JSON text of each item of an ``EventList`` or JSON array payload, split without decoding the items
+    (``read_event`` reads each), or None for any other payload (one ``Event``, not JSON, not ASCII, an
+    ``EventList`` without a list of items): ``decode_payload`` decodes those whole and reports what is wrong."""
+    try:
+        if not data.isascii():
+            return None
+        value = _read_batch(data)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+    if type(value) is list:
+        return [bytes(item) for item in value]
+    if value.kind == "EventList" and value.items is not None:
+        return [bytes(item) for item in value.items]
+    return None
+
+
 def decode_stream(payloads: Iterable[bytes | str], *,
                   on_error: Callable[[int, AuditDecodeError], object] | None = None,
                   on_done: Callable[[int, int], object] | None = None) -> Iterator[AuditEvent]:
@@ -278,34 +328,21 @@ def decode_stream(payloads: Iterable[bytes | str], *,
     the stream is read, so each event is used while its JSON is fresh and freed soon after.
 
     The events are exactly those ``decode_payload`` gives for each payload, in order; one ``Event`` per payload
-    in kube-apiserver's time format (the common case) is decoded inline, anything else by ``decode_payload``.
+    (the common case) is read by the header pass (``read_event``), anything else by ``decode_payload``.
     A payload it rejects goes to ``on_error(position, error)`` (which may raise to end the stream); without
     ``on_error`` the error is raised. ``on_done(payloads_read, events)`` hears how far the stream got when it
     ends (read to its end, failed or closed).
     """
-    read_header = _read_header
-    seconds, millis, micros = _SECONDS, _MILLIS, _MICROS_Z
+    read = read_event
     fast = general = general_events = 0  # payloads read by the header pass (one event each); by decode_payload
-    event: AuditEvent
+    event: AuditEvent | None
     try:
         for data in payloads:
-            try:
-                head = read_header(data)
-                stamp = head.stageTimestamp
-                if type(data) is bytes and data.isascii():  # else decoded whole at once (orjson checks UTF-8)
-                    event = _new(_HeaderEvent)
-                    try:
-                        event.ts = seconds[stamp[:19]] + millis[stamp[19:23]] + micros[stamp[23:]]
-                    except KeyError:  # a new second, or another spelling: raises for what is not a time
-                        event.ts = parse_rfc3339_ns(stamp)
-                    ref = head.objectRef
-                    event.key = (head.verb, head.stage, ref.resource, ref.subresource, head.user.username)
-                    event.raw = data
-                    fast += 1
-                    yield event
-                    continue
-            except Exception:  # noqa: BLE001, S110 - anything unusual takes the general path, which reports it
-                pass
+            event = read(data) if type(data) is bytes else None
+            if event is not None:
+                fast += 1
+                yield event
+                continue
             general += 1
             try:
                 decoded = decode_payload(data)

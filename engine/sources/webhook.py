@@ -30,7 +30,15 @@ from typing import Any
 import orjson
 
 from engine.fields.base import FieldClass
-from engine.sources.k8s_audit_event import SOURCE, AuditDecodeError, AuditEvent, new_event, parse_rfc3339_ns
+from engine.sources.k8s_audit_event import (
+    SOURCE,
+    AuditDecodeError,
+    AuditEvent,
+    new_event,
+    parse_rfc3339_ns,
+    read_event,
+    split_batch,
+)
 
 log = logging.getLogger(__name__)
 
@@ -251,7 +259,18 @@ class WebhookSource:
             raise _Reject(401, "missing or wrong bearer token", code="unauthorized")
 
     def decode(self, body: bytes) -> tuple[list[AuditEvent], Counter[str]]:
-        """Whole-payload checks raise ``_Reject``; bad single events are returned as drop counts by reason."""
+        """Whole-payload checks raise ``_Reject``; bad single events are returned as drop counts by reason.
+
+        The common body, an ``EventList`` of plain events, is split into its items' JSON text and each item read
+        by the header pass (the whole event is decoded later, only if a rule or an alert reads it). An item the
+        header pass does not take, and any other body, is decoded whole and checked item by item.
+        """
+        texts = split_batch(body)
+        if texts is not None:
+            try:
+                return self._decode_items(texts)
+            except orjson.JSONDecodeError:  # an item orjson refuses (a number beyond a double): judged whole below
+                pass
         try:
             value = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
@@ -274,21 +293,36 @@ class WebhookSource:
         events: list[AuditEvent] = []
         dropped: Counter[str] = Counter()
         for item in items:
-            if type(item) is not dict or item.get("kind") != "Event":
-                dropped["not_event"] += 1
-                continue
-            stamp = item.get("stageTimestamp")
-            if type(stamp) is not str:
-                dropped["missing_stage_timestamp"] += 1
-                continue
-            if check_size and len(orjson.dumps(item)) > self.max_event:
-                dropped["event_too_large"] += 1
-                continue
-            try:
-                events.append(new_event(item, parse_rfc3339_ns(stamp)))
-            except (AuditDecodeError, KeyError, TypeError):
-                dropped["invalid_event"] += 1
+            self._check_item(item, check_size, events, dropped)
         return events, dropped
+
+    def _decode_items(self, texts: list[bytes]) -> tuple[list[AuditEvent], Counter[str]]:
+        max_event = self.max_event
+        events: list[AuditEvent] = []
+        dropped: Counter[str] = Counter()
+        for text in texts:
+            event = read_event(text) if len(text) <= max_event else None
+            if event is not None:
+                events.append(event)
+            else:  # too large, or not a plain event: decoded whole, dropped for the reason it gives
+                self._check_item(orjson.loads(text), True, events, dropped)
+        return events, dropped
+
+    def _check_item(self, item: Any, check_size: bool, events: list[AuditEvent], dropped: Counter[str]) -> None:
+        if type(item) is not dict or item.get("kind") != "Event":
+            dropped["not_event"] += 1
+            return
+        stamp = item.get("stageTimestamp")
+        if type(stamp) is not str:
+            dropped["missing_stage_timestamp"] += 1
+            return
+        if check_size and len(orjson.dumps(item)) > self.max_event:
+            dropped["event_too_large"] += 1
+            return
+        try:
+            events.append(new_event(item, parse_rfc3339_ns(stamp)))
+        except (AuditDecodeError, KeyError, TypeError):
+            dropped["invalid_event"] += 1
 
     def stats(self) -> dict[str, Any]:
         with self._lock:

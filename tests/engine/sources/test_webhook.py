@@ -271,3 +271,69 @@ def test_token_file_is_reread_when_the_secret_rotates(
         src.stop()
     with pytest.raises(ValueError, match=r"webhook.token_file: cannot read .*token"):
         WebhookSource(listen="127.0.0.1:0", token_file=str(token))
+
+
+def _batches_of_every_shape() -> list[bytes]:
+    """EventLists and arrays of plain events, and of items the header pass does not take."""
+    big = dict(EVENTS[1], annotations={"x": "y" * 5000})
+    no_stamp = {k: v for k, v in EVENTS[2].items() if k != "stageTimestamp"}
+    odd = [{**EVENTS[4], "verb": 5}, {**EVENTS[5], "objectRef": None}, {**EVENTS[6], "stageTimestamp": "soon"},
+           {**EVENTS[7], "user": {"username": "zoë"}}, {**EVENTS[8], "stageTimestamp": "2018-10-25T16:09:12+02:00"}]
+    items = [EVENTS[0], big, no_stamp, {"kind": "Pod"}, 7, *odd, EVENTS[3]]
+    return [orjson.dumps({"kind": "EventList", "apiVersion": "audit.k8s.io/v1", "items": items}),
+            orjson.dumps(items), orjson.dumps(EVENTS), orjson.dumps({"kind": "EventList", "items": EVENTS[:3]}),
+            orjson.dumps(EVENTS[0]), orjson.dumps({"kind": "EventList", "items": []}),
+            orjson.dumps({"kind": "EventList", "items": [EVENTS[0], "é"]}), b'{"kind":"EventList","items":[1,]}']
+
+
+@pytest.mark.parametrize("index", range(8))
+def test_batches_read_by_the_header_pass_give_what_whole_decoding_gives(
+        index: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.sources import webhook
+
+    body = _batches_of_every_shape()[index]
+    src = WebhookSource(listen="127.0.0.1:0", max_event_bytes=4096)
+    try:
+        def outcome() -> Any:
+            try:
+                events, dropped = src.decode(body)
+            except Exception as exc:  # noqa: BLE001 - a rejected body is an outcome too
+                return type(exc).__name__, str(exc)
+            return [(e.obj, e.ts) for e in events], dict(dropped)
+
+        split = outcome()
+        monkeypatch.setattr(webhook, "split_batch", lambda data: None)  # every body decoded whole
+        assert split == outcome()
+    finally:
+        src.server.server_close()
+
+
+def test_a_batch_of_plain_events_is_not_decoded_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.sources import webhook
+
+    def refuse(data: Any) -> Any:
+        raise AssertionError("decoded whole")
+
+    monkeypatch.setattr(webhook.orjson, "loads", refuse)
+    src = WebhookSource(listen="127.0.0.1:0")
+    try:
+        events, dropped = src.decode(orjson.dumps({"kind": "EventList", "items": EVENTS}))
+    finally:
+        src.server.server_close()
+    assert len(events) == len(EVENTS) and not dropped
+    monkeypatch.undo()
+    assert [e.obj for e in events] == EVENTS  # each decoded when first read
+
+
+def test_a_number_beyond_a_double_fails_only_when_its_event_is_read() -> None:
+    """kube-apiserver never writes one (Go's encoder has no infinity); the header pass skips the member unread."""
+    body = orjson.dumps({"kind": "EventList", "items": [EVENTS[9], {**EVENTS[10], "n": 0}]}).replace(
+        b'"n":0', b'"n":1e400')
+    src = WebhookSource(listen="127.0.0.1:0")
+    try:
+        events, dropped = src.decode(body)
+    finally:
+        src.server.server_close()
+    assert len(events) == 2 and not dropped and events[0].obj == EVENTS[9]
+    with pytest.raises(orjson.JSONDecodeError):
+        events[1].obj  # noqa: B018 - the read is what fails
