@@ -1,21 +1,23 @@
 """Kubernetes audit events: the decoded event object and the payload decoder.
 
 Owns: ``AuditEvent`` (the shared event contract for the ``k8s_audit`` source: ``.source``, ``.ts``, ``.evt_type``,
-``.cache``, ``.obj``, ``.raw``), the header pass (``read_event``, ``split_batch``), ``decode_payload`` (a JSON ``Event``, an ``EventList`` or a JSON array of events,
-as the kube-apiserver webhook backend and audit log files send them), ``decode_stream`` (many payloads, decoded
-as they are read, the rejected ones reported by position) and the RFC 3339 timestamp parser.
+``.cache``, ``.obj``, ``.raw``), the header pass (``read_event``, ``split_batch``), ``decode_payload`` (a JSON
+``Event``, an ``EventList`` or a JSON array of events, as the kube-apiserver webhook backend and audit log files
+send them), ``decode_stream`` (many payloads, decoded as they are read, the rejected ones reported by position)
+and the RFC 3339 timestamp parser.
 
 Must not: extract fields (that is ``engine.fields.k8saudit``), read files or sockets (sources do), or know rules.
 
-A stream line is read in two steps. A header pass (msgspec, typed) reads only what every event needs: the
-checks (``kind``, ``auditID``, ``stageTimestamp``) and the rule-index key (verb, stage, resource, subresource,
-user name); it checks the syntax of the whole line but builds no Python objects for the rest. The whole event is
+An event is read in two steps. The header pass (msgspec, typed) reads only what every event needs: the checks
+(``kind``, ``auditID``, ``stageTimestamp``) and the rule-index key (verb, stage, resource, subresource, user
+name); it checks the syntax of the whole text but builds no Python objects for the rest. The whole event is
 decoded into ``.obj`` (orjson, once) only when something reads it: a rule whose condition needs more than the
-key fields, an alert's output, a repr. Most audit traffic (reads, watches, lease renewals) matches no rule that
-needs more, so most events are never fully decoded. Lines that are not plain ASCII, or whose header fields are
-not the expected JSON types, are decoded whole at once, as before, so every check and error stays the same.
-The one difference: a number too large for a double (``1e400``) in a part no rule reads is not rejected; if a
-rule later needs the whole event, the decode fails there and is reported as that rule's evaluation error.
+key fields, an alert's output, a repr. Most audit traffic (reads, watches, lease renewals) meets no rule that
+needs more, so most events are never decoded whole. Text that is not plain ASCII, and headers whose members are
+not of the expected JSON types, are decoded whole at once, so every check and error stays the same. The one
+difference: a number too large for a double (``1e400``, which kube-apiserver never writes) in a member the header
+pass skips is not rejected; if a rule later reads that event, the decode fails there and is counted as that
+rule's evaluation error.
 """
 
 from __future__ import annotations

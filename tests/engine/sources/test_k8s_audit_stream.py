@@ -229,3 +229,26 @@ def test_a_number_beyond_a_double_in_a_skipped_member_fails_only_when_the_event_
     assert event.key[0] == "get"
     with pytest.raises(orjson.JSONDecodeError):
         event.obj  # noqa: B018 - the read is what fails
+
+
+def test_an_engine_counts_such_an_event_as_an_evaluation_error_and_goes_on() -> None:
+    from engine.rules import load_rules
+    from engine.runtime import Engine
+
+    rules = """
+- rule: Any get
+  desc: reads the request body, so the event is decoded whole
+  condition: ka.verb=get and jevt.value[/requestObject/n] exists
+  output: n=%jevt.value[/requestObject/n]
+  priority: WARNING
+  source: k8s_audit
+"""
+    result = load_rules([("rules.yaml", rules)])
+    assert result.ruleset is not None
+    good = orjson.dumps({**EVENT, "requestObject": {"n": 1}})
+    bad = good.replace(b'"n":1', b'"n":1e400')
+    engine = Engine(result.ruleset)
+    alerts = engine.process_batch(decode_stream([good, bad, good]))
+    assert len(alerts) == 2
+    assert engine.stats()["errors_total"] == {"k8s_audit": 1}
+    assert engine.stats()["events_total"] == {"k8s_audit": 3}
