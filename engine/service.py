@@ -134,6 +134,7 @@ class Service:
                         max_body_bytes=web["max_body_bytes"],
                         max_event_bytes=web["max_event_bytes"],
                         queue_size=web["queue_size"],
+                        cluster_name=audit.get("cluster_name"),
                     )
                 )
             except ValueError as exc:
@@ -152,6 +153,7 @@ class Service:
                     start_at=file["start_at"],
                     poll_interval=file["poll_interval"],
                     max_line_bytes=file["max_line_bytes"],
+                    cluster_name=audit.get("cluster_name"),
                 )
             )
         syscall = self.config["sources"].get("syscall") or {}

@@ -148,7 +148,7 @@ KA_FIELDS: tuple[FieldSpec, ...] = (
     _f("ka.response.reason", "Response status reason", x.scalar("responseStatus", "reason")),
     _f("ka.useragent", "User agent of the client", x.scalar("userAgent")),
     _lst("ka.sourceips", "Client IP addresses", x.array_at("sourceIPs")),
-    _f("ka.cluster.name", "Cluster name, when the source was configured with one", x.cluster_name),
+    _f("ka.cluster.name", "Cluster name: the engine config's sources.k8s_audit.cluster_name", x.cluster_name),
     *_container_fields("initContainers", "Init containers'"),
     *_container_fields("ephemeralContainers", "Ephemeral containers'"),
 )

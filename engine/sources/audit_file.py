@@ -22,7 +22,7 @@ from typing import IO, Any
 
 from engine.fields.base import FieldClass
 from engine.outputs.queue import RateLimitedLog
-from engine.sources.k8s_audit_event import SOURCE, AuditDecodeError, decode_stream
+from engine.sources.k8s_audit_event import SOURCE, AuditDecodeError, decode_stream, in_cluster
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,7 @@ class AuditFileSource:
         start_at: str = "end",
         poll_interval: float = 0.25,
         max_line_bytes: int = 256 << 10,
+        cluster_name: str | None = None,
     ) -> None:
         if start_at not in ("end", "beginning"):
             raise ValueError(f"sources.k8s_audit.file.start_at: expected end or beginning, got {start_at!r}")
@@ -48,6 +49,7 @@ class AuditFileSource:
         self.start_at = start_at
         self.poll_interval = poll_interval
         self.max_line = max_line_bytes
+        self.cluster_name = cluster_name  # ka.cluster.name of every event, when set
         self._fh: IO[bytes] | None = None
         self._ino: int | None = None
         self._pos = 0
@@ -223,7 +225,8 @@ class AuditFileSource:
         def done(_read: int, events: int) -> None:
             self.events += events
 
-        return decode_stream(lines, on_error=rejected, on_done=done)
+        events = decode_stream(lines, on_error=rejected, on_done=done)
+        return events if self.cluster_name is None else in_cluster(events, self.cluster_name)
 
     def _drop(self, reason: str, line: int, message: str) -> None:
         self.drops[reason] += 1

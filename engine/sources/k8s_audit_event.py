@@ -1,7 +1,7 @@
 """Kubernetes audit events: the decoded event object and the payload decoder.
 
 Owns: ``AuditEvent`` (the shared event contract for the ``k8s_audit`` source: ``.source``, ``.ts``, ``.evt_type``,
-``.cache``, ``.obj``, ``.raw``), the header pass (``read_event``, ``split_batch``), ``decode_payload`` (a JSON
+``.cache``, ``.obj``, ``.raw``), the header pass (``read_event``, ``split_batch``), the cluster mark (``in_cluster``), ``decode_payload`` (a JSON
 ``Event``, an ``EventList`` or a JSON array of events, as the kube-apiserver webhook backend and audit log files
 send them), ``decode_stream`` (many payloads, decoded as they are read, the rejected ones reported by position)
 and the RFC 3339 timestamp parser.
@@ -359,6 +359,13 @@ def decode_stream(payloads: Iterable[bytes | str], *,
     finally:
         if on_done is not None:
             on_done(fast + general, fast + general_events)
+
+
+def in_cluster(events: Iterable[AuditEvent], cluster_name: str) -> Iterator[AuditEvent]:
+    """``events`` (read lazily, in order), each marked as coming from ``cluster_name`` (``ka.cluster.name``)."""
+    for event in events:
+        event.cluster_name = cluster_name
+        yield event
 
 
 def new_event(obj: dict[str, Any], ts: int, raw: bytes | None = None) -> AuditEvent:

@@ -34,6 +34,7 @@ from engine.sources.k8s_audit_event import (
     SOURCE,
     AuditDecodeError,
     AuditEvent,
+    in_cluster,
     new_event,
     parse_rfc3339_ns,
     read_event,
@@ -119,8 +120,10 @@ class WebhookSource:
         max_event_bytes: int = 256 << 10,
         queue_size: int = 20_000,
         retry_after: int = 1,
+        cluster_name: str | None = None,
     ) -> None:
         self.path = path
+        self.cluster_name = cluster_name  # ka.cluster.name of every event, when set
         self.max_body = max_body_bytes
         self.max_event = max_event_bytes
         self.retry_after = retry_after
@@ -206,6 +209,8 @@ class WebhookSource:
                 if intake.closed:
                     return
                 continue
+            if self.cluster_name is not None:
+                batch = list(in_cluster(batch, self.cluster_name))
             yield batch
             with self._lock:
                 self.events += len(batch)

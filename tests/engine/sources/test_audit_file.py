@@ -51,6 +51,15 @@ def test_start_at_beginning_reads_everything(tmp_path: Path) -> None:
     assert src.stats()["events"] == 4
 
 
+def test_a_configured_cluster_name_marks_every_event(tmp_path: Path) -> None:
+    log = tmp_path / "audit.log"
+    log.write_bytes(b"\n".join(LINES[:4]) + b"\n")
+    named = list(AuditFileSource(log, start_at="beginning", cluster_name="prod-eu-1").poll_once())
+    plain = list(AuditFileSource(log, start_at="beginning").poll_once())
+    assert ids(named) == expected(LINES[:4]) and {e.cluster_name for e in named} == {"prod-eu-1"}
+    assert {e.cluster_name for e in plain} == {None}
+
+
 def test_rotation_by_rename_reads_old_tail_then_new_file(tmp_path: Path) -> None:
     log = tmp_path / "audit.log"
     log.write_bytes(LINES[0] + b"\n")

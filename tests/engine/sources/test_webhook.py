@@ -337,3 +337,15 @@ def test_a_number_beyond_a_double_fails_only_when_its_event_is_read() -> None:
     assert len(events) == 2 and not dropped and events[0].obj == EVENTS[9]
     with pytest.raises(orjson.JSONDecodeError):
         events[1].obj  # noqa: B018 - the read is what fails
+
+
+def test_a_configured_cluster_name_marks_every_delivered_event() -> None:
+    src = WebhookSource(listen="127.0.0.1:0", cluster_name="prod-eu-1")
+    src.start()
+    try:
+        assert post(src.port, orjson.dumps({"kind": "EventList", "items": EVENTS[:3]}))[0] == 200
+        assert post(src.port, orjson.dumps(EVENTS[3]))[0] == 200  # decoded whole: marked too
+        got = drain(src)
+    finally:
+        src.stop()
+    assert len(got) == 4 and {e.cluster_name for e in got} == {"prod-eu-1"}
