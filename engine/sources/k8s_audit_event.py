@@ -1,10 +1,10 @@
 """Kubernetes audit events: the decoded event object and the payload decoder.
 
 Owns: ``AuditEvent`` (the shared event contract for the ``k8s_audit`` source: ``.source``, ``.ts``, ``.evt_type``,
-``.cache``, ``.obj``, ``.raw``), the header pass (``read_event``, ``split_batch``), the cluster mark (``in_cluster``), ``decode_payload`` (a JSON
-``Event``, an ``EventList`` or a JSON array of events, as the kube-apiserver webhook backend and audit log files
-send them), ``decode_stream`` (many payloads, decoded as they are read, the rejected ones reported by position)
-and the RFC 3339 timestamp parser.
+``.cache``, ``.obj``, ``.raw``), the header pass (``read_event``, ``split_batch``), the cluster mark
+(``in_cluster``), ``decode_payload`` (a JSON ``Event``, an ``EventList`` or a JSON array of events, as the
+kube-apiserver webhook backend and audit log files send them), ``decode_stream`` (many payloads, decoded as they
+are read, the rejected ones reported by position) and the RFC 3339 timestamp parser.
 
 Must not: extract fields (that is ``engine.fields.k8saudit``), read files or sockets (sources do), or know rules.
 

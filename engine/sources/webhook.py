@@ -305,7 +305,7 @@ class WebhookSource:
         max_event = self.max_event
         events: list[AuditEvent] = []
         dropped: Counter[str] = Counter()
-        for text in texts:
+        for text in texts:  # an item's size is its text as sent (a body decoded whole measures compact JSON)
             event = read_event(text) if len(text) <= max_event else None
             if event is not None:
                 events.append(event)
