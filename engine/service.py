@@ -3,7 +3,8 @@
 Owns: ``serve(config) -> exit code`` (what ``falcoctl-py engine run`` calls for server modes) and ``Service``:
 assembling the parts from a validated config, one thread per source delivering into the engine (a batch at a
 time through ``run_batches(Engine.process_batch)`` when the source has it, else ``run(Engine.process)``), health
-(``/healthz`` is 200 while every source thread runs and a ruleset is loaded), signals (TERM/INT stop, HUP reopens
+(``/healthz`` is 200 while every source thread runs, none has been stuck in one delivery to the engine for
+``stall_seconds``, and a ruleset is loaded), signals (TERM/INT stop, HUP reopens
 file outputs and reloads rules) and the shutdown order: stop intake, drain accepted events, flush outputs within
 ``shutdown_timeout``, stop metrics. The syscall source is built by ``engine.sources.syscall.build(section, *,
 ruleset)`` (imported lazily, only when ``sources.syscall`` is on); it must return a ``Source`` with ``run``,
@@ -23,6 +24,7 @@ import time
 from typing import Any
 
 from engine.config import ConfigError, rules_files, validate_config
+from engine.progress import DeliveryWatch
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,7 @@ class Service:
         self.exit_code = 0
         self.sources: list[Any] = []
         self.threads: list[threading.Thread] = []
+        self.watch = DeliveryWatch(float(config.get("stall_seconds", 60)))
         self.metrics: Any = None
         self.outputs: Any = None
         ruleset = self._load_rules()
@@ -205,10 +208,11 @@ class Service:
     def _run_source(self, src: Any) -> None:
         try:
             run_batches = getattr(src, "run_batches", None)
+            name = f"source-{src.name}"
             if run_batches is not None:  # a source that delivers batches: one engine call (and lock) per batch
-                run_batches(self.engine.process_batch)
+                run_batches(self.watch.wrap(name, self.engine.process_batch))
             else:
-                src.run(self.engine.process)
+                src.run(self.watch.wrap(name, self.engine.process))
         except Exception:
             log.exception("source %s crashed", src.name)
         if not self.stopping.is_set():
@@ -219,11 +223,16 @@ class Service:
     def health(self) -> tuple[bool, dict[str, Any]]:
         alive = {t.name: t.is_alive() for t in self.threads}
         loaded = self.engine.ruleset is not None
-        ok = loaded and all(alive.values()) and not self.stopping.is_set()
+        stalled = self.watch.stalled()  # a source thread alive but stuck in one hand-off to the engine
+        ok = loaded and all(alive.values()) and not stalled and not self.stopping.is_set()
+        if stalled:
+            log.error("engine stalled: %s",
+                      ", ".join(f"{name} in one delivery for {secs:.0f}s+" for name, secs in stalled.items()))
         return ok, {
             "status": "ok" if ok else "unhealthy",
             "ruleset_loaded": loaded,
             "sources": alive,
+            "stalled": stalled,
             "rules_checksum": getattr(self.engine.ruleset, "checksum", None),
             "last_reload_error": self.reloader.last_error,
         }

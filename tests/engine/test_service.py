@@ -389,3 +389,32 @@ def test_json_log_lines_are_valid_json_with_quotes_in_messages() -> None:
     record = logging.LogRecord("engine.x", logging.ERROR, __file__, 1, 'bad "quoted" %s', ("value",), None)
     doc = orjson.loads(_JsonLines().format(record))
     assert doc["msg"] == 'bad "quoted" value' and doc["level"] == "error" and doc["logger"] == "engine.x"
+
+
+def test_a_source_stuck_in_one_delivery_makes_healthz_unhealthy_until_it_returns(tmp_path: Path) -> None:
+    svc = Service(validate_config(config(tmp_path, stall_seconds=0.3)))
+    release = threading.Event()
+    real = svc.engine.process_batch
+
+    def stuck(batch: Any) -> Any:  # a rule that never returns, as the engine thread would see it
+        release.wait(20)
+        return real(batch)
+
+    svc.engine.process_batch = stuck  # type: ignore[method-assign]
+    svc.start()
+    hook, mport = svc.sources[0].port, svc.metrics.port
+    try:
+        assert request(mport, "GET", "/healthz")[0] == 200  # idle, waiting for input: not stalled
+        assert request(hook, "POST", "/k8s-audit", orjson.dumps([audit(1)]))[0] == 200
+        assert wait_for(lambda: request(mport, "GET", "/healthz")[0] == 503)
+        status, body = request(mport, "GET", "/healthz")
+        doc = orjson.loads(body)
+        assert status == 503 and doc["status"] == "unhealthy"
+        assert list(doc["stalled"]) == ["source-k8s_audit"] and doc["sources"] == {"source-k8s_audit": True}
+        release.set()
+        assert wait_for(lambda: request(mport, "GET", "/healthz")[0] == 200)
+        assert orjson.loads(request(mport, "GET", "/healthz")[1])["stalled"] == {}
+        assert wait_for(lambda: metric(mport, "falcopy_events") == {(("source", "k8s_audit"),): 1})
+    finally:
+        release.set()
+        svc.shutdown()

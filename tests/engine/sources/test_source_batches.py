@@ -175,11 +175,13 @@ def test_webhook_run_batches_hands_over_each_requests_events(tmp_path: Path) -> 
 
 
 def test_service_hands_a_source_s_batches_to_process_batch() -> None:
+    from engine.progress import DeliveryWatch
     from engine.service import Service
     from engine.sources.k8s_audit_event import decode_stream
 
-    svc = Service.__new__(Service)  # only what ``_run_source`` reads: the engine and the stop flag
+    svc = Service.__new__(Service)  # only what ``_run_source`` reads: the engine, the watch and the stop flag
     svc.engine = Engine(_Rules())
+    svc.watch = DeliveryWatch(60)
     svc.stopping = threading.Event()
     svc.stopping.set()
     svc.exit_code = 0
