@@ -286,16 +286,14 @@ class K8sAuditIndexer(Generic[T]):
                 # a stored key therefore only ever equals a key of the same strings.
                 if not all(value is None or type(value) is str for value in key):
                     return compute(event)
-                if len(memo) >= _MEMO_LIMIT:
-                    memo.clear()
-                found = memo[key] = compute(event, fold=True)
+                found = remember(key, event)
             return found
 
-        def header_miss(event: Any) -> tuple[tuple[T, Any], ...]:
-            # The header pass's key is the key ``general`` builds (its parts only ever strings or None).
+        def remember(key: tuple[Any, ...], event: Any) -> tuple[tuple[T, Any], ...]:
+            """Compute (folding key-only rules) and memoize the candidates of a key of plain strings or None."""
             if len(memo) >= _MEMO_LIMIT:
                 memo.clear()
-            found = memo[event.key] = compute(event, fold=True)
+            found = memo[key] = compute(event, fold=True)
             return found
 
         def pairs(event: Any) -> Sequence[tuple[T, Any]]:
@@ -304,8 +302,8 @@ class K8sAuditIndexer(Generic[T]):
             # absent, not an object, a new key) goes the general way.
             try:
                 return memo[event.key]
-            except KeyError:
-                return header_miss(event)
+            except KeyError:  # the header pass's key is the key ``general`` builds, already of plain strings
+                return remember(event.key, event)
             except AttributeError:  # an event decoded whole at once
                 pass
             obj = event.obj
