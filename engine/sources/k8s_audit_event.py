@@ -284,14 +284,13 @@ def decode_payload(data: bytes | str) -> list[AuditEvent]:
 
 
 def read_event(data: bytes) -> AuditEvent | None:
-    """One ``Event``'s JSON text read by the header pass (the checks, the time and the index key; ``obj`` is
-    decoded on first read), or None when the header pass does not take it: text that is not ASCII, not a valid
-    ``Event``, or whose header is not in the expected JSON types. The caller then decodes it whole, which gives
-    the same event or reports what is wrong."""
+    """One ``Event``'s JSON text, known to be ASCII, read by the header pass (the checks, the time and the index
+    key; ``obj`` is decoded on first read), or None when the header pass does not take it: not a valid ``Event``,
+    or a header not in the expected JSON types. The caller then decodes it whole, which gives the same event or
+    reports what is wrong. The caller checks ASCII (``bytes.isascii``) because the header pass does not check the
+    UTF-8 of the members it skips; orjson, decoding whole, checks all of it."""
     try:
         head = _read_header(data)
-        if not data.isascii():  # skipped members are not checked for UTF-8; orjson checks the whole text
-            return None
         stamp = head.stageTimestamp
         event = _new(_HeaderEvent)
         try:
@@ -308,8 +307,9 @@ def read_event(data: bytes) -> AuditEvent | None:
 
 def split_batch(data: bytes) -> list[bytes] | None:
     """The JSON text of each item of an ``EventList`` or JSON array payload, split without decoding the items
-    (``read_event`` reads each), or None for any other payload (one ``Event``, not JSON, not ASCII, an
-    ``EventList`` without a list of items): ``decode_payload`` decodes those whole and reports what is wrong."""
+    (ASCII, as the whole payload is checked to be: ``read_event`` reads each), or None for any other payload (one
+    ``Event``, not JSON, not ASCII, an ``EventList`` without a list of items): ``decode_payload`` decodes those
+    whole and reports what is wrong."""
     try:
         if not data.isascii():
             return None
@@ -340,7 +340,7 @@ def decode_stream(payloads: Iterable[bytes | str], *,
     event: AuditEvent | None
     try:
         for data in payloads:
-            event = read(data) if type(data) is bytes else None
+            event = read(data) if type(data) is bytes and data.isascii() else None
             if event is not None:
                 fast += 1
                 yield event
