@@ -6,6 +6,7 @@ for temporary ones, nothing else in the rendered config is changed.
 
 from __future__ import annotations
 
+import copy
 import socket
 import subprocess
 import sys
@@ -38,12 +39,11 @@ def _start_rendered_auditlog_engine(tmp_path: Path, values: dict[str, Any]) -> t
     return the process, its metrics port, the audit log it follows and the config as rendered."""
     engine_pkg = pytest.importorskip("engine")
     pytest.importorskip("engine.config")
-    (cm,) = [d for d in by_kind(render(values), "ConfigMap") if d["metadata"]["name"].endswith("-config")]
-    (rules_cm,) = [
-        d for d in by_kind(render(values), "ConfigMap") if d["metadata"]["name"].endswith("-rules")
-    ]
+    maps = by_kind(render(values), "ConfigMap")
+    (cm,) = [d for d in maps if d["metadata"]["name"].endswith("-config")]
+    (rules_cm,) = [d for d in maps if d["metadata"]["name"].endswith("-rules")]
     rendered = yaml.safe_load(cm["data"]["engine-auditlog.yaml"])
-    config = yaml.safe_load(cm["data"]["engine-auditlog.yaml"])
+    config = copy.deepcopy(rendered)
     rules_dir = tmp_path / "rules.d"
     rules_dir.mkdir()
     for name, text in rules_cm["data"].items():  # what the rules ConfigMap volume would hold
