@@ -23,6 +23,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -42,28 +43,30 @@ def default_rules() -> list[Path]:
     return [shared / "upstream" / "rules" / "k8s_audit_rules.yaml"]
 
 
-def timed(fn: Callable[[], None]) -> float:
+def parse_only(lines: list[bytes]) -> None:
+    for line in lines:
+        orjson.loads(line)
+
+
+def through(engine: Engine, lines: list[bytes], alerts: Counter[str] | None = None) -> None:
+    """``lines`` through the engine as the file source and the replay hand them over: ``BATCH`` at a time."""
+    process_batch = engine.process_batch
+    for i in range(0, len(lines), BATCH):
+        got = process_batch(decode_stream(lines[i:i + BATCH]))  # a rejected line would raise
+        if alerts is not None:
+            alerts.update(alert.rule for alert in got)
+
+
+def timed(fn: Callable[..., None], *args: Any) -> float:
     start = time.perf_counter()
-    fn()
+    fn(*args)
     return time.perf_counter() - start
 
 
-def paired_ratios(lines: list[bytes], process_batch: Callable[..., object], *, rounds: int,
-                  chunk: int = 2000) -> list[float]:
+def paired_ratios(lines: list[bytes], engine: Engine, *, rounds: int, chunk: int = 2000) -> list[float]:
     """``orjson time / engine time`` of each (round, chunk): the two timed back to back on the same lines."""
     chunks = [lines[i:i + chunk] for i in range(0, len(lines), chunk)]
-    clock = time.perf_counter
-    out = []
-    for _ in range(rounds):
-        for part in chunks:
-            start = clock()
-            for line in part:
-                orjson.loads(line)
-            middle = clock()
-            for i in range(0, len(part), BATCH):
-                process_batch(decode_stream(part[i:i + BATCH]))
-            out.append((middle - start) / (clock() - middle))
-    return out
+    return [timed(parse_only, part) / timed(through, engine, part) for _ in range(rounds) for part in chunks]
 
 
 def main() -> int:
@@ -84,35 +87,18 @@ def main() -> int:
     engine = Engine(result.ruleset)
     alerts: Counter[str] = Counter()
 
-    def plain() -> None:
-        for line in lines:
-            orjson.loads(line)
-
-    batches = [lines[i:i + BATCH] for i in range(0, len(lines), BATCH)]
-
-    def full() -> None:
-        process_batch = engine.process_batch
-        for batch in batches:
-            for alert in process_batch(decode_stream(batch)):  # a rejected line would raise
-                alerts[alert.rule] += 1
-
     unindexed = load_rules(rules, indexers={}).ruleset  # Falco's way: every audit rule on every event
     engine_unindexed = Engine(unindexed)
-
-    def full_unindexed() -> None:
-        process_batch = engine_unindexed.process_batch
-        for batch in batches:
-            process_batch(decode_stream(batch))
 
     # Interleaved, best of N: all sides see the same machine load (shared CI machines are noisy).
     t_plain = t_engine = t_unindexed = float("inf")
     for _ in range(args.repeats):
-        t_plain = min(t_plain, timed(plain))
-        t_engine = min(t_engine, timed(full))
-        t_unindexed = min(t_unindexed, timed(full_unindexed))
-    ratios = paired_ratios(lines, engine.process_batch, rounds=args.repeats + 1)
+        t_plain = min(t_plain, timed(parse_only, lines))
+        t_engine = min(t_engine, timed(through, engine, lines, alerts))
+        t_unindexed = min(t_unindexed, timed(through, engine_unindexed, lines))
+    ratios = paired_ratios(lines, engine, rounds=args.repeats + 1)
     n = len(lines)
-    seen = [event for batch in batches for event in decode_stream(batch)]
+    seen = [event for i in range(0, n, BATCH) for event in decode_stream(lines[i:i + BATCH])]
     engine.process_batch(seen)
     read_whole = sum(1 for event in seen if type(event) is AuditEvent)  # decoded whole (read, or at once)
     print(f"rules: {', '.join(p.name for p in rules)} ({len(result.ruleset.rules)} rules)")
