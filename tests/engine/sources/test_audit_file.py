@@ -6,6 +6,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -109,23 +110,31 @@ def test_bad_lines_are_dropped_counted_and_logged_with_file_line(
     assert f"{log}:2: dropped:" in caplog.text and f"{log}:4: dropped: line longer than 2048" in caplog.text
 
 
-def test_run_follows_until_stopped(tmp_path: Path) -> None:
+def follow_appended(tmp_path: Path, follow: Callable[[AuditFileSource, list[Any]], None],
+                    lines: list[bytes]) -> tuple[AuditFileSource, list[Any], bool]:
+    """Start ``follow(source, got)`` in a thread on an empty log, append ``lines`` one by one, wait until ``got``
+    holds as many items, stop the source; return it, ``got`` and whether its thread ended."""
     log = tmp_path / "audit.log"
     log.write_bytes(b"")
     src = AuditFileSource(log, start_at="end", poll_interval=0.02)
     assert list(src.poll_once()) == []  # opened (at its end) before anything is appended
     got: list[Any] = []
-    t = threading.Thread(target=src.run, args=(got.append,))
+    t = threading.Thread(target=follow, args=(src, got))
     t.start()
-    for line in LINES[:10]:
+    for line in lines:
         append(log, line + b"\n")
         time.sleep(0.005)
     deadline = time.monotonic() + 3
-    while len(got) < 10 and time.monotonic() < deadline:
+    while len(got) < len(lines) and time.monotonic() < deadline:
         time.sleep(0.02)
     src.stop()
     t.join(2)
-    assert not t.is_alive() and ids(got) == expected(LINES[:10])
+    return src, got, not t.is_alive()
+
+
+def test_run_follows_until_stopped(tmp_path: Path) -> None:
+    _src, got, ended = follow_appended(tmp_path, lambda src, got: src.run(got.append), LINES[:10])
+    assert ended and ids(got) == expected(LINES[:10])
 
 
 def test_bad_start_at() -> None:

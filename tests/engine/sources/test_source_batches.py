@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from test_audit_file import follow_appended
 
 from engine.runtime import Engine
 from engine.sources.audit_file import AuditFileSource
@@ -75,24 +75,13 @@ def test_audit_file_batches_are_its_events_with_the_same_drops(tmp_path: Path, c
 
 
 def test_audit_file_run_batches_follows_until_stopped(tmp_path: Path) -> None:
-    log = tmp_path / "audit.log"
-    log.write_bytes(b"")
-    src = AuditFileSource(log, start_at="end", poll_interval=0.02)
-    assert list(src.poll_once()) == []
     engine = Engine(_Rules())
-    got: list[Any] = []
-    t = threading.Thread(target=src.run_batches, args=(lambda batch: got.extend(engine.process_batch(batch)),))
-    t.start()
-    for line in LINES[:10]:
-        with open(log, "ab") as fh:
-            fh.write(line + b"\n")
-        time.sleep(0.005)
-    deadline = time.monotonic() + 3
-    while len(got) < 10 and time.monotonic() < deadline:
-        time.sleep(0.02)
-    src.stop()
-    t.join(2)
-    assert not t.is_alive() and _ids(got) == _want(LINES[:10])
+
+    def follow(src: AuditFileSource, got: list[Any]) -> None:
+        src.run_batches(lambda batch: got.extend(engine.process_batch(batch)))
+
+    src, got, ended = follow_appended(tmp_path, follow, LINES[:10])
+    assert ended and _ids(got) == _want(LINES[:10])
     assert engine.stats()["events_total"] == {"k8s_audit": 10} and src.stats()["events"] == 10
 
 
