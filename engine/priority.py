@@ -22,7 +22,7 @@ class Priority(IntEnum):
     @property
     def falco_name(self) -> str:
         """How Falco spells it in alerts: ``Warning``, ``Informational``..."""
-        return self.name.capitalize()
+        return FALCO_NAMES[self]
 
     @classmethod
     def parse(cls, text: str) -> Priority:
@@ -37,3 +37,6 @@ class Priority(IntEnum):
 
 _ALIASES = {"INFO": "INFORMATIONAL", "ERR": "ERROR", "WARN": "WARNING", "CRIT": "CRITICAL",
             "EMERG": "EMERGENCY"}
+
+# Priority -> its word in alerts, for hot paths (a dict lookup costs less than the property).
+FALCO_NAMES: dict[Priority, str] = {p: p.name.capitalize() for p in Priority}

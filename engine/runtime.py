@@ -20,14 +20,11 @@ from dataclasses import replace
 from typing import Any
 
 from engine.outputs.alert import Alert, build_alert
-from engine.priority import Priority
+from engine.priority import FALCO_NAMES, Priority
 
 log = logging.getLogger(__name__)
 
 Output = Callable[[Alert], object]
-
-
-_WORDS = {p: p.falco_name for p in Priority}
 
 
 def _evaluate_each(ruleset: Any, events: Iterable[Any]) -> Any:
@@ -200,7 +197,7 @@ class Engine:
         matches = self.matches_total
         for alert in alerts:
             priority = alert.priority
-            matches[(alert.rule, _WORDS.get(priority) or priority.falco_name, alert.source)] += 1
+            matches[(alert.rule, FALCO_NAMES.get(priority) or priority.falco_name, alert.source)] += 1
 
     def _emit(self, alerts: list[Alert]) -> None:
         for alert in alerts:

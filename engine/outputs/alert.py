@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from engine.priority import Priority
+from engine.priority import FALCO_NAMES, Priority
 
 _HOSTNAME = socket.gethostname()
 
@@ -82,7 +82,6 @@ class Alert:
         return self.output
 
 
-_WORDS = {p: p.falco_name for p in Priority}  # Priority -> "Warning": the property costs more than a lookup
 _new = object.__new__
 _SETTERS = tuple(Alert.__dict__[name].__set__ for name in  # the slots, in field order (frozen: no __setattr__)
                  ("rule", "priority", "source", "ts", "output", "output_fields", "tags", "hostname"))
@@ -108,7 +107,7 @@ def build_alert(rule: Any, event: Any, *, hostname: str | None = None) -> Alert:
     set_priority(alert, priority)
     set_source(alert, event.source)
     set_ts(alert, ts)
-    set_output(alert, f"{hms}.{nanos:09d}: {_WORDS[priority]} {text}")
+    set_output(alert, f"{hms}.{nanos:09d}: {FALCO_NAMES[priority]} {text}")
     set_fields(alert, fields)
     set_tags(alert, tags if type(tags) is tuple else tuple(tags or ()))
     set_host(alert, hostname or _HOSTNAME)
