@@ -275,12 +275,7 @@ def decode_payload(data: bytes | str) -> list[AuditEvent]:
         value = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         raise AuditDecodeError(f"{NOT_AUDIT}: invalid JSON ({exc})") from None
-    if type(value) is dict and value.get("kind") == "Event":  # the common case: one event per payload
-        stamp = value.get("stageTimestamp")
-        if type(value.get("auditID")) is str and type(stamp) is str:  # ``from_obj``'s checks, inlined
-            return [new_event(value, parse_rfc3339_ns(stamp), data if type(data) is bytes else None)]
-        return [AuditEvent.from_obj(value, raw=data if type(data) is bytes else None)]  # raises the right error
-    return events_from_json(value)
+    return events_from_json(value, raw=data if type(data) is bytes else None)
 
 
 def read_event(data: bytes) -> AuditEvent | None:
