@@ -4,8 +4,8 @@ Owns: ``serve(config) -> exit code`` (what ``falcoctl-py engine run`` calls for 
 assembling the parts from a validated config, one thread per source delivering into the engine (a batch at a
 time through ``run_batches(Engine.process_batch)`` when the source has it, else ``run(Engine.process)``), health
 (``/healthz`` is 200 while every source thread runs, none has been stuck in one delivery to the engine for
-``stall_seconds``, and a ruleset is loaded), signals (TERM/INT stop, HUP reopens
-file outputs and reloads rules) and the shutdown order: stop intake, drain accepted events, flush outputs within
+``stall_seconds``, and a ruleset is loaded), signals (TERM/INT stop, HUP reopens file outputs and reloads rules)
+and the shutdown order: stop intake, drain accepted events, flush outputs within
 ``shutdown_timeout``, stop metrics. The syscall source is built by ``engine.sources.syscall.build(section, *,
 ruleset)`` (imported lazily, only when ``sources.syscall`` is on); it must return a ``Source`` with ``run``,
 ``stop`` and ``stats``, and may have ``start`` (called before its thread; may raise for missing privilege) and
