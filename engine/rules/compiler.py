@@ -212,6 +212,8 @@ class Compiler:
             self.sink.warn(F.LOAD_UNSAFE_NA_CHECK, W.UNSAFE_NA, cond_pos, chain=chain)
         if W.uses_evt_dir(node):
             self.sink.warn(F.LOAD_DEPRECATED_ITEM, W.EVT_DIR_DEPRECATED, pos, chain=chain)
+        for message in W.misused_values(node, rule.source):
+            self.sink.warn(F.LOAD_COMPILE_CONDITION, message, cond_pos, chain=chain)
         try:
             match = cond.compile_condition(node, rule.source)
         except cond.ConditionTypeError as exc:

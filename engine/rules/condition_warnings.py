@@ -1,7 +1,9 @@
 """Warnings about a rule's resolved condition that do not stop it from loading, as Falco gives them.
 
 Owns: the unsafe ``<NA>`` comparison check (k8s audit fields compared for equality with the literal
-``<NA>``) and the deprecated ``evt.dir`` field check, with their messages.
+``<NA>``), the deprecated ``evt.dir`` field check, and the check for constant strings that read as a field
+or a field transformer (``proc.pname``, ``toupper( proc.pname)``: most likely a comparison with another
+field meant as ``val(...)`` or an unspaced transformer), with their messages.
 
 Must not: parse, resolve or type-check conditions (the compiler and ``engine.condition`` do).
 """
@@ -11,7 +13,20 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from engine.condition.ast import And, Compare, FieldRef, ListValue, Node, Not, Or, Transform, Value
+from engine.condition.ast import (
+    FIELD_TRANSFORMERS,
+    VAL,
+    And,
+    Compare,
+    FieldRef,
+    ListValue,
+    Node,
+    Not,
+    Or,
+    Transform,
+    Value,
+)
+from engine.rules.exceptions import is_field
 
 UNSAFE_NA = (
     "Comparing a k8s audit field with <NA> is unsafe: <NA> is also what a missing value prints as, so the "
@@ -22,6 +37,41 @@ EVT_DIR_DEPRECATED = (
     "The 'evt.dir' field is deprecated: Falco no longer delivers enter events, so the "
     "check can be removed from the condition"
 )
+
+
+_TRANSFORMER_PREFIXES = tuple(f"{name}(" for name in (*FIELD_TRANSFORMERS, VAL))
+
+
+def compares(node: Node) -> Iterator[Compare]:
+    """Every comparison of a resolved condition, left to right."""
+    stack: list[Any] = [node]
+    while stack:
+        cur = stack.pop()
+        if isinstance(cur, (And, Or)):
+            stack.extend(reversed(cur.children))
+        elif isinstance(cur, Not):
+            stack.append(cur.child)
+        elif isinstance(cur, Compare):
+            yield cur
+
+
+def misused_values(node: Node, source: str) -> list[str]:
+    """Warnings for constant values that read as a field or a transformer call once white space is taken
+    out, as Falco gives them (each distinct value once, in condition order)."""
+    seen: dict[str, str] = {}
+    for cmp in compares(node):
+        right = cmp.right
+        values = right.items if isinstance(right, ListValue) else (right,) if isinstance(right, Value) else ()
+        for value in values:
+            text = value.text
+            if text in seen:
+                continue
+            bare = "".join(text.split())
+            if bare and is_field(source, bare) and "(" not in bare:
+                seen[text] = f"'{text}' may be a valid field misused as a const string value"
+            elif bare.startswith(_TRANSFORMER_PREFIXES) and bare.endswith(")"):
+                seen[text] = f"'{text}' may be a valid field transformer misused as a const string value"
+    return list(seen.values())
 
 
 def field_refs(node: Node) -> Iterator[FieldRef]:

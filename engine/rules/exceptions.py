@@ -16,7 +16,7 @@ from typing import Any
 
 from engine import fields as field_registry
 from engine.condition import lexer
-from engine.condition.ast import ALL_OPS, LIST_OPS, MODIFIERS
+from engine.condition.ast import ALL_OPS, FIELD_TRANSFORMERS, LIST_OPS, MODIFIERS, VAL
 from engine.rules.findings import (
     EXCEPTION,
     LOAD_APPEND_NO_VALUES,
@@ -33,6 +33,8 @@ from engine.rules.reader import RawItem
 _KEYS = ("name", "fields", "comps", "values")
 _TRANSFORMER = re.compile(r"^\s*[a-z_0-9]+\(\s*(.*?)\s*\)\s*$")
 _FIELD_ARG = re.compile(r"^([A-Za-z0-9_.]+)(?:\[.*\])?$")
+_RHS_TRANSFORMER = re.compile(r"^([a-z_0-9]+)\(\S*\)$")
+_RHS_TRANSFORMER_NAMES = frozenset((*FIELD_TRANSFORMERS, VAL))
 
 
 @dataclass(slots=True)
@@ -181,10 +183,19 @@ def validate_exception(ex: ExceptionInfo, source: str) -> None:
             raise LoadError(LOAD_ERR_VALIDATE, f"'{ex.fields}' is not a supported filter field", ex.pos)
 
 
+def _is_transformer_expr(text: str) -> bool:
+    """A value written as a transformer call with no white space (``toupper(proc.pname)``): Falco inserts it
+    unquoted, so it compiles as a transformer on the right of the comparison."""
+    m = _RHS_TRANSFORMER.match(text)
+    return m is not None and m.group(1) in _RHS_TRANSFORMER_NAMES
+
+
 def _quote(text: str) -> str:
     """A value as condition text: kept as written when the rules file already quoted it (Falco does the
-    same), else quoted when it would not read back as one bare token."""
+    same) or when it is a transformer expression, else quoted when it would not read back as one bare token."""
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        return text
+    if _is_transformer_expr(text):
         return text
     return lexer.quote(text) if text else '""'
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from helpers import HEADER, load, rule
 
+from engine.sources.syscall_event import ProcessInfo, SyscallEvent
+
 
 def _with(block: str) -> str:
     return HEADER + "  exceptions:\n" + block
@@ -110,3 +112,46 @@ def test_values_already_quoted_in_the_file_are_kept_and_others_quoted() -> None:
         rule(res, "base").condition_compiled
         == '(evt.type = open and not (proc.cmdline = "a b" and proc.name = "x,y"))'
     )
+
+
+def test_transformer_value_compares_with_the_transformed_field() -> None:
+    res = load(_with("    - name: e\n      fields: [proc.name]\n      comps: [=]\n      values: [[tolower(proc.pname)]]\n"))
+    compiled = rule(res, "base")
+    assert compiled.condition_compiled == "(evt.type = open and not proc.name = tolower(proc.pname))"
+    assert not [w for w in res.warnings if "misused" in w.message]
+    # the exception holds when the process name equals its parent's name lowered, and only then
+    assert res.ruleset is not None
+    for pname, fires in (("SH", False), ("bash", True), ("tolower(proc.pname)", True)):
+        parent = ProcessInfo(pid=1, name=pname)
+        event = SyscallEvent(type="open", proc=ProcessInfo(pid=2, name="sh", parent=parent))
+        assert bool(res.ruleset.evaluate(event)) is fires, pname
+
+
+def test_value_that_reads_as_a_field_warns_once_per_value() -> None:
+    text = (
+        "- rule: r\n  desc: d\n  condition: evt.type = open and (proc.name = proc.pname or proc.name in (proc.pname, x))\n"
+        "  output: o\n  priority: INFO\n"
+    )
+    res = load(text)
+    msgs = [w.message for w in res.warnings if "misused" in w.message]
+    assert msgs == ["'proc.pname' may be a valid field misused as a const string value"]
+    assert [w.code for w in res.warnings if "misused" in w.message] == ["LOAD_COMPILE_CONDITION"]
+
+
+def test_val_transformer_and_ordinary_strings_do_not_warn() -> None:
+    text = (
+        "- rule: r\n  desc: d\n  condition: evt.type = open and proc.name = val(proc.pname) and fd.name = /etc/x.y\n"
+        "  output: o\n  priority: INFO\n"
+    )
+    res = load(text)
+    assert not [w for w in res.warnings if "misused" in w.message]
+
+
+def test_spaced_transformer_value_stays_a_string_and_warns() -> None:
+    res = load(_with("    - name: e\n      fields: [proc.name]\n      comps: [=]\n      values: [['tolower( proc.pname)']]\n"))
+    assert rule(res, "base").condition_compiled == (
+        '(evt.type = open and not proc.name = "tolower( proc.pname)")'
+    )
+    assert [w.message for w in res.warnings if "misused" in w.message] == [
+        "'tolower( proc.pname)' may be a valid field transformer misused as a const string value"
+    ]
