@@ -85,13 +85,15 @@ def _stamp(ns: int) -> str:
 
 
 class AuditSynth:
-    """Iterate synthetic audit events (dicts) or JSON lines (bytes) for a seed."""
+    """Iterate synthetic audit events (dicts) or JSON lines (bytes) for a seed; ``mix`` is ``(kind, weight)``
+    pairs, each kind a ``_<kind>`` method (``engine.testing.audit_mixes`` adds kinds and mixes)."""
 
-    def __init__(self, *, seed: int = 0, start_ns: int = START_NS, mean_gap_us: int = 2_000) -> None:
+    def __init__(self, *, seed: int = 0, start_ns: int = START_NS, mean_gap_us: int = 2_000,
+                 mix: tuple[tuple[str, int], ...] = MIX) -> None:
         self.rng = random.Random(seed)
         self.now = start_ns
         self.mean_gap_us = mean_gap_us
-        kinds, weights = zip(*MIX, strict=True)
+        kinds, weights = zip(*mix, strict=True)
         self._kinds, self._weights = kinds, weights
 
     def events(self, count: int) -> Iterator[dict[str, Any]]:
