@@ -23,9 +23,9 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
-from syscall_events import literals, synth_event  # noqa: E402
+from syscall_events import literals, synth_event
 
-from engine.rules import Ruleset, load_rules  # noqa: E402
+from engine.rules import Ruleset, load_rules
 
 
 def _ns_per_event(ruleset: Ruleset, events: list[Any], repeat: int) -> float:
