@@ -27,6 +27,15 @@ log = logging.getLogger(__name__)
 Output = Callable[[Alert], object]
 
 
+def _prepared(ruleset: Any) -> Any:
+    """The ruleset with its shared evaluation compiled now (at start or in the reload thread), so no event
+    waits for it; ruleset objects without ``prepare`` pass through."""
+    prepare = getattr(ruleset, "prepare", None)
+    if prepare is not None:
+        prepare()
+    return ruleset
+
+
 def _evaluate_each(ruleset: Any, events: Iterable[Any]) -> Any:
     """``Ruleset.evaluate_batch`` for a ruleset object that only has ``evaluate``."""
     from engine.rules.ruleset import BatchResult
@@ -105,10 +114,11 @@ class Engine:
         from engine.rules.loader import default_indexers
 
         if type(ruleset) is not Ruleset or all(r.priority <= self.priority_threshold for r in ruleset.rules):
-            return ruleset
+            return _prepared(ruleset)
         rules = [r if r.priority <= self.priority_threshold else replace(r, enabled=False) for r in ruleset.rules]
-        return Ruleset(rules, checksum=ruleset.checksum, sources_used=ruleset.sources_used,
-                       rule_matching=ruleset.rule_matching, indexers=default_indexers())
+        return _prepared(Ruleset(rules, checksum=ruleset.checksum, sources_used=ruleset.sources_used,
+                                 rule_matching=ruleset.rule_matching, indexers=default_indexers(),
+                                 share_work=ruleset.share_work))
 
     def process(self, event: Any) -> list[Alert]:
         """Evaluate one event; emit and return its alerts (usually none, one with first-match)."""

@@ -189,6 +189,9 @@ class _Generator:
             preds = [self._ip_pred(node.op, text) for text in texts]
             return self._wrap(value, t, preds, join, is_list=left.is_list)
         consts = self._convert(texts, etype, node.op)
+        if node.op in ("=", "==") and left.is_list and join == "any" and all(type(c) in (str, int) for c in consts):
+            found = " or ".join(f"{self.const(c)} in {t}" for c in consts)  # an element equal to one of them
+            return f"(({t} := {value}) and ({found}))"
         preds = [self._pred(node.op, c, etype) for c in consts]
         if node.op in ("=", "==") and not left.is_list and len(preds) == 1:
             return f"({value} == {self.const(consts[0])})"
@@ -234,7 +237,8 @@ class _Generator:
         word = " and " if join == "all" else " or "
         if is_list:
             body = word.join(p.replace(_X, "_x") for p in preds)
-            return f"(({t} := {value}) and any({body} for _x in {t}))"
+            one = word.join(p.replace(_X, f"{t}[0]") for p in preds)  # a one-element list needs no generator
+            return f"(({t} := {value}) and (({one}) if type({t}) is list and len({t}) == 1 else any({body} for _x in {t})))"
         body = word.join(p.replace(_X, t) for p in preds)
         return f"(({t} := {value}) is not None and ({body}))"
 

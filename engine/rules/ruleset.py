@@ -8,6 +8,12 @@ candidates for every type), and by a source-specific indexer when one is given (
 the first match wins unless ``rule_matching="all"``. Disabled rules are compiled but never evaluated.
 ``evaluate(event)`` does it for one event, ``evaluate_batch(events)`` for many (same results).
 
+Syscall events (when no indexer owns the source) are evaluated by one generated function per event type that
+holds all its candidates (``engine.condition.groupgen``: a macro or field several rules read is evaluated once
+per event), compiled on the first event of that type or by ``prepare()``. ``share_work=False`` keeps the
+per-rule path (each candidate's own ``match``), which is also the reference: an event whose shared evaluation
+raises is evaluated again that way, so it fails, or matches, exactly as it would there.
+
 Must not: load or compile rules (``compiler`` does) or format alerts.
 """
 
@@ -17,6 +23,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.condition.groupgen import compile_group
 from engine.priority import Priority
 
 
@@ -69,6 +76,7 @@ class Ruleset:
         sources_used: Sequence[str] = (),
         rule_matching: str = "first",
         indexers: Mapping[str, Any] | None = None,
+        share_work: bool = True,
     ) -> None:
         if rule_matching not in ("first", "all"):
             raise ValueError(f"rule_matching must be 'first' or 'all', not {rule_matching!r}")
@@ -95,6 +103,12 @@ class Ruleset:
             build = indexer.build if hasattr(indexer, "build") else indexer
             lookup = build(entries)
             self._pairs[source] = getattr(lookup, "pairs", None) or _with_match(lookup)
+        # Shared evaluation of syscall events: event type -> function (a stub compiles it on first use).
+        self.share_work = share_work and "syscall" not in self._pairs
+        self._shared: dict[str, Callable[[Any], list[CompiledRule]]] = {
+            evt: self._stub(evt, pairs) for evt, pairs in self._type_pairs.items()
+        }
+        self._shared_untyped: Callable[[Any], list[CompiledRule]] = self._stub(None, self._untyped_pairs)
 
     def _build_type_index(self, rules: Sequence[CompiledRule]) -> None:
         order = {id(r): i for i, r in enumerate(rules)}
@@ -106,6 +120,49 @@ class Ruleset:
         self._untyped_pairs = _paired(untyped)
         for evt, typed in by_type.items():
             self._type_pairs[evt] = _paired(sorted([*typed, *untyped], key=lambda r: order[id(r)]))
+
+    def _stub(
+        self, evt_type: str | None, pairs: Sequence[tuple[CompiledRule, Callable[[Any], bool]]]
+    ) -> Callable[[Any], list[CompiledRule]]:
+        """Compiles the group of ``evt_type`` (None: the untyped rules, for types no rule names) when first
+        called, installs it in place of itself and evaluates the event with it."""
+
+        def first_call(event: Any) -> list[CompiledRule]:
+            fn = self._compile_group(evt_type, pairs)
+            if evt_type is None:
+                self._shared_untyped = fn
+            else:
+                self._shared[evt_type] = fn
+            return fn(event)
+
+        return first_call
+
+    def _compile_group(
+        self, evt_type: str | None, pairs: Sequence[tuple[CompiledRule, Callable[[Any], bool]]]
+    ) -> Callable[[Any], list[CompiledRule]]:
+        rules = [rule for rule, _ in pairs]
+        if not rules:
+            return lambda event: []
+        if any(rule.ast is None for rule in rules):  # hand-built rules without a condition tree
+            return self._evaluate_pairs
+        return compile_group(
+            [rule.ast for rule in rules], "syscall", results=rules, first=self._first, evt_type=evt_type
+        )
+
+    def prepare(self) -> None:
+        """Compile every event type's shared evaluation now (a loader thread can, so events never wait)."""
+        if not self.share_work:
+            return
+        for evt, pairs in self._type_pairs.items():
+            self._shared[evt] = self._compile_group(evt, pairs)
+        self._shared_untyped = self._compile_group(None, self._untyped_pairs)
+
+    def _evaluate_shared(self, event: Any) -> list[CompiledRule]:
+        """A syscall event through its type's shared function; if that raises, through the per-rule path."""
+        try:
+            return (self._shared.get(event.evt_type) or self._shared_untyped)(event)
+        except Exception:  # noqa: BLE001 - the per-rule path decides what this event's failure is
+            return self._evaluate_pairs(event)
 
     def candidates(self, event: Any) -> Sequence[CompiledRule]:
         """The enabled rules that could match ``event``, in definition order."""
@@ -123,6 +180,12 @@ class Ruleset:
 
     def evaluate(self, event: Any) -> list[CompiledRule]:
         """Matching rules: the first one (default) or all of them (``rule_matching="all"``)."""
+        if self.share_work and event.source == "syscall":
+            return self._evaluate_shared(event)
+        return self._evaluate_pairs(event)
+
+    def _evaluate_pairs(self, event: Any) -> list[CompiledRule]:
+        """``evaluate`` rule by rule: each candidate's own matcher, in order."""
         out: list[CompiledRule] = []
         for rule, match in self._candidate_pairs(event):
             if match(event):
@@ -142,8 +205,10 @@ class Ruleset:
         first = self._first
         pair_lookups = self._pairs
         candidate_pairs = self._candidate_pairs
+        shared = self._evaluate_shared if self.share_work else None
         last: Any = None  # the source of the run of events being counted, and its candidates
         pairs: Any = None
+        run_shared: Any = None  # the shared evaluation, for a run of syscall events
         run = 0
         try:
             for event in events:
@@ -152,8 +217,14 @@ class Ruleset:
                     if run:
                         counts[last] = counts.get(last, 0) + run
                     last, run, pairs = source, 0, pair_lookups.get(source) or candidate_pairs
+                    run_shared = shared if source == "syscall" else None
                 run += 1
                 try:
+                    if run_shared is not None:
+                        found = run_shared(event)
+                        if found:
+                            matched.append((event, found))
+                        continue
                     out: list[CompiledRule] | None = None
                     for rule, match in pairs(event):
                         if match(event):
