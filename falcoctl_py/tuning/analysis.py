@@ -111,6 +111,34 @@ def recommended(profile: str, cost_doc: dict[str, Any]) -> dict[str, Any]:
                            "memory_limit": format_memory(p.memory_limit_bytes)} for p in result.pools}
 
 
+CASCADE_ROUNDS = 2
+
+
+def _cascade(screened: list[Proposal], tuned: Any, events: Sequence[Any], *, opts: Options,
+             corpus: Sequence[guard.Scenario], declared: Any, extra: dict[str, tuple[str, ...]],
+             duration: float) -> tuple[list[Proposal], Any]:
+    """With first-match rules, an event an exception removes from one rule may now raise the next rule it
+    matches (Falco does the same). Replay through the tuned rules and propose again for the rules that gained
+    alerts, screened on top of the override so far, up to CASCADE_ROUNDS more rounds."""
+    for _ in range(CASCADE_ROUNDS):
+        bp = replay.base_pass(tuned, events, extra_fields=extra)
+        done = {p.rule for p in screened if p.accepted and p.kind == "exception"}
+        noise = [r for r in rank_rules(bp.alerts, window_seconds=max(duration, 1e-9), pins=rule_pins(tuned),
+                                       extra_fields=extra) if r.rule not in done]
+        more = [p for p in propose(noise, declared=declared, min_per_hour=opts.min_per_hour)
+                if p.kind == "exception"]
+        if not more:
+            break
+        rules = (*opts.rules, ("tuned-rules.yaml", render_override(screened)))
+        checked, _ = guard.screen(more, rules_files=rules, corpus=corpus, allow_unguarded=opts.allow_unguarded,
+                                  noise_events=bp.events_by_rule, alerts=bp.alerts)
+        screened = [*screened, *checked]
+        tuned = guard.load_ruleset(opts.rules, render_override(screened))
+        if not any(p.accepted for p in checked):
+            break
+    return screened, tuned
+
+
 def analyse(*, samples: Sequence[Sample], idle_cpu_cores: float, idle_rss_bytes: float, duration: float,
             alerts: Sequence[dict[str, Any]], events: Sequence[Any], opts: Options, mode: str,
             shapes: dict[str, NodeShape] | None = None) -> tuple[dict[str, Any], list[Proposal], dict[str, Any]]:
@@ -142,6 +170,9 @@ def analyse(*, samples: Sequence[Sample], idle_cpu_cores: float, idle_rss_bytes:
                                           noise_events=bp.events_by_rule if bp is not None else None,
                                           alerts=noise_alerts)
     tuned = guard.load_ruleset(opts.rules, render_override(screened))
+    if bp is not None:
+        screened, tuned = _cascade(screened, tuned, events, opts=opts, corpus=corpus, declared=declared,
+                                   extra=extra, duration=duration)
     top = [r.rule for r in noise[:8]]
     if bp is not None:
         before = dict(bp.counts)

@@ -2,8 +2,9 @@
 still raise the rule through the base rules plus the exception.
 
 Owns: choosing the sample of hidden noise per proposal, making the copies (``identity.counterfactuals``), and the
-verdict per copy. A copy counts only when the base rules raise the rule on it (otherwise the change made it benign
-and there is nothing to keep). A dimension the exception does not name, and that the noise itself shows with
+verdict per copy. A copy counts only when the base rules raise some rule on it (otherwise the change made it benign
+and there is nothing to keep; with first-match rules it may be an earlier rule), and it must raise the same rules
+through base + exception. A dimension the exception does not name, and that the noise itself shows with
 several values, is one the exception deliberately spans: its copies are not required to fire and are reported as
 spanned. Everything else (another user, namespace, image, binary, parent) must fire, or the proposal is refused
 with the copy it would hide. Without events (in-cluster, alerts only) the same copies are made of the alerts'
@@ -36,6 +37,10 @@ def _raises(ruleset: Any, rule: str, event: Any) -> bool:
     return any(r.name == rule for r in ruleset.evaluate(event))
 
 
+def _names(ruleset: Any, event: Any) -> set[str]:
+    return {r.name for r in ruleset.evaluate(event)}
+
+
 def hidden_sample(p: Proposal, events: Sequence[Any], base: Any, alone: Any) -> list[Any]:
     """Up to SAMPLES_PER_ROW events per values row that the base rules raise ``p.rule`` on and ``alone`` hides."""
     fields = list(p.fields)
@@ -65,10 +70,11 @@ def check_events(p: Proposal, events: Sequence[Any], *, base: Any, alone: Any) -
                 if dim.name not in v.spanned:
                     v.spanned.append(dim.name)
                 continue
-            if not _raises(base, p.rule, copy):
-                continue
+            before = _names(base, copy)
+            if not before:
+                continue  # the change made it benign: nothing to keep
             v.checked += 1
-            if not _raises(alone, p.rule, copy):
+            if before - _names(alone, copy):
                 v.hidden.append({"check": "counterfactual", "changed": dim.name, "field": dim.field,
                                  "event": describe(copy), "noise_event": describe(ev)})
     return v
