@@ -129,7 +129,7 @@ def _cascade(screened: list[Proposal], tuned: Any, events: Sequence[Any], *, opt
                 if p.kind == "exception"]
         if not more:
             break
-        rules = (*opts.rules, ("tuned-rules.yaml", render_override(screened)))
+        rules: list[Path | tuple[str, str]] = [*opts.rules, ("tuned-rules.yaml", render_override(screened))]
         checked, _ = guard.screen(more, rules_files=rules, corpus=corpus, allow_unguarded=opts.allow_unguarded,
                                   noise_events=bp.events_by_rule, alerts=bp.alerts)
         screened = [*screened, *checked]

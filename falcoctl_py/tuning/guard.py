@@ -130,7 +130,7 @@ def relevant(corpus: Sequence[Scenario], ruleset: Any) -> list[Scenario]:
     return [sc for sc in corpus if not sc.expect_rules or set(sc.expect_rules) & names]
 
 
-def load_ruleset(rules_files: Sequence[Path], override: str | None = None, *, rule_matching: str = "first") -> Any:
+def load_ruleset(rules_files: Sequence[Any], override: str | None = None, *, rule_matching: str = "first") -> Any:
     from engine.rules import load_rules
 
     sources: list[Any] = list(rules_files)
@@ -181,7 +181,7 @@ def static_refusal(p: Proposal) -> list[str]:
 class Context:
     """What one screening run shares: rules, corpus, base detections, the window's noise."""
 
-    rules_files: Sequence[Path]
+    rules_files: Sequence[Path | tuple[str, str]]
     corpus: Sequence[Scenario]
     base: Any
     base_det: dict[str, set[str]]
@@ -228,7 +228,7 @@ def check(p: Proposal, ctx: Context, *, allow_unguarded: bool) -> Proposal:
     return p
 
 
-def screen(proposals: Sequence[Proposal], *, rules_files: Sequence[Path], corpus: Sequence[Scenario],
+def screen(proposals: Sequence[Proposal], *, rules_files: Sequence[Path | tuple[str, str]], corpus: Sequence[Scenario],
            allow_unguarded: bool = False, rule_matching: str = "first",
            noise_events: Mapping[str, Sequence[Any]] | None = None,
            alerts: Sequence[Mapping[str, Any]] = ()) -> tuple[list[Proposal], dict[str, Any]]:
