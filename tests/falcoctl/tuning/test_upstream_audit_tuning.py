@@ -170,3 +170,24 @@ def test_an_exception_on_the_controller_alone_is_refused_with_the_event(
     assert {"namespace", "image"} <= changed
     assert any("xmrig" not in h["event"] and "registry.counterfactual.invalid" in h["event"] for h in p.hidden)
     assert report["refused_reasons"] == {"hides a counterfactual copy": 1}
+
+
+def test_the_html_report_shows_volume_identities_yaml_and_hidden_attacks(
+        tuned: tuple[dict[str, Any], list[Any], tuple[Path, ...]]) -> None:
+    from falcoctl_py.tuning.proposals import Proposal
+    from falcoctl_py.tuning.replay import base_pass
+    from falcoctl_py.tuning.report import render_html, render_markdown
+
+    doc, _, rules = tuned
+    bp = base_pass(guard.load_ruleset(rules), _events(noisy_stream()))
+    broad = Proposal(rule="Attach/Exec Pod", kind="exception", name="falcopy_tuned_ns",
+                     fields=("ka.user.name",), comps=("=",), values=((RUNNER,),))
+    (refused,), _ = guard.screen([broad], rules_files=rules, corpus=[], noise_events=bp.events_by_rule)
+    doc = {**doc, "proposals": [*doc["proposals"], refused.to_dict()]}
+    html = render_html(doc)
+    assert "Attach/Exec Pod: alerts per 25 s, before and after tuning" in html
+    assert "system:serviceaccount:ci:gitlab-runner</td><td>900" in html
+    assert "override: {exceptions: append}" in html and "falcopy_tuned_ka_user_name_ka_target_namespace" in html
+    assert "counterfactual (another namespace): system:serviceaccount:ci:gitlab-runner create " \
+           "falcopy-counterfactual/pods/" in html
+    assert "would hide counterfactual" in render_markdown(doc)
