@@ -87,6 +87,21 @@ def _totals(per_engine: dict[str, list[Sample]]) -> tuple[dict[str, float], floa
     return rates, drops
 
 
+def workload_noise(per_engine: dict[str, list[Sample]], *, limit: int = 20) -> list[dict[str, Any]]:
+    """Matches per (rule, namespace, workload) over the window, summed over engines, from each engine's
+    ``falcopy_rule_workload_matches_total`` (complete even where alert logs are cut): who makes the noise."""
+    totals: dict[tuple[str, str, str], float] = {}
+    for node_samples in per_engine.values():
+        ordered = sorted(node_samples, key=lambda s: s.t)
+        first, last = ordered[0], ordered[-1]
+        for key, n in last.workload_matches.items():
+            delta = n - first.workload_matches.get(key, 0.0) if len(ordered) > 1 else n
+            if delta > 0:
+                totals[key] = totals.get(key, 0.0) + delta
+    top = sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+    return [{"rule": r, "namespace": ns, "workload": w, "count": n} for (r, ns, w), n in top]
+
+
 def _timeseries(ivs: Sequence[Interval]) -> list[dict[str, Any]]:
     return [{"t": round(iv.t, 3), "node": iv.node, "cpu_cores": iv.cpu_cores, "rss_bytes": iv.rss_bytes,
              "event_rates": iv.event_rates, "drop_rates": iv.drop_rates} for iv in ivs]
@@ -209,7 +224,7 @@ def analyse(*, samples: Sequence[Sample], idle_cpu_cores: float, idle_rss_bytes:
              "top_identities": [{"field": f, "value": v, "count": n} for f, v, n in r.top_identities],
              "explanations": [{"fields": list(e.fields), "values": list(e.values), "count": e.count,
                                "share": e.share} for e in r.explanations]} for r in noise],
-            "volume": vol},
+            "volume": vol, "workloads": workload_noise(per_engine)},
         "proposals": [p.to_dict() for p in screened],
         "guard": guard_report,
         "verification": {
