@@ -21,7 +21,18 @@ from typing import Any
 import yaml
 
 from falcoctl_py.tuning.scenarios import (
-    MINER, O_RDONLY, SHIM, T0, WEB, _proc, audit_event, execve, openat, pod, ptrace)
+    MINER,
+    O_RDONLY,
+    SHIM,
+    T0,
+    WEB,
+    _proc,
+    audit_event,
+    execve,
+    openat,
+    pod,
+    ptrace,
+)
 
 PROFILES = Path(__file__).resolve().parents[2] / "profiles" / "guard"
 SUITE = "modelled on falcosecurity/testing tests/k8saudit case "
