@@ -29,7 +29,16 @@ $(BIN)/helm: | $(VENV)/.installed
 run: setup
 	$(BIN)/falcoctl-py tune --local --duration 20 --out out
 
-test: setup
+# promtool (Debian `prometheus`) checks the engine's /metrics in tests: use one on PATH, else take the binary
+# out of the Debian package without installing it (installing would start a Prometheus server).
+$(BIN)/promtool: | $(VENV)/.installed
+	@if command -v promtool >/dev/null 2>&1; then ln -sf "$$(command -v promtool)" $@; else \
+	  tmp=$$(mktemp -d) && (cd $$tmp && apt-get download prometheus >/dev/null || \
+	    { apt-get update -qq && apt-get download prometheus >/dev/null; }) && \
+	  dpkg-deb -x $$tmp/prometheus_*.deb $$tmp/x && cp $$tmp/x/usr/bin/promtool $@ && rm -rf $$tmp; fi
+	@$@ --version 2>&1 | head -1
+
+test: setup $(BIN)/promtool
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
 bench: setup

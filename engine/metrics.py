@@ -103,6 +103,15 @@ class EngineCollector(Collector):
             matches.add_metric((rule, priority, source), n)
         yield matches
 
+        per_workload = CounterMetricFamily(
+            "falcopy_rule_workload_matches",
+            "Alerts emitted, by rule and the namespace and workload that raised them (bounded: 'other' past a limit)",
+            labels=("rule", "source", "namespace", "workload"),
+        )
+        for key, n in sorted((est.get("workload_matches_total") or {}).items()):
+            per_workload.add_metric(key, n)
+        yield per_workload
+
         drops: dict[tuple[str, str], float] = {}
         for source, n in (est.get("errors_total") or {}).items():
             drops[(source, "evaluation_error")] = drops.get((source, "evaluation_error"), 0) + n

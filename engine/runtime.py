@@ -21,6 +21,7 @@ from typing import Any
 
 from engine.outputs.alert import Alert, build_alert
 from engine.priority import FALCO_NAMES, Priority
+from engine.workload import WorkloadCounter
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,7 @@ class Engine:
         self.matches_total: Counter[tuple[str, str, str]] = Counter()  # (rule, priority, source) -> alerts
         self.filtered_total: Counter[str] = Counter()  # source -> matches below the priority threshold
         self.errors_total: Counter[str] = Counter()  # source -> failed evaluations or output formatting
+        self.workload_matches = WorkloadCounter()  # (rule, source, namespace, workload) -> alerts, bounded
         self.swaps_total = 0
         self.output_errors_total = 0
         if metrics is not None and hasattr(metrics, "attach"):
@@ -197,6 +199,7 @@ class Engine:
                 continue
             try:
                 alerts.append(build_alert(rule, event, hostname=self.hostname))
+                self.workload_matches.add(rule.name, event.source, event)
             except Exception:
                 log.exception("formatting the output of rule %r failed", rule.name)
                 failed += 1
@@ -251,6 +254,7 @@ class Engine:
             return {
                 "events_total": dict(self.events_total),
                 "matches_total": dict(self.matches_total),
+                "workload_matches_total": self.workload_matches.snapshot(),
                 "filtered_total": dict(self.filtered_total),
                 "errors_total": dict(self.errors_total),
                 "ruleset_swaps_total": self.swaps_total,

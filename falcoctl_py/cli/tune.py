@@ -46,7 +46,10 @@ def _finite(ctx: click.Context, param: click.Parameter, value: float) -> float:
               help="Audit events per second fed to the engine (--local).")
 @click.option("--live", is_flag=True, help="Use the live syscall source instead of the recorded stream (root).")
 @click.option("--allow-unguarded", is_flag=True,
-              help="Accept exceptions for rules no guard scenario covers (flagged in the report).")
+              help="Accept exceptions for rules no guard scenario or counterfactual covers (flagged UNGUARDED).")
+@click.option("--guard", "guard_files", multiple=True, type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              help="Your own recorded attacks (corpus YAML, audit events or a syscall recording); every one must "
+                   "keep firing. Repeat per file.")
 @click.option("--context", help="Kubeconfig context (in-cluster mode).")
 @click.option("--kubeconfig", type=click.Path(path_type=Path), help="Kubeconfig file (in-cluster mode).")
 @click.option("-n", "--namespace", default="falco-py", show_default=True, help="Engine namespace (in-cluster).")
@@ -56,7 +59,7 @@ def _finite(ctx: click.Context, param: click.Parameter, value: float) -> float:
               help="Directory for the report, cost model, tuned rules, values and manifests.")
 @click.option("-o", "--output", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def command(local: bool, duration: float, rules: tuple[Path, ...], profile: str, audit_events: Path | None,
-            audit_rate: float, live: bool, allow_unguarded: bool, context: str | None, kubeconfig: Path | None,
+            audit_rate: float, live: bool, allow_unguarded: bool, guard_files: tuple[Path, ...], context: str | None, kubeconfig: Path | None,
             namespace: str, apply: bool, max_iterations: int, out_dir: Path, fmt: str) -> None:
     """Measure overhead and noise, propose exceptions and limits, prove nothing is lost."""
     from falcoctl_py.tuning.analysis import Options
@@ -74,7 +77,15 @@ def command(local: bool, duration: float, rules: tuple[Path, ...], profile: str,
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"cannot create output directory {out_dir}: {exc.strerror or exc}") from None
-    opts = Options(rules=tuple(rule_files), profile=profile, allow_unguarded=allow_unguarded)
+    if allow_unguarded:
+        click.echo("WARNING: --allow-unguarded: exceptions nothing checked will be accepted; each is flagged "
+                   "UNGUARDED in the report. Review them before loading the override.", err=True)
+    from falcoctl_py.tuning.guard import user_guard
+
+    for f in guard_files:
+        user_guard(f)  # a bad guard file fails now, with its name, not after the window
+    opts = Options(rules=tuple(rule_files), profile=profile, allow_unguarded=allow_unguarded,
+                   guard_files=tuple(guard_files))
     if local:
         if apply or context or kubeconfig:
             raise UsageError("--local runs on this machine: --apply, --context and --kubeconfig are for "

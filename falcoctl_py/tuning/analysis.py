@@ -18,10 +18,12 @@ import yaml
 
 import engine
 from falcoctl_py.errors import FindingsError
-from falcoctl_py.tuning import guard
+from falcoctl_py.tuning import guard, replay
 from falcoctl_py.tuning.costmodel import build_cost_model
+from falcoctl_py.tuning.declared import declared_exceptions
 from falcoctl_py.tuning.noise import rank_rules
 from falcoctl_py.tuning.overhead import Budget, NodeShape, node_overhead, pool_overhead
+from falcoctl_py.tuning.pinned import rule_pins
 from falcoctl_py.tuning.proposals import Proposal, propose, render_override
 from falcoctl_py.tuning.report import write_reports
 from falcoctl_py.tuning.samples import Interval, Sample, by_node, intervals
@@ -34,6 +36,7 @@ class Options:
     budget: Budget = field(default_factory=Budget)
     allow_unguarded: bool = False
     min_per_hour: float = 60.0
+    guard_files: tuple[Path, ...] = ()
 
 
 def read_alerts(path: Path) -> list[dict[str, Any]]:
@@ -84,6 +87,21 @@ def _totals(per_engine: dict[str, list[Sample]]) -> tuple[dict[str, float], floa
     return rates, drops
 
 
+def workload_noise(per_engine: dict[str, list[Sample]], *, limit: int = 20) -> list[dict[str, Any]]:
+    """Matches per (rule, namespace, workload) over the window, summed over engines, from each engine's
+    ``falcopy_rule_workload_matches_total`` (complete even where alert logs are cut): who makes the noise."""
+    totals: dict[tuple[str, str, str], float] = {}
+    for node_samples in per_engine.values():
+        ordered = sorted(node_samples, key=lambda s: s.t)
+        first, last = ordered[0], ordered[-1]
+        for key, n in last.workload_matches.items():
+            delta = n - first.workload_matches.get(key, 0.0) if len(ordered) > 1 else n
+            if delta > 0:
+                totals[key] = totals.get(key, 0.0) + delta
+    top = sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+    return [{"rule": r, "namespace": ns, "workload": w, "count": n} for (r, ns, w), n in top]
+
+
 def _timeseries(ivs: Sequence[Interval]) -> list[dict[str, Any]]:
     return [{"t": round(iv.t, 3), "node": iv.node, "cpu_cores": iv.cpu_cores, "rss_bytes": iv.rss_bytes,
              "event_rates": iv.event_rates, "drop_rates": iv.drop_rates} for iv in ivs]
@@ -108,6 +126,34 @@ def recommended(profile: str, cost_doc: dict[str, Any]) -> dict[str, Any]:
                            "memory_limit": format_memory(p.memory_limit_bytes)} for p in result.pools}
 
 
+CASCADE_ROUNDS = 2
+
+
+def _cascade(screened: list[Proposal], tuned: Any, events: Sequence[Any], *, opts: Options,
+             corpus: Sequence[guard.Scenario], declared: Any, extra: dict[str, tuple[str, ...]],
+             duration: float) -> tuple[list[Proposal], Any]:
+    """With first-match rules, an event an exception removes from one rule may now raise the next rule it
+    matches (Falco does the same). Replay through the tuned rules and propose again for the rules that gained
+    alerts, screened on top of the override so far, up to CASCADE_ROUNDS more rounds."""
+    for _ in range(CASCADE_ROUNDS):
+        bp = replay.base_pass(tuned, events, extra_fields=extra)
+        done = {p.rule for p in screened if p.accepted and p.kind == "exception"}
+        noise = [r for r in rank_rules(bp.alerts, window_seconds=max(duration, 1e-9), pins=rule_pins(tuned),
+                                       extra_fields=extra) if r.rule not in done]
+        more = [p for p in propose(noise, declared=declared, min_per_hour=opts.min_per_hour)
+                if p.kind == "exception"]
+        if not more:
+            break
+        rules: list[Path | tuple[str, str]] = [*opts.rules, ("tuned-rules.yaml", render_override(screened))]
+        checked, _ = guard.screen(more, rules_files=rules, corpus=corpus, allow_unguarded=opts.allow_unguarded,
+                                  noise_events=bp.events_by_rule, alerts=bp.alerts)
+        screened = [*screened, *checked]
+        tuned = guard.load_ruleset(opts.rules, render_override(screened))
+        if not any(p.accepted for p in checked):
+            break
+    return screened, tuned
+
+
 def analyse(*, samples: Sequence[Sample], idle_cpu_cores: float, idle_rss_bytes: float, duration: float,
             alerts: Sequence[dict[str, Any]], events: Sequence[Any], opts: Options, mode: str,
             shapes: dict[str, NodeShape] | None = None) -> tuple[dict[str, Any], list[Proposal], dict[str, Any]]:
@@ -123,13 +169,38 @@ def analyse(*, samples: Sequence[Sample], idle_cpu_cores: float, idle_rss_bytes:
     cost = build_cost_model(ivs, idle_cores=idle_cpu_cores, idle_rss_bytes=idle_rss_bytes,
                             defaults=default_cost_doc(), engine_version=engine.__version__,
                             method="tune-local" if mode == "local" else "tune-cluster")
-    noise = rank_rules(alerts, window_seconds=max(duration, 1e-9))
-    proposals = propose(noise, min_per_hour=opts.min_per_hour)
-    screened, guard_report = guard.screen(proposals, rules_files=opts.rules, corpus=guard.load_corpus(),
-                                          allow_unguarded=opts.allow_unguarded)
     base = guard.load_ruleset(opts.rules)
+    declared = declared_exceptions(opts.rules)
+    extra = {rule: tuple(f for d in exs for f in d.fields) for rule, exs in declared.items()}
+    # Local windows replay their events, so every alert carries every identity field; in-cluster, the alerts
+    # carry what the rules print.
+    bp = replay.base_pass(base, events, extra_fields=extra) if events else None
+    noise_alerts = bp.alerts if bp is not None else list(alerts)
+    noise = rank_rules(noise_alerts, window_seconds=max(duration, 1e-9), pins=rule_pins(base), extra_fields=extra)
+    proposals = propose(noise, declared=declared, min_per_hour=opts.min_per_hour)
+    corpus = guard.load_corpus() + guard.upstream_corpora() + [sc for f in opts.guard_files
+                                                               for sc in guard.user_guard(f)]
+    screened, guard_report = guard.screen(proposals, rules_files=opts.rules, corpus=corpus,
+                                          allow_unguarded=opts.allow_unguarded,
+                                          noise_events=bp.events_by_rule if bp is not None else None,
+                                          alerts=noise_alerts)
     tuned = guard.load_ruleset(opts.rules, render_override(screened))
-    before, after = replay_counts(base, events), replay_counts(tuned, events)
+    if bp is not None:
+        screened, tuned = _cascade(screened, tuned, events, opts=opts, corpus=corpus, declared=declared,
+                                   extra=extra, duration=duration)
+    top = [r.rule for r in noise[:8]]
+    if bp is not None:
+        before = dict(bp.counts)
+        after_counts, after_marks = replay.tuned_pass(tuned, events)
+        after = dict(after_counts)
+        vol = replay.volume(bp.marks, after_marks, duration=duration, rules=top)
+    else:
+        accepted = [p for p in screened if p.accepted and p.kind == "exception"]
+        def kept(a: Any) -> bool:
+            return not any(p.rule == a.get("rule") and p.row_matches(a.get("output_fields") or {}) for p in accepted)
+        b_marks, a_marks = replay.alert_marks(alerts, kept)
+        vol = replay.volume(b_marks, a_marks, duration=duration, rules=top)
+        before, after = replay_counts(base, events), replay_counts(tuned, events)
     total_before, total_after = sum(before.values()), sum(after.values())
     rates, drops = _totals(per_engine)
     doc: dict[str, Any] = {
@@ -149,9 +220,11 @@ def analyse(*, samples: Sequence[Sample], idle_cpu_cores: float, idle_rss_bytes:
         "drops_total": drops,
         "noise": {"total_alerts": len(alerts), "rules": [
             {"rule": r.rule, "source": r.source, "priority": r.priority, "count": r.count,
-             "per_hour": r.per_hour,
+             "per_hour": r.per_hour, "pinned": list(r.pinned),
+             "top_identities": [{"field": f, "value": v, "count": n} for f, v, n in r.top_identities],
              "explanations": [{"fields": list(e.fields), "values": list(e.values), "count": e.count,
-                               "share": e.share} for e in r.explanations]} for r in noise]},
+                               "share": e.share} for e in r.explanations]} for r in noise],
+            "volume": vol, "workloads": workload_noise(per_engine)},
         "proposals": [p.to_dict() for p in screened],
         "guard": guard_report,
         "verification": {

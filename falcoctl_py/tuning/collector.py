@@ -25,6 +25,7 @@ def parse_metrics(text: str, *, t: float, node: str = "local", pool: str = "defa
     events: dict[str, float] = {}
     drops: dict[str, float] = {}
     matches: dict[str, float] = {}
+    workloads: dict[tuple[str, str, str], float] = {}
     try:
         families = list(text_string_to_metric_families(text))
     except (ValueError, TypeError, IndexError) as exc:
@@ -46,10 +47,13 @@ def parse_metrics(text: str, *, t: float, node: str = "local", pool: str = "defa
             elif name == "falcopy_rule_matches_total":
                 rule = labels.get("rule", "")
                 matches[rule] = matches.get(rule, 0.0) + value
+            elif name == "falcopy_rule_workload_matches_total":
+                key = (labels.get("rule", ""), labels.get("namespace", ""), labels.get("workload", ""))
+                workloads[key] = workloads.get(key, 0.0) + value
             elif name == "falcopy_build_info":
                 build_info = dict(labels)
     return Sample(t=t, cpu_seconds=cpu, rss_bytes=rss, events=events, drops=drops, matches=matches,
-                  node=node, pool=pool, build_info=build_info)
+                  node=node, pool=pool, build_info=build_info, workload_matches=workloads)
 
 
 def scrape(url: str, *, timeout: float = 2.0, node: str = "local", pool: str = "default") -> Sample:

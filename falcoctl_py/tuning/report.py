@@ -18,6 +18,7 @@ import jsonschema
 import orjson
 
 from falcoctl_py.tuning.plots import bar_chart, line_chart
+from falcoctl_py.tuning.report_rules import rules_html, rules_markdown
 
 
 def schema() -> dict[str, Any]:
@@ -51,6 +52,11 @@ def summary_rows(doc: Mapping[str, Any]) -> list[tuple[str, str]]:
                                           f"({ver['reduction']:.1%} fewer)")))
     accepted = sum(1 for p in doc["proposals"] if p["accepted"])
     rows.append(("proposals", f"{accepted} accepted, {len(doc['proposals']) - accepted} refused or flagged"))
+    rows.append(("guard", f"{guard.get('counterfactual_checks', 0)} counterfactual/scenario checks, "
+                          f"{guard.get('refused', 0)} refused"
+                          + (f" ({', '.join(f'{k}: {v}' for k, v in guard['refused_reasons'].items())})"
+                             if guard.get("refused_reasons") else "")
+                          + (f", {guard['unguarded']} UNGUARDED" if guard.get("unguarded") else "")))
     rows.append(("guard detections", f"{guard['detections_before']} before, {guard['detections_after']} after"
                                      + (f", LOST {len(guard['lost'])}" if guard["lost"] else ", none lost")))
     acc = doc.get("accuracy")
@@ -79,6 +85,7 @@ def render_markdown(doc: Mapping[str, Any]) -> str:
         what = (f"exception `{p['name']}` on {', '.join(p['fields'])} = {p['values']}" if p["kind"] == "exception"
                 else "disable the rule")
         out.append(f"- **{p['rule']}**: {what} — {p['reason']} ({status})")
+    out += rules_markdown(doc)
     out += ["", "## Files", ""] + [f"- `{v}`: {k}" for k, v in doc["files"].items()]
     return "\n".join(out) + "\n"
 
@@ -117,6 +124,7 @@ td,th{{border:1px solid #ccc;padding:3px 8px;text-align:left;vertical-align:top}
 <figure>{line_chart("Engine RSS (bytes)", rss, y_label="bytes")}</figure>
 <figure>{line_chart("Events per second by source", evs, y_label="events/s")}</figure>
 <h2>Noise</h2><figure>{noisy}</figure>
+{rules_html(doc)}
 <h2>Overhead against budget</h2><figure>{pool_cpu}</figure><figure>{pool_mem}</figure>
 <h2>Proposals</h2><table><tr><th>rule</th><th>kind</th><th>fields</th><th>values</th><th>accepted</th>
 <th>why</th></tr>{props}</table>

@@ -24,6 +24,8 @@ class Sample:
     node: str = "local"
     pool: str = "default"
     build_info: dict[str, str] = field(default_factory=dict)  # falcopy_build_info's labels
+    # (rule, namespace, workload) -> falcopy_rule_workload_matches_total
+    workload_matches: dict[tuple[str, str, str], float] = field(default_factory=dict)
 
     @property
     def rules_checksum(self) -> str:

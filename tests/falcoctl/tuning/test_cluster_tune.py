@@ -30,6 +30,9 @@ def metrics_route(cpu_per_scrape: float, events_per_scrape: float) -> Any:
             f'falcopy_events_total{{source="syscall"}} {n * events_per_scrape}\n'
             "# TYPE falcopy_build_info gauge\n"
             'falcopy_build_info{version="0.1.0",engine_version="0.57.0",rules_checksum="abc"} 1\n'
+            "# TYPE falcopy_rule_workload_matches counter\n"
+            'falcopy_rule_workload_matches_total{rule="FPY Shadow File Read By Unexpected Program",'
+            f'source="syscall",namespace="backup",workload="backup-agent"}} {n * 10}\n'
         ).encode()
 
     return handler
@@ -74,9 +77,14 @@ async def test_cluster_window_scrapes_every_pod_through_the_proxy(api: Any, tmp_
     (rule,) = doc["noise"]["rules"]
     assert rule["count"] == 200
     (prop,) = [p for p in doc["proposals"] if p["accepted"]]
-    assert prop["fields"][:2] == ["proc.name", "proc.pname"]
+    # anchored on the image (an identity), narrowed by every identity field that holds one value
+    assert prop["fields"][0] == "container.image.repository"
+    assert {"proc.pname", "proc.name", "user.name"} <= set(prop["fields"])
     assert doc["verification"]["alerts_after"] == 0
     assert (tmp_path / "out" / "report.html").exists()
+    # the per-workload counter, scraped through the proxy, says who makes the noise (both pods report it)
+    (top,) = doc["noise"]["workloads"]
+    assert (top["namespace"], top["workload"]) == ("backup", "backup-agent") and top["count"] >= 40
 
 
 async def test_resources_go_through_the_engine_upgrade_path(api: Any, tmp_path: Path) -> None:  # noqa: F811

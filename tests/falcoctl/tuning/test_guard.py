@@ -59,7 +59,7 @@ def test_name_alone_is_not_enough_for_the_backup_agent(corpus: list[guard.Scenar
 
 
 def test_rule_without_scenario_is_refused_unless_allowed(corpus: list[guard.Scenario]) -> None:
-    p = exception("Some Upstream Rule", proc__name="x")
+    p = exception("Some Upstream Rule", proc__exepath="/usr/bin/x")
     text = ("- rule: Some Upstream Rule\n  desc: d\n  condition: evt.type = open and proc.name = y\n"
             "  output: o %proc.name\n  priority: INFO\n")
     extra = ("extra.yaml", text)
@@ -68,3 +68,18 @@ def test_rule_without_scenario_is_refused_unless_allowed(corpus: list[guard.Scen
     assert not refused.accepted and "no guard scenario" in refused.refused_because[0]
     (allowed,), _ = guard.screen([p], rules_files=rules, corpus=corpus, allow_unguarded=True)
     assert allowed.accepted
+
+
+def test_a_pinned_field_or_a_missing_anchor_is_refused_by_name(corpus: list[guard.Scenario]) -> None:
+    # the rule pins ka.target.namespace (kube-system): an exception on it names the action, not who does it
+    text = ("- rule: Pods In System Namespace\n  desc: d\n  condition: ka.verb = create and "
+            "ka.target.resource = pods and ka.target.namespace in (kube-system)\n  output: o %ka.user.name\n"
+            "  priority: INFO\n  source: k8s_audit\n")
+    rules = [*DEFAULT_RULES, ("extra.yaml", text)]
+    pinned = exception("Pods In System Namespace", ka__user__name="ci", ka__target__namespace="kube-system")
+    scope_only = exception("FPY Secret Read By Non-System User", ka__target__namespace="shop")
+    screened, report = guard.screen([pinned, scope_only], rules_files=rules, corpus=corpus, allow_unguarded=True)
+    assert not screened[0].accepted and "ka.target.namespace" in screened[0].refused_because[0]
+    assert "compares to a constant" in screened[0].refused_because[0]
+    assert not screened[1].accepted and "no identity anchor" in screened[1].refused_because[0]
+    assert report["refused_reasons"] == {"pinned field": 1, "no identity anchor": 1}

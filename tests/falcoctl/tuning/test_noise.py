@@ -30,10 +30,11 @@ def test_noise_without_dominant_value_gets_no_explanation() -> None:
 
 
 def test_two_dominant_values_give_two_explanations() -> None:
-    alerts = [alert("R", proc__name="a", user__name="root")] * 60 + [alert("R", proc__name="b", user__name="svc")] * 30
-    alerts += [alert("R", proc__name=f"z{i}", user__name=f"u{i}") for i in range(10)]
+    alerts = ([alert("R", proc__exepath="/a", user__name="root")] * 60
+              + [alert("R", proc__exepath="/b", user__name="svc")] * 30)
+    alerts += [alert("R", proc__exepath=f"/z{i}", user__name=f"u{i}") for i in range(10)]
     exps = explain(alerts)
-    assert [e.values[0] for e in exps] == ["a", "b"]
+    assert [e.values[0] for e in exps] == ["/a", "/b"]
     assert sum(e.count for e in exps) == 90
 
 
@@ -47,3 +48,34 @@ def test_rank_orders_by_count_and_computes_rate() -> None:
     ranked = rank_rules(alerts, window_seconds=60)
     assert [r.rule for r in ranked] == ["loud", "quiet"]
     assert ranked[0].per_hour == 30 * 60
+
+
+def audit(rule: str, **fields: object) -> dict[str, object]:
+    return {"rule": rule, "source": "k8s_audit", "priority": "Warning",
+            "output_fields": {k.replace("__", "."): v for k, v in fields.items()}}
+
+
+def test_a_pinned_field_never_explains_noise() -> None:
+    # the rule fixes ka.target.resource=secrets: it is the action, so the explanation is who reads them
+    alerts = [audit("K8s Secret Get Successfully", ka__target__resource="secrets",
+                    ka__user__name="system:serviceaccount:vault:operator", ka__target__namespace=f"ns{i % 7}")
+              for i in range(70)]
+    (ex,) = explain(alerts, fields=("ka.target.resource", "ka.user.name", "ka.target.namespace"),
+                    anchors={"ka.target.resource", "ka.user.name"}, pinned={"ka.target.resource"})
+    assert ex.fields == ("ka.user.name",) and ex.varying == ("ka.target.namespace",)
+
+
+def test_a_scope_alone_never_anchors_an_explanation() -> None:
+    # privileged pods in kube-system by many different controllers: no principal dominates
+    alerts = [audit("Create Privileged Pod", ka__target__namespace="kube-system", ka__user__name=f"sa{i}")
+              for i in range(40)]
+    assert explain(alerts, fields=("ka.user.name", "ka.target.namespace")) == ()
+
+
+def test_rank_rules_skips_pins_and_lists_top_identities() -> None:
+    alerts = [audit("R", ka__user__name="bot", ka__target__namespace="ci")] * 30
+    alerts += [audit("R", ka__user__name="alice", ka__target__namespace="ci")] * 5
+    (r,) = rank_rules(alerts, window_seconds=60, pins={"R": {"ka.target.namespace"}})
+    assert r.pinned == ("ka.target.namespace",)
+    assert [e.fields for e in r.explanations] == [("ka.user.name",)]
+    assert r.top_identities[0] == ("ka.user.name", "bot", 30)

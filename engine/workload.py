@@ -1,0 +1,77 @@
+"""Who raised an alert, as bounded metric labels: matches per (rule, source, namespace, workload).
+
+Owns: reading the namespace and workload of a matched event (k8s audit: the target namespace and the requesting
+user or service account; syscall: the pod's namespace and its owner, from the pod name without the ReplicaSet or
+DaemonSet hash, else the image repository, else ``host``) and ``WorkloadCounter``, which keeps the label sets
+bounded: at most ``per_rule`` (namespace, workload) pairs per rule and ``max_series`` in all; matches past either
+limit are counted under namespace and workload ``other``, so nothing is lost and the series count stays fixed.
+
+Must not: import prometheus_client (``engine.metrics`` exports ``snapshot()``), or evaluate rules.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from typing import Any
+
+OTHER = "other"
+_SAFE = "[bcdfghjklmnpqrstvwxz2456789]"  # the alphabet Kubernetes draws name suffixes from (no vowels)
+_DEPLOYMENT = re.compile(rf"^(?P<owner>.+)-{_SAFE}{{5,10}}-{_SAFE}{{5}}$")
+_SHORT_HASH = re.compile(rf"^(?P<owner>.+)-{_SAFE}{{5}}$")
+_ORDINAL = re.compile(r"^(?P<owner>.+)-\d+$")
+
+
+def pod_owner(pod: str) -> str:
+    """The workload a pod name most likely belongs to (Deployment, DaemonSet/Job, StatefulSet naming)."""
+    for pattern in (_DEPLOYMENT, _SHORT_HASH, _ORDINAL):
+        m = pattern.match(pod)
+        if m:
+            return m.group("owner")
+    return pod
+
+
+def workload_of(event: Any) -> tuple[str, str]:
+    """(namespace, workload) of an event; empty namespace when it has none."""
+    if event.source == "k8s_audit":
+        obj = event.obj
+        ref = obj.get("objectRef") or {}
+        user = obj.get("user") or {}
+        return str(ref.get("namespace") or ""), str(user.get("username") or "")
+    c = getattr(event, "container", None)
+    if c is None:
+        return "", "host"
+    if c.pod_name:
+        return str(c.pod_namespace or ""), pod_owner(c.pod_name)
+    return str(c.pod_namespace or ""), str(c.image_repository or c.image or c.id)
+
+
+class WorkloadCounter:
+    """Thread-safe bounded counter of matches per (rule, source, namespace, workload)."""
+
+    def __init__(self, *, per_rule: int = 20, max_series: int = 2000) -> None:
+        self.per_rule = per_rule
+        self.max_series = max_series
+        self._lock = threading.Lock()
+        self._counts: dict[tuple[str, str, str, str], int] = {}
+        self._pairs: dict[tuple[str, str], int] = {}  # (rule, source) -> distinct pairs kept
+
+    def add(self, rule: str, source: str, event: Any) -> None:
+        try:
+            ns, workload = workload_of(event)
+        except Exception:  # noqa: BLE001 - an event we cannot read still counts
+            ns, workload = OTHER, OTHER
+        key = (rule, source, ns, workload)
+        with self._lock:
+            counts = self._counts
+            if key not in counts:
+                kept = self._pairs.get((rule, source), 0)
+                if kept >= self.per_rule or len(counts) >= self.max_series:
+                    key = (rule, source, OTHER, OTHER)
+                else:
+                    self._pairs[(rule, source)] = kept + 1
+            counts[key] = counts.get(key, 0) + 1
+
+    def snapshot(self) -> dict[tuple[str, str, str, str], int]:
+        with self._lock:
+            return dict(self._counts)
