@@ -30,7 +30,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 import engine
-from engine.sources.webhook import split_listen
+from engine.sources.k8s_audit.webhook import split_listen
 
 log = logging.getLogger(__name__)
 

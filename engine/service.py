@@ -124,7 +124,7 @@ class Service:
         audit = self.config["sources"].get("k8s_audit") or {}
         web = audit.get("webhook") or {}
         if web.get("enabled"):
-            from engine.sources.webhook import WebhookSource
+            from engine.sources.k8s_audit.webhook import WebhookSource
 
             try:
                 self.sources.append(
@@ -148,7 +148,7 @@ class Service:
                 ) from None
         file = audit.get("file") or {}
         if file.get("enabled"):
-            from engine.sources.audit_file import AuditFileSource
+            from engine.sources.k8s_audit.file import AuditFileSource
 
             self.sources.append(
                 AuditFileSource(

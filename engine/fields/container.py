@@ -16,8 +16,8 @@ from typing import Any
 
 import orjson
 
+from engine.events.syscall import HOST_CONTAINER_ID
 from engine.fields.base import ArgKind, ArgMode, FieldClass, FieldSpec, FieldType
-from engine.sources.syscall_event import HOST_CONTAINER_ID
 
 CONTAINER_PLUGIN = "container"
 CONTAINER_PLUGIN_VERSION = "0.4.0"

@@ -14,7 +14,7 @@ class declares. Semantics follow the falcosecurity k8saudit plugin (0.18.x) and 
 Values that need work beyond a couple of dict lookups are cached per event in ``event.cache``.
 
 Must not: implement extraction (``engine.fields.k8saudit_extract`` does), decode payloads
-(``engine.sources.k8s_audit_event`` does that once), or import anything beyond the standard library and orjson.
+(``engine.sources.k8s_audit.decode`` does that once), or import anything beyond the standard library and orjson.
 """
 
 from __future__ import annotations

@@ -15,8 +15,8 @@ import pwd
 from functools import lru_cache
 from typing import Any
 
+from engine.events.syscall import HOST_CONTAINER_ID
 from engine.fields.base import FieldClass, FieldSpec, FieldType
-from engine.sources.syscall_event import HOST_CONTAINER_ID
 
 T = FieldType
 _UNSET_LOGINUID = 0xFFFFFFFF

@@ -59,7 +59,7 @@ def _all_evttypes() -> frozenset[str]:
 def default_indexers() -> dict[str, Any]:
     """Per-source candidate indexers the engine ships (k8s audit by verb/resource)."""
     try:
-        from engine.sources.k8s_audit_index import K8sAuditIndexer
+        from engine.rules.k8s_audit_index import K8sAuditIndexer
     except ImportError:
         return {}
     return {"k8s_audit": K8sAuditIndexer()}

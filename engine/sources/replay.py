@@ -19,7 +19,7 @@ import orjson
 
 from engine.fields.base import FieldClass
 from engine.sources.base import SourceStats
-from engine.sources.k8s_audit_event import AuditDecodeError, decode_stream, events_from_json
+from engine.sources.k8s_audit.decode import AuditDecodeError, decode_stream, events_from_json
 
 BATCH = 512  # events (or lines) per batch handed to the engine
 
@@ -114,7 +114,9 @@ class ReplaySource:
         self._stats.events += events
 
     def _syscall(self, data: bytes) -> Iterator[Any]:
-        from engine.sources.record_stream import StreamDecoder  # only replay of syscall recordings needs it
+        from engine.sources.syscall.record.stream import (
+            StreamDecoder,  # only replay of syscall recordings needs it
+        )
         decode = StreamDecoder().decode
         for lineno, line in enumerate(data.splitlines(), start=1):
             if not line.strip():

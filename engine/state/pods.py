@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from engine.sources.syscall_event import ContainerInfo
+from engine.events.syscall import ContainerInfo
 from engine.state.containers import CgroupMatch
 
 

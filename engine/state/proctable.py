@@ -17,7 +17,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import replace
 
-from engine.sources.syscall_event import ProcessInfo
+from engine.events.syscall import ProcessInfo
 from engine.state import containers
 
 _CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100

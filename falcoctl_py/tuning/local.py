@@ -77,7 +77,7 @@ def write_audit_stream(path: Path, *, source: Path | None, count: int, seed: int
         if not lines:
             raise FindingsError(f"{source}: no audit events")
     else:
-        from engine.sources.audit_synth import synth_lines
+        from engine.testing.audit_synth import synth_lines
 
         lines = synth_lines(count, seed=seed)
     path.write_bytes(b"\n".join(lines) + b"\n")

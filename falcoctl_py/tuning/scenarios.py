@@ -26,7 +26,7 @@ from typing import Any
 import orjson
 import yaml
 
-from engine.sources.syscall_event import ContainerInfo, FdInfo, ProcessInfo, SyscallEvent
+from engine.events.syscall import ContainerInfo, FdInfo, ProcessInfo, SyscallEvent
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 T0 = 1_790_000_000_000_000_000  # ns; a fixed start so files are reproducible

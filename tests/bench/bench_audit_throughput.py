@@ -1,6 +1,6 @@
 """k8s audit throughput: the engine (decode + all upstream k8s audit rules + alerts) vs plain ``orjson.loads``.
 
-Both run over the same synthetic stream (``engine.sources.audit_synth``) in this one process, so the ratio
+Both run over the same synthetic stream (``engine.testing.audit_synth``) in this one process, so the ratio
 ``engine events/s / orjson events/s`` is comparable across machines. Target: ratio >= 0.5. The ratio is the
 median over many short rounds, each timing orjson and then the engine on the same 2,000 lines back to back, so
 both sides of a round see the same machine load (a shared machine's bursts spoil a few rounds, not the figure);
@@ -32,8 +32,8 @@ sys.path.insert(0, str(REPO))
 
 from engine.rules import load_rules
 from engine.runtime import Engine
-from engine.sources.audit_synth import synth_lines
-from engine.sources.k8s_audit_event import AuditEvent, decode_stream
+from engine.sources.k8s_audit.decode import AuditEvent, decode_stream
+from engine.testing.audit_synth import synth_lines
 
 BATCH = 400  # lines per batch: the kube-apiserver webhook backend's largest batch
 

@@ -47,8 +47,8 @@ def main() -> int:
     try:
         from engine.rules import load_rules
         from engine.runtime import Engine
-        from engine.sources.audit_synth import synth_lines
-        from engine.sources.k8s_audit_event import decode_stream
+        from engine.sources.k8s_audit.decode import decode_stream
+        from engine.testing.audit_synth import synth_lines
     except ImportError as exc:
         print(f"engine not available yet ({exc}); nothing measured", file=sys.stderr)
         return 1

@@ -7,7 +7,7 @@ Phases (one run; needs root and the audit subsystem, else it says so and exits 0
      R/2 for ``--seconds`` (20 by default) while this process decodes every event and runs it through the
      engine (rules and alerts), as ``engine run --source syscall`` does. Reports events/s, events lost (kernel
      ``lost`` delta + our drops), and engine CPU (this process, all threads) per 1,000 events/s. A second,
-     shorter storm is recorded (``engine.sources.record``) for phase 3.
+     shorter storm is recorded (``engine.sources.syscall.record.recorder``) for phase 3.
   3. replay: the recorded events through falco_rules.yaml on one core (decode + evaluate, and evaluate
      alone) -> events/s.
   4. memory: RSS growth of a 5,000-entry process table built from real /proc entries.
@@ -95,10 +95,10 @@ def main() -> int:
         return 0
     from engine.rules import load_rules
     from engine.runtime import Engine
-    from engine.sources.audit_backend import AuditBackend
-    from engine.sources.record import Recorder
     from engine.sources.replay import ReplaySource
     from engine.sources.syscall import SyscallSourceUnavailable, check_audit
+    from engine.sources.syscall.linux_audit.backend import AuditBackend
+    from engine.sources.syscall.record.recorder import Recorder
 
     try:
         check_audit()
@@ -157,7 +157,7 @@ def main() -> int:
         sampling = threading.Event()
 
         def sample_backlog() -> None:  # how much of the kernel's backlog the storm used
-            from engine.sources.audit_netlink import AuditSocket
+            from engine.sources.syscall.linux_audit.netlink import AuditSocket
             sock = AuditSocket()
             try:
                 while not sampling.wait(0.05):

@@ -20,8 +20,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
+from engine.events.syscall import ContainerInfo, FdInfo, ProcessInfo, SyscallEvent
 from engine.fields import lookup
-from engine.sources.syscall_event import ContainerInfo, FdInfo, ProcessInfo, SyscallEvent
 
 FIELDS = [("evt.type", None), ("proc.name", None), ("proc.pname", None), ("proc.aname", 2), ("proc.aname", None),
           ("proc.cmdline", None), ("fd.name", None), ("fd.typechar", None), ("fd.directory", None),

@@ -34,7 +34,7 @@ from prometheus_client.parser import text_string_to_metric_families
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from engine.sources.audit_synth import synth_lines
+from engine.testing.audit_synth import synth_lines
 
 
 def free_port() -> int:

@@ -48,7 +48,7 @@ PTRACE_SCRIPT = textwrap.dedent("""
 
 
 def audit_snapshot() -> tuple[int, int, int, list[object]]:
-    from engine.sources.audit_netlink import AuditSocket
+    from engine.sources.syscall.linux_audit.netlink import AuditSocket
     sock = AuditSocket()
     try:
         status = sock.get_status()
@@ -61,8 +61,8 @@ def audit_snapshot() -> tuple[int, int, int, list[object]]:
 @pytest.fixture(scope="module")
 def live_run(tmp_path_factory: pytest.TempPathFactory, upstream_rules: Path) -> dict[str, object]:
     from engine.rules import load_rules
-    from engine.sources.audit_backend import AuditBackend
-    from engine.sources.record import Recorder
+    from engine.sources.syscall.linux_audit.backend import AuditBackend
+    from engine.sources.syscall.record.recorder import Recorder
 
     result = load_rules([upstream_rules / name for name in RULES])
     assert result.successful, [f.to_dict() for f in result.errors][:3]
@@ -168,7 +168,7 @@ def test_replay_of_recording_gives_the_same_alerts(live_run: dict[str, object]) 
 CRASHER = textwrap.dedent("""
     import sys, time
     from pathlib import Path
-    from engine.sources.audit_backend import AuditBackend
+    from engine.sources.syscall.linux_audit.backend import AuditBackend
     backend = AuditBackend({"openat", "execve"}, state_file=Path(sys.argv[1]))
     backend.start()
     print("started", flush=True)
@@ -177,7 +177,7 @@ CRASHER = textwrap.dedent("""
 
 
 def test_sigkill_then_restart_leaves_no_rule_and_restores_state(tmp_path: Path) -> None:
-    from engine.sources.audit_backend import AuditBackend
+    from engine.sources.syscall.linux_audit.backend import AuditBackend
     before = audit_snapshot()
     state = tmp_path / "audit-state.json"
     repo = Path(__file__).resolve().parents[2]
@@ -228,7 +228,7 @@ async def test_process_in_pod_cgroup_gets_container_and_pod_fields(api: object, 
     from kubernetes import client, config
 
     from engine.fields import lookup
-    from engine.sources.audit_backend import AuditBackend
+    from engine.sources.syscall.linux_audit.backend import AuditBackend
     from engine.state.pods import PodIndex, PodWatcher
     from tests.engine.state.test_pods import pod
 
@@ -284,7 +284,7 @@ async def test_process_in_pod_cgroup_gets_container_and_pod_fields(api: object, 
 
 OTHER_DAEMON = textwrap.dedent("""
     import os, sys
-    from engine.sources.audit_netlink import AuditSocket
+    from engine.sources.syscall.linux_audit.netlink import AuditSocket
     sock = AuditSocket(rcvbuf=1 << 22)
     sock.set_status(pid=os.getpid())
     print("owner", flush=True)
@@ -295,7 +295,7 @@ OTHER_DAEMON = textwrap.dedent("""
 
 def _forget_dead_owner(dead: int, original: int) -> None:
     """Put back the audit pid the test found, when it still names the killed stand-in daemon."""
-    from engine.sources.audit_netlink import AuditSocket
+    from engine.sources.syscall.linux_audit.netlink import AuditSocket
     sock = AuditSocket()
     try:
         if sock.get_status().pid == dead:
@@ -320,7 +320,7 @@ def other_audit_daemon() -> Iterator[subprocess.Popen[bytes]]:
 
 
 def test_other_audit_daemon_keeps_ownership_and_we_read_multicast(tmp_path: Path) -> None:
-    from engine.sources.audit_backend import AuditBackend
+    from engine.sources.syscall.linux_audit.backend import AuditBackend
     before = audit_snapshot()
     backend = AuditBackend({"openat"}, state_file=tmp_path / "state.json")
     seen: list[int] = []
@@ -346,8 +346,8 @@ def test_other_audit_daemon_keeps_ownership_and_we_read_multicast(tmp_path: Path
 
 
 def test_reloaded_ruleset_changes_the_audited_syscalls_without_a_gap(tmp_path: Path) -> None:
-    from engine.sources.audit_backend import AuditBackend
-    from engine.sources.audit_syscalls import X86_64
+    from engine.sources.syscall.linux_audit.backend import AuditBackend
+    from engine.sources.syscall.linux_audit.syscalls import X86_64
     before = audit_snapshot()
     backend = AuditBackend({"openat"}, state_file=tmp_path / "state.json")
     try:
@@ -367,7 +367,7 @@ def test_executable_written_into_an_overlay_is_on_the_upper_layer(tmp_path: Path
     ``proc.is_exe_upper_layer`` true; one shipped in the image gets ``proc.is_exe_lower_layer``. The layers share one
     filesystem, as with containerd's overlay snapshotter, so overlayfs gives every file the same device."""
     from engine.fields import lookup
-    from engine.sources.audit_backend import AuditBackend
+    from engine.sources.syscall.linux_audit.backend import AuditBackend
 
     base = tmp_path / "layers"
     base.mkdir()
@@ -428,7 +428,7 @@ def test_the_engine_does_not_capture_its_own_syscalls(tmp_path: Path) -> None:
     """Falco leaves itself out; so do we. The kernel never audits the audit pid's own syscalls, but when another
     daemon owns the pid (we read the multicast group) our rule must exclude us: else the engine's /proc reads
     on every exec come back as events."""
-    from engine.sources.audit_backend import AuditBackend
+    from engine.sources.syscall.linux_audit.backend import AuditBackend
     mine, theirs = tmp_path / "read-by-engine", tmp_path / "read-by-child"
     mine.write_text("x")
     theirs.write_text("y")
@@ -460,7 +460,7 @@ CONNECTOR = textwrap.dedent("""
 def test_connect_carries_the_local_end_read_from_the_live_socket(tmp_path: Path) -> None:
     """Audit logs only where a connect went; the engine reads the socket's own end while the process holds it."""
     from engine.fields import lookup
-    from engine.sources.audit_backend import AuditBackend
+    from engine.sources.syscall.linux_audit.backend import AuditBackend
     server = socket.create_server(("127.0.0.1", 0))
     port = server.getsockname()[1]
     backend = AuditBackend({"connect"}, state_file=tmp_path / "state.json")

@@ -16,8 +16,8 @@ from engine.metrics import EngineCollector, MetricsServer
 from engine.outputs.alert import Alert
 from engine.outputs.queue import OutputQueue
 from engine.priority import Priority
-from engine.sources.audit_synth import synth_lines
-from engine.sources.webhook import WebhookSource
+from engine.sources.k8s_audit.webhook import WebhookSource
+from engine.testing.audit_synth import synth_lines
 
 
 class FakeEngine:

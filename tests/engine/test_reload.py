@@ -13,7 +13,7 @@ from engine.config import rules_files
 from engine.reload import Reloader
 from engine.rules import load_rules
 from engine.runtime import Engine
-from engine.sources.k8s_audit_event import decode_payload
+from engine.sources.k8s_audit.decode import decode_payload
 
 RULE = """\
 - rule: {name}

@@ -10,8 +10,8 @@ import pytest
 
 from engine.priority import Priority
 from engine.runtime import Engine
-from engine.sources.audit_synth import synth_lines
-from engine.sources.k8s_audit_event import decode_payload
+from engine.sources.k8s_audit.decode import decode_payload
+from engine.testing.audit_synth import synth_lines
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from test_runtime import RULES, FakeRuleset, events
 from engine.priority import Priority
 from engine.rules import load_rules
 from engine.runtime import Engine
-from engine.sources.audit_synth import synth_lines
-from engine.sources.k8s_audit_event import AuditDecodeError, decode_payload, decode_stream
+from engine.sources.k8s_audit.decode import AuditDecodeError, decode_payload, decode_stream
+from engine.testing.audit_synth import synth_lines
 
 
 def _comparable(stats: dict[str, Any]) -> dict[str, Any]:

@@ -58,7 +58,7 @@ def check_audit() -> None:
         raise SyscallSourceUnavailable("audit", "not in the host PID namespace (run with hostPID)")
     if not has_capability(CAP_AUDIT_CONTROL):
         raise SyscallSourceUnavailable("audit", "capability CAP_AUDIT_CONTROL is missing")
-    from engine.sources.audit_netlink import AuditSocket
+    from engine.sources.syscall.linux_audit.netlink import AuditSocket
     try:
         sock = AuditSocket()
     except OSError as exc:
@@ -77,7 +77,7 @@ def check_proc() -> None:
     """Raise ``SyscallSourceUnavailable`` unless the proc connector accepts a subscription (then unsubscribe)."""
     if not has_capability(CAP_NET_ADMIN):
         raise SyscallSourceUnavailable("proc", "capability CAP_NET_ADMIN is missing")
-    from engine.sources.proc_connector import ProcConnectorBackend
+    from engine.sources.syscall.proc_connector.backend import ProcConnectorBackend
     probe = ProcConnectorBackend(rcvbuf=1 << 16)
     try:
         probe.subscribe()
@@ -140,7 +140,7 @@ class RecordingSource:
         return bool(update(event_types)) if update is not None else False
 
     def events(self, **kwargs: Any) -> Iterator[Any]:
-        from engine.sources.record import Recorder
+        from engine.sources.syscall.record.recorder import Recorder
         with Recorder(self.record_path) as recorder:
             for event in self.inner.events(**kwargs):
                 recorder.write(event)
@@ -182,14 +182,14 @@ def build(config: Mapping[str, Any], *, event_types: Iterable[str] | None = None
         k8s.get("enabled", True) and node) else None
     source: Any
     if backend == "audit":
-        from engine.sources.audit_backend import BACKLOG_LIMIT, RCVBUF, AuditBackend
+        from engine.sources.syscall.linux_audit.backend import BACKLOG_LIMIT, RCVBUF, AuditBackend
         audit = section.get("audit") or {}
         source = AuditBackend(event_types, table=table, containers=pods.container, watcher=watcher,
                               backlog_limit=int(audit.get("backlog_limit", BACKLOG_LIMIT)),
                               rcvbuf=int(audit.get("receive_buffer_mb", RCVBUF >> 20)) << 20,
                               block_when_full=bool(audit.get("block_when_full", False)))
     else:
-        from engine.sources.proc_connector import ProcConnectorBackend
+        from engine.sources.syscall.proc_connector.backend import ProcConnectorBackend
         source = ProcConnectorBackend(table=table, containers=pods.container, watcher=watcher)
     record = section.get("record")
     return RecordingSource(source, Path(record)) if record else source

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from engine.events.syscall import ContainerInfo, ProcessInfo, SyscallEvent
 from engine.fields import lookup
-from engine.sources.syscall_event import ContainerInfo, ProcessInfo, SyscallEvent
 
 TS = 1_700_000_000_123_456_789
 

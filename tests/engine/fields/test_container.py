@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
+from engine.events.syscall import ProcessInfo
 from engine.fields import field_classes, plugin_versions
-from engine.sources.syscall_event import ProcessInfo
 
 
 def test_container_fields(make_event: Any, field: Any, pod_container: Any, ts: int) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from engine.sources.syscall_event import FdInfo
+from engine.events.syscall import FdInfo
 
 
 def _sock(*, is_server: bool, v6: bool = False) -> FdInfo:

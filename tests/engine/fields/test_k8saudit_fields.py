@@ -9,7 +9,7 @@ import pytest
 
 from engine.fields import lookup, plugin_versions
 from engine.fields.base import ArgMode
-from engine.sources.k8s_audit_event import AuditEvent, decode_payload
+from engine.sources.k8s_audit.decode import AuditEvent, decode_payload
 
 
 def ev(obj: dict[str, Any]) -> AuditEvent:

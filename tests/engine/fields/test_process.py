@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from engine.sources.syscall_event import ProcessInfo
+from engine.events.syscall import ProcessInfo
 
 
 def test_own_parent_and_ancestors(make_event: Any, field: Any) -> None:

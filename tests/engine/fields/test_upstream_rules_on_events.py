@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from engine.sources.syscall_event import ContainerInfo, FdInfo, ProcessInfo, SyscallEvent
+from engine.events.syscall import ContainerInfo, FdInfo, ProcessInfo, SyscallEvent
 
 rules_mod = pytest.importorskip("engine.rules")
 

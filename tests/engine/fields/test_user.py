@@ -6,7 +6,7 @@ import os
 import pwd
 from typing import Any
 
-from engine.sources.syscall_event import ProcessInfo
+from engine.events.syscall import ProcessInfo
 
 
 def test_root_in_container(make_event: Any, field: Any) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from engine.events.syscall import ProcessInfo, SyscallEvent
 from engine.outputs.formatter import OutputFormatError, OutputFormatter, render
-from engine.sources.k8s_audit_event import AuditEvent
-from engine.sources.syscall_event import ProcessInfo, SyscallEvent
+from engine.sources.k8s_audit.decode import AuditEvent
 
 
 def _audit(**extra) -> AuditEvent:
@@ -78,8 +78,8 @@ def test_field_names() -> None:
 
 
 def test_indexed_pick_from_a_list_field_prints_bare() -> None:
+    from engine.events.syscall import ProcessInfo, SyscallEvent
     from engine.outputs.formatter import OutputFormatter
-    from engine.sources.syscall_event import ProcessInfo, SyscallEvent
 
     proc = ProcessInfo(pid=3, name="cat", parent=ProcessInfo(pid=2, name="bash", parent=ProcessInfo(pid=1,
                                                                                                    name="init")))

@@ -9,8 +9,8 @@ import pytest
 
 from engine.fields.base import FieldSpec, FieldType
 from engine.outputs.formatter import NA, OutputFormatter, render
-from engine.sources.audit_synth import synth_lines
-from engine.sources.k8s_audit_event import AuditEvent, decode_payload
+from engine.sources.k8s_audit.decode import AuditEvent, decode_payload
+from engine.testing.audit_synth import synth_lines
 
 
 def _reference(fmt: OutputFormatter, event: Any) -> tuple[str, dict[str, Any]]:

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from engine.events.syscall import ContainerInfo, FdInfo, ProcessInfo, SyscallEvent
 from engine.rules import Ruleset, load_rules
-from engine.sources.k8s_audit_event import AuditEvent
-from engine.sources.syscall_event import ContainerInfo, FdInfo, ProcessInfo, SyscallEvent
+from engine.sources.k8s_audit.decode import AuditEvent
 
 DEFAULT = Path(__file__).resolve().parents[3] / "engine" / "default_rules" / "falco_py_rules.yaml"
 CONTAINER = ContainerInfo(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from helpers import HEADER, load, rule
 
-from engine.sources.syscall_event import ProcessInfo, SyscallEvent
+from engine.events.syscall import ProcessInfo, SyscallEvent
 
 
 def _with(block: str) -> str:

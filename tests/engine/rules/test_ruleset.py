@@ -6,9 +6,9 @@ import hashlib
 
 from helpers import load
 
+from engine.events.syscall import ProcessInfo, SyscallEvent
 from engine.rules import load_rules
-from engine.sources.k8s_audit_event import AuditEvent
-from engine.sources.syscall_event import ProcessInfo, SyscallEvent
+from engine.sources.k8s_audit.decode import AuditEvent
 
 RULES = """
 - rule: open by cat

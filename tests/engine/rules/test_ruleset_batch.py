@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
+from engine.events.syscall import ProcessInfo, SyscallEvent
 from engine.rules import load_rules
-from engine.sources.audit_synth import synth_lines
-from engine.sources.k8s_audit_event import decode_payload, decode_stream
-from engine.sources.syscall_event import ProcessInfo, SyscallEvent
+from engine.sources.k8s_audit.decode import decode_payload, decode_stream
+from engine.testing.audit_synth import synth_lines
 
 RULES = """
 - rule: create

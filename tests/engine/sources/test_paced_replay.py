@@ -6,8 +6,8 @@ import threading
 import time
 from pathlib import Path
 
+from engine.events.syscall import ProcessInfo, SyscallEvent
 from engine.sources.paced_replay import PacedReplay
-from engine.sources.syscall_event import ProcessInfo, SyscallEvent
 
 
 def write_events(path: Path, n: int) -> None:

@@ -9,9 +9,9 @@ from typing import Any
 import orjson
 import pytest
 
-from engine.sources.audit_synth import synth_lines
 from engine.sources.base import Source
 from engine.sources.replay import ReplayError, ReplaySource, replay
+from engine.testing.audit_synth import synth_lines
 
 
 def event(i: int) -> dict[str, Any]:
@@ -78,7 +78,7 @@ def test_synthetic_stream_replays(tmp_path: Path) -> None:
 
 
 def test_syscall_recordings_replay_and_bad_lines_are_named(tmp_path: Path) -> None:
-    from engine.sources.syscall_event import ProcessInfo, SyscallEvent
+    from engine.events.syscall import ProcessInfo, SyscallEvent
 
     recorded = [SyscallEvent(type="execve", dir="<", ts=1_700_000_000_000_000_000 + i, tid=10 + i, pid=10 + i,
                              res=0, args={}, proc=ProcessInfo(pid=10 + i, name="sh"), fd=None, container=None)

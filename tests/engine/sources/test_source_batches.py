@@ -10,13 +10,13 @@ from typing import Any
 
 import orjson
 import pytest
-from test_audit_file import follow_appended
+from audit_log_support import follow_appended
 
 from engine.runtime import Engine
-from engine.sources.audit_file import AuditFileSource
-from engine.sources.audit_synth import synth_lines
+from engine.sources.k8s_audit.file import AuditFileSource
+from engine.sources.k8s_audit.webhook import WebhookSource
 from engine.sources.replay import BATCH, ReplayError, ReplaySource
-from engine.sources.webhook import WebhookSource
+from engine.testing.audit_synth import synth_lines
 
 LINES = synth_lines(1300, seed=8)
 
@@ -55,7 +55,7 @@ def _want(lines: list[bytes]) -> list[str]:
 
 def test_audit_file_batches_are_its_events_with_the_same_drops(tmp_path: Path, caplog: pytest.LogCaptureFixture,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("engine.sources.audit_file.READ_CHUNK", 64 << 10)  # lines cross chunk boundaries
+    monkeypatch.setattr("engine.sources.k8s_audit.file.READ_CHUNK", 64 << 10)  # lines cross chunk boundaries
     log = tmp_path / "audit.log"
     bad = [b"{broken", b'{"kind":"Pod"}', b"", b"   ", b"x" * 3000]
     body = [*LINES[:700], *bad, *LINES[700:]]
@@ -121,7 +121,7 @@ def test_replay_bad_line_in_a_later_batch_after_its_events_are_processed(tmp_pat
 
 
 def test_replay_of_syscall_events_in_batches(tmp_path: Path) -> None:
-    from engine.sources.syscall_event import ProcessInfo, SyscallEvent
+    from engine.events.syscall import ProcessInfo, SyscallEvent
 
     recorded = [SyscallEvent(type="execve", proc=ProcessInfo(pid=i, name="bash")) for i in range(BATCH + 3)]
     path = tmp_path / "sys.jsonl"
@@ -166,7 +166,7 @@ def test_webhook_run_batches_hands_over_each_requests_events(tmp_path: Path) -> 
 def test_service_hands_a_source_s_batches_to_process_batch() -> None:
     from engine.progress import DeliveryWatch
     from engine.service import Service
-    from engine.sources.k8s_audit_event import decode_stream
+    from engine.sources.k8s_audit.decode import decode_stream
 
     svc = Service.__new__(Service)  # only what ``_run_source`` reads: the engine, the watch and the stop flag
     svc.engine = Engine(_Rules())
@@ -200,8 +200,8 @@ def test_service_hands_a_source_s_batches_to_process_batch() -> None:
 
 
 def test_the_batch_sources_follow_the_batch_protocol(tmp_path: Path) -> None:
+    from engine.events.syscall import SyscallEvent
     from engine.sources.base import BatchSource, Source
-    from engine.sources.syscall_event import SyscallEvent
 
     log = tmp_path / "audit.log"
     log.write_bytes(b"")

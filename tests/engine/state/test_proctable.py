@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from engine.sources.syscall_event import ProcessInfo
+from engine.events.syscall import ProcessInfo
 from engine.state.proctable import ProcessTable, read_process
 
 

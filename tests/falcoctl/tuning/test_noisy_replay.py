@@ -8,7 +8,7 @@ from pathlib import Path
 import orjson
 
 from engine.runtime import Engine
-from engine.sources.k8s_audit_event import decode_payload
+from engine.sources.k8s_audit.decode import decode_payload
 from engine.sources.replay import ReplaySource
 from falcoctl_py.tuning import guard
 from falcoctl_py.tuning.analysis import Options, analyse

@@ -1,0 +1,295 @@
+"""The ``audit`` syscall backend: kernel audit records over NETLINK_AUDIT, turned into ``SyscallEvent``s.
+
+Owns: the audit lifecycle — save the audit state (enabled, pid, backlog limit and wait time) to a state file
+under ``/run``, become the audit pid (or, when another daemon owns it, read the read-only multicast group), raise
+the backlog limit and, unless ``block_when_full``, set the backlog wait time to 0 (a full backlog then drops
+records instead of stalling audited tasks: monitored workloads are never slowed, the loss is counted), add
+exit,always rules for the syscalls the rules need (keyed ``falcopy``), read and decode records, count the
+kernel's ``lost`` delta as drops — and undo all of it on ``close()`` and, after a crash, on the next start
+(leftover rules with our key are removed and the saved state restored).
+
+Must not: evaluate rules, or leave audit state changed once ``close()`` returned.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any, Self
+
+import orjson
+
+from engine.fields.evttypes import SYSCALLS_FOR_EVENT
+from engine.sources.base import SourceStats
+from engine.sources.syscall.linux_audit.decode import Decoder
+from engine.sources.syscall.linux_audit.netlink import (
+    AUDIT_NLGRP_READLOG,
+    AuditNetlinkError,
+    AuditRule,
+    AuditSocket,
+)
+from engine.sources.syscall.linux_audit.records import AUDIT_PROCTITLE, Assembler, RecordError, parse_record
+from engine.sources.syscall.linux_audit.syscalls import AUDIT_ARCH_X86_64, X86_64
+from engine.state.proctable import ProcessTable
+
+AUDIT_KEY = "falcopy"
+STATE_FILE = Path("/run/falco-py/audit-state.json")
+_QUOTED_KEY = b'"' + AUDIT_KEY.encode() + b'"'
+# Together the kernel's backlog (records queued for us) and our socket's receive buffer absorb bursts: an exec
+# storm of ~1,000 execs/s (about 35 records per exec) fills 8,192 records in a quarter of a second whenever the
+# reader is held up. 65,536 records cost the kernel at most ~64 MB, and only while we fall behind.
+BACKLOG_LIMIT = 65536
+RCVBUF = 32 << 20
+# Always captured: process lifecycle keeps the table current even when no rule asks for it.
+BASE_SYSCALLS = ("execve", "execveat", "exit_group")
+
+
+def syscalls_for(event_types: Iterable[str]) -> frozenset[int]:
+    """x86_64 syscall numbers behind Falco event types (unknown names and pseudo events add nothing)."""
+    names: set[str] = set(BASE_SYSCALLS)
+    for event_type in event_types:
+        names.update(SYSCALLS_FOR_EVENT.get(event_type, ()))
+    return frozenset(X86_64[n] for n in names if n in X86_64)
+
+
+def recover(*, state_file: Path = STATE_FILE, sock: AuditSocket | None = None) -> bool:
+    """Undo what a previous run left (rules with our key, saved status); True when anything was restored."""
+    own = sock is None
+    sock = sock or AuditSocket()
+    try:
+        removed = sock.delete_rules_with_key(AUDIT_KEY)
+        saved = _load_state(state_file)
+        if saved is not None:
+            for msg_type in saved.get("excluded") or ():
+                if isinstance(msg_type, int):
+                    sock.include_record_type(msg_type)
+            current = sock.get_status()
+            pid = saved["pid"] if current.pid in (0, saved.get("ours", -1)) or not _alive(current.pid) else None
+            sock.set_status(enabled=saved["enabled"], backlog_limit=saved["backlog_limit"])
+            if isinstance(saved.get("backlog_wait_time"), int):
+                sock.set_status(backlog_wait_time=saved["backlog_wait_time"])
+            if pid is not None and pid != current.pid:
+                try:
+                    sock.set_status(pid=pid)
+                except AuditNetlinkError:
+                    pass  # the dead owner is dropped by the kernel at its next send
+            state_file.unlink(missing_ok=True)
+        return bool(removed) or saved is not None
+    finally:
+        if own:
+            sock.close()
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _load_state(path: Path) -> dict[str, Any] | None:
+    try:
+        data = orjson.loads(path.read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return None
+    if not isinstance(data, dict) or not all(isinstance(data.get(k), int) for k in ("enabled", "pid",
+                                                                                       "backlog_limit")):
+        return None
+    return data
+
+
+class AuditBackend:
+    """A ``Source`` of syscall events from the kernel audit subsystem."""
+
+    name = "syscall"
+    backend = "audit"
+
+    def __init__(self, event_types: Iterable[str], *, table: ProcessTable | None = None,
+                 state_file: Path = STATE_FILE, backlog_limit: int = BACKLOG_LIMIT,
+                 containers: Callable[[str], Any] | None = None, watcher: Any = None,
+                 block_when_full: bool = False, rcvbuf: int = RCVBUF) -> None:
+        self.block_when_full = block_when_full
+        self.rcvbuf = rcvbuf
+        self.syscalls = syscalls_for(event_types)
+        self.table = table if table is not None else ProcessTable()
+        self.state_file = state_file
+        self.backlog_limit = backlog_limit
+        self.mode = "unstarted"  # "pid" (we are the audit daemon) or "multicast" (read-only group)
+        self._stats = SourceStats()
+        self._ctl: AuditSocket | None = None
+        self._events_sock: AuditSocket | None = None
+        self._decoder = Decoder(self.table, containers=containers)
+        self.watcher = watcher  # optional PodWatcher, started and stopped with the backend
+        self._assembler = Assembler()
+        self._lost_at_start = 0
+        self._stopping = False
+        self.decode_errors = 0
+        self.skipped_records = 0  # received but not needed (PROCTITLE when the kernel still makes them)
+        self._socket_overflows = 0
+
+    @property
+    def field_classes(self) -> tuple[Any, ...]:
+        from engine.fields import field_classes
+        return tuple(fc for fc in field_classes() if "syscall" in fc.sources)
+
+    # -- lifecycle ------------------------------------------------------------------------------------------
+    def start(self) -> None:
+        if self.watcher is not None:
+            self.watcher.start()
+        recover(state_file=self.state_file)
+        ctl = AuditSocket()
+        self._ctl = ctl
+        try:
+            before = ctl.get_status()
+            self._lost_at_start = before.lost
+            self.state_file.parent.mkdir(parents=True, exist_ok=True)
+            state = {"enabled": before.enabled, "pid": before.pid, "backlog_limit": before.backlog_limit,
+                     "backlog_wait_time": before.backlog_wait_time, "ours": os.getpid(), "excluded": []}
+            self.state_file.write_bytes(orjson.dumps(state))
+            self.table.scan()
+            if before.pid and _alive(before.pid) and before.pid != os.getpid():
+                self._events_sock = AuditSocket(groups=1 << (AUDIT_NLGRP_READLOG - 1), rcvbuf=self.rcvbuf)
+                self.mode = "multicast"
+            else:
+                events = AuditSocket(rcvbuf=self.rcvbuf)
+                self._events_sock = events
+                events.set_status(pid=os.getpid())
+                self.mode = "pid"
+                # PROCTITLE repeats argv (the EXECVE record and the process table have it) and comes with every
+                # audited syscall: a fifth of the records. As the only reader we can ask the kernel not to make
+                # them; with another daemon reading, its records stay as they are. The intent is saved first, so
+                # a crash right after the request still gets the exclusion removed on the next start.
+                self.state_file.write_bytes(orjson.dumps({**state, "excluded": [AUDIT_PROCTITLE]}))
+                if not ctl.exclude_record_type(AUDIT_PROCTITLE):  # already excluded by someone: theirs to keep
+                    self.state_file.write_bytes(orjson.dumps(state))
+            ctl.set_status(enabled=1 if before.enabled != 2 else 2,
+                           backlog_limit=max(before.backlog_limit, self.backlog_limit))
+            if not self.block_when_full:
+                ctl.set_status(backlog_wait_time=0)  # a full backlog drops records (counted) instead of stalling
+            ctl.add_rule(self._rule(self.syscalls))
+        except BaseException:
+            self.close()
+            raise
+
+    @staticmethod
+    def _rule(syscalls: frozenset[int]) -> AuditRule:
+        # Our own process is left out, as Falco leaves itself out. The kernel never audits the audit pid, but in
+        # multicast mode (auditd owns the pid) the engine's /proc reads on every exec would come back as events,
+        # adding load exactly when the node is busiest.
+        return AuditRule(syscalls, AUDIT_ARCH_X86_64, AUDIT_KEY, exclude_pid=os.getpid())
+
+    def update_event_types(self, event_types: Iterable[str]) -> bool:
+        """Audit what a reloaded ruleset needs: add the new rule, then remove the old one (no gap in capture).
+
+        Returns False when the syscall set did not change (nothing is sent to the kernel).
+        """
+        wanted = syscalls_for(event_types)
+        if wanted == self.syscalls or self._ctl is None:
+            return False
+        old = self._rule(self.syscalls)
+        self._ctl.add_rule(self._rule(wanted))
+        self._ctl.delete_rule(old)
+        self.syscalls = wanted
+        return True
+
+    def close(self) -> None:
+        """Remove our rules and restore the saved status; safe to call twice."""
+        self._stopping = True
+        if self.watcher is not None:
+            self.watcher.stop()
+        if self._ctl is not None:
+            try:
+                recover(state_file=self.state_file, sock=self._ctl)
+            finally:
+                self._ctl.close()
+                self._ctl = None
+        if self._events_sock is not None:
+            self._events_sock.close()
+            self._events_sock = None
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def stop(self) -> None:
+        self._stopping = True
+
+    # -- events ---------------------------------------------------------------------------------------------
+    def stats(self) -> dict[str, int]:
+        if self._ctl is not None:
+            self.kernel_lost()  # refreshes ``drops`` with the kernel's lost counter
+        out = self._stats.as_dict()
+        out["pending_records"] = self._assembler.pending()
+        out["decode_errors"] = self.decode_errors
+        out["skipped_records"] = self.skipped_records
+        out["process_table"] = len(self.table)
+        return out
+
+    def kernel_lost(self) -> int:
+        """Records the kernel dropped since start (also folded into ``drops``)."""
+        if self._ctl is None:
+            return 0
+        lost = self._ctl.get_status().lost - self._lost_at_start
+        self._stats.drops = lost + self._assembler.evicted + self._socket_overflows
+        return lost
+
+    def events(self, *, timeout: float | None = None) -> Iterator[Any]:
+        """Decoded events until ``stop()``; with ``timeout``, also ends after that long without a record."""
+        sock = self._events_sock
+        if sock is None:
+            raise RuntimeError("audit backend not started")
+        sock.sock.setblocking(False)
+        idle = 0.0
+        while not self._stopping:
+            try:
+                got = sock.recv_record()
+            except BlockingIOError:  # drained: wait for more (select only when the socket is empty)
+                ready, _, _ = select.select([sock.sock], [], [], 0.2)
+                if ready:
+                    idle = 0.0
+                else:
+                    idle += 0.2
+                    if timeout is not None and idle >= timeout:
+                        return
+                continue
+            except OSError as exc:
+                if exc.errno == 105:  # ENOBUFS: the socket overflowed, records lost
+                    self._socket_overflows += 1
+                    continue
+                raise
+            self._stats.payloads += 1
+            if got is None:
+                continue
+            if got[0] == AUDIT_PROCTITLE:
+                self.skipped_records += 1  # repeats argv, which the EXECVE record and the process table give
+                continue
+            try:
+                group = self._assembler.add(parse_record(*got))
+            except RecordError:
+                self.decode_errors += 1
+                continue
+            if group is None or group.syscall is None:
+                continue
+            if group.syscall.fields.get(b"key") != _QUOTED_KEY:
+                continue  # another daemon's rule (multicast mode sees everything)
+            event = self._decoder.decode(group)
+            if event is not None:
+                self._stats.events += 1
+                yield event
+
+    def __iter__(self) -> Iterator[Any]:
+        return self.events()
+
+    def run(self, callback: Callable[[Any], object]) -> None:
+        for event in self.events():
+            callback(event)
