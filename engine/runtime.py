@@ -20,6 +20,7 @@ from dataclasses import replace
 from typing import Any
 
 from engine.outputs.alert import Alert, build_alert
+from engine.outputs.append import AppendOutput
 from engine.priority import FALCO_NAMES, Priority
 from engine.workload import WorkloadCounter
 
@@ -76,7 +77,9 @@ class Engine:
     """
 
     def __init__(self, ruleset: Any, *, outputs: Sequence[Any] = (), metrics: Any = None,
-                 priority_threshold: Priority | str = Priority.DEBUG, hostname: str | None = None) -> None:
+                 priority_threshold: Priority | str = Priority.DEBUG, hostname: str | None = None,
+                 append_output: Sequence[Any] = ()) -> None:
+        self._append = AppendOutput(append_output) if append_output else None
         self._outputs = tuple(_as_callable(o) for o in outputs)
         self.priority_threshold = (priority_threshold if isinstance(priority_threshold, Priority)
                                    else Priority.parse(priority_threshold))
@@ -103,6 +106,8 @@ class Engine:
             raise ValueError("swap_ruleset needs a loaded ruleset (a failed load must keep the old one)")
         ruleset = self._thresholded(ruleset)  # built before the swap, outside any lock
         self._ruleset = ruleset  # a single reference assignment: atomic under the GIL
+        if self._append is not None:
+            self._append.reset()
         with self._lock:
             self.swaps_total += 1
 
@@ -198,7 +203,8 @@ class Engine:
                 filtered += 1
                 continue
             try:
-                alerts.append(build_alert(rule, event, hostname=self.hostname))
+                alert = build_alert(rule, event, hostname=self.hostname)
+                alerts.append(alert if self._append is None else self._append.apply(rule, event, alert))
                 self.workload_matches.add(rule.name, event.source, event)
             except Exception:
                 log.exception("formatting the output of rule %r failed", rule.name)

@@ -68,6 +68,7 @@ class Service:
             outputs=[self.outputs],
             priority_threshold=config["priority"],
             hostname=config.get("hostname"),
+            append_output=config.get("append_output") or (),
         )
         self.reloader = Reloader(
             lambda: rules_files(config["rules"]),

@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "audit": ("falcoctl_py.cli.audit", "group", "Kubernetes audit configuration helpers."),
     "netpol": ("falcoctl_py.cli.netpol", "command", "Print the NetworkPolicies for the engine."),
     "tune": ("falcoctl_py.cli.tune", "command", "Measure overhead and noise, propose exceptions and limits."),
+    "verify": ("falcoctl_py.cli.verify", "command", "Run Falco's syscall suite against the engine on this node."),
 }
 
 

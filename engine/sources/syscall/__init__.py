@@ -180,16 +180,18 @@ def build(config: Mapping[str, Any], *, event_types: Iterable[str] | None = None
     node = k8s.get("node_name") or os.environ.get("NODE_NAME")
     watcher = PodWatcher(pods, node, resync=float(k8s.get("resync_seconds", 300))) if (
         k8s.get("enabled", True) and node) else None
+    from engine.state.runtime_state import DEFAULT_ROOTS, RuntimeState, combined
+    containers = combined(pods.container, RuntimeState(section.get("container_state_roots") or DEFAULT_ROOTS))
     source: Any
     if backend == "audit":
         from engine.sources.syscall.linux_audit.backend import BACKLOG_LIMIT, RCVBUF, AuditBackend
         audit = section.get("audit") or {}
-        source = AuditBackend(event_types, table=table, containers=pods.container, watcher=watcher,
+        source = AuditBackend(event_types, table=table, containers=containers, watcher=watcher,
                               backlog_limit=int(audit.get("backlog_limit", BACKLOG_LIMIT)),
                               rcvbuf=int(audit.get("receive_buffer_mb", RCVBUF >> 20)) << 20,
                               block_when_full=bool(audit.get("block_when_full", False)))
     else:
         from engine.sources.syscall.proc_connector.backend import ProcConnectorBackend
-        source = ProcConnectorBackend(table=table, containers=pods.container, watcher=watcher)
+        source = ProcConnectorBackend(table=table, containers=containers, watcher=watcher)
     record = section.get("record")
     return RecordingSource(source, Path(record)) if record else source
