@@ -58,8 +58,7 @@ class Reference:
         """``HOST[:PORT]/REPO[:TAG][@sha256:HEX]``; the host part is required (no implicit Docker Hub)."""
         raw = text.strip()
         for scheme in ("oci://", "docker://"):
-            if raw.startswith(scheme):
-                raw = raw[len(scheme):]
+            raw = raw.removeprefix(scheme)
         name, _, digest = raw.partition("@")
         host, sep, path = name.partition("/")
         if not sep or not path or not ("." in host or ":" in host or host == "localhost"):
@@ -212,7 +211,7 @@ def _short(exc: BaseException) -> str:
     text = str(exc)
     for marker in ("Failed to establish a new connection: ", "Read timed out", "Connection refused"):
         if marker in text:
-            return text.split(marker, 1)[1].rstrip("'))\"") or marker.strip(": ")
+            return text.split(marker, 1)[1].rstrip("')\"") or marker.removesuffix(": ")
     return text.splitlines()[0][:200] if text else type(exc).__name__
 
 

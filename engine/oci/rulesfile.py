@@ -96,7 +96,7 @@ def _requirements_of(files: dict[str, bytes]) -> tuple[list[dict[str, Any]], lis
     """(dependencies, requirements) declared by the files themselves, as falcoctl's tooling derives them."""
     engine: tuple[tuple[int, int, int], str] | None = None
     deps: dict[str, dict[str, Any]] = {}
-    for name, raw in files.items():
+    for raw in files.values():
         try:
             doc = yaml.load(raw, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
         except yaml.YAMLError:

@@ -41,7 +41,7 @@ def _skopeo(*args: str) -> dict:
     return json.loads(out)
 
 
-def test_push_then_pull_round_trips_files_byte_for_byte(registry: RunningRegistry, tmp_path: Path, capsys) -> None:
+def test_push_then_pull_round_trips_files_byte_for_byte(registry: RunningRegistry, tmp_path: Path, capsys) -> None:  # noqa: F811
     extra = tmp_path / "extra_rules.yaml"
     extra.write_text(EXTRA)
     ref = f"{registry.host}/falcopy/rules:1.2.0"
@@ -67,13 +67,13 @@ def test_push_then_pull_round_trips_files_byte_for_byte(registry: RunningRegistr
     assert (dest / "falco_py_rules.yaml").read_bytes() == DEFAULT_RULES.read_bytes()
     assert (dest / "extra_rules.yaml").read_bytes() == extra.read_bytes()
     # pushing the same files again gives the same layers (no timestamps in them)
-    code, out2, _ = run(capsys, *["rules", "push", ref, str(DEFAULT_RULES), str(extra)])
+    code, _, _ = run(capsys, *["rules", "push", ref, str(DEFAULT_RULES), str(extra)])
     again = _skopeo("inspect", "--tls-verify=false", "--raw", f"docker://{ref}")
     assert [lay["digest"] for lay in again["layers"]] == [lay["digest"] for lay in raw["layers"]]
 
 
 def test_an_artifact_assembled_by_another_client_is_pulled_and_loaded(
-    registry: RunningRegistry, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+    registry: RunningRegistry, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch  # noqa: F811
 ) -> None:
     """falcoctl's layout, pushed by oras' own ``push``: a tarball named ``<stem>.tar.gz`` holding the file at its
     root (with real mtimes and a gzip timestamp), config with name/version/requirements."""
@@ -99,14 +99,14 @@ def test_an_artifact_assembled_by_another_client_is_pulled_and_loaded(
     )
     assert resp.status_code in (200, 201)
     dest = tmp_path / "out"
-    code, out, err = run(capsys, *["rules", "pull", f"{registry.host}/falcosecurity/custom-rules:0.3.1", "-d", str(dest)])
+    code, _, err = run(capsys, *["rules", "pull", f"{registry.host}/falcosecurity/custom-rules:0.3.1", "-d", str(dest)])
     assert code == 0, err
     assert (dest / "custom_rules.yaml").read_bytes() == rules.read_bytes()
     result = load_rules([dest / "custom_rules.yaml"])
     assert result.successful and [r.name for r in result.ruleset.rules] == ["Extra shell in pod"]
 
 
-def test_our_layer_is_what_falcoctl_unpacks(registry: RunningRegistry, capsys) -> None:
+def test_our_layer_is_what_falcoctl_unpacks(registry: RunningRegistry, capsys) -> None:  # noqa: F811
     ref = Reference.parse(f"{registry.host}/falcopy/one:latest")
     code, _, err = run(capsys, *["rules", "push", str(ref), str(DEFAULT_RULES)])
     assert code == 0, err
@@ -119,7 +119,7 @@ def test_our_layer_is_what_falcoctl_unpacks(registry: RunningRegistry, capsys) -
         assert tar.extractfile(members[0]).read() == DEFAULT_RULES.read_bytes()
 
 
-def test_basic_auth_registry(auth_registry: RunningRegistry, tmp_path: Path, capsys,
+def test_basic_auth_registry(auth_registry: RunningRegistry, tmp_path: Path, capsys,  # noqa: F811
                              monkeypatch: pytest.MonkeyPatch) -> None:
     ref = f"{auth_registry.host}/secure/rules:1"
     code, _, err = run(capsys, *["rules", "push", ref, str(DEFAULT_RULES)])
@@ -128,7 +128,7 @@ def test_basic_auth_registry(auth_registry: RunningRegistry, tmp_path: Path, cap
     code, _, err = run(capsys, *["rules", "push", ref, str(DEFAULT_RULES), "--username", "falcopy"])
     assert code == 3 and "refused access" in err
     monkeypatch.setenv("FALCOPY_REGISTRY_PASSWORD", "s3cret-pass")
-    code, out, err = run(capsys, *["rules", "push", ref, str(DEFAULT_RULES), "--username", "falcopy"])
+    code, _, err = run(capsys, *["rules", "push", ref, str(DEFAULT_RULES), "--username", "falcopy"])
     assert code == 0, err
     # an auth file in Docker's format, as an imagePullSecret's .dockerconfigjson holds
     import base64
@@ -137,12 +137,12 @@ def test_basic_auth_registry(auth_registry: RunningRegistry, tmp_path: Path, cap
     token = base64.b64encode(b"falcopy:s3cret-pass").decode()
     auth_file.write_text(json.dumps({"auths": {auth_registry.host: {"auth": token}}}))
     monkeypatch.delenv("FALCOPY_REGISTRY_PASSWORD")
-    code, out, err = run(capsys, *["rules", "pull", ref, "-d", str(tmp_path / "p"), "--registry-config", str(auth_file)])
+    code, _, err = run(capsys, *["rules", "pull", ref, "-d", str(tmp_path / "p"), "--registry-config", str(auth_file)])
     assert code == 0, err
     assert (tmp_path / "p" / "falco_py_rules.yaml").read_bytes() == DEFAULT_RULES.read_bytes()
 
 
-def test_refusals_name_the_problem(registry: RunningRegistry, tmp_path: Path, capsys) -> None:
+def test_refusals_name_the_problem(registry: RunningRegistry, tmp_path: Path, capsys) -> None:  # noqa: F811
     bad = tmp_path / "bad_rules.yaml"
     bad.write_text("- rule: broken\n  condition: evt.type = \n  output: x\n  priority: INFO\n  desc: d\n")
     ref = f"{registry.host}/falcopy/bad:1"
@@ -166,7 +166,7 @@ def test_refusals_name_the_problem(registry: RunningRegistry, tmp_path: Path, ca
     assert not dest.exists() or not any(dest.iterdir())
 
 
-def test_an_image_is_not_a_rules_artifact(registry: RunningRegistry, tmp_path: Path, capsys) -> None:
+def test_an_image_is_not_a_rules_artifact(registry: RunningRegistry, tmp_path: Path, capsys) -> None:  # noqa: F811
     ref = Reference.parse(f"{registry.host}/falcopy/image:1")
     client = Registry(registry.host)
     config = b'{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}'
