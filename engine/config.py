@@ -110,8 +110,11 @@ def _semantic(cfg: dict[str, Any]) -> list[tuple[tuple[Any, ...], str]]:
         found.append((("outputs", "file", "path"), "required when the file output is on"))
     if (outputs.get("http") or {}).get("enabled") and not outputs["http"].get("url"):
         found.append((("outputs", "http", "url"), "required when the http output is on"))
-    if not cfg["rules"]:
-        found.append((("rules",), "at least one rules file is needed"))
+    follow = cfg.get("follow") or {}
+    if follow.get("enabled") and not follow.get("refs"):
+        found.append((("follow", "refs"), "required when the rules follower is on"))
+    if not cfg["rules"] and not follow.get("enabled"):
+        found.append((("rules",), "at least one rules file (or follow.refs) is needed"))
     return found
 
 

@@ -62,12 +62,14 @@ class EngineCollector(Collector):
         sources: Sequence[Any] = (),
         outputs: Any = None,
         reloader: Any = None,
+        follower: Any = None,
         extra: Callable[[], dict[str, float]] | None = None,
     ) -> None:
         self.engine = engine
         self.sources = list(sources)
         self.outputs = outputs
         self.reloader = reloader
+        self.follower = follower
         self.extra = extra
         self._proc = psutil.Process()
 
@@ -144,6 +146,14 @@ class EngineCollector(Collector):
         for result in ("success", "failure"):
             reloads.add_metric((result,), counts.get(result, 0))
         yield reloads
+        if self.follower is not None:
+            follow = CounterMetricFamily(
+                "falcopy_rules_follow", "OCI rules follower polls, by reference and result", labels=("ref", "result")
+            )
+            for ref, st in sorted(_stats(self.follower).items()):
+                for result in ("updated", "unchanged", "rejected", "failed"):
+                    follow.add_metric((ref, result), (st.get("results") or {}).get(result, 0))
+            yield follow
 
         yield from self._extras()
 

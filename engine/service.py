@@ -9,7 +9,9 @@ and the shutdown order: stop intake, drain accepted events, flush outputs within
 ``shutdown_timeout``, stop metrics. The syscall source is built by ``engine.sources.syscall.build(section, *,
 ruleset)`` (imported lazily, only when ``sources.syscall`` is on); it must return a ``Source`` with ``run``,
 ``stop`` and ``stats``, and may have ``start`` (called before its thread; may raise for missing privilege) and
-``close`` (called after its thread ends, to restore kernel state).
+``close`` (called after its thread ends, to restore kernel state). With ``follow`` on, the OCI rules follower
+(``engine.oci.follower``) syncs once before the first load, its downloaded directories join the rules list, and
+it reloads through the same ``Reloader``.
 
 Must not: evaluate rules itself, format alerts, or import prometheus_client (``engine.metrics`` does).
 """
@@ -21,6 +23,7 @@ import signal
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from engine.config import ConfigError, rules_files, validate_config
@@ -56,6 +59,8 @@ class Service:
         self.watch = DeliveryWatch(float(config.get("stall_seconds", 60)))
         self.metrics: Any = None
         self.outputs: Any = None
+        self.follower: Any = None
+        self.follower = self._build_follower()
         ruleset = self._load_rules()
         try:
             self.outputs = OutputQueue(
@@ -71,16 +76,19 @@ class Service:
             append_output=config.get("append_output") or (),
         )
         self.reloader = Reloader(
-            lambda: rules_files(config["rules"]),
+            self._rules_files,
             engine=self.engine,
             rule_matching=config["rule_matching"],
             interval=config["reload"]["interval"],
         )
+        if self.follower is not None:  # a new artifact on disk is loaded at once, through the reloader
+            self.follower.reload = lambda: bool(self.reloader.check(force=True))
         try:
             self._build_sources()
             if config["metrics"]["enabled"]:
                 collector = EngineCollector(
-                    engine=self.engine, sources=self.sources, outputs=self.outputs, reloader=self.reloader
+                    engine=self.engine, sources=self.sources, outputs=self.outputs, reloader=self.reloader,
+                    follower=self.follower,
                 )
                 try:
                     self.metrics = MetricsServer(
@@ -102,11 +110,30 @@ class Service:
                 stop()
         self.outputs.close(deadline=0.5)
 
+    def _rules_files(self) -> list[Path]:
+        extra = self.follower.present_entries() if self.follower is not None else []
+        return rules_files(list(self.config["rules"]) + extra)
+
+    def _build_follower(self) -> Any:
+        """``follow`` on: the OCI rules follower, synced once so the first load has the artifact if it can."""
+        section = self.config.get("follow") or {}
+        if not section.get("enabled"):
+            return None
+        from engine.oci.follower import from_config
+        from engine.oci.registry import RegistryError
+
+        try:
+            follower = from_config(section, ruleset=self._rules_files, rule_matching=self.config["rule_matching"])
+        except RegistryError as exc:
+            raise ServiceError(f"follow.refs: {exc}") from None
+        follower.sync()
+        return follower
+
     def _load_rules(self) -> Any:
         from engine.reload import _describe
         from engine.rules import load_rules
 
-        files = rules_files(self.config["rules"])
+        files = self._rules_files()
         if not files:
             raise ServiceError(f"rules: no rules files found in {', '.join(self.config['rules'])}")
         result = load_rules(files, rule_matching=self.config["rule_matching"])
@@ -202,6 +229,8 @@ class Service:
             self.threads.append(t)
         if self.config["reload"]["watch"]:
             self.reloader.start()
+        if self.follower is not None:
+            self.follower.start()
         if self.metrics is not None:
             self.metrics.start()
         log.info("engine serving: %s", ", ".join(_describe_source(s) for s in self.sources) or "no sources")
@@ -236,6 +265,7 @@ class Service:
             "stalled": stalled,
             "rules_checksum": getattr(self.engine.ruleset, "checksum", None),
             "last_reload_error": self.reloader.last_error,
+            **({"follow": self.follower.stats()} if self.follower is not None else {}),
         }
 
     def hangup(self) -> None:
@@ -267,6 +297,8 @@ class Service:
                 except OSError as exc:
                     log.error("source %s: close failed: %s", src.name, exc)
         self.reloader.stop()
+        if self.follower is not None:
+            self.follower.stop()
         clean = self.outputs.close(deadline=max(0.5, deadline - time.monotonic()))
         if self.metrics is not None:
             self.metrics.stop()

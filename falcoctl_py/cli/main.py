@@ -20,7 +20,7 @@ from falcoctl_py.logs import LEVELS, setup_logging
 # command name -> (module, attribute, one-line help). Adding a command is adding a module and a row here.
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "version": ("falcoctl_py.cli.version", "command", "Print version information."),
-    "rules": ("falcoctl_py.cli.rules", "group", "Validate and describe Falco rules files."),
+    "rules": ("falcoctl_py.cli.rules", "group", "Validate, describe, push and pull Falco rules files."),
     "engine": ("falcoctl_py.cli.engine", "group", "Run the bundled rules engine."),
     "values": ("falcoctl_py.cli.values", "command", "Print Helm values sized for a profile or cluster."),
     "template": ("falcoctl_py.cli.template", "command", "Render and schema-check the chart's manifests."),

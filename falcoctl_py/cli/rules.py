@@ -150,3 +150,13 @@ def describe(
             click.echo(f"    output: {r['output']}")
         click.echo(_summary(result, files) + f", {len(described)} rule(s)")
     ctx.exit(0 if result.successful else 1)
+
+
+def _add_oci_commands() -> None:
+    from falcoctl_py.cli.rules_oci import pull, push
+
+    group.add_command(push)
+    group.add_command(pull)
+
+
+_add_oci_commands()
