@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from engine.condition.ast import And, Compare, FieldRef, ListValue, Not, Or, Value
-from engine.sources.syscall_event import ContainerInfo, FdInfo, ProcessInfo, SyscallEvent
+from engine.events.syscall import ContainerInfo, FdInfo, ProcessInfo, SyscallEvent
 
 O_WRONLY, O_RDWR, O_CREAT, O_TRUNC = 0o1, 0o2, 0o100, 0o1000
 FILLER = {"name": ["python3", "nginx", "java", "node"], "path": ["/usr/lib/x.so", "/var/log/app.log", "/tmp/a"]}

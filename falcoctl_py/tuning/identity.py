@@ -217,11 +217,11 @@ def record_of(event: Any) -> Record:
 def event_of(source: str, record: Record) -> Any:
     """An engine event from a (possibly edited) record object."""
     if source == "k8s_audit":
-        from engine.sources.k8s_audit_event import decode_payload
+        from engine.sources.k8s_audit.decode import decode_payload
 
         (event,) = decode_payload(orjson.dumps(record))
         return event
-    from engine.sources.syscall_event import SyscallEvent
+    from engine.events.syscall import SyscallEvent
 
     return SyscallEvent.from_dict(record)
 

@@ -13,7 +13,7 @@ from shared_material import require_shared
 from syscall_events import literals, synth_event
 
 from engine.rules import Ruleset, load_rules
-from engine.sources.syscall_event import FdInfo, ProcessInfo, SyscallEvent
+from engine.events.syscall import FdInfo, ProcessInfo, SyscallEvent
 
 FILES = ("falco_rules.yaml", "falco-incubating_rules.yaml", "falco-sandbox_rules.yaml")
 

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 import pytest
 
-from engine.sources.k8s_audit_event import decode_payload
+from engine.sources.k8s_audit.decode import decode_payload
 from falcoctl_py.tuning import guard
 from falcoctl_py.tuning.analysis import Options, analyse
 from falcoctl_py.tuning.pinned import rule_pins
