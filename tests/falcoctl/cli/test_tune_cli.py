@@ -97,3 +97,38 @@ def test_engine_start_failure_names_the_engine_error(tmp_path: Path) -> None:
     log.write_text('{"level":"info","msg":"loading"}\n{"level":"error","msg":"metrics.listen: address in use"}\n'
                    '{"level":"info","msg":"bye"}\n')
     assert last_error(log) == "metrics.listen: address in use"
+
+
+def test_upstream_audit_rules_are_tuned_without_allow_unguarded(tmp_path: Path, upstream_rules: Path) -> None:
+    import orjson
+
+    from tests.falcoctl.tuning.test_upstream_audit_tuning import NEAR_MISSES, noisy_stream
+
+    stream = tmp_path / "busy-cluster.jsonl"
+    stream.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in noisy_stream()))
+    attacks = tmp_path / "attacks.jsonl"  # the user's own recorded attacks, for --guard
+    attacks.write_bytes(b"".join(orjson.dumps(raw) + b"\n" for _, raw in NEAR_MISSES.values()))
+    rules = upstream_rules / "k8s_audit_rules.yaml"
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "falcoctl_py.cli.main", "tune", "--local", "--duration", "6",
+                           "--rules", str(rules), "--audit-events", str(stream), "--guard", str(attacks),
+                           "--out", str(out), "-o", "json"], capture_output=True, text=True, check=False, timeout=180)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    doc = json.loads(proc.stdout)
+    accepted = {p["rule"] for p in doc["proposals"] if p["accepted"] and p["kind"] == "exception"}
+    assert {"Attach/Exec Pod", "K8s Secret Get Successfully", "Create Privileged Pod"} <= accepted
+    assert doc["guard"]["unguarded"] == 0 and doc["guard"]["lost"] == []
+    assert sum(1 for sc in doc["guard"]["scenarios"] if sc["provenance"].startswith("--guard")) == len(NEAR_MISSES)
+    assert doc["verification"]["reduction"] >= 0.9, doc["verification"]
+    check = subprocess.run([sys.executable, "-m", "falcoctl_py.cli.main", "rules", "validate", "--rules", str(rules),
+                            "--rules", str(out / "tuned-rules.yaml")], capture_output=True, text=True, check=False,
+                           timeout=60)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_a_bad_guard_file_is_refused_before_the_window(tmp_path: Path) -> None:
+    bad = tmp_path / "attacks.jsonl"
+    bad.write_text("not json\n")
+    proc = subprocess.run([sys.executable, "-m", "falcoctl_py.cli.main", "tune", "--local", "--guard", str(bad),
+                           "--out", str(tmp_path / "o")], capture_output=True, text=True, check=False, timeout=60)
+    assert proc.returncode == 1 and "attacks.jsonl" in proc.stderr and "Traceback" not in proc.stderr

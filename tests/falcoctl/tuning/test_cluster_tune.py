@@ -126,3 +126,35 @@ async def test_resources_go_through_the_engine_upgrade_path(api: Any, tmp_path: 
     # the measured cost model reached the per-pool resources helm was given (cluster pools: one, "general")
     assert cpu_requests(pushed["cheap"]) != cpu_requests(pushed["costly"])
     assert [p["name"] for p in pushed["costly"]["nodePools"]["pools"]] == ["general"]
+
+
+def upstream_secret_log(n: int) -> str:
+    lines = []
+    for i in range(n):
+        user, ns = (("system:serviceaccount:vault:secrets-operator", "vault") if i % 10 else
+                    (f"system:serviceaccount:team{i}:app", f"team{i}"))
+        lines.append(orjson.dumps({
+            "rule": "K8s Secret Get Successfully", "priority": "Error", "source": "k8s_audit", "output": "...",
+            "time": f"2026-11-29T00:00:{i % 60:02d}.000000000Z", "hostname": "n1", "tags": [],
+            "output_fields": {"ka.user.name": user, "ka.target.name": f"creds-{i % 7}", "ka.target.namespace": ns,
+                              "ka.target.resource": "secrets", "ka.response.code": "200",
+                              "ka.response.reason": "<NA>"}}))
+    return (b"\n".join(lines) + b"\n").decode()
+
+
+async def test_cluster_tuning_of_upstream_rules_needs_no_allow_unguarded(
+        api: Any, tmp_path: Path, upstream_rules: Path) -> None:  # noqa: F811
+    api.seed("v1/nodes", node("n1", labels={}, cpu="8", memory="32Gi"))
+    api.seed("v1/pods", pod("falco-py-a", "falco-py", labels=LABELS, node_name="n1"))
+    api.mock["get /api/v1/namespaces/falco-py/pods/falco-py-a:8765/proxy/metrics"] << metrics_route(0.01, 100)
+    api.mock["get /api/v1/namespaces/falco-py/pods/falco-py-a/log"] << upstream_secret_log(300)
+
+    doc = await in_thread(run_cluster, Options(rules=(upstream_rules / "k8s_audit_rules.yaml",), profile="small"),
+                          out_dir=tmp_path / "out", duration=2.5, context=None, kubeconfig=api.kubeconfig,
+                          namespace="falco-py", apply=False, max_iterations=1)
+    (prop,) = [p for p in doc["proposals"] if p["accepted"]]
+    assert prop["fields"] == ["ka.user.name", "ka.target.namespace"]  # never ka.target.resource: the rule pins it
+    assert prop["values"] == [["system:serviceaccount:vault:secrets-operator", "vault"]]
+    assert doc["guard"]["unguarded"] == 0 and prop["checks"] > 0
+    assert doc["verification"]["alerts_after"] == 30  # the other accounts' reads keep alerting
+    assert "K8s Secret Get Successfully" in (tmp_path / "out" / "tuned-rules.yaml").read_text()
