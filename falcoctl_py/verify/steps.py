@@ -64,6 +64,8 @@ class Leaf:
         root = f"/proc/{self.agent.pid}/root"
         if not path.startswith("/"):
             path = os.path.join(os.readlink(f"/proc/{self.agent.pid}/cwd"), path)
+        if os.readlink(root) == "/":  # the host's root: a path that stays valid after the leaf is gone
+            return Path(os.path.normpath(path))
         return Path(root + os.path.normpath(path))
 
     def call(self, name: str, *args: int | bytes | None) -> int:
