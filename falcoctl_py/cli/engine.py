@@ -97,7 +97,7 @@ def replay_run(*, rules: list[Path], source: str, events: Path, fmt: str, priori
     finally:
         sys.stdout.flush()
     stats = replay.stats()
-    log.info("replayed %d events from %s: %d alerts", stats["events"], events, alerts)
+    log.info("replayed %d events from %s: %d alerts", stats.events, events, alerts)
     return 0
 
 

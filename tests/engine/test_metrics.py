@@ -60,7 +60,7 @@ def get(port: int, path: str) -> tuple[int, bytes, str]:
 @pytest.fixture
 def served() -> Iterator[tuple[MetricsServer, WebhookSource, dict[str, Any]]]:
     hook = WebhookSource(listen="127.0.0.1:0", max_event_bytes=10)
-    hook.start()
+    hook.open()
     queue = OutputQueue([Sink()], queue_size=1, log_interval=60)
     state: dict[str, Any] = {"ok": True}
     collector = EngineCollector(engine=FakeEngine(), sources=[hook], outputs=queue, reloader=FakeReloader())
