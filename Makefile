@@ -30,6 +30,8 @@ run: setup
 	$(BIN)/falcoctl-py tune --local --duration 20 --out out
 
 test: setup
+	$(BIN)/lint-imports
+	$(BIN)/mypy --strict engine
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
 bench: setup

@@ -92,6 +92,7 @@ def test_required_metrics_names_labels_and_values(served: Any) -> None:
         "POST", "/k8s-audit", body=synth_lines(1, seed=1)[0], headers={"Content-Type": "application/json"}
     )
     assert conn.getresponse().status == 200  # its one event is over 10 bytes: dropped
+    conn.close()
     status, body, ctype = get(server.port, "/metrics")
     assert status == 200 and ctype.startswith("text/plain")
     fams = families(body)
