@@ -22,7 +22,7 @@ from typing import Any, Self
 import orjson
 
 from engine.fields.evttypes import SYSCALLS_FOR_EVENT
-from engine.sources.base import Deliver, SourceStats, deliver_each
+from engine.sources.base import SourceStats
 from engine.sources.syscall.linux_audit.decode import Decoder
 from engine.sources.syscall.linux_audit.netlink import (
     AUDIT_NLGRP_READLOG,
@@ -32,6 +32,7 @@ from engine.sources.syscall.linux_audit.netlink import (
 )
 from engine.sources.syscall.linux_audit.records import AUDIT_PROCTITLE, Assembler, RecordError, parse_record
 from engine.sources.syscall.linux_audit.syscalls import AUDIT_ARCH_X86_64, X86_64
+from engine.sources.syscall.stream import EventStream
 from engine.state.proctable import ProcessTable
 
 AUDIT_KEY = "falcopy"
@@ -105,7 +106,7 @@ def _load_state(path: Path) -> dict[str, Any] | None:
     return data
 
 
-class AuditBackend:
+class AuditBackend(EventStream):
     """A ``Source`` of syscall events from the kernel audit subsystem."""
 
     name = "syscall"
@@ -134,10 +135,6 @@ class AuditBackend:
         self.skipped_records = 0  # received but not needed (PROCTITLE when the kernel still makes them)
         self._socket_overflows = 0
 
-    @property
-    def field_classes(self) -> tuple[Any, ...]:
-        from engine.fields import field_classes
-        return tuple(fc for fc in field_classes() if "syscall" in fc.sources)
 
     # -- lifecycle ------------------------------------------------------------------------------------------
     def open(self) -> None:
@@ -293,14 +290,3 @@ class AuditBackend:
             if event is not None:
                 self._stats.events += 1
                 yield event
-
-    def __iter__(self) -> Iterator[Any]:
-        return self.events()
-
-    def run(self, callback: Callable[[Any], object]) -> None:
-        for event in self.events():
-            callback(event)
-
-    def run_batches(self, deliver: Deliver) -> None:
-        """Each event as soon as its records are complete, until ``stop``."""
-        deliver_each(self.events(), deliver)
