@@ -13,18 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from engine.condition.ast import (
-    And,
-    Compare,
-    FieldRef,
-    ListValue,
-    MacroRef,
-    Node,
-    Not,
-    Operand,
-    Or,
-    Transform,
-)
+from engine.condition.ast import And, Compare, FieldRef, MacroRef, Node, Not, Or, Transform
 
 
 def leaves(node: Node) -> Iterator[Compare | MacroRef]:
@@ -50,7 +39,7 @@ def compares(node: Node) -> Iterator[Compare]:
 def field_refs(node: Node) -> Iterator[FieldRef]:
     """Every field the comparisons of ``node`` read: left and right operands, transformer arguments included."""
     for cmp in compares(node):
-        operands: list[Operand | ListValue | None] = [cmp.left, cmp.right]
+        operands: list[object] = [cmp.left, cmp.right]  # a Value or ListValue reads no field
         while operands:
             cur = operands.pop()
             if isinstance(cur, Transform):
