@@ -17,7 +17,8 @@ import pytest
 from http_support import post as http_post
 from http_support import self_signed
 
-from engine.sources.k8s_audit.webhook import Intake, WebhookSource, split_listen
+from engine.sources.k8s_audit.intake import Intake
+from engine.sources.k8s_audit.webhook import WebhookSource, split_listen
 from engine.testing.audit_synth import synth_lines
 
 EVENTS = [orjson.loads(x) for x in synth_lines(20, seed=3)]
