@@ -18,8 +18,9 @@ from typing import Any
 
 import orjson
 
+from engine.events.base import Event
 from engine.fields.base import FieldClass
-from engine.sources.base import Deliver, Event, SourceStats
+from engine.sources.base import Deliver, SourceStats
 from engine.sources.k8s_audit.decode import AuditDecodeError, decode_stream, events_from_json
 
 BATCH = 512  # events (or lines) per batch handed to the engine
