@@ -13,8 +13,8 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
+from engine.events.base import Event
 from engine.fields.base import FieldClass
 from engine.sources.base import Deliver, deliver_each
 from engine.sources.replay import RecordedSource, ReplaySource
@@ -30,7 +30,7 @@ class PacedReplay(RecordedSource):
         self.rate = float(rate)
         self.loop = bool(loop)
         self.start_after = float(start_after)
-        self._events: list[Any] | None = None
+        self._events: list[Event] | None = None
 
     @property
     def field_classes(self) -> tuple[FieldClass, ...]:
@@ -44,13 +44,13 @@ class PacedReplay(RecordedSource):
         pace = f"{self.rate:g} events/s" if self.rate > 0 else "unpaced"
         return f"{self.name} replay of {self._replay.path} ({pace}{', looped' if self.loop else ''})"
 
-    def _load(self) -> list[Any]:
+    def _load(self) -> list[Event]:
         if self._events is None:
             self._events = list(self._replay)
             self._stats.payloads = len(self._events)
         return self._events
 
-    def __iter__(self) -> Iterator[Any]:
+    def __iter__(self) -> Iterator[Event]:
         events = self._load()
         if not events or self._stop.wait(self.start_after):
             return

@@ -88,7 +88,7 @@ class ReplaySource(RecordedSource):
                 return
             deliver(batch)
 
-    def __iter__(self) -> Iterator[Any]:
+    def __iter__(self) -> Iterator[Event]:
         for batch in self.batches():
             yield from batch
 
@@ -166,6 +166,6 @@ def _lazy_chunks(events: Iterator[Any], size: int) -> Iterator[Iterator[Any]]:
         yield chain((first,), islice(events, size - 1))
 
 
-def replay(path: Path | str, *, name: str = "k8s_audit") -> Iterator[Any]:
+def replay(path: Path | str, *, name: str = "k8s_audit") -> Iterator[Event]:
     """Iterate the events recorded in ``path`` (raises ``ReplayError`` on bad input)."""
     return iter(ReplaySource(path, name=name))

@@ -154,7 +154,8 @@ class RecordingSource(EventStream):
                 yield event
 
 
-def build(config: Mapping[str, Any], *, event_types: Iterable[str] | None = None, ruleset: Any = None) -> Source:
+def build(config: Mapping[str, Any], *, event_types: Iterable[str] | None = None,
+          ruleset: object = None) -> Source:
     """A started-ready (not yet started) syscall source for ``sources.syscall`` settings.
 
     ``event_types`` (or ``ruleset.evttypes_needed("syscall")``) says what the audit backend must capture.
@@ -170,7 +171,8 @@ def build(config: Mapping[str, Any], *, event_types: Iterable[str] | None = None
                            loop=bool(section.get("loop", False)),
                            start_after=float(section.get("start_after", 0) or 0))
     if event_types is None:
-        event_types = ruleset.evttypes_needed("syscall") if ruleset is not None else ()
+        needed = getattr(ruleset, "evttypes_needed", None)  # a Ruleset; any other evaluator: capture nothing
+        event_types = needed("syscall") if needed is not None else ()
     backend = choose_backend(wanted)
     from engine.state.proctable import ProcessTable
     table = ProcessTable(max_size=int(section.get("max_processes", 32768)))

@@ -17,7 +17,7 @@ import os
 import select
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import orjson
 
@@ -34,6 +34,11 @@ from engine.sources.syscall.linux_audit.records import AUDIT_PROCTITLE, Assemble
 from engine.sources.syscall.linux_audit.syscalls import AUDIT_ARCH_X86_64, X86_64
 from engine.sources.syscall.stream import EventStream
 from engine.state.proctable import ProcessTable
+
+if TYPE_CHECKING:
+    from engine.events.syscall import ContainerInfo, SyscallEvent
+    from engine.state.containers import CgroupMatch
+    from engine.state.pods import PodWatcher
 
 AUDIT_KEY = "falcopy"
 STATE_FILE = Path("/run/falco-py/audit-state.json")
@@ -114,7 +119,8 @@ class AuditBackend(EventStream):
 
     def __init__(self, event_types: Iterable[str], *, table: ProcessTable | None = None,
                  state_file: Path = STATE_FILE, backlog_limit: int = BACKLOG_LIMIT,
-                 containers: Callable[[str], Any] | None = None, watcher: Any = None,
+                 containers: Callable[[CgroupMatch | str], ContainerInfo | None] | None = None,
+                 watcher: PodWatcher | None = None,
                  block_when_full: bool = False, rcvbuf: int = RCVBUF) -> None:
         self.block_when_full = block_when_full
         self.rcvbuf = rcvbuf
@@ -246,7 +252,7 @@ class AuditBackend(EventStream):
         self._stats.kernel_lost = lost
         return lost
 
-    def events(self, *, timeout: float | None = None) -> Iterator[Any]:
+    def events(self, *, timeout: float | None = None) -> Iterator[SyscallEvent]:
         """Decoded events until ``stop()``; with ``timeout``, also ends after that long without a record."""
         sock = self._events_sock
         if sock is None:

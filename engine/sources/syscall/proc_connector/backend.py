@@ -16,12 +16,17 @@ import socket
 import struct
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, Self
+from typing import TYPE_CHECKING, Self
 
 from engine.events.syscall import SyscallEvent
 from engine.sources.base import SourceStats
 from engine.sources.syscall.stream import EventStream
 from engine.state.proctable import ProcessTable
+
+if TYPE_CHECKING:
+    from engine.events.syscall import ContainerInfo
+    from engine.state.containers import CgroupMatch
+    from engine.state.pods import PodWatcher
 
 NETLINK_CONNECTOR = 11
 CN_IDX_PROC, CN_VAL_PROC = 1, 1
@@ -75,7 +80,8 @@ class ProcConnectorBackend(EventStream):
     EVENT_TYPES = frozenset({"execve", "procexit"})
 
     def __init__(self, *, table: ProcessTable | None = None, rcvbuf: int = RCVBUF,
-                 containers: Callable[[str], Any] | None = None, watcher: Any = None) -> None:
+                 containers: Callable[[CgroupMatch | str], ContainerInfo | None] | None = None,
+                 watcher: PodWatcher | None = None) -> None:
         self.containers = containers
         self.watcher = watcher  # optional PodWatcher, started and stopped with the backend
         self.table = table if table is not None else ProcessTable()
