@@ -206,7 +206,7 @@ class OutputQueue:
                     log.warning("output %s close failed: %s", w.sink.name, exc)
         return clean
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self) -> dict[str, object]:
         with self._lock:
             drops = dict(self.drops)
             sink_drops = dict(self.sink_drops)
