@@ -34,6 +34,7 @@ FORK = struct.Struct("<4I")
 EXIT = struct.Struct("<iI")
 TUPLE = struct.Struct("<HHHH16s16s")
 AT_FDCWD = -100
+EXE_UPPER_LAYER, EXE_LOWER_LAYER = 1, 2
 O_DIRECTORY = 0o200000
 _PROTO = {6: "tcp", 17: "udp", 1: "icmp", 58: "icmp", 255: "raw"}
 
@@ -120,7 +121,7 @@ class Decoder:
         return event
 
     def _exec(self, rec: bytes | memoryview, tgid: int, tid: int) -> None:
-        (ppid, vpid, vtid, sid, pgid, vpgid, uid, gid, euid, egid, loginuid, tty, _old, _pad, cap_eff, cap_prm,
+        (ppid, vpid, vtid, sid, pgid, vpgid, uid, gid, euid, egid, loginuid, tty, _old, flags, cap_eff, cap_prm,
          cap_inh, start, ino, pidns_start, comm) = EXEC.unpack_from(rec, HDR.size)
         info = ProcessInfo(pid=tgid, tid=tgid, ppid=ppid, vpid=vpid, vtid=vtid, sid=sid, pgid=pgid, vpgid=vpgid,
                            uid=uid, gid=gid, euid=euid, egid=egid,
@@ -128,7 +129,8 @@ class Decoder:
                            cap_effective=cap_eff, cap_permitted=cap_prm, cap_inheritable=cap_inh,
                            start_ts=self.boot_ns + start, exe_ino=ino,
                            pidns_init_start_ts=self.boot_ns + pidns_start if pidns_start else 0,
-                           name=comm.split(b"\0", 1)[0].decode(errors="surrogateescape"))
+                           name=comm.split(b"\0", 1)[0].decode(errors="surrogateescape"),
+                           exe_upper_layer=bool(flags & EXE_UPPER_LAYER), exe_lower_layer=bool(flags & EXE_LOWER_LAYER))
         for kind, _argi, data in self.items(rec, HDR.size + EXEC.size):
             if kind == I_EXE:
                 info.exepath, info.exe_from_memfd = normalize_exepath(components(data))
