@@ -259,3 +259,95 @@ def test_sigkill_leaves_no_program_loaded() -> None:
         child.send_signal(signal.SIGKILL)
         child.wait()
     assert settled(before) == before
+
+
+def engine_run(*prefix: str, env: dict[str, str] | None = None, upstream: Path) -> subprocess.CompletedProcess[str]:
+    argv = [*prefix, str(Path(sys.executable).with_name("falcoctl-py")), "engine", "run", "--source", "syscall", "--backend",
+            "ebpf", "--rules", str(upstream / "falco_rules.yaml")]
+    return subprocess.run(argv, capture_output=True, text=True, cwd=REPO, timeout=60, check=False,
+                          env={**os.environ, **(env or {})})
+
+
+def error_lines(done: subprocess.CompletedProcess[str]) -> list[str]:
+    return [line for line in done.stderr.splitlines() if " INFO " not in line]
+
+
+@pytest.mark.skipif(shutil.which("setpriv") is None, reason="needs util-linux setpriv")
+def test_without_bpf_capabilities_one_line_exit_4_nothing_loaded(upstream_rules: Path) -> None:
+    before = our_programs()
+    drop = "-bpf,-perfmon,-sys_admin"
+    done = engine_run("setpriv", f"--inh-caps={drop}", f"--bounding-set={drop}", upstream=upstream_rules)
+    assert done.returncode == 4, done.stderr
+    lines = error_lines(done)
+    assert len(lines) == 1 and lines[0].endswith(
+        "syscall source (ebpf backend) cannot start: capabilities CAP_BPF and CAP_PERFMON are missing "
+        "(or CAP_SYS_ADMIN)"), done.stderr
+    assert our_programs() == before
+
+
+def test_probe_the_kernel_refuses_is_exit_4_and_nothing_loaded(tmp_path: Path, upstream_rules: Path) -> None:
+    broken = tmp_path / "probe.bpf.o"
+    broken.write_bytes(b"\x7fELF not really an object")
+    before = our_programs()
+    done = engine_run(env={"FALCOPY_BPF_OBJECT": str(broken)}, upstream=upstream_rules)
+    assert done.returncode == 4, done.stderr
+    lines = error_lines(done)
+    assert len(lines) == 1 and "syscall source (ebpf backend) cannot start: the probe did not load (open " in lines[0]
+    assert "Traceback" not in done.stderr and our_programs() == before
+
+
+def test_no_kernel_btf_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from engine.sources.syscall import SyscallSourceUnavailable, choose_backend
+    from engine.sources.syscall.ebpf import backend
+    monkeypatch.setattr(backend, "BTF", tmp_path / "vmlinux")
+    with pytest.raises(SyscallSourceUnavailable, match=r"the kernel has no BTF \(.*vmlinux is missing; needs "
+                                                        r"CONFIG_DEBUG_INFO_BTF\)"):
+        choose_backend("ebpf")
+
+
+RELOADER = textwrap.dedent("""
+    import os, socket, sys, time
+    from engine.sources.syscall.ebpf.backend import EbpfBackend
+    backend = EbpfBackend({"openat"}, scan=False)
+    backend.start()
+    try:
+        assert not backend.update_event_types({"openat"})
+        seen = []
+        def connect(port):
+            s = socket.socket(); s.settimeout(0.2)
+            try: s.connect(("127.0.0.1", port))
+            except OSError: pass
+            s.close()
+        os.system(f"{sys.executable} -c 'import socket; s=socket.socket(); s.settimeout(0.2); s.connect_ex((\\"127.0.0.1\\", 9))'")
+        before = [e.type for e in backend.events(timeout=0.5)]
+        assert backend.update_event_types({"openat", "connect"})
+        os.system(f"{sys.executable} -c 'import socket; s=socket.socket(); s.settimeout(0.2); s.connect_ex((\\"127.0.0.1\\", 9))'")
+        after = [e.type for e in backend.events(timeout=0.5)]
+        print("connect" in before, "connect" in after)
+    finally:
+        backend.close()
+""")
+
+
+def test_reloaded_ruleset_changes_the_kernel_filter() -> None:
+    done = subprocess.run([sys.executable, "-c", RELOADER], capture_output=True, text=True, cwd=REPO, timeout=60,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "True"]
+
+
+def test_the_engine_does_not_capture_its_own_syscalls(tmp_path: Path) -> None:
+    from engine.sources.syscall.ebpf.backend import EbpfBackend
+    mine, theirs = tmp_path / "read-by-engine", tmp_path / "read-by-child"
+    mine.write_text("x")
+    theirs.write_text("y")
+    backend = EbpfBackend({"openat"}, scan=False)
+    names: list[str] = []
+    try:
+        backend.start()
+        mine.read_text()
+        subprocess.run(["cat", str(theirs)], check=True, stdout=subprocess.DEVNULL)
+        names = [e.args.get("name", "") for e in backend.events(timeout=0.5) if e.type == "openat"]
+    finally:
+        backend.close()
+    assert str(theirs) in names and str(mine) not in names

@@ -48,7 +48,9 @@ def missing() -> str | None:
         lacking = [name for cap, name in ((CAP_BPF, "CAP_BPF"), (CAP_PERFMON, "CAP_PERFMON"))
                    if not has_capability(cap)]
         if lacking:
-            return f"capability {' and '.join(lacking)} is missing"
+            which = (f"capabilities {' and '.join(lacking)} are" if len(lacking) > 1
+                     else f"capability {lacking[0]} is")
+            return f"{which} missing (or CAP_SYS_ADMIN)"
     try:
         Libbpf()
     except OSError as exc:
@@ -89,9 +91,8 @@ class EbpfBackend:
     def start(self) -> None:
         lib = Libbpf()
         self._cpus = lib.num_possible_cpus()
-        obj = BpfObject(lib, str(object_path()))
-        self._obj = obj
         try:
+            obj = self._obj = BpfObject(lib, str(object_path()))
             obj.resize("scratch", self._cpus)
             obj.resize("events", self.ring_bytes)
             obj.load()
@@ -104,6 +105,10 @@ class EbpfBackend:
                 obj.attach(program)
             if self.watcher is not None:
                 self.watcher.start()
+        except BpfError as exc:
+            self.close()
+            from engine.sources.syscall import SyscallSourceUnavailable
+            raise SyscallSourceUnavailable("ebpf", f"the probe did not load ({exc.strerror})") from exc
         except BaseException:
             self.close()
             raise
