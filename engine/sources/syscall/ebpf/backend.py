@@ -2,8 +2,9 @@
 
 Owns: the backend's lifecycle (open the object built at setup, size the ring and the per-CPU scratch maps, load,
 write our own tgid and the syscall table, attach the four programs; on ``close()`` detach and free everything),
-the up-front check ``check_ebpf()`` (BTF, the object, capabilities — one line naming what is missing), the
-per-CPU kernel drop counters, and delivering decoded events in ring batches. Nothing is pinned: a killed engine's
+the up-front check ``missing()`` (BTF, the object, capabilities — one line naming what is missing), the
+per-CPU kernel drop counters, delivering decoded events in ring batches, and (``record``) writing the ring's
+records and the state learned beside them to a binary capture (``engine.sources.syscall.ebpf.capture``). Nothing is pinned: a killed engine's
 programs go with its file descriptors.
 
 Must not: evaluate rules, read ``/proc`` per event, or leave a program loaded once ``close()`` returned.
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from engine.sources.base import SourceStats
+from engine.sources.syscall.ebpf.capture import CaptureWriter
 from engine.sources.syscall.ebpf.decode import Decoder
 from engine.sources.syscall.ebpf.libbpf import BpfError, BpfObject, Libbpf
 from engine.sources.syscall.ebpf.ring import RingReader
@@ -70,13 +72,18 @@ class EbpfBackend:
 
     def __init__(self, event_types: Iterable[str], *, table: ProcessTable | None = None,
                  containers: Callable[[str], Any] | None = None, watcher: Any = None,
-                 ring_bytes: int = RING_BYTES, scan: bool = True) -> None:
+                 ring_bytes: int = RING_BYTES, scan: bool = True, record: Path | str | None = None) -> None:
         self.specs = spec_table(event_types)
         self.table = table if table is not None else ProcessTable()
         self.watcher = watcher
         self.ring_bytes = ring_bytes
         self.scan = scan
-        self._decoder = Decoder(self.table, boot_ns=_boot_epoch_ns(), containers=containers)
+        boot_ns = _boot_epoch_ns()
+        self._capture = CaptureWriter(record, boot_ns=boot_ns) if record is not None else None
+        if self._capture is not None and containers is not None:
+            containers = self._capture.containers(containers)
+        self._decoder = Decoder(self.table, boot_ns=boot_ns, containers=containers)
+        self._table_reader = self.table.reader
         self._obj: BpfObject | None = None
         self._ring: RingReader | None = None
         self._stats = SourceStats()
@@ -98,8 +105,15 @@ class EbpfBackend:
             obj.load()
             obj.update("settings", struct.pack("<I", 0), struct.pack("<I", os.getpid()))
             self._write_specs(self.specs)
+            capture = self._capture
+            if capture is not None:
+                capture.open()
+                self.table.reader = capture.reader(self._table_reader)
+                capture.snapshot = True
             if self.scan:
                 self.table.scan()
+            if capture is not None:
+                capture.snapshot = False
             self._ring = RingReader(obj.map_fd("events"), self.ring_bytes)
             for program in PROGRAMS:
                 obj.attach(program)
@@ -156,6 +170,9 @@ class EbpfBackend:
         if self._obj is not None:
             self._obj.close()
             self._obj = None
+        if self._capture is not None:
+            self._capture.close()
+            self.table.reader = self._table_reader
 
     def __enter__(self) -> Self:
         self.start()
@@ -190,6 +207,8 @@ class EbpfBackend:
                     continue
                 if event is not None:
                     events.append(event)
+            if self._capture is not None:
+                self._capture.write_batch(data, spans)
             self._stats.payloads += len(spans)
             self._stats.events += len(events)
             if events:
