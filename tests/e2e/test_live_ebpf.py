@@ -94,19 +94,12 @@ def live(tmp_path_factory: pytest.TempPathFactory, upstream_rules: Path) -> dict
         except BaseException as exc:  # noqa: BLE001 - reported by the tests
             failures.append(exc)
 
-    pids: dict[str, int] = {}
-
-    def run(name: str, argv: list[str]) -> str:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=20, check=False)
-        pids[name] = -1
-        return proc.stdout
-
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(1)
     port = server.getsockname()[1]
     thread = threading.Thread(target=consume, daemon=True)
-    backend.start()
+    backend.open()
     during = our_programs()
     thread.start()
     time.sleep(0.3)
@@ -130,8 +123,13 @@ def live(tmp_path_factory: pytest.TempPathFactory, upstream_rules: Path) -> dict
         stats = backend.stats()
         backend.close()
         server.close()
+    outputs = {}
+    for name, proc in procs.items():
+        assert proc.stdout is not None
+        outputs[name] = proc.stdout.read()
+        proc.stdout.close()
     return {"events": events, "alerts": alerts, "pids": {k: p.pid for k, p in procs.items()},
-            "thread_tid": int((procs["thread"].stdout.read() if procs["thread"].stdout else "0").strip() or 0),
+            "thread_tid": int(outputs["thread"].strip() or 0),
             "before": before, "during": during, "after": settled(before), "failures": failures, "stats": stats,
             "work": work, "port": port}
 
@@ -188,7 +186,7 @@ def test_openat2_carries_open_how(live: dict[str, object]) -> None:
 def test_programs_loaded_only_while_running_and_nothing_lost(live: dict[str, object]) -> None:
     assert live["during"] == sorted([*live["before"], "on_exec", "on_exit", "on_fork", "on_sys_exit"])  # type: ignore[list-item]
     assert live["after"] == live["before"]
-    assert live["stats"]["drops"] == 0 and live["stats"]["events"] > 0  # type: ignore[index]
+    assert live["stats"].dropped == 0 and live["stats"].events > 0  # type: ignore[attr-defined]
     assert not Path("/sys/fs/bpf").is_mount() or not any(Path("/sys/fs/bpf").iterdir())
 
 
@@ -243,7 +241,7 @@ CRASHER = textwrap.dedent("""
     from engine.sources.syscall.ebpf.backend import EbpfBackend
     import time
     backend = EbpfBackend({"openat", "execve"}, scan=False)
-    backend.start()
+    backend.open()
     print("started", flush=True)
     time.sleep(60)
 """)
@@ -258,6 +256,8 @@ def test_sigkill_leaves_no_program_loaded() -> None:
     finally:
         child.send_signal(signal.SIGKILL)
         child.wait()
+        if child.stdout is not None:
+            child.stdout.close()
     assert settled(before) == before
 
 
@@ -309,7 +309,7 @@ RELOADER = textwrap.dedent("""
     import os, socket, sys, time
     from engine.sources.syscall.ebpf.backend import EbpfBackend
     backend = EbpfBackend({"openat"}, scan=False)
-    backend.start()
+    backend.open()
     try:
         assert not backend.update_event_types({"openat"})
         seen = []
@@ -344,7 +344,7 @@ def test_the_engine_does_not_capture_its_own_syscalls(tmp_path: Path) -> None:
     backend = EbpfBackend({"openat"}, scan=False)
     names: list[str] = []
     try:
-        backend.start()
+        backend.open()
         mine.read_text()
         subprocess.run(["cat", str(theirs)], check=True, stdout=subprocess.DEVNULL)
         names = [e.args.get("name", "") for e in backend.events(timeout=0.5) if e.type == "openat"]

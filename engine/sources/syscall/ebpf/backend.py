@@ -17,15 +17,18 @@ import struct
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
-from engine.sources.base import SourceStats
+from engine.sources.base import Deliver, SourceStats
 from engine.sources.syscall.ebpf.capture import CaptureWriter
 from engine.sources.syscall.ebpf.decode import Decoder
 from engine.sources.syscall.ebpf.libbpf import BpfError, BpfObject, Libbpf
 from engine.sources.syscall.ebpf.ring import RingReader
 from engine.sources.syscall.ebpf.specs import spec_table
 from engine.state.proctable import ProcessTable
+
+if TYPE_CHECKING:
+    from engine.fields.base import FieldClass
 
 BTF = Path("/sys/kernel/btf/vmlinux")
 OBJECT = Path(__file__).with_name("probe.bpf.o")
@@ -91,11 +94,12 @@ class EbpfBackend:
         self._cpus = 1
 
     @property
-    def field_classes(self) -> tuple[Any, ...]:
+    def field_classes(self) -> tuple[FieldClass, ...]:
         from engine.fields import field_classes
         return tuple(fc for fc in field_classes() if "syscall" in fc.sources)
 
-    def start(self) -> None:
+    def open(self) -> None:
+        """Load and attach the probe (raises ``SyscallSourceUnavailable`` when the kernel refuses it)."""
         lib = Libbpf()
         self._cpus = lib.num_possible_cpus()
         try:
@@ -150,12 +154,18 @@ class EbpfBackend:
         raw = self._obj.lookup("drops", struct.pack("<I", 0), 8 * self._cpus)
         return sum(struct.unpack(f"<{self._cpus}Q", raw))
 
-    def stats(self) -> dict[str, int]:
-        out = self._stats.as_dict()
-        out["drops"] = self.kernel_drops() + self._stats.drops
-        out["process_table"] = len(self.table)
-        out["decode_errors"] = self._decoder.undecodable
-        return out
+    def stats(self) -> SourceStats:
+        snap = self._stats.snapshot()
+        snap.kernel_lost = self.kernel_drops()  # records the ring had no room for: lost in the kernel
+        snap.process_table = len(self.table)
+        snap.detail.update(decode_errors=self._decoder.undecodable)
+        return snap
+
+    def describe(self) -> str:
+        on = sum(1 for spec in self.specs.values() if spec[6] & 1)
+        recorded = f", recorded to {self._capture.path}" if self._capture is not None else ""
+        return f"{self.name} ebpf backend ({on} syscalls in the kernel filter, ring {self.ring_bytes >> 20} MiB" \
+               f"{recorded})"
 
     def stop(self) -> None:
         self._stopping = True
@@ -175,7 +185,7 @@ class EbpfBackend:
             self.table.reader = self._table_reader
 
     def __enter__(self) -> Self:
-        self.start()
+        self.open()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -225,9 +235,10 @@ class EbpfBackend:
         for event in self.events():
             callback(event)
 
-    def run_batches(self, callback: Callable[[Iterable[Any]], object]) -> None:
+    def run_batches(self, deliver: Deliver) -> None:
+        """Each ring batch, decoded, until ``stop``."""
         for batch in self.batches():
-            callback(batch)
+            deliver(batch)
 
 
 __all__ = ["BpfError", "EbpfBackend", "missing", "object_path"]
