@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -29,6 +28,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
+from bench_syscall import cpu_seconds
+
 SHARED_RULES = Path(os.environ.get("FALCOPY_SHARED") or REPO.parent / "shared") / "upstream" / "rules"
 
 DRIVER = """
@@ -70,11 +71,6 @@ def drive(seconds: float, target: Path, open_rate: float) -> tuple[int, int, flo
                          capture_output=True,
                          text=True, check=True).stdout.split()
     return int(out[0]), int(out[1]), float(out[2])
-
-
-def cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> int:
