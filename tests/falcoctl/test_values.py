@@ -19,7 +19,7 @@ def test_profile_pools_become_disjoint_node_pools_with_sized_resources() -> None
     assert pools["highmem"]["selector"]["matchExpressions"] == [
         {"key": "node.kubernetes.io/pool", "operator": "In", "values": ["highmem"]}
     ]
-    assert values["syscall"]["backend"] == "audit"
+    assert values["syscall"]["backend"] == "ebpf"
     assert values["k8sAudit"]["webhook"]["enabled"] is True
     assert values["k8sAudit"]["webhook"]["tls"]["existingSecret"]
     hm, gen = pools["highmem"]["resources"], pools["general"]["resources"]
@@ -51,9 +51,9 @@ def test_unknown_key_refused_naming_key_and_input(tmp_path: Path) -> None:
     assert "daemonset: unknown key 'maxUnavailabel'" in str(info.value) and str(f) in str(info.value)
     assert info.value.exit_code == EXIT_USAGE
     with pytest.raises(
-        UsageError, match=r"syscall.backend: 'ebpf' is not one of .*--set syscall.backend=ebpf"
+        UsageError, match=r"syscall.backend: 'kmod' is not one of .*--set syscall.backend=kmod"
     ):
-        build_values(profile="small", sets=["syscall.backend=ebpf"])
+        build_values(profile="small", sets=["syscall.backend=kmod"])
 
 
 def test_bad_quantity_refused() -> None:
