@@ -95,7 +95,7 @@ class EbpfBackend:
             obj.resize("scratch", self._cpus)
             obj.resize("events", self.ring_bytes)
             obj.load()
-            obj.update("settings", struct.pack("<I", 0), struct.pack("<I", os.getpid()))
+            obj.update("settings", struct.pack("<I", 0), struct.pack("<I", self.own_tgid()))
             self._write_specs(self.specs)
             if self.scan:
                 self.table.scan()
@@ -107,6 +107,14 @@ class EbpfBackend:
         except BaseException:
             self.close()
             raise
+
+    def own_tgid(self) -> int:
+        """Our pid as the kernel's probe sees it (the initial PID namespace's): in a pod without hostPID,
+        ``os.getpid()`` is the pod's number, while ``<host /proc>/self`` names the host's."""
+        try:
+            return int(os.readlink(os.path.join(self.table.proc, "self")))
+        except (OSError, ValueError):
+            return os.getpid()
 
     def _write_specs(self, specs: dict[int, bytes]) -> None:
         assert self._obj is not None
