@@ -35,6 +35,14 @@ OPENAT2 = textwrap.dedent("""
     fd = libc.syscall(437, -100, b"/etc/hostname", how, len(how))
     sys.exit(0 if fd >= 0 else 1)
 """)
+DIRFD_CALLS = textwrap.dedent("""
+    import os, sys
+    d = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY)
+    os.close(os.open("dirfd-file", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=d))
+    os.mkdir("dirfd-sub", dir_fd=d)
+    os.rename("dirfd-file", "dirfd-renamed", src_dir_fd=d, dst_dir_fd=d)
+    os.unlink("dirfd-renamed", dir_fd=d)
+""")
 THREAD_OPEN = textwrap.dedent("""
     import os, sys, threading
     def work():
@@ -71,7 +79,8 @@ def live(tmp_path_factory: pytest.TempPathFactory, upstream_rules: Path) -> dict
     ruleset = result.ruleset
     work = tmp_path_factory.mktemp("ebpf")
     before = our_programs()
-    backend = EbpfBackend(ruleset.evttypes_needed("syscall") | {"openat2"})
+    backend = EbpfBackend(ruleset.evttypes_needed("syscall") | {"openat2", "mkdirat", "renameat", "renameat2",
+                                                                 "unlinkat"})
     events: list[object] = []
     alerts: list[tuple[str, int]] = []
     failures: list[BaseException] = []
@@ -108,6 +117,8 @@ def live(tmp_path_factory: pytest.TempPathFactory, upstream_rules: Path) -> dict
             "openat2": [sys.executable, "-c", OPENAT2],
             "thread": [sys.executable, "-c", THREAD_OPEN, str(work)],
             "connect": [sys.executable, "-c", f"import socket; socket.create_connection(('127.0.0.1', {port}))"],
+            "dirfd": [sys.executable, "-c", DIRFD_CALLS, str(work)],
+            "traversal": ["cat", "/etc/../etc/../etc/hostname"],
             "ordinary": ["ls", str(work)],
         }.items():
             procs[name] = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
@@ -131,7 +142,8 @@ def _of(live: dict[str, object], name: str) -> list[object]:
 
 
 @pytest.mark.parametrize(("action", "rule"), [("shadow", "Read sensitive file untrusted"),
-                                              ("symlink", "Create Symlink Over Sensitive Files")])
+                                              ("symlink", "Create Symlink Over Sensitive Files"),
+                                              ("traversal", "Directory traversal monitored file read")])
 def test_action_raises_falco_rule(live: dict[str, object], action: str, rule: str) -> None:
     assert not live["failures"], live["failures"]
     assert (rule, live["pids"][action]) in live["alerts"]  # type: ignore[index,operator]
@@ -178,6 +190,53 @@ def test_programs_loaded_only_while_running_and_nothing_lost(live: dict[str, obj
     assert live["after"] == live["before"]
     assert live["stats"]["drops"] == 0 and live["stats"]["events"] > 0  # type: ignore[index]
     assert not Path("/sys/fs/bpf").is_mount() or not any(Path("/sys/fs/bpf").iterdir())
+
+
+def field(event: object, name: str) -> object:
+    """A field's value as the rules see it (``evt.arg.X`` / ``evt.rawarg.X`` take X as the argument)."""
+    from engine.fields import lookup
+    arg = None
+    for prefix in ("evt.arg.", "evt.rawarg."):
+        if name.startswith(prefix):
+            name, arg = prefix[:-1], name[len(prefix):]
+    spec = lookup("syscall", name)
+    assert spec is not None, name
+    return spec.extract(event, arg)
+
+
+def test_raw_path_beside_the_resolved_one(live: dict[str, object]) -> None:
+    opens = [e for e in _of(live, "traversal") if e.type == "openat"  # type: ignore[attr-defined]
+             and e.args["name"].endswith("hostname")]  # type: ignore[attr-defined]
+    assert opens
+    event = opens[0]
+    assert (field(event, "fd.name"), field(event, "fd.nameraw")) == ("/etc/hostname", "/etc/../etc/../etc/hostname")
+    assert (field(event, "fs.path.name"), field(event, "fs.path.nameraw")) == (
+        "/etc/hostname", "/etc/../etc/../etc/hostname")
+    assert field(event, "evt.rawarg.name") == "/etc/../etc/../etc/hostname"
+
+
+@pytest.mark.parametrize(("etype", "arg", "name"), [
+    ("openat", "name", "dirfd-file"), ("mkdirat", "path", "dirfd-sub"), ("unlinkat", "name", "dirfd-renamed")])
+def test_dirfd_relative_paths_resolve_against_the_directory(live: dict[str, object], etype: str, arg: str,
+                                                             name: str) -> None:
+    events = [e for e in _of(live, "dirfd") if e.type == etype and e.args.get(arg) == name]  # type: ignore[attr-defined]
+    assert events, [(e.type, e.args) for e in _of(live, "dirfd")]  # type: ignore[attr-defined]
+    event, expected = events[0], str(live["work"] / name)  # type: ignore[operator]
+    assert event.args["dirfd"] >= 0  # type: ignore[attr-defined]
+    assert field(event, "fs.path.name") == expected and field(event, "fs.path.nameraw") == name
+    assert field(event, f"evt.arg.{arg}") == expected and field(event, f"evt.rawarg.{arg}") == name
+    assert field(event, "evt.abspath") == expected
+    if etype == "openat":
+        assert (field(event, "fd.name"), field(event, "fd.nameraw")) == (expected, name)
+
+
+def test_dirfd_relative_rename_has_both_ends(live: dict[str, object]) -> None:
+    renames = [e for e in _of(live, "dirfd") if e.type in ("renameat", "renameat2")]  # type: ignore[attr-defined]
+    assert renames
+    event, work = renames[0], live["work"]
+    assert (field(event, "fs.path.source"), field(event, "fs.path.target")) == (
+        str(work / "dirfd-file"), str(work / "dirfd-renamed"))  # type: ignore[operator]
+    assert (field(event, "fs.path.sourceraw"), field(event, "fs.path.targetraw")) == ("dirfd-file", "dirfd-renamed")
 
 
 CRASHER = textwrap.dedent("""
