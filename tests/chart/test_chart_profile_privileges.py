@@ -116,3 +116,16 @@ def test_host_network_backends_are_flagged_as_outside_the_policy(helm: Helm) -> 
     assert "does not apply" in policy["metadata"]["annotations"]["falco-py.dev/note"]
     node_pods = [d for d in by_kind(docs, "DaemonSet")]
     assert node_pods and all(pod_spec(d)["hostNetwork"] is True for d in node_pods)
+
+
+def test_node_pods_take_the_seccomp_profile_the_webhook_keeps_runtime_default(helm: Helm) -> None:
+    default = render(build_values(profile="medium"), kube_version="1.35")
+    assert all(pod_spec(d)["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+               for d in default if d["kind"] in ("DaemonSet", "Deployment"))
+    local = {"type": "Localhost", "localhostProfile": "profiles/falco-py-ebpf.json"}
+    docs = render(build_values(profile="medium", sets=["daemonset.seccompProfile.type=Localhost",
+                                                       f"daemonset.seccompProfile.localhostProfile={local['localhostProfile']}"]),
+                  kube_version="1.35")
+    assert all(pod_spec(d)["securityContext"]["seccompProfile"] == local for d in by_kind(docs, "DaemonSet"))
+    (webhook,) = by_kind(docs, "Deployment")
+    assert pod_spec(webhook)["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}

@@ -51,7 +51,11 @@ spec:
     fsGroup: 65532
     {{- end }}
     seccompProfile:
+      {{- if $node }}
+      {{- toYaml $root.Values.daemonset.seccompProfile | nindent 6 }}
+      {{- else }}
       type: RuntimeDefault
+      {{- end }}
   {{- if $node }}
   tolerations:
     {{- toYaml $root.Values.daemonset.tolerations | nindent 4 }}

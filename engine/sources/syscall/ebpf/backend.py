@@ -11,6 +11,7 @@ Must not: evaluate rules, read ``/proc`` per event, or leave a program loaded on
 
 from __future__ import annotations
 
+import errno
 import os
 import struct
 import time
@@ -54,6 +55,19 @@ def missing() -> str | None:
     except OSError as exc:
         return str(exc)
     return None
+
+
+def refused(exc: BpfError) -> str:
+    """Why the kernel said EPERM although ``missing()`` found the capabilities: most often a seccomp filter (a
+    runtime's RuntimeDefault profile that allows bpf(2) only with CAP_SYS_ADMIN), else an LSM or kernel lockdown."""
+    from engine.sources.syscall import _status_field
+    what = f"the kernel refused the probe's {exc.step} ({os.strerror(exc.errno or errno.EPERM)}) although the " \
+           "capabilities are held"
+    if _status_field("Seccomp") == "2":
+        return (f"{what}: a seccomp filter is active (Seccomp: 2) and blocks bpf(2) — the container runtime's "
+                "RuntimeDefault profile allows it with CAP_BPF only in recent runtimes; set "
+                "daemonset.seccompProfile (Localhost or Unconfined) for the engine pods")
+    return f"{what}: an LSM (SELinux, AppArmor) or kernel lockdown blocks BPF tracing programs here"
 
 
 def _boot_epoch_ns() -> int:
@@ -104,6 +118,12 @@ class EbpfBackend:
                 obj.attach(program)
             if self.watcher is not None:
                 self.watcher.start()
+        except BpfError as exc:
+            self.close()
+            if exc.errno in (errno.EPERM, errno.EACCES):
+                from engine.sources.syscall import SyscallSourceUnavailable
+                raise SyscallSourceUnavailable("ebpf", refused(exc)) from None
+            raise
         except BaseException:
             self.close()
             raise
