@@ -91,7 +91,7 @@ def profile_from_dict(doc: Any, *, origin: str) -> Profile:
     if dupes:
         raise FindingsError(f"profile {origin}: pool name(s) used twice: {', '.join(dupes)}")
     if "syscall" in doc["sources"] and doc["syscall_backend"] == "none":
-        raise FindingsError(f"profile {origin}: source 'syscall' needs syscall_backend proc or audit")
+        raise FindingsError(f"profile {origin}: source 'syscall' needs syscall_backend ebpf, audit or proc")
     if "k8s_audit" in doc["sources"] and doc["audit_delivery"] == "none":
         raise FindingsError(f"profile {origin}: source 'k8s_audit' needs audit_delivery webhook or log-file")
     if doc["audit_delivery"] == "log-file" and not any(

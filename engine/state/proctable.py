@@ -3,13 +3,16 @@
 Owns: building ``ProcessInfo`` from ``/proc/<pid>`` (comm, exe path, argv, env, cwd, uids, login uid, tty,
 session/group, capabilities, start time, memfd and overlay-upper-layer executables, container id from the cgroup),
 the initial scan, updates on fork/exec/exit, the parent chain (``parent`` links, resolved lazily), and the bound
-(LRU eviction past ``max_size``; entries are pruned on exit).
+(LRU eviction past ``max_size``; entries are pruned on exit). The ``/proc`` it reads is configurable
+(``ProcessTable(proc=...)``): a pod without ``hostPID`` reads the host's processes from a read-only mount of the
+host's ``/proc`` (``<host_root>/proc``), where pids are the host's, as the kernel event sources report them.
 
 Must not: talk to the kernel's event interfaces or the API server, or evaluate rules.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import stat
@@ -60,7 +63,7 @@ def _unescape(path: bytes) -> str:
     return path.decode("utf-8", "surrogateescape")
 
 
-def _overlay_layer(pid: int, exepath: str) -> str | None:
+def _overlay_layer(pid: int, exepath: str, *, proc: str = "/proc") -> str | None:
     """``"upper"`` when the executable lives on an overlay filesystem's upper (writable) layer — written or
     changed after the container started, Falco's ``proc.is_exe_upper_layer`` —, ``"lower"`` when it comes from a
     lower (image) layer of one, None when it is not on an overlay or the layer cannot be told.
@@ -69,9 +72,10 @@ def _overlay_layer(pid: int, exepath: str) -> str | None:
     its ``upperdir``; the executable is on the upper layer when that directory holds the same file. The inode is
     compared because overlayfs reports one device for every layer when they share a filesystem, so the device
     alone cannot tell the layers apart. The upper directory is a path of the namespace that mounted the overlay
-    (the container runtime's, normally the host's): when the engine cannot see it, the answer is None.
+    (the container runtime's, normally the host's), looked up under the host root (the parent of ``proc``): when
+    the engine cannot see it, the answer is None.
     """
-    mounts = _read(f"/proc/{pid}/mountinfo")
+    mounts = _read(f"{proc}/{pid}/mountinfo")
     if not mounts or b" overlay " not in mounts:
         return None
     best: tuple[str, list[bytes]] | None = None  # the mount holding the executable: the longest mount point
@@ -93,10 +97,13 @@ def _overlay_layer(pid: int, exepath: str) -> str | None:
     if not upper:
         return "lower"  # a read-only overlay: every file comes from a lower layer
     relative = exepath[len(point.rstrip("/")):] if point != "/" else exepath
+    host = os.path.dirname(proc.rstrip("/"))
+    if host not in ("", "/"):
+        upper = host + upper
     if not os.path.isdir(upper):
         return None  # the runtime's layer directories are not visible here
     try:
-        running = os.stat(f"/proc/{pid}/exe")
+        running = os.stat(f"{proc}/{pid}/exe")
     except OSError:
         return None
     try:
@@ -155,7 +162,7 @@ def read_process(pid: int, *, proc: str = "/proc") -> ProcessInfo | None:
         exe_from_memfd=memfd, container_id=cgroup.id,
     )
     if not memfd and cgroup.id != containers.HOST:
-        layer = _overlay_layer(pid, exepath)
+        layer = _overlay_layer(pid, exepath, proc=proc)
         info.exe_upper_layer, info.exe_lower_layer = layer == "upper", layer == "lower"
     return info
 
@@ -168,11 +175,14 @@ def _loginuid(raw: bytes | None) -> int | None:
 
 
 class ProcessTable:
-    """Live processes by pid, bounded; ``get`` fills gaps from ``/proc`` and links parents."""
+    """Live processes by pid, bounded; ``get`` fills gaps from ``proc`` (``/proc``) and links parents."""
 
-    def __init__(self, *, max_size: int = 32768, reader: Callable[[int], ProcessInfo | None] = read_process) -> None:
+    def __init__(self, *, max_size: int = 32768, reader: Callable[[int], ProcessInfo | None] | None = None,
+                 proc: str = "/proc") -> None:
         self.max_size = max_size
-        self._reader = reader
+        self.proc = proc
+        self._reader: Callable[[int], ProcessInfo | None] = (
+            reader if reader is not None else functools.partial(read_process, proc=proc))
         self._procs: OrderedDict[int, ProcessInfo] = OrderedDict()
         self.evictions = 0
         self.misses = 0
@@ -192,10 +202,10 @@ class ProcessTable:
     def __contains__(self, pid: int) -> bool:
         return pid in self._procs
 
-    def scan(self, *, proc: str = "/proc") -> int:
-        """Load every process under ``proc`` (the start-up snapshot); returns how many were read."""
+    def scan(self, *, proc: str | None = None) -> int:
+        """Load every process under ``proc`` (default: the table's; the start-up snapshot); returns how many."""
         count = 0
-        for entry in os.listdir(proc):
+        for entry in os.listdir(proc or self.proc):
             if entry.isdigit() and (info := self._reader(int(entry))) is not None:
                 self.put(info)
                 count += 1

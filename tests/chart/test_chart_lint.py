@@ -32,6 +32,7 @@ def test_one_ci_file_per_toggle_exists() -> None:
         "pools-selector-values",
         "syscall-proc-values",
         "syscall-audit-values",
+        "syscall-ebpf-values",
         "monitoring-values",
         "sinks-values",
         "netpol-disabled-values",

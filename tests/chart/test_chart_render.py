@@ -269,6 +269,7 @@ def test_disjoint_pools_get_own_daemonsets_and_default_excludes_them(helm: Helm)
 @pytest.mark.parametrize(
     "ci_file,host_network,host_pid,caps",
     [
+        ("syscall-ebpf-values.yaml", False, False, ["BPF", "PERFMON", "SYS_RESOURCE", "SYS_PTRACE"]),
         ("syscall-proc-values.yaml", True, False, ["NET_ADMIN"]),
         ("syscall-audit-values.yaml", False, True, ["AUDIT_CONTROL", "AUDIT_READ"]),
         ("syscall-audit-multicast-values.yaml", True, False, ["AUDIT_READ"]),
@@ -338,7 +339,9 @@ def test_engine_config_per_role(helm: Helm) -> None:
     node, webhook, auditlog = (
         yaml.safe_load(cm["data"][f"engine-{r}.yaml"]) for r in ("node", "webhook", "auditlog")
     )
-    assert node["sources"] == {"syscall": {"backend": "audit", "audit_mode": "unicast", "host_root": "/host"}}
+    assert node["sources"] == {"syscall": {
+        "backend": "audit", "audit_mode": "unicast", "host_root": "/host",
+        "container_state_roots": ["/host/run/containerd/io.containerd.runtime.v2.task"]}}
     assert (
         set(webhook["sources"]) == {"k8s_audit"}
         and webhook["sources"]["k8s_audit"]["webhook"]["path"] == "/k8s-audit"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 import yaml
 
+from falcoctl_py.cost_model import load_cost_model
 from falcoctl_py.errors import EXIT_USAGE, UsageError
 from falcoctl_py.profiles import load_profile
 from falcoctl_py.values import build_values, load_values_file, merge, parse_set
@@ -19,11 +21,17 @@ def test_profile_pools_become_disjoint_node_pools_with_sized_resources() -> None
     assert pools["highmem"]["selector"]["matchExpressions"] == [
         {"key": "node.kubernetes.io/pool", "operator": "In", "values": ["highmem"]}
     ]
-    assert values["syscall"]["backend"] == "audit"
+    assert values["syscall"]["backend"] == "ebpf"
     assert values["k8sAudit"]["webhook"]["enabled"] is True
     assert values["k8sAudit"]["webhook"]["tls"]["existingSecret"]
-    hm, gen = pools["highmem"]["resources"], pools["general"]["resources"]
-    assert hm["limits"]["cpu"] != gen["limits"]["cpu"]  # the busier pool gets more
+    # at the ebpf backend's measured cost every pool of this profile sits at the floors; at the audit
+    # backend's (0.112 s per 1k events) the busier pool gets more
+    audit_cost = dataclasses.replace(load_cost_model(), cpu_seconds_per_1k={
+        **load_cost_model().cpu_seconds_per_1k,
+        "syscall": dataclasses.replace(load_cost_model().cpu_seconds_per_1k["syscall"], value=0.112)})
+    heavy = {p["name"]: p for p in build_values(profile="large", cost_model=audit_cost)["nodePools"]["pools"]}
+    hm, gen = heavy["highmem"]["resources"], heavy["general"]["resources"]
+    assert hm["limits"]["cpu"] != gen["limits"]["cpu"]
 
 
 def test_log_file_profile_maps_control_plane_to_the_auditlog_pool() -> None:
@@ -51,9 +59,9 @@ def test_unknown_key_refused_naming_key_and_input(tmp_path: Path) -> None:
     assert "daemonset: unknown key 'maxUnavailabel'" in str(info.value) and str(f) in str(info.value)
     assert info.value.exit_code == EXIT_USAGE
     with pytest.raises(
-        UsageError, match=r"syscall.backend: 'ebpf' is not one of .*--set syscall.backend=ebpf"
+        UsageError, match=r"syscall.backend: 'kmod' is not one of .*--set syscall.backend=kmod"
     ):
-        build_values(profile="small", sets=["syscall.backend=ebpf"])
+        build_values(profile="small", sets=["syscall.backend=kmod"])
 
 
 def test_bad_quantity_refused() -> None:

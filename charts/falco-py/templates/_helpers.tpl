@@ -192,12 +192,19 @@ no pool, i.e. the negation of each pool's conjunction, expanded into OR-ed terms
 {{- end -}}
 {{- end -}}
 
-{{/* Host namespaces and capabilities the selected syscall backend needs (least privilege). */}}
+{{/*
+Host namespaces and capabilities the selected syscall backend needs (least privilege), as YAML:
+hostNetwork, hostPID, caps (added after drop ALL), root (run as uid 0), btf (mount /sys/kernel/btf).
+ebpf: its own network and PID namespaces; BPF + PERFMON load and attach the tracing programs, SYS_PTRACE reads
+other processes' /proc entries (exe, cwd, environ) through the read-only host /proc mount.
+*/}}
 {{- define "falco-py.hostAccess" -}}
 {{- $b := .Values.syscall.backend -}}
 {{- $caps := list -}}
 {{- $hostNetwork := false -}}{{- $hostPID := false -}}
-{{- if eq $b "proc" -}}
+{{- if eq $b "ebpf" -}}
+{{- $caps = list "BPF" "PERFMON" "SYS_RESOURCE" "SYS_PTRACE" -}}
+{{- else if eq $b "proc" -}}
 {{- $hostNetwork = true -}}{{- $caps = list "NET_ADMIN" -}}
 {{- else if eq $b "audit" -}}
 {{- $caps = list "AUDIT_CONTROL" "AUDIT_READ" -}}
@@ -207,7 +214,7 @@ no pool, i.e. the negation of each pool's conjunction, expanded into OR-ed terms
 {{- if and .Values.syscall.extraCapabilities (ne $b "none") -}}
 {{- $caps = concat $caps .Values.syscall.extraCapabilities | uniq -}}
 {{- end -}}
-{{- dict "hostNetwork" $hostNetwork "hostPID" $hostPID "caps" $caps "root" (ne $b "none") | toYaml -}}
+{{- dict "hostNetwork" $hostNetwork "hostPID" $hostPID "caps" $caps "root" (ne $b "none") "btf" (eq $b "ebpf") | toYaml -}}
 {{- end -}}
 
 {{- define "falco-py.configChecksum" -}}

@@ -7,7 +7,8 @@ ConfigMap), resources, affinityTerms (YAML, node pods only), auditLog (bool).
 {{- $root := .root -}}
 {{- $node := eq .component "node" -}}
 {{- $host := include "falco-py.hostAccess" $root | fromYaml -}}
-{{- if not $node -}}{{- $host = dict "hostNetwork" false "hostPID" false "caps" list "root" false -}}{{- end -}}
+{{- if not $node -}}{{- $host = dict "hostNetwork" false "hostPID" false "caps" list "root" false "btf" false -}}{{- end -}}
+{{- $stateRoots := ternary $root.Values.syscall.containerStateRoots list (and $node (ne $root.Values.syscall.backend "none")) -}}
 {{- $sink := default dict (first $root.Values.outputs.http) -}}
 metadata:
   labels:
@@ -50,7 +51,11 @@ spec:
     fsGroup: 65532
     {{- end }}
     seccompProfile:
+      {{- if $node }}
+      {{- toYaml $root.Values.daemonset.seccompProfile | nindent 6 }}
+      {{- else }}
       type: RuntimeDefault
+      {{- end }}
   {{- if $node }}
   tolerations:
     {{- toYaml $root.Values.daemonset.tolerations | nindent 4 }}
@@ -146,6 +151,12 @@ spec:
         - {name: host-proc, mountPath: /host/proc, readOnly: true}
         - {name: host-cgroup, mountPath: /host/sys/fs/cgroup, readOnly: true}
         {{- end }}
+        {{- if $host.btf }}
+        - {name: host-btf, mountPath: /sys/kernel/btf, readOnly: true}
+        {{- end }}
+        {{- range $i, $path := $stateRoots }}
+        - {name: {{ printf "runtime-state-%d" $i }}, mountPath: {{ printf "/host%s" $path | quote }}, readOnly: true}
+        {{- end }}
         {{- if .auditLog }}
         - {name: audit-log, mountPath: {{ dir $root.Values.k8sAudit.logFile.path }}, readOnly: true}
         {{- end }}
@@ -173,6 +184,14 @@ spec:
       hostPath: {path: /proc, type: Directory}
     - name: host-cgroup
       hostPath: {path: /sys/fs/cgroup, type: Directory}
+    {{- end }}
+    {{- if $host.btf }}
+    - name: host-btf
+      hostPath: {path: /sys/kernel/btf, type: Directory}
+    {{- end }}
+    {{- range $i, $path := $stateRoots }}
+    - name: {{ printf "runtime-state-%d" $i }}
+      hostPath: {path: {{ $path | quote }}}  {{- /* no type: a node without this runtime keeps starting */}}
     {{- end }}
     {{- if .auditLog }}
     - name: audit-log

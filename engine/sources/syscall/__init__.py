@@ -2,9 +2,10 @@
 
 Owns: ``build(config, ...)`` (what ``engine.service`` calls when ``sources.syscall.enabled``), the up-front
 privilege and namespace checks that turn "cannot work here" into ``SyscallSourceUnavailable`` (one line naming
-what is missing; exit code 4 at the CLI edge) before anything in the kernel is changed, and the optional
-recording of every delivered event (``sources.syscall.record``: JSON lines for the audit and proc backends, the
-binary capture of the probe's records for ebpf).
+what is missing; exit code 4 at the CLI edge) before anything in the kernel is changed, where the host is seen
+(``host_root``: the process table reads ``<host_root>/proc``, the runtime state defaults under it), and the
+optional recording of every delivered event (``sources.syscall.record``: JSON lines for the audit and proc
+backends, the binary capture of the probe's records for ebpf).
 
 Checks per backend (see docs/syscall-backends.md):
     ebpf   kernel BTF, the built probe object, CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN), libbpf.
@@ -168,6 +169,19 @@ class RecordingSource(EventStream):
                 yield event
 
 
+def host_root(section: Mapping[str, Any]) -> str:
+    """Where the host's filesystems are seen: ``host_root`` of the section, else ``$FALCOPY_HOST_ROOT``, else ``/``.
+    Processes are read from ``<host_root>/proc`` (a pod without ``hostPID`` mounts the host's ``/proc`` there)."""
+    root = str(section.get("host_root") or os.environ.get("FALCOPY_HOST_ROOT") or "/")
+    if not os.path.isabs(root):
+        raise ValueError(f"sources.syscall.host_root: {root!r} is not an absolute path")
+    if not os.path.isdir(os.path.join(root, "proc", "self")):
+        raise SyscallSourceUnavailable(str(section.get("backend", "auto")),
+                                       f"no procfs at {os.path.join(root, 'proc')} (host_root {root}: mount the "
+                                       "host's /proc there read-only)")
+    return root
+
+
 def build(config: Mapping[str, Any], *, event_types: Iterable[str] | None = None,
           ruleset: object = None) -> Source:
     """A started-ready (not yet started) syscall source for ``sources.syscall`` settings.
@@ -189,7 +203,8 @@ def build(config: Mapping[str, Any], *, event_types: Iterable[str] | None = None
         event_types = needed("syscall") if needed is not None else ()
     backend = choose_backend(wanted)
     from engine.state.proctable import ProcessTable
-    table = ProcessTable(max_size=int(section.get("max_processes", 32768)))
+    root = host_root(section)
+    table = ProcessTable(max_size=int(section.get("max_processes", 32768)), proc=os.path.join(root, "proc"))
     from engine.state.pods import PodIndex, PodWatcher
     pods = PodIndex()
     k8s = section.get("k8s_metadata") or {}
@@ -197,7 +212,8 @@ def build(config: Mapping[str, Any], *, event_types: Iterable[str] | None = None
     watcher = PodWatcher(pods, node, resync=float(k8s.get("resync_seconds", 300))) if (
         k8s.get("enabled", True) and node) else None
     from engine.state.runtime_state import DEFAULT_ROOTS, RuntimeState, combined
-    containers = combined(pods.container, RuntimeState(section.get("container_state_roots") or DEFAULT_ROOTS))
+    roots = section.get("container_state_roots") or [os.path.join(root, r.lstrip("/")) for r in DEFAULT_ROOTS]
+    containers = combined(pods.container, RuntimeState(roots))
     source: LiveBackend
     if backend == "ebpf":
         from engine.sources.syscall.ebpf.backend import RING_BYTES, EbpfBackend

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from engine.events.syscall import ProcessInfo
 from engine.state.proctable import ProcessTable, read_process
@@ -77,3 +78,25 @@ def test_memfd_exepath_as_falco_shows_it() -> None:
     assert normalize_exepath("/memfd:payload (deleted)") == ("memfd:payload", True)
     assert normalize_exepath("/usr/bin/sleep") == ("/usr/bin/sleep", False)
     assert normalize_exepath("/tmp/gone (deleted)") == ("/tmp/gone", False)
+
+
+def test_table_reads_processes_from_the_proc_it_is_given(tmp_path: Path) -> None:
+    """A pod without hostPID reads the host's /proc from a mount: every read goes to the given root."""
+    proc = tmp_path / "proc"
+    entry = proc / "4242"
+    entry.mkdir(parents=True)
+    (entry / "status").write_text("Name:\tworker\nUid:\t1000\t1000\t1000\t1000\nGid:\t1000\t1000\t1000\t1000\n"
+                                  "NSpid:\t4242\t7\nCapEff:\t0000000000000000\n")
+    (entry / "stat").write_text("4242 (worker) S 1 4242 4242 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 100 0 0\n")
+    (entry / "cmdline").write_bytes(b"/opt/app/worker\0--serve\0")
+    (entry / "cgroup").write_text(f"0::/kubepods.slice/cri-containerd-{'cd' * 32}.scope\n")
+    (entry / "exe").symlink_to("/opt/app/worker")
+    (entry / "cwd").symlink_to("/srv")
+    table = ProcessTable(proc=str(proc))
+    assert table.scan() == 1
+    info = table.get(4242)
+    assert info is not None
+    assert (info.name, info.exepath, info.args, info.cwd, info.uid) == ("worker", "/opt/app/worker", ["--serve"],
+                                                                          "/srv/", 1000)
+    assert info.vpid == 7 and info.container_id == "cd" * 6
+    assert ProcessTable(proc=str(proc)).get(os.getpid()) is None  # this process is not in that /proc

@@ -14,7 +14,7 @@ def test_values_yaml_and_json(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "values", "--profile", "medium", "--set", "image.tag=9.9.9")
     assert code == 0, err
     values = yaml.safe_load(out)
-    assert values["image"]["tag"] == "9.9.9" and values["syscall"]["backend"] == "proc"
+    assert values["image"]["tag"] == "9.9.9" and values["syscall"]["backend"] == "ebpf"
     code, out, _ = run(capsys, "values", "--profile", "medium", "-o", "json")
     assert json.loads(out)["nodePools"]["pools"][0]["name"] == "general"
 

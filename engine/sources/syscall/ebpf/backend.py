@@ -12,6 +12,7 @@ Must not: evaluate rules, read ``/proc`` per event, or leave a program loaded on
 
 from __future__ import annotations
 
+import errno
 import os
 import struct
 import time
@@ -63,6 +64,19 @@ def missing() -> str | None:
     return None
 
 
+def refused(exc: BpfError) -> str:
+    """Why the kernel said EPERM although ``missing()`` found the capabilities: most often a seccomp filter (a
+    runtime's RuntimeDefault profile that allows bpf(2) only with CAP_SYS_ADMIN), else an LSM or kernel lockdown."""
+    from engine.sources.syscall import _status_field
+    what = f"the kernel refused the probe's {exc.step} ({os.strerror(exc.errno or errno.EPERM)}) although the " \
+           "capabilities are held"
+    if _status_field("Seccomp") == "2":
+        return (f"{what}: a seccomp filter is active (Seccomp: 2) and blocks bpf(2) — the container runtime's "
+                "RuntimeDefault profile allows it with CAP_BPF only in recent runtimes; set "
+                "daemonset.seccompProfile (Localhost or Unconfined) for the engine pods")
+    return f"{what}: an LSM (SELinux, AppArmor) or kernel lockdown blocks BPF tracing programs here"
+
+
 def _boot_epoch_ns() -> int:
     return time.time_ns() - time.clock_gettime_ns(time.CLOCK_BOOTTIME)
 
@@ -107,7 +121,7 @@ class EbpfBackend:
             obj.resize("scratch", self._cpus)
             obj.resize("events", self.ring_bytes)
             obj.load()
-            obj.update("settings", struct.pack("<I", 0), struct.pack("<I", os.getpid()))
+            obj.update("settings", struct.pack("<I", 0), struct.pack("<I", self.own_tgid()))
             self._write_specs(self.specs)
             capture = self._capture
             if capture is not None:
@@ -126,10 +140,20 @@ class EbpfBackend:
         except BpfError as exc:
             self.close()
             from engine.sources.syscall import SyscallSourceUnavailable
+            if exc.errno in (errno.EPERM, errno.EACCES):
+                raise SyscallSourceUnavailable("ebpf", refused(exc)) from None
             raise SyscallSourceUnavailable("ebpf", f"the probe did not load ({exc.strerror})") from exc
         except BaseException:
             self.close()
             raise
+
+    def own_tgid(self) -> int:
+        """Our pid as the kernel's probe sees it (the initial PID namespace's): in a pod without hostPID,
+        ``os.getpid()`` is the pod's number, while ``<host /proc>/self`` names the host's."""
+        try:
+            return int(os.readlink(os.path.join(self.table.proc, "self")))
+        except (OSError, ValueError):
+            return os.getpid()
 
     def _write_specs(self, specs: dict[int, bytes]) -> None:
         assert self._obj is not None
