@@ -28,6 +28,7 @@ from falcoctl_py.errors import PrivilegeError
 
 SOURCE = "agent.c"
 F_CAPS, F_EXECFD = 1, 2
+SB_ROOT, SB_MOUNT, SB_PID, SB_UTS, SB_IPC, SB_NET = 1, 2, 4, 8, 16, 32
 _CACHE_ENV = "FALCOPY_CACHE_DIR"
 
 
@@ -148,6 +149,18 @@ class Agent:
             raise OSError(int(err), f"exec {path}: {os.strerror(int(err))}")
         self.children.append(int(pid))
         return int(pid)
+
+    def sandbox(self, flags: int, *, lower: str = "", upper: str = "", work: str = "", merged: str = "",
+                hostname: str = "", bind: str = "") -> None:
+        """Move the agent into new namespaces (``SB_*`` flags) and, with ``SB_ROOT``, pivot it into an overlay
+        of ``lower`` (``:``-separated layers, may be empty) over the host's root, with ``upper`` and ``work`` on
+        the writable side, mounted at ``merged``, with the host directory ``bind`` at the same path inside.
+        ``OSError`` naming the errno when the kernel refused."""
+        body = b"C" + struct.pack("<I", flags) + b"".join(_pack_str(v.encode()) for v in
+                                                          (lower, upper, work, merged, hostname, bind))
+        ret, err = struct.unpack("<qq", self._request(body))
+        if ret < 0:
+            raise OSError(int(err), f"entering the sandbox: {os.strerror(int(err))}")
 
     def reap(self, pid: int) -> int:
         """Wait for a child of the agent; its wait status (negative errno when there is none)."""

@@ -18,6 +18,7 @@ import secrets
 import shlex
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 from falcoctl_py.verify.agent import Agent, AgentError, ControlServer
@@ -118,32 +119,50 @@ def _argv(proc: Process, exe_path: str) -> list[str]:
     return [argv0, *shlex.split(proc.args)]
 
 
-def start_chain(procs: tuple[Process, ...], *, root: Agent, server: ControlServer, agent_bin: Path,
-                ws: Workspace, test_id: str, base_env: dict[str, str]) -> list[Agent]:
-    """Spawn the chain below ``root``; the agents from first to leaf."""
-    agents: list[Agent] = []
-    parent = root
-    for index, proc in enumerate(procs):
-        leaf = index == len(procs) - 1
+Place = Callable[[str, bool], Path]  # (path the process sees, on a container's upper layer) -> where to write it
+
+
+def host_place(ws: Workspace) -> Place:
+    """Executables written where they are run, on the host, recorded for removal."""
+    def place(inside: str, _upper: bool) -> Path:
+        path = Path(inside)
+        ws.make_dirs(path.parent)
+        if path.exists() or path.is_symlink():
+            raise OSError(f"exePath {path} exists already; refusing to overwrite it")
+        ws.created(path)
+        return path
+    return place
+
+
+def place_chain(procs: tuple[Process, ...], *, ws: Workspace, agent_bin: Path, place: Place) -> list[str]:
+    """Write a copy of the agent for every chain process; the executable paths as the processes see them. In a
+    container a process that runs as another user gets a copy on the upper layer (a binary added to the
+    container), the others one on the image layer, as a runtime copies or links them."""
+    exes = []
+    for proc in procs:
         name = proc.name or (os.path.basename(proc.exe_path) if proc.exe_path else f"eg{secrets.token_hex(4)}")
-        if proc.exe_path:
-            exe_path = Path(proc.exe_path)
-        else:
-            exe_path = ws.base / f"p{secrets.token_hex(4)}" / name
-        ws.make_dirs(exe_path.parent)
-        if exe_path.exists():
-            raise OSError(f"exePath {exe_path} exists already; refusing to overwrite it")
-        shutil.copy2(agent_bin, exe_path)
-        ws.created(exe_path)
+        inside = proc.exe_path or str(ws.base / f"p{secrets.token_hex(4)}" / name)
+        target = place(inside, bool(proc.user))
+        shutil.copy2(agent_bin, target)
+        exes.append(inside)
+    return exes
+
+
+def start_chain(procs: tuple[Process, ...], exes: list[str], *, parent: Agent, server: ControlServer,
+                ws: Workspace, test_id: str, base_env: dict[str, str]) -> list[Agent]:
+    """Spawn the chain below ``parent`` from the placed executables; the agents from first to leaf."""
+    agents: list[Agent] = []
+    for index, (proc, exe_path) in enumerate(zip(procs, exes, strict=True)):
+        leaf = index == len(procs) - 1
         uid = gid = -1
         if proc.user:
             uid, gid = ws.user(proc.user)
         caps = parse_caps(proc.capabilities) if (leaf and proc.capabilities) else None
         token = secrets.token_hex(8)
         env = {**base_env, **proc.env, **server.env(token), TEST_ID_ENV: test_id}
-        if proc.name and os.path.basename(str(exe_path)) != proc.name:
+        if proc.name and os.path.basename(exe_path) != proc.name:
             env["FALCOPY_VERIFY_COMM"] = proc.name[:15]
-        parent.spawn(str(exe_path), _argv(proc, str(exe_path)), env, uid=uid, gid=gid, caps=caps)
+        parent.spawn(exe_path, _argv(proc, exe_path), env, uid=uid, gid=gid, caps=caps)
         parent = server.accept(token)
         agents.append(parent)
     return agents

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from engine.events.syscall import ContainerInfo, FdInfo, ProcessInfo, SyscallEvent
-from engine.sources.syscall.linux_audit.decode import _NUMERIC, EVENT_FOR_SYSCALL
+from engine.sources.syscall.linux_audit.decode import _NUMERIC, DUP_EVENTS, EVENT_FOR_SYSCALL, dup_fd
 from engine.sources.syscall.linux_audit.syscalls import BY_NUMBER
 from engine.state import containers as cgroups
 from engine.state.proctable import ProcessTable, normalize_exepath
@@ -176,6 +176,8 @@ class Decoder:
             for index, arg in enumerate(_NUMERIC[etype]):
                 if arg:
                     event.args[arg] = _s32(args[index]) if arg.endswith("fd") or arg == "pid" else args[index]
+            if etype in DUP_EVENTS:
+                dup_fd(event)
         return event
 
     # -- argument decoders ----------------------------------------------------------------------------------
