@@ -22,7 +22,7 @@ from engine.events.syscall import ContainerInfo, FdInfo, ProcessInfo, SyscallEve
 from engine.sources.syscall.linux_audit.decode import _NUMERIC, DUP_EVENTS, EVENT_FOR_SYSCALL, dup_fd
 from engine.sources.syscall.linux_audit.syscalls import BY_NUMBER
 from engine.state import containers as cgroups
-from engine.state.proctable import ProcessTable, normalize_exepath
+from engine.state.proctable import ProcessTable, exe_flags, fill_exe_facts, normalize_exepath
 
 K_SYSCALL, K_EXEC, K_FORK, K_EXIT = 1, 2, 3, 4
 I_STR, I_SOCKADDR, I_TUPLE, I_FDPATH, I_OPENHOW, I_CWD, I_EXE, I_ARGV, I_ENV, I_CGROUP, I_FILENAME = range(1, 12)
@@ -147,6 +147,7 @@ class Decoder:
                 if found is not None:
                     info.container_id = found.id
         info.cmdline = " ".join([info.name, *info.args])
+        fill_exe_facts(info)
         self.table.put(info)
         self.table.link(info)
 
@@ -228,6 +229,8 @@ class Decoder:
                           uid=proc.uid, gid=proc.gid, cap_effective=proc.cap_effective,
                           cap_permitted=proc.cap_permitted, cap_inheritable=proc.cap_inheritable,
                           trusted_exepath=proc.exepath, pgid=proc.pgid, vpgid=proc.vpgid)
+        if event.type == "execve":
+            event.args["flags"] = exe_flags(proc)
         if event.type == "execveat":
             event.args["dirfd"] = _s32(args[0])
             paths = self._paths(event, items)

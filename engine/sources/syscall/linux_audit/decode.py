@@ -17,7 +17,7 @@ from engine.events.syscall import ContainerInfo, FdInfo, ProcessInfo, SyscallEve
 from engine.fields.evttypes import SYSCALLS_FOR_EVENT
 from engine.sources.syscall.linux_audit.records import Group, Record, execve_args, number, signed64, untrusted
 from engine.sources.syscall.linux_audit.syscalls import BY_NUMBER
-from engine.state.proctable import ProcessTable, normalize_exepath
+from engine.state.proctable import ProcessTable, exe_flags, normalize_exepath
 from engine.state.sockets import describe_fd, local_address
 
 AT_FDCWD = -100
@@ -181,6 +181,8 @@ class Decoder:
                           cwd=proc.cwd, comm=proc.name, env=list(proc.env), tty=proc.tty,
                           loginuid=proc.loginuid, uid=proc.uid, gid=proc.gid, cap_effective=proc.cap_effective,
                           cap_permitted=proc.cap_permitted, trusted_exepath=proc.exepath)
+        if event.type == "execve":
+            event.args["flags"] = exe_flags(proc)
         if event.type == "execveat":
             event.args["dirfd"] = _sint(_a(group, 0))
             event.args["pathname"] = self._path(group, 0, dirfd=_sint(_a(group, 0)))
