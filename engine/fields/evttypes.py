@@ -100,7 +100,7 @@ _ARGS: Mapping[str, str] = {
     "execve": "res:errno exe:str args:list tid:pid pid:pid ptid:pid cwd:path comm:str env:list tty:int "
               "vpgid:pid loginuid:uid flags:flags/exe cap_inheritable:uint cap_permitted:uint cap_effective:uint "
               "uid:uid gid:uid trusted_exepath:path pgid:pid",
-    "execveat": "res:errno dirfd:fd pathname:path flags:flags/at exe:str args:list tid:pid pid:pid ptid:pid "
+    "execveat": "res:errno dirfd:fd pathname:path flags:flags/exe exe:str args:list tid:pid pid:pid ptid:pid "
                 "cwd:path comm:str env:list tty:int loginuid:uid uid:uid gid:uid trusted_exepath:path",
     "clone": "res:pid exe:str args:list tid:pid pid:pid ptid:pid cwd:path comm:str flags:flags/clone uid:uid "
              "gid:uid vtid:pid vpid:pid",

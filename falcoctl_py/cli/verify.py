@@ -24,8 +24,8 @@ HELP = """Run the event-generator's declarative syscall suite on this node and c
 \b
 The suite is Falco's own detection test language (the files of Falco's e2e_tests/evtgen_suite, or any
 written in it). verify starts the bundled engine here with the given rules and syscall backend, then
-performs every concrete test of the suite files (directories: their *.yaml files) for real, one after
-another:
+performs every concrete test of the suite files (directories: their *.yaml files) for real, up to
+--jobs at a time (tests that touch the same host path never together; results in suite order):
   1. builds the process chain: a copy of a small agent per process, named, placed (exePath) and run
      with the argv, environment and user the test gives (users are created when missing and removed
      after the run), the leaf with the test's capabilities;
@@ -89,11 +89,13 @@ Examples:
 @click.option("--timeout", type=click.FloatRange(0.1, 120), default=5.0, show_default=True,
               help="Longest wait for a test's alert after its steps (the wait normally ends earlier, once the "
               "engine has seen the test's events).")
+@click.option("--jobs", type=click.IntRange(1, 64), default=4, show_default=True,
+              help="Tests run side by side (never two that touch the same host path).")
 @click.option("--list", "list_only", is_flag=True, help="Load and check the suite, print the concrete tests, run "
               "nothing.")
 @click.option("-o", "--output", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def command(suites: tuple[str, ...], rules: tuple[Path, ...], backend: str, timeout: float, list_only: bool,
-            fmt: str) -> None:
+def command(suites: tuple[str, ...], rules: tuple[Path, ...], backend: str, timeout: float, jobs: int,
+            list_only: bool, fmt: str) -> None:
     from falcoctl_py.verify.suite import load, suite_paths
 
     tests = load(suite_paths(suites))
@@ -122,7 +124,7 @@ def command(suites: tuple[str, ...], rules: tuple[Path, ...], backend: str, time
         click.echo(line)
 
     try:
-        results = Runner(rules=list(rules), backend=backend, timeout=timeout).run(tests, show)
+        results = Runner(rules=list(rules), backend=backend, timeout=timeout, jobs=jobs).run(tests, show)
     except KeyboardInterrupt:
         click.echo("interrupted: everything created was removed", err=True)
         sys.exit(130)

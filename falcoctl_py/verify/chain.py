@@ -18,6 +18,7 @@ import secrets
 import shlex
 import shutil
 import subprocess
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -58,13 +59,45 @@ def parse_caps(text: str) -> tuple[int, int]:
     return sets["p"], sets["i"]
 
 
-class Workspace:
-    """What one run created on the host, removed in reverse order by ``close``."""
+class Accounts:
+    """Users created for a run (shared by every test of it), removed by ``close``."""
 
-    def __init__(self, base: Path) -> None:
+    def __init__(self) -> None:
+        self.users: list[str] = []
+        self._lock = threading.Lock()
+
+    def user(self, name: str) -> tuple[int, int]:
+        with self._lock:
+            try:
+                entry = pwd.getpwnam(name)
+            except KeyError:
+                done = subprocess.run(["useradd", "--system", "--no-create-home", "--user-group", "--shell",
+                                       "/usr/sbin/nologin", name], capture_output=True, text=True, check=False)
+                if done.returncode != 0:
+                    raise OSError(f"useradd {name}: {done.stderr.strip()}") from None
+                self.users.append(name)
+                entry = pwd.getpwnam(name)
+            return entry.pw_uid, entry.pw_gid
+
+    def close(self) -> list[str]:
+        left = []
+        with self._lock:
+            for name in reversed(self.users):
+                done = subprocess.run(["userdel", name], capture_output=True, text=True, check=False)
+                if done.returncode != 0:
+                    left.append(f"user {name}: {done.stderr.strip()}")
+            self.users.clear()
+        return left
+
+
+class Workspace:
+    """What one test created on the host, removed in reverse order by ``release_paths``; users go to the run's
+    ``Accounts``."""
+
+    def __init__(self, base: Path, accounts: Accounts | None = None) -> None:
         self.base = base
         self.paths: list[Path] = []  # files and directories we created, in creation order
-        self.users: list[str] = []
+        self.accounts = accounts or Accounts()
 
     def make_dirs(self, directory: Path) -> None:
         missing = []
@@ -79,16 +112,7 @@ class Workspace:
         self.paths.append(path)
 
     def user(self, name: str) -> tuple[int, int]:
-        try:
-            entry = pwd.getpwnam(name)
-        except KeyError:
-            done = subprocess.run(["useradd", "--system", "--no-create-home", "--user-group", "--shell",
-                                   "/usr/sbin/nologin", name], capture_output=True, text=True, check=False)
-            if done.returncode != 0:
-                raise OSError(f"useradd {name}: {done.stderr.strip()}") from None
-            self.users.append(name)
-            entry = pwd.getpwnam(name)
-        return entry.pw_uid, entry.pw_gid
+        return self.accounts.user(name)
 
     def release_paths(self, since: int = 0) -> list[str]:
         """Remove what was created after index ``since`` (newest first); what could not be removed."""
@@ -105,13 +129,7 @@ class Workspace:
         return left
 
     def close(self) -> list[str]:
-        left = self.release_paths()
-        for name in reversed(self.users):
-            done = subprocess.run(["userdel", name], capture_output=True, text=True, check=False)
-            if done.returncode != 0:
-                left.append(f"user {name}: {done.stderr.strip()}")
-        self.users.clear()
-        return left
+        return self.release_paths() + self.accounts.close()
 
 
 def _argv(proc: Process, exe_path: str) -> list[str]:
@@ -162,8 +180,9 @@ def start_chain(procs: tuple[Process, ...], exes: list[str], *, parent: Agent, s
         env = {**base_env, **proc.env, **server.env(token), TEST_ID_ENV: test_id}
         if proc.name and os.path.basename(exe_path) != proc.name:
             env["FALCOPY_VERIFY_COMM"] = proc.name[:15]
-        parent.spawn(exe_path, _argv(proc, exe_path), env, uid=uid, gid=gid, caps=caps)
+        pid = parent.spawn(exe_path, _argv(proc, exe_path), env, uid=uid, gid=gid, caps=caps)
         parent = server.accept(token)
+        parent.spawned_as = pid
         agents.append(parent)
     return agents
 
@@ -179,8 +198,8 @@ def stop_chain(root: Agent, agents: list[Agent]) -> None:
             except (OSError, AgentError):
                 pass
         agent.quit()
-        for child in list(parent.children):
+        if agent.spawned_as is not None:  # only this child: the parent may be shared with other tests
             try:
-                parent.reap(child)
+                parent.reap(agent.spawned_as)
             except (OSError, AgentError):
                 pass

@@ -22,6 +22,7 @@ import secrets
 import shutil
 import signal
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -31,11 +32,20 @@ from typing import Any
 
 from falcoctl_py.errors import PrivilegeError
 from falcoctl_py.verify.agent import Agent, AgentError, ControlServer, build_agent
-from falcoctl_py.verify.chain import Workspace, host_place, place_chain, start_chain, stop_chain
+from falcoctl_py.verify.chain import (
+    TEST_ID_ENV,
+    Accounts,
+    Workspace,
+    host_place,
+    place_chain,
+    start_chain,
+    stop_chain,
+)
 from falcoctl_py.verify.engine_run import EngineProcess
 from falcoctl_py.verify.matching import Verdict, judge
 from falcoctl_py.verify.model import Test
 from falcoctl_py.verify.sandbox import Sandbox, needs_sandbox
+from falcoctl_py.verify.schedule import claims, run_side_by_side
 from falcoctl_py.verify.steps import Leaf, StepError
 
 BARRIER_RULE = "falcoctl-py verify barrier"
@@ -89,12 +99,15 @@ class Barrier:
         self.rules.write_text(barrier_rules(self.name))
         self.seq = 0
         self.works = True
+        self._lock = threading.Lock()
 
     def raise_(self, root: Agent) -> int:
-        self.seq += 1
-        pid = root.spawn(str(self.path), [self.name, str(self.seq)], {})
+        with self._lock:
+            self.seq += 1
+            seq = self.seq
+        pid = root.spawn(str(self.path), [self.name, str(seq)], {})
         root.reap(pid)
-        return self.seq
+        return seq
 
     @staticmethod
     def seen(alerts: list[dict[str, Any]], seq: int) -> bool:
@@ -104,8 +117,10 @@ class Barrier:
 
 
 class Runner:
-    def __init__(self, *, rules: list[Path], backend: str, timeout: float = 5.0) -> None:
-        self.rules, self.backend, self.timeout = rules, backend, timeout
+    def __init__(self, *, rules: list[Path], backend: str, timeout: float = 5.0, jobs: int = 4) -> None:
+        self.rules, self.backend, self.timeout, self.jobs = rules, backend, timeout, jobs
+        self._ids: set[str] = set()  # test ids handed out by this run (their processes carry them)
+        self._stopping = False
 
     def run(self, tests: list[Test], on_result: Callable[[Result], None]) -> list[Result]:
         check_host()
@@ -116,7 +131,7 @@ class Runner:
                                        else "/tmp"))
         self.state_root = base / "containerd"
         self.layers = layers
-        ws = Workspace(base)
+        accounts = Accounts()
         results: list[Result] = []
         server = engine = root = None
         try:
@@ -128,10 +143,15 @@ class Runner:
                                        state_root=self.state_root)
                 root = self._root_agent(server, agent_bin, base)
                 self._check_barrier(root, engine)
-                for test in tests:
-                    result = self._one(test, root=root, server=server, agent_bin=agent_bin, ws=ws, engine=engine)
-                    results.append(result)
-                    on_result(result)
+                ctx = (root, server, agent_bin, engine)
+
+                def one(test: Test) -> Result:
+                    if self._stopping:
+                        return Result(test, Verdict("error", "interrupted"), 0.0)
+                    return self._one(test, root=ctx[0], server=ctx[1], agent_bin=ctx[2],
+                                     ws=Workspace(base, accounts), engine=ctx[3])
+                results = run_side_by_side(tests, one, claims_of=claims, jobs=self.jobs, on_result=on_result,
+                                           stop=self._stop)
         finally:
             if root is not None:
                 root.quit()
@@ -139,7 +159,7 @@ class Runner:
                 engine.stop()
             if server is not None:
                 server.close()
-            ws.close()
+            accounts.close()
             shutil.rmtree(base, ignore_errors=True)
             shutil.rmtree(layers, ignore_errors=True)
             if self._root_proc is not None:
@@ -148,6 +168,22 @@ class Runner:
 
     _root_proc: Any = None
     barrier: Barrier | None = None
+
+    def _stop(self) -> None:
+        """Interrupted: kill every process of a running test (they carry its id) so the tests' own cleanup
+        runs at once; the root agent stays to reap them."""
+        self._stopping = True
+        marks = {f"{TEST_ID_ENV}={i}".encode() for i in self._ids}
+        for pid in (int(p) for p in os.listdir("/proc") if p.isdigit()):
+            try:
+                env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if marks.intersection(env):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
 
     def _check_barrier(self, root: Agent, engine: EngineProcess) -> None:
         """Whether this backend reports the barrier at all (else every wait runs to ``timeout``)."""
@@ -176,6 +212,7 @@ class Runner:
         if not runs:
             return Result(test, Verdict("skipped", why), 0.0)
         test_id = secrets.token_hex(12)
+        self._ids.add(test_id)
         mark = len(ws.paths)
         agents: list[Agent] = []
         notes: list[str] = []

@@ -159,8 +159,9 @@ class Sandbox:
         exe = self.dir / "falcopy-sandbox"
         self.dir.mkdir(parents=True, exist_ok=True)
         shutil.copy2(agent_bin, exe)
-        root.spawn(str(exe), ["falcopy-sandbox"], {**env, **server.env(token)})
+        pid = root.spawn(str(exe), ["falcopy-sandbox"], {**env, **server.env(token), TEST_ID_ENV: test_id})
         self.agent = server.accept(token)
+        self.agent.spawned_as = pid
         flags = SB_NET
         hostname = ""
         if self.container is not None:
@@ -246,12 +247,11 @@ class Sandbox:
             self.agent.quit()
         if self.cgroups:
             left += _empty_cgroup(self.cgroups[-1])
-        for child in list(root.children):
-            if self.agent is not None and child == self.agent.pid:
-                try:
-                    root.reap(child)
-                except (OSError, AgentError):
-                    pass
+        if self.agent is not None and self.agent.spawned_as is not None:
+            try:
+                root.reap(self.agent.spawned_as)
+            except (OSError, AgentError):
+                pass
         for cg in reversed(self.cgroups):
             try:
                 cg.rmdir()

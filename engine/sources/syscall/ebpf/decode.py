@@ -229,8 +229,7 @@ class Decoder:
                           uid=proc.uid, gid=proc.gid, cap_effective=proc.cap_effective,
                           cap_permitted=proc.cap_permitted, cap_inheritable=proc.cap_inheritable,
                           trusted_exepath=proc.exepath, pgid=proc.pgid, vpgid=proc.vpgid)
-        if event.type == "execve":
-            event.args["flags"] = exe_flags(proc)
+        event.args["flags"] = exe_flags(proc)  # the exit event's flags: how the new executable is stored
         if event.type == "execveat":
             event.args["dirfd"] = _s32(args[0])
             paths = self._paths(event, items)

@@ -181,8 +181,7 @@ class Decoder:
                           cwd=proc.cwd, comm=proc.name, env=list(proc.env), tty=proc.tty,
                           loginuid=proc.loginuid, uid=proc.uid, gid=proc.gid, cap_effective=proc.cap_effective,
                           cap_permitted=proc.cap_permitted, trusted_exepath=proc.exepath)
-        if event.type == "execve":
-            event.args["flags"] = exe_flags(proc)
+        event.args["flags"] = exe_flags(proc)  # the exit event's flags: how the new executable is stored
         if event.type == "execveat":
             event.args["dirfd"] = _sint(_a(group, 0))
             event.args["pathname"] = self._path(group, 0, dirfd=_sint(_a(group, 0)))

@@ -20,7 +20,7 @@ from typing import Any, Self
 
 from engine.events.syscall import SyscallEvent
 from engine.sources.base import SourceStats
-from engine.state.proctable import ProcessTable
+from engine.state.proctable import ProcessTable, exe_flags
 
 NETLINK_CONNECTOR = 11
 CN_IDX_PROC, CN_VAL_PROC = 1, 1
@@ -184,7 +184,7 @@ class ProcConnectorBackend:
                     "cwd": proc.cwd, "comm": proc.name, "env": list(proc.env), "tty": proc.tty,
                     "loginuid": proc.loginuid, "uid": proc.uid, "gid": proc.gid,
                     "cap_effective": proc.cap_effective, "cap_permitted": proc.cap_permitted,
-                    "trusted_exepath": proc.exepath}
+                    "trusted_exepath": proc.exepath, "flags": exe_flags(proc)}
             container = (self.containers(proc.container_id)
                          if self.containers is not None and proc.container_id != "host" else None)
             return SyscallEvent(type="execve", ts=self._boot + ts, tid=tgid, pid=tgid, res=0, args=args, proc=proc,
