@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import re
 import threading
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from engine.events.base import Event
 
 OTHER = "other"
 _SAFE = "[bcdfghjklmnpqrstvwxz2456789]"  # the alphabet Kubernetes draws name suffixes from (no vowels)
@@ -31,10 +34,10 @@ def pod_owner(pod: str) -> str:
     return pod
 
 
-def workload_of(event: Any) -> tuple[str, str]:
+def workload_of(event: Event) -> tuple[str, str]:
     """(namespace, workload) of an event; empty namespace when it has none."""
     if event.source == "k8s_audit":
-        obj = event.obj
+        obj = getattr(event, "obj", None) or {}  # the audit event's JSON object
         ref = obj.get("objectRef") or {}
         user = obj.get("user") or {}
         return str(ref.get("namespace") or ""), str(user.get("username") or "")
@@ -56,7 +59,7 @@ class WorkloadCounter:
         self._counts: dict[tuple[str, str, str, str], int] = {}
         self._pairs: dict[tuple[str, str], int] = {}  # (rule, source) -> distinct pairs kept
 
-    def add(self, rule: str, source: str, event: Any) -> None:
+    def add(self, rule: str, source: str, event: Event) -> None:
         try:
             ns, workload = workload_of(event)
         except Exception:  # noqa: BLE001 - an event we cannot read still counts

@@ -20,6 +20,7 @@ import socket
 from functools import lru_cache
 from typing import Any
 
+from engine.events.syscall import FdInfo
 from engine.fields.base import ArgKind, ArgMode, FieldClass, FieldSpec, FieldType
 from engine.fields.evt import raw_arg
 
@@ -120,7 +121,7 @@ def _both_proto(event: Any, _arg: Any) -> Any:
     return values or None
 
 
-def tuple_name(fd: Any) -> str | None:
+def tuple_name(fd: FdInfo) -> str | None:
     """``cip:cport->sip:sport`` for a socket whose two ends are known (addresses as text, IPv6 unbracketed)."""
     if fd.sip is None or fd.dip is None:
         return None
@@ -132,7 +133,8 @@ def _name(event: Any, _arg: Any) -> str | None:
     if fd is None:
         return None
     if fd.name:
-        return fd.name
+        name: str | None = fd.name
+        return name
     return tuple_name(fd) if fd.type in _IP_TYPES else None
 
 
@@ -141,7 +143,8 @@ def _directory(event: Any, _arg: Any) -> str | None:
     if fd is None or fd.type not in _FILE_TYPES:
         return None
     if fd.directory:
-        return fd.directory
+        directory: str | None = fd.directory
+        return directory
     if fd.type == "directory":
         return fd.name or None
     return os.path.dirname(fd.name) or None if fd.name else None
@@ -152,7 +155,8 @@ def _filename(event: Any, _arg: Any) -> str | None:
     if fd is None or fd.type not in _FILE_TYPES or fd.type == "directory":
         return None
     if fd.filename:
-        return fd.filename
+        filename: str | None = fd.filename
+        return filename
     return os.path.basename(fd.name) or None if fd.name else None
 
 

@@ -275,7 +275,8 @@ def rules_field(key: str) -> Callable[[dict[str, Any], Any], Any]:
 def target_pod_name(obj: dict[str, Any], arg: Any) -> str | None:
     ref = obj.get("objectRef")
     if type(ref) is dict and ref.get("resource") == "pods" and isinstance(ref.get("name"), str):
-        return ref["name"]
+        name: str | None = ref["name"]
+        return name
     return None
 
 

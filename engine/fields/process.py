@@ -21,17 +21,18 @@ from collections.abc import Callable, Iterator
 from functools import lru_cache
 from typing import Any
 
+from engine.events.syscall import ProcessInfo
 from engine.fields.base import ArgKind, ArgMode, FieldClass, FieldSpec, FieldType
 from engine.fields.flags import capability_names
 
 T = FieldType
-Getter = Callable[[Any], Any]
+Getter = Callable[[ProcessInfo], object]
 
 
 _MAX_DEPTH = 512  # a longer chain can only be a cycle in a bad recording
 
 
-def ancestors(proc: Any) -> Iterator[Any]:
+def ancestors(proc: ProcessInfo) -> Iterator[ProcessInfo]:
     """The process's ancestors, parent first (a chain that loops is cut after ``_MAX_DEPTH``)."""
     node = proc.parent
     depth = 0
@@ -124,7 +125,8 @@ def _exepath(p: Any) -> str | None:
 
 def _cmdline(p: Any) -> str | None:
     if p.cmdline:
-        return p.cmdline
+        cmdline: str | None = p.cmdline
+        return cmdline
     if not p.name:
         return None
     return " ".join((p.name, *p.args)) if p.args else p.name
@@ -154,7 +156,8 @@ def _env_lookup(proc: Any, key: str) -> str | None:
     prefix = key + "="
     for item in proc.env:
         if item.startswith(prefix):
-            return item[len(prefix):]
+            value: str = item[len(prefix):]
+            return value
     return None
 
 
@@ -170,7 +173,7 @@ def _aenv(event: Any, arg: Any) -> Any:
     return None
 
 
-def _duration(get_start: Getter) -> Callable[[Any, Any], Any]:
+def _duration(get_start: Callable[[Any], Any]) -> Callable[[Any, Any], Any]:
     def extract(event: Any, _arg: Any) -> Any:
         start = get_start(event)
         return None if not start else max(0, event.ts - start)
@@ -215,14 +218,16 @@ def _ino_ctime_since_start(event: Any, _arg: Any) -> int | None:
     p = event.proc
     if p is None or not p.exe_ino_ctime or not p.start_ts:
         return None
-    return p.exe_ino_ctime - p.start_ts
+    delta: int = p.exe_ino_ctime - p.start_ts
+    return delta
 
 
 def _ino_ctime_since_pidns(event: Any, _arg: Any) -> int | None:
     p = event.proc
     if p is None or not p.exe_ino_ctime or not p.pidns_init_start_ts:
         return None
-    return p.exe_ino_ctime - p.pidns_init_start_ts
+    delta: int = p.exe_ino_ctime - p.pidns_init_start_ts
+    return delta
 
 
 def _f(name: str, ftype: FieldType, desc: str, extract: Any, **kw: Any) -> FieldSpec:

@@ -110,7 +110,7 @@ EXE_WRITABLE, EXE_UPPER_LAYER, EXE_FROM_MEMFD, EXE_LOWER_LAYER = 1, 2, 4, 8  # e
 _CAP_DAC_OVERRIDE = 1
 
 
-def exe_writable(pid: int, *, uid: int, gid: int, cap_effective: int) -> bool:
+def exe_writable(pid: int, *, uid: int | None, gid: int | None, cap_effective: int) -> bool:
     """Whether the process's user may write its executable (Falco's ``proc.is_exe_writable``): the file's mode
     for the owner, group or others, or any file on a writable filesystem with ``CAP_DAC_OVERRIDE``."""
     try:

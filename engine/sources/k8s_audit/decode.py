@@ -235,7 +235,7 @@ class _HeaderEvent(AuditEvent):
 
     __slots__ = ()
 
-    @property  # type: ignore[override]
+    @property
     def obj(self) -> dict[str, Any]:
         obj: dict[str, Any] = orjson.loads(self.raw)  # type: ignore[arg-type]  # the header pass keeps the bytes
         self.obj = obj
@@ -295,7 +295,7 @@ def read_event(data: bytes) -> AuditEvent | None:
         ref = head.objectRef
         event.key = (head.verb, head.stage, ref.resource, ref.subresource, head.user.username)
         event.raw = data
-        return event  # type: ignore[no-any-return]
+        return event
     except Exception:  # noqa: BLE001 - anything unusual is decoded whole, where it is checked and reported
         return None
 
@@ -311,7 +311,7 @@ def split_batch(data: bytes) -> list[bytes] | None:
         value = _read_batch(data)
     except (msgspec.DecodeError, msgspec.ValidationError):
         return None
-    if type(value) is list:
+    if isinstance(value, list):
         return [bytes(item) for item in value]
     if value.kind == "EventList" and value.items is not None:
         return [bytes(item) for item in value.items]

@@ -5,7 +5,7 @@ under ``/run``, become the audit pid (or, when another daemon owns it, read the 
 the backlog limit and, unless ``block_when_full``, set the backlog wait time to 0 (a full backlog then drops
 records instead of stalling audited tasks: monitored workloads are never slowed, the loss is counted), add
 exit,always rules for the syscalls the rules need (keyed ``falcopy``), read and decode records, count the
-kernel's ``lost`` delta as drops — and undo all of it on ``close()`` and, after a crash, on the next start
+kernel's ``lost`` delta (``SourceStats.kernel_lost``) — and undo all of it on ``close()`` and, after a crash, on the next ``open``
 (leftover rules with our key are removed and the saved state restored).
 
 Must not: evaluate rules, or leave audit state changed once ``close()`` returned.
@@ -17,7 +17,7 @@ import os
 import select
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import orjson
 
@@ -32,7 +32,13 @@ from engine.sources.syscall.linux_audit.netlink import (
 )
 from engine.sources.syscall.linux_audit.records import AUDIT_PROCTITLE, Assembler, RecordError, parse_record
 from engine.sources.syscall.linux_audit.syscalls import AUDIT_ARCH_X86_64, X86_64
+from engine.sources.syscall.stream import EventStream
 from engine.state.proctable import ProcessTable
+
+if TYPE_CHECKING:
+    from engine.events.syscall import ContainerInfo, SyscallEvent
+    from engine.state.containers import CgroupMatch
+    from engine.state.pods import PodWatcher
 
 AUDIT_KEY = "falcopy"
 STATE_FILE = Path("/run/falco-py/audit-state.json")
@@ -105,7 +111,7 @@ def _load_state(path: Path) -> dict[str, Any] | None:
     return data
 
 
-class AuditBackend:
+class AuditBackend(EventStream):
     """A ``Source`` of syscall events from the kernel audit subsystem."""
 
     name = "syscall"
@@ -113,7 +119,8 @@ class AuditBackend:
 
     def __init__(self, event_types: Iterable[str], *, table: ProcessTable | None = None,
                  state_file: Path = STATE_FILE, backlog_limit: int = BACKLOG_LIMIT,
-                 containers: Callable[[str], Any] | None = None, watcher: Any = None,
+                 containers: Callable[[CgroupMatch | str], ContainerInfo | None] | None = None,
+                 watcher: PodWatcher | None = None,
                  block_when_full: bool = False, rcvbuf: int = RCVBUF) -> None:
         self.block_when_full = block_when_full
         self.rcvbuf = rcvbuf
@@ -134,13 +141,9 @@ class AuditBackend:
         self.skipped_records = 0  # received but not needed (PROCTITLE when the kernel still makes them)
         self._socket_overflows = 0
 
-    @property
-    def field_classes(self) -> tuple[Any, ...]:
-        from engine.fields import field_classes
-        return tuple(fc for fc in field_classes() if "syscall" in fc.sources)
 
     # -- lifecycle ------------------------------------------------------------------------------------------
-    def start(self) -> None:
+    def open(self) -> None:
         if self.watcher is not None:
             self.watcher.start()
         recover(state_file=self.state_file)
@@ -215,7 +218,7 @@ class AuditBackend:
             self._events_sock = None
 
     def __enter__(self) -> Self:
-        self.start()
+        self.open()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -225,25 +228,31 @@ class AuditBackend:
         self._stopping = True
 
     # -- events ---------------------------------------------------------------------------------------------
-    def stats(self) -> dict[str, int]:
+    def describe(self) -> str:
+        return f"{self.name} audit backend ({self.mode}, {len(self.syscalls)} syscalls)"
+
+    def stats(self) -> SourceStats:
         if self._ctl is not None:
-            self.kernel_lost()  # refreshes ``drops`` with the kernel's lost counter
-        out = self._stats.as_dict()
-        out["pending_records"] = self._assembler.pending()
-        out["decode_errors"] = self.decode_errors
-        out["skipped_records"] = self.skipped_records
-        out["process_table"] = len(self.table)
-        return out
+            self.kernel_lost()  # refreshes ``kernel_lost`` from the kernel's counter
+        snap = self._stats.snapshot()
+        if self._assembler.evicted:
+            snap.drops["incomplete_record"] = self._assembler.evicted
+        if self._socket_overflows:
+            snap.drops["socket_overflow"] = self._socket_overflows
+        snap.detail.update(pending_records=self._assembler.pending(), decode_errors=self.decode_errors,
+                           skipped_records=self.skipped_records)
+        snap.process_table = len(self.table)
+        return snap
 
     def kernel_lost(self) -> int:
-        """Records the kernel dropped since start (also folded into ``drops``)."""
+        """Records the kernel dropped since ``open`` (kept in ``SourceStats.kernel_lost``)."""
         if self._ctl is None:
             return 0
         lost = self._ctl.get_status().lost - self._lost_at_start
-        self._stats.drops = lost + self._assembler.evicted + self._socket_overflows
+        self._stats.kernel_lost = lost
         return lost
 
-    def events(self, *, timeout: float | None = None) -> Iterator[Any]:
+    def events(self, *, timeout: float | None = None) -> Iterator[SyscallEvent]:
         """Decoded events until ``stop()``; with ``timeout``, also ends after that long without a record."""
         sock = self._events_sock
         if sock is None:
@@ -270,6 +279,7 @@ class AuditBackend:
             self._stats.payloads += 1
             if got is None:
                 continue
+            self._stats.bytes += len(got[1])
             if got[0] == AUDIT_PROCTITLE:
                 self.skipped_records += 1  # repeats argv, which the EXECVE record and the process table give
                 continue
@@ -286,10 +296,3 @@ class AuditBackend:
             if event is not None:
                 self._stats.events += 1
                 yield event
-
-    def __iter__(self) -> Iterator[Any]:
-        return self.events()
-
-    def run(self, callback: Callable[[Any], object]) -> None:
-        for event in self.events():
-            callback(event)

@@ -16,11 +16,17 @@ import socket
 import struct
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, Self
+from typing import TYPE_CHECKING, Self
 
 from engine.events.syscall import SyscallEvent
 from engine.sources.base import SourceStats
+from engine.sources.syscall.stream import EventStream
 from engine.state.proctable import ProcessTable, exe_flags
+
+if TYPE_CHECKING:
+    from engine.events.syscall import ContainerInfo
+    from engine.state.containers import CgroupMatch
+    from engine.state.pods import PodWatcher
 
 NETLINK_CONNECTOR = 11
 CN_IDX_PROC, CN_VAL_PROC = 1, 1
@@ -66,7 +72,7 @@ def parse_proc_event(data: bytes) -> tuple[int, int, tuple[int, ...]] | None:
     return what, ts, fields
 
 
-class ProcConnectorBackend:
+class ProcConnectorBackend(EventStream):
     """A ``Source`` of ``execve``/``procexit`` events from the proc connector."""
 
     name = "syscall"
@@ -74,7 +80,8 @@ class ProcConnectorBackend:
     EVENT_TYPES = frozenset({"execve", "procexit"})
 
     def __init__(self, *, table: ProcessTable | None = None, rcvbuf: int = RCVBUF,
-                 containers: Callable[[str], Any] | None = None, watcher: Any = None) -> None:
+                 containers: Callable[[CgroupMatch | str], ContainerInfo | None] | None = None,
+                 watcher: PodWatcher | None = None) -> None:
         self.containers = containers
         self.watcher = watcher  # optional PodWatcher, started and stopped with the backend
         self.table = table if table is not None else ProcessTable()
@@ -85,12 +92,7 @@ class ProcConnectorBackend:
         self._boot = _boot_epoch_ns()
         self._num = 0
 
-    @property
-    def field_classes(self) -> tuple[Any, ...]:
-        from engine.fields import field_classes
-        return tuple(fc for fc in field_classes() if "syscall" in fc.sources)
-
-    def start(self) -> None:
+    def open(self) -> None:
         if self.watcher is not None:
             self.watcher.start()
         self.subscribe()
@@ -124,7 +126,7 @@ class ProcConnectorBackend:
             self._sock = None
 
     def __enter__(self) -> Self:
-        self.start()
+        self.open()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -133,10 +135,16 @@ class ProcConnectorBackend:
     def stop(self) -> None:
         self._stopping = True
 
-    def stats(self) -> dict[str, int]:
-        out = self._stats.as_dict()
-        out["process_table"] = len(self.table)
-        return out
+    def update_event_types(self, event_types: frozenset[str]) -> bool:
+        return False  # nothing is filtered at the source
+
+    def describe(self) -> str:
+        return f"{self.name} proc connector backend"
+
+    def stats(self) -> SourceStats:
+        snap = self._stats.snapshot()
+        snap.process_table = len(self.table)
+        return snap
 
     def events(self, *, timeout: float | None = None) -> Iterator[SyscallEvent]:
         sock = self._sock
@@ -155,10 +163,11 @@ class ProcConnectorBackend:
                 data = sock.recv(1 << 16)
             except OSError as exc:
                 if exc.errno == errno.ENOBUFS:
-                    self._stats.drops += 1
+                    self._stats.drops["socket_overflow"] += 1
                     continue
                 raise
             self._stats.payloads += 1
+            self._stats.bytes += len(data)
             parsed = parse_proc_event(data)
             if parsed is None:
                 self._stats.bad_payloads += 1
@@ -200,10 +209,3 @@ class ProcConnectorBackend:
                                 args={"status": code, "ret": code >> 8, "sig": sig, "core": code >> 7 & 1},
                                 proc=proc, num=self._num)
         return None
-
-    def __iter__(self) -> Iterator[SyscallEvent]:
-        return self.events()
-
-    def run(self, callback: Callable[[Any], object]) -> None:
-        for event in self.events():
-            callback(event)
