@@ -1,7 +1,8 @@
 """Replay recorded events from a file: the test double for every live source, and ``engine run --events``.
 
 Owns: reading a file of Kubernetes audit events (one JSON ``Event``, an ``EventList``, a JSON array, or JSON
-lines of any of these) or of syscall events (JSON lines of ``SyscallEvent.to_json()``), event by event or in lazy
+lines of any of these) or of syscall events (JSON lines of ``SyscallEvent.to_json()``, or the ebpf backend's
+binary capture, told apart by its magic bytes), event by event or in lazy
 batches (``batches``, ``run_batches``), and reporting bad input as ``ReplayError`` naming the file and line.
 
 Must not: evaluate rules, format alerts, or sleep to honour recorded timing (events are replayed as fast as the
@@ -141,6 +142,19 @@ class ReplaySource(RecordedSource):
         self._stats.events += events
 
     def _syscall(self, data: bytes) -> Iterator[Any]:
+        from engine.sources.syscall.ebpf.capture import CaptureError, is_capture, replay_capture
+        if is_capture(data):  # the ebpf backend's binary capture: its records go through the live decoder
+            def frame() -> None:
+                self._stats.payloads += 1
+            try:
+                for captured in replay_capture(data, on_frame=frame):
+                    self._stats.events += 1
+                    yield captured
+            except CaptureError as exc:
+                self._stats.bad_payloads += 1
+                raise ReplayError(self.path, exc.frame, f"(frame {exc.frame}, byte {exc.offset}) {exc.reason}"
+                                  ) from None
+            return
         from engine.sources.syscall.record.stream import (
             StreamDecoder,  # only replay of syscall recordings needs it
         )

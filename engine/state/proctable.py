@@ -213,6 +213,15 @@ class ProcessTable:
         self.evictions = 0
         self.misses = 0
 
+    @property
+    def reader(self) -> Callable[[int], ProcessInfo | None]:
+        """How a process the table has not seen is read (``read_process`` by default)."""
+        return self._reader
+
+    @reader.setter
+    def reader(self, reader: Callable[[int], ProcessInfo | None]) -> None:
+        self._reader = reader
+
     def __len__(self) -> int:
         return len(self._procs)
 

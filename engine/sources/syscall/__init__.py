@@ -3,7 +3,8 @@
 Owns: ``build(config, ...)`` (what ``engine.service`` calls when ``sources.syscall.enabled``), the up-front
 privilege and namespace checks that turn "cannot work here" into ``SyscallSourceUnavailable`` (one line naming
 what is missing; exit code 4 at the CLI edge) before anything in the kernel is changed, and the optional
-recording of every delivered event (``sources.syscall.record``).
+recording of every delivered event (``sources.syscall.record``: JSON lines for the audit and proc backends, the
+binary capture of the probe's records for ebpf).
 
 Checks per backend (see docs/syscall-backends.md):
     ebpf   kernel BTF, the built probe object, CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN), libbpf.
@@ -201,9 +202,10 @@ def build(config: Mapping[str, Any], *, event_types: Iterable[str] | None = None
     if backend == "ebpf":
         from engine.sources.syscall.ebpf.backend import RING_BYTES, EbpfBackend
         ebpf = section.get("ebpf") or {}
-        source = EbpfBackend(event_types, table=table, containers=containers, watcher=watcher,
-                             ring_bytes=int(ebpf.get("ring_buffer_mb", RING_BYTES >> 20)) << 20)
-    elif backend == "audit":
+        return EbpfBackend(event_types, table=table, containers=containers, watcher=watcher,
+                           ring_bytes=int(ebpf.get("ring_buffer_mb", RING_BYTES >> 20)) << 20,
+                           record=section.get("record") or None)  # the probe's records: a binary capture
+    if backend == "audit":
         from engine.sources.syscall.linux_audit.backend import BACKLOG_LIMIT, RCVBUF, AuditBackend
         audit = section.get("audit") or {}
         source = AuditBackend(event_types, table=table, containers=containers, watcher=watcher,

@@ -2,8 +2,9 @@
 
 Owns: the backend's lifecycle (open the object built at setup, size the ring and the per-CPU scratch maps, load,
 write our own tgid and the syscall table, attach the four programs; on ``close()`` detach and free everything),
-the up-front check ``check_ebpf()`` (BTF, the object, capabilities — one line naming what is missing), the
-per-CPU kernel drop counters, and delivering decoded events in ring batches. Nothing is pinned: a killed engine's
+the up-front check ``missing()`` (BTF, the object, capabilities — one line naming what is missing), the
+per-CPU kernel drop counters, delivering decoded events in ring batches, and (``record``) writing the ring's
+records and the state learned beside them to a binary capture (``engine.sources.syscall.ebpf.capture``). Nothing is pinned: a killed engine's
 programs go with its file descriptors.
 
 Must not: evaluate rules, read ``/proc`` per event, or leave a program loaded once ``close()`` returned.
@@ -16,14 +17,18 @@ import struct
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
-from engine.sources.base import SourceStats
+from engine.sources.base import Deliver, SourceStats
+from engine.sources.syscall.ebpf.capture import CaptureWriter
 from engine.sources.syscall.ebpf.decode import Decoder
 from engine.sources.syscall.ebpf.libbpf import BpfError, BpfObject, Libbpf
 from engine.sources.syscall.ebpf.ring import RingReader
 from engine.sources.syscall.ebpf.specs import spec_table
 from engine.state.proctable import ProcessTable
+
+if TYPE_CHECKING:
+    from engine.fields.base import FieldClass
 
 BTF = Path("/sys/kernel/btf/vmlinux")
 OBJECT = Path(__file__).with_name("probe.bpf.o")
@@ -48,7 +53,9 @@ def missing() -> str | None:
         lacking = [name for cap, name in ((CAP_BPF, "CAP_BPF"), (CAP_PERFMON, "CAP_PERFMON"))
                    if not has_capability(cap)]
         if lacking:
-            return f"capability {' and '.join(lacking)} is missing"
+            which = (f"capabilities {' and '.join(lacking)} are" if len(lacking) > 1
+                     else f"capability {lacking[0]} is")
+            return f"{which} missing (or CAP_SYS_ADMIN)"
     try:
         Libbpf()
     except OSError as exc:
@@ -68,13 +75,18 @@ class EbpfBackend:
 
     def __init__(self, event_types: Iterable[str], *, table: ProcessTable | None = None,
                  containers: Callable[[str], Any] | None = None, watcher: Any = None,
-                 ring_bytes: int = RING_BYTES, scan: bool = True) -> None:
+                 ring_bytes: int = RING_BYTES, scan: bool = True, record: Path | str | None = None) -> None:
         self.specs = spec_table(event_types)
         self.table = table if table is not None else ProcessTable()
         self.watcher = watcher
         self.ring_bytes = ring_bytes
         self.scan = scan
-        self._decoder = Decoder(self.table, boot_ns=_boot_epoch_ns(), containers=containers)
+        boot_ns = _boot_epoch_ns()
+        self._capture = CaptureWriter(record, boot_ns=boot_ns) if record is not None else None
+        if self._capture is not None and containers is not None:
+            containers = self._capture.containers(containers)
+        self._decoder = Decoder(self.table, boot_ns=boot_ns, containers=containers)
+        self._table_reader = self.table.reader
         self._obj: BpfObject | None = None
         self._ring: RingReader | None = None
         self._stats = SourceStats()
@@ -82,28 +94,39 @@ class EbpfBackend:
         self._cpus = 1
 
     @property
-    def field_classes(self) -> tuple[Any, ...]:
+    def field_classes(self) -> tuple[FieldClass, ...]:
         from engine.fields import field_classes
         return tuple(fc for fc in field_classes() if "syscall" in fc.sources)
 
-    def start(self) -> None:
+    def open(self) -> None:
+        """Load and attach the probe (raises ``SyscallSourceUnavailable`` when the kernel refuses it)."""
         lib = Libbpf()
         self._cpus = lib.num_possible_cpus()
-        obj = BpfObject(lib, str(object_path()))
-        self._obj = obj
         try:
+            obj = self._obj = BpfObject(lib, str(object_path()))
             obj.resize("scratch", self._cpus)
             obj.resize("events", self.ring_bytes)
             obj.load()
             obj.update("settings", struct.pack("<I", 0), struct.pack("<I", os.getpid()))
             self._write_specs(self.specs)
+            capture = self._capture
+            if capture is not None:
+                capture.open()
+                self.table.reader = capture.reader(self._table_reader)
+                capture.snapshot = True
             if self.scan:
                 self.table.scan()
+            if capture is not None:
+                capture.snapshot = False
             self._ring = RingReader(obj.map_fd("events"), self.ring_bytes)
             for program in PROGRAMS:
                 obj.attach(program)
             if self.watcher is not None:
                 self.watcher.start()
+        except BpfError as exc:
+            self.close()
+            from engine.sources.syscall import SyscallSourceUnavailable
+            raise SyscallSourceUnavailable("ebpf", f"the probe did not load ({exc.strerror})") from exc
         except BaseException:
             self.close()
             raise
@@ -131,12 +154,18 @@ class EbpfBackend:
         raw = self._obj.lookup("drops", struct.pack("<I", 0), 8 * self._cpus)
         return sum(struct.unpack(f"<{self._cpus}Q", raw))
 
-    def stats(self) -> dict[str, int]:
-        out = self._stats.as_dict()
-        out["drops"] = self.kernel_drops() + self._stats.drops
-        out["process_table"] = len(self.table)
-        out["decode_errors"] = self._decoder.undecodable
-        return out
+    def stats(self) -> SourceStats:
+        snap = self._stats.snapshot()
+        snap.kernel_lost = self.kernel_drops()  # records the ring had no room for: lost in the kernel
+        snap.process_table = len(self.table)
+        snap.detail.update(decode_errors=self._decoder.undecodable)
+        return snap
+
+    def describe(self) -> str:
+        on = sum(1 for spec in self.specs.values() if spec[6] & 1)
+        recorded = f", recorded to {self._capture.path}" if self._capture is not None else ""
+        return f"{self.name} ebpf backend ({on} syscalls in the kernel filter, ring {self.ring_bytes >> 20} MiB" \
+               f"{recorded})"
 
     def stop(self) -> None:
         self._stopping = True
@@ -151,9 +180,12 @@ class EbpfBackend:
         if self._obj is not None:
             self._obj.close()
             self._obj = None
+        if self._capture is not None:
+            self._capture.close()
+            self.table.reader = self._table_reader
 
     def __enter__(self) -> Self:
-        self.start()
+        self.open()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -185,6 +217,8 @@ class EbpfBackend:
                     continue
                 if event is not None:
                     events.append(event)
+            if self._capture is not None:
+                self._capture.write_batch(data, spans)
             self._stats.payloads += len(spans)
             self._stats.events += len(events)
             if events:
@@ -201,9 +235,10 @@ class EbpfBackend:
         for event in self.events():
             callback(event)
 
-    def run_batches(self, callback: Callable[[Iterable[Any]], object]) -> None:
+    def run_batches(self, deliver: Deliver) -> None:
+        """Each ring batch, decoded, until ``stop``."""
         for batch in self.batches():
-            callback(batch)
+            deliver(batch)
 
 
 __all__ = ["BpfError", "EbpfBackend", "missing", "object_path"]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from engine.events.syscall import ContainerInfo, FdInfo, ProcessInfo, SyscallEvent
@@ -34,6 +34,7 @@ FORK = struct.Struct("<4I")
 EXIT = struct.Struct("<iI")
 TUPLE = struct.Struct("<HHHH16s16s")
 AT_FDCWD = -100
+EXE_UPPER_LAYER, EXE_LOWER_LAYER = 1, 2
 O_DIRECTORY = 0o200000
 _PROTO = {6: "tcp", 17: "udp", 1: "icmp", 58: "icmp", 255: "raw"}
 
@@ -120,7 +121,7 @@ class Decoder:
         return event
 
     def _exec(self, rec: bytes | memoryview, tgid: int, tid: int) -> None:
-        (ppid, vpid, vtid, sid, pgid, vpgid, uid, gid, euid, egid, loginuid, tty, _old, _pad, cap_eff, cap_prm,
+        (ppid, vpid, vtid, sid, pgid, vpgid, uid, gid, euid, egid, loginuid, tty, _old, flags, cap_eff, cap_prm,
          cap_inh, start, ino, pidns_start, comm) = EXEC.unpack_from(rec, HDR.size)
         info = ProcessInfo(pid=tgid, tid=tgid, ppid=ppid, vpid=vpid, vtid=vtid, sid=sid, pgid=pgid, vpgid=vpgid,
                            uid=uid, gid=gid, euid=euid, egid=egid,
@@ -128,7 +129,8 @@ class Decoder:
                            cap_effective=cap_eff, cap_permitted=cap_prm, cap_inheritable=cap_inh,
                            start_ts=self.boot_ns + start, exe_ino=ino,
                            pidns_init_start_ts=self.boot_ns + pidns_start if pidns_start else 0,
-                           name=comm.split(b"\0", 1)[0].decode(errors="surrogateescape"))
+                           name=comm.split(b"\0", 1)[0].decode(errors="surrogateescape"),
+                           exe_upper_layer=bool(flags & EXE_UPPER_LAYER), exe_lower_layer=bool(flags & EXE_LOWER_LAYER))
         for kind, _argi, data in self.items(rec, HDR.size + EXEC.size):
             if kind == I_EXE:
                 info.exepath, info.exe_from_memfd = normalize_exepath(components(data))
@@ -183,8 +185,10 @@ class Decoder:
 
     # -- argument decoders ----------------------------------------------------------------------------------
     @staticmethod
-    def _paths(event: SyscallEvent, items: list[tuple[int, int, bytes]]) -> dict[int, tuple[str, str]]:
-        """argument index -> (as given, resolved) for every captured path."""
+    def _paths(event: SyscallEvent, items: list[tuple[int, int, bytes]], args: tuple[int, ...],
+               at: Mapping[int, int | None]) -> dict[int, tuple[str, str | None]]:
+        """argument index -> (as given, resolved) for the path arguments ``at`` names (each with the index of
+        its directory-fd argument, or None); resolved is None when relative to a directory fd of unknown path."""
         raw: dict[int, str] = {}
         dirs: dict[int, str] = {}
         cwd = event.proc.cwd if event.proc is not None else ""
@@ -197,14 +201,34 @@ class Decoder:
                 cwd = components(data).rstrip("/") + "/"
                 if event.proc is not None:
                     event.proc.cwd = cwd
-        return {i: (r, _join(dirs.get(i - 1, cwd), r)) for i, r in raw.items()}
+        out: dict[int, tuple[str, str | None]] = {}
+        for index, dirfd_index in at.items():
+            given = raw.get(index, "")
+            if not given or given[0] == "/":
+                out[index] = (given, os.path.normpath(given) if given else "")
+            elif dirfd_index is not None and _s32(args[dirfd_index]) != AT_FDCWD:
+                base = dirs.get(dirfd_index)
+                out[index] = (given, _join(base, given) if base else None)
+            else:
+                out[index] = (given, _join(cwd, given) if cwd else None)
+        return out
+
+    @staticmethod
+    def _set_path(event: SyscallEvent, name: str, pair: tuple[str, str | None]) -> None:
+        """The argument as the caller wrote it; the resolved path beside it when it was relative."""
+        given, resolved = pair
+        event.args[name] = given
+        if given and given[0] != "/" and resolved:
+            if event.paths is None:
+                event.paths = {}
+            event.paths[name] = resolved
 
     def _open(self, event: SyscallEvent, args: tuple[int, ...], items: list[tuple[int, int, bytes]]) -> None:
         kind = event.type
         at = kind in ("openat", "openat2")
-        paths = self._paths(event, items)
-        raw, path = paths.get(1 if at else 0, ("", ""))
-        if kind in ("openat", "openat2"):
+        index = 1 if at else 0
+        raw, path = self._paths(event, items, args, {index: 0 if at else None})[index]
+        if at:
             event.args["dirfd"] = _s32(args[0])
         flags, mode = (args[2], args[3]) if kind == "openat" else (args[1], args[2]) if kind == "open" else (
             0o1101, args[1])
@@ -213,12 +237,14 @@ class Decoder:
             flags, mode, resolve = struct.unpack_from("<3Q", how.ljust(24, b"\0"))
             event.args["resolve"] = resolve
         fd = event.res if event.res is not None and event.res >= 0 else -1
-        event.args.update(fd=fd, name=raw, flags=flags, mode=mode)
+        event.args.update(fd=fd, flags=flags, mode=mode)
+        self._set_path(event, "name", (raw, path))
         if kind == "creat":
             del event.args["flags"]
+        name = path if path is not None else raw
         is_dir = bool(flags & O_DIRECTORY)
-        event.fd = FdInfo(num=fd, type="directory" if is_dir else "file", name=path, nameraw=raw,
-                          directory=path if is_dir else os.path.dirname(path), filename=os.path.basename(path),
+        event.fd = FdInfo(num=fd, type="directory" if is_dir else "file", name=name, nameraw=raw,
+                          directory=name if is_dir else os.path.dirname(name), filename=os.path.basename(name),
                           open_flags=flags)
 
     def _exec_call(self, event: SyscallEvent, args: tuple[int, ...], items: list[tuple[int, int, bytes]]) -> None:
@@ -232,9 +258,7 @@ class Decoder:
         event.args["flags"] = exe_flags(proc)  # the exit event's flags: how the new executable is stored
         if event.type == "execveat":
             event.args["dirfd"] = _s32(args[0])
-            paths = self._paths(event, items)
-            if 1 in paths:
-                event.args["pathname"] = paths[1][1]
+            self._set_path(event, "pathname", self._paths(event, items, args, {1: 0})[1])
 
     def _socket(self, event: SyscallEvent, args: tuple[int, ...], items: list[tuple[int, int, bytes]]) -> None:
         accepted = event.type in ("accept", "accept4")
@@ -273,36 +297,44 @@ class Decoder:
 
     def _two_paths(self, event: SyscallEvent, args: tuple[int, ...], items: list[tuple[int, int, bytes]]) -> None:
         kind = event.type
-        paths = self._paths(event, items)
         if kind in ("symlink", "symlinkat"):
-            event.args["target"] = paths.get(0, ("", ""))[0]
-            event.args["linkpath"] = paths.get(1 if kind == "symlink" else 2, ("", ""))[1]
+            link = 1 if kind == "symlink" else 2
+            paths = self._paths(event, items, args, {0: None, link: None if kind == "symlink" else 1})
+            event.args["target"] = paths[0][0]  # a symlink's target is a string, never resolved
             if kind == "symlinkat":
                 event.args["linkdirfd"] = _s32(args[1])
+            self._set_path(event, "linkpath", paths[link])
             return
         old, new = (0, 1) if kind in ("rename", "link") else (1, 3)
-        event.args.update(oldpath=paths.get(old, ("", ""))[1], newpath=paths.get(new, ("", ""))[1])
+        paths = self._paths(event, items, args, {old: None, new: None} if old == 0 else {1: 0, 3: 2})
         if old == 1:
             event.args.update({"olddirfd" if kind.startswith("rename") else "olddir": _s32(args[0]),
                                "newdirfd" if kind.startswith("rename") else "newdir": _s32(args[2])})
+        self._set_path(event, "oldpath", paths[old])
+        self._set_path(event, "newpath", paths[new])
+        if kind in ("renameat2", "linkat"):
+            event.args["flags"] = args[4]
 
     def _one_path(self, event: SyscallEvent, args: tuple[int, ...], items: list[tuple[int, int, bytes]]) -> None:
         kind = event.type
         at = kind.endswith("at") or kind == "faccessat2"
-        paths = self._paths(event, items)
-        _raw, path = paths.get(1 if at else 0, ("", ""))
+        index = 1 if at else 0
+        pair = self._paths(event, items, args, {index: 0 if at else None})[index]
         key = {"unlinkat": "name", "chmod": "filename", "fchmodat": "filename", "fchownat": "pathname",
-               "faccessat": "pathname", "access": "name"}.get(kind, "path")
-        event.args[key] = path
+               "faccessat": "pathname", "faccessat2": "pathname", "access": "name"}.get(kind, "path")
         if at:
             event.args["dirfd"] = _s32(args[0])
+        self._set_path(event, key, pair)
         if kind in ("chmod", "mkdir"):
             event.args["mode"] = args[1]
-        elif kind in ("fchmodat", "mkdirat"):
+        elif kind in ("fchmodat", "mkdirat", "faccessat", "faccessat2"):
             event.args["mode"] = args[2]
         elif kind == "unlinkat":
             event.args["flags"] = args[2]
-        if kind == "chdir" and event.res == 0 and event.proc is not None and path.startswith("/"):
+        elif kind == "access":
+            event.args["mode"] = args[1]
+        path = pair[1]
+        if kind == "chdir" and event.res == 0 and event.proc is not None and path:
             event.proc.cwd = path.rstrip("/") + "/"
 
     def _fd_call(self, event: SyscallEvent, args: tuple[int, ...], items: list[tuple[int, int, bytes]]) -> None:

@@ -22,8 +22,8 @@ _PRINT = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_
 class BpfError(OSError):
     """A libbpf step failed: ``step`` names it, ``errno`` is the kernel's reason, ``log`` libbpf's messages."""
 
-    def __init__(self, step: str, err: int, log: list[str] | None = None) -> None:
-        super().__init__(err, f"{step}: {os.strerror(err)}")
+    def __init__(self, step: str, err: int, log: list[str] | None = None, reason: str | None = None) -> None:
+        super().__init__(err, f"{step}: {reason or os.strerror(err)}")
         self.step = step
         self.log = list(log or ())
 
@@ -51,7 +51,7 @@ class Libbpf:
             "bpf_map__fd": (ci, [vp]), "bpf_program__attach": (vp, [vp]), "bpf_link__destroy": (ci, [vp]),
             "bpf_map_update_elem": (ci, [ci, vp, vp, ctypes.c_uint64]),
             "bpf_map_lookup_elem": (ci, [ci, vp, vp]), "libbpf_num_possible_cpus": (ci, []),
-            "libbpf_set_print": (vp, [_PRINT]),
+            "libbpf_set_print": (vp, [_PRINT]), "libbpf_strerror": (ci, [ci, cp, ctypes.c_size_t]),
         }
         for name, (restype, argtypes) in sig.items():
             fn = getattr(lib, name)
@@ -75,7 +75,10 @@ class Libbpf:
         return max(1, int(self.lib.libbpf_num_possible_cpus()))
 
     def fail(self, step: str, err: int | None = None) -> BpfError:
-        return BpfError(step, abs(err) if err else (ctypes.get_errno() or 1), self.log[-40:])
+        code = abs(err) if err else (ctypes.get_errno() or 1)
+        buf = ctypes.create_string_buffer(256)
+        reason = buf.value.decode(errors="replace") if self.lib.libbpf_strerror(code, buf, len(buf)) == 0 else None
+        return BpfError(step, code, self.log[-40:], reason)
 
 
 class BpfObject:

@@ -63,6 +63,10 @@
 #define F_ON 1
 #define F_SOCK_RES 2 /* the return value is a socket fd: capture its tuple */
 #define F_EXEC 4     /* a successful call replaced the address space: its user pointers are gone */
+/* exec flags */
+#define EXE_UPPER_LAYER 1 /* the executable is on an overlay's upper (writable) layer */
+#define EXE_LOWER_LAYER 2 /* on an overlay, from a lower (image) layer */
+#define OVERLAYFS_SUPER_MAGIC 0x794c7630
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -86,7 +90,7 @@ struct hdr {
 struct exec_info {
 	u32 ppid, vpid, vtid, sid, pgid, vpgid;
 	u32 uid, gid, euid, egid, loginuid, tty;
-	u32 old_pid, pad;
+	u32 old_pid, flags; /* flags: EXE_UPPER_LAYER, EXE_LOWER_LAYER */
 	u64 cap_eff, cap_prm, cap_inh;
 	u64 start_ts, exe_ino, pidns_init_start;
 	char comm[16];
@@ -472,6 +476,17 @@ static __always_inline u32 put_cgroup(struct scratch *b, u32 off, struct task_st
 	return forget(b, off);
 }
 
+/* Which overlay layer the executable comes from: the overlay inode has an upper dentry once the file exists on
+ * the upper layer (written there, or copied up); otherwise it is served from a lower layer. */
+static __always_inline u32 overlay_layer(struct file *exe)
+{
+	struct inode *inode = BPF_CORE_READ(exe, f_path.dentry, d_inode);
+	if (!inode || BPF_CORE_READ(inode, i_sb, s_magic) != OVERLAYFS_SUPER_MAGIC)
+		return 0;
+	struct ovl_inode *oi = (void *)inode - bpf_core_field_offset(struct ovl_inode, vfs_inode);
+	return BPF_CORE_READ(oi, __upperdentry) ? EXE_UPPER_LAYER : EXE_LOWER_LAYER;
+}
+
 static __always_inline u32 tty_nr(struct task_struct *t)
 {
 	struct tty_struct *tty = BPF_CORE_READ(t, signal, tty);
@@ -517,6 +532,7 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	e->start_ts = BPF_CORE_READ(p, start_boottime);
 	struct file *exe = BPF_CORE_READ(bprm, file);
 	e->exe_ino = BPF_CORE_READ(exe, f_inode, i_ino);
+	e->flags = overlay_layer(exe);
 	unsigned int level = BPF_CORE_READ(pid, level);
 	struct upid up = {};
 	bpf_probe_read_kernel(&up, sizeof(up), (void *)pid + bpf_core_field_offset(struct pid, numbers) +
