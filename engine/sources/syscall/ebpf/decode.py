@@ -70,8 +70,9 @@ class Decoder:
     """Stateful: ``decode(record)`` returns the event a record makes (or None: fork, unknown syscalls)."""
 
     def __init__(self, table: ProcessTable, *, boot_ns: int,
-                 containers: Callable[[str], ContainerInfo | None] | None = None) -> None:
+                 containers: Callable[[str], ContainerInfo | None] | None = None, live: bool = True) -> None:
         self.table = table
+        self.live = live  # False when decoding a capture: the processes are not there to be asked
         self.boot_ns = boot_ns
         self.containers = containers
         self.num = 0
@@ -149,7 +150,8 @@ class Decoder:
                 if found is not None:
                     info.container_id = found.id
         info.cmdline = " ".join([info.name, *info.args])
-        fill_exe_facts(info)
+        if self.live:
+            fill_exe_facts(info)
         self.table.put(info)
         self.table.link(info)
 
@@ -179,7 +181,7 @@ class Decoder:
             for index, arg in enumerate(_NUMERIC[etype]):
                 if arg:
                     event.args[arg] = _s32(args[index]) if arg.endswith("fd") or arg == "pid" else args[index]
-            if etype in DUP_EVENTS:
+            if etype in DUP_EVENTS and self.live:
                 dup_fd(event)
         return event
 
