@@ -57,9 +57,11 @@ $(BIN)/promtool: | $(VENV)/.installed
 
 # Debian tools the OCI tests drive for real (a registry, image build and inspection); installed when missing.
 OCI_DEBS := docker-registry skopeo buildah umoci debootstrap apache2-utils
+# verify builds its process agent with a C compiler and puts test addresses on a namespace's loopback with ip.
+VERIFY_DEBS := gcc iproute2
 
 test-debs:
-	@missing=$$(for p in $(OCI_DEBS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	@missing=$$(for p in $(OCI_DEBS) $(VERIFY_DEBS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages: $$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \

@@ -98,9 +98,9 @@ _ARGS: Mapping[str, str] = {
     "creat": "fd:fd name:path mode:mode/mode dev:uint ino:uint",
     "open_by_handle_at": "fd:fd mountfd:fd flags:flags/file_flags path:path dev:uint ino:uint",
     "execve": "res:errno exe:str args:list tid:pid pid:pid ptid:pid cwd:path comm:str env:list tty:int "
-              "vpgid:pid loginuid:uid flags:uint cap_inheritable:uint cap_permitted:uint cap_effective:uint "
+              "vpgid:pid loginuid:uid flags:flags/exe cap_inheritable:uint cap_permitted:uint cap_effective:uint "
               "uid:uid gid:uid trusted_exepath:path pgid:pid",
-    "execveat": "res:errno dirfd:fd pathname:path flags:flags/at exe:str args:list tid:pid pid:pid ptid:pid "
+    "execveat": "res:errno dirfd:fd pathname:path flags:flags/exe exe:str args:list tid:pid pid:pid ptid:pid "
                 "cwd:path comm:str env:list tty:int loginuid:uid uid:uid gid:uid trusted_exepath:path",
     "clone": "res:pid exe:str args:list tid:pid pid:pid ptid:pid cwd:path comm:str flags:flags/clone uid:uid "
              "gid:uid vtid:pid vpid:pid",

@@ -50,6 +50,7 @@ AT_FLAGS: FlagTable = (("AT_SYMLINK_NOFOLLOW", 0x100), ("AT_REMOVEDIR", 0x200), 
 RENAME_FLAGS: FlagTable = (("RENAME_NOREPLACE", 1), ("RENAME_EXCHANGE", 2), ("RENAME_WHITEOUT", 4))
 MEMFD_FLAGS: FlagTable = (("MFD_CLOEXEC", 1), ("MFD_ALLOW_SEALING", 2), ("MFD_HUGETLB", 4),
                           ("MFD_NOEXEC_SEAL", 8), ("MFD_EXEC", 0x10))
+EXE_FLAGS: FlagTable = (("EXE_WRITABLE", 1), ("EXE_UPPER_LAYER", 2), ("EXE_FROM_MEMFD", 4), ("EXE_LOWER_LAYER", 8))
 MODULE_FLAGS: FlagTable = (("MODULE_INIT_IGNORE_MODVERSIONS", 1), ("MODULE_INIT_IGNORE_VERMAGIC", 2),
                            ("MODULE_INIT_COMPRESSED_FILE", 4))
 MOUNT_FLAGS: FlagTable = (
@@ -118,7 +119,7 @@ CAPABILITIES: tuple[str, ...] = (
 # Named tables the event table refers to.
 FLAG_TABLES: Mapping[str, FlagTable] = {
     "file_flags": OPEN_FLAGS, "mode": MODE_FLAGS, "prot": PROT_FLAGS, "mmap": MMAP_FLAGS, "clone": CLONE_FLAGS,
-    "socket_type_flags": SOCKET_TYPE_FLAGS, "at": AT_FLAGS, "rename": RENAME_FLAGS, "memfd": MEMFD_FLAGS,
+    "socket_type_flags": SOCKET_TYPE_FLAGS, "at": AT_FLAGS, "rename": RENAME_FLAGS, "memfd": MEMFD_FLAGS, "exe": EXE_FLAGS,
     "module": MODULE_FLAGS, "mount": MOUNT_FLAGS, "umount": UMOUNT_FLAGS, "access": ACCESS_FLAGS,
     "uffd": UFFD_FLAGS,
 }

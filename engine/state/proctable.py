@@ -113,6 +113,35 @@ def _overlay_layer(pid: int, exepath: str, *, proc: str = "/proc") -> str | None
     return "upper" if stat.S_ISREG(on_upper.st_mode) and on_upper.st_ino == running.st_ino else "lower"
 
 
+EXE_WRITABLE, EXE_UPPER_LAYER, EXE_FROM_MEMFD, EXE_LOWER_LAYER = 1, 2, 4, 8  # execve's ``flags`` (libs' PPM_EXE_*)
+_CAP_DAC_OVERRIDE = 1
+
+
+def exe_writable(pid: int, *, uid: int | None, gid: int | None, cap_effective: int, proc: str = "/proc") -> bool:
+    """Whether the process's user may write its executable (Falco's ``proc.is_exe_writable``): the file's mode
+    for the owner, group or others, or any file on a writable filesystem with ``CAP_DAC_OVERRIDE``."""
+    try:
+        st = os.stat(f"{proc}/{pid}/exe")
+        readonly = bool(os.statvfs(f"{proc}/{pid}/exe").f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+    if readonly:
+        return False
+    if cap_effective >> _CAP_DAC_OVERRIDE & 1:
+        return True
+    if st.st_uid == uid:
+        return bool(st.st_mode & stat.S_IWUSR)
+    if st.st_gid == gid:
+        return bool(st.st_mode & stat.S_IWGRP)
+    return bool(st.st_mode & stat.S_IWOTH)
+
+
+def exe_flags(info: ProcessInfo) -> int:
+    """The ``flags`` argument of an execve exit event for the process it started."""
+    return ((EXE_WRITABLE if info.exe_writable else 0) | (EXE_UPPER_LAYER if info.exe_upper_layer else 0) |
+            (EXE_FROM_MEMFD if info.exe_from_memfd else 0) | (EXE_LOWER_LAYER if info.exe_lower_layer else 0))
+
+
 def normalize_exepath(path: str) -> tuple[str, bool]:
     """The exe path as Falco shows it and whether it is a memfd (``/memfd:x (deleted)`` -> ``memfd:x``)."""
     path = path.removesuffix(" (deleted)")
@@ -161,10 +190,18 @@ def read_process(pid: int, *, proc: str = "/proc") -> ProcessInfo | None:
         cap_permitted=int(status.get("CapPrm", "0"), 16), cap_inheritable=int(status.get("CapInh", "0"), 16),
         exe_from_memfd=memfd, container_id=cgroup.id,
     )
-    if not memfd and cgroup.id != containers.HOST:
-        layer = _overlay_layer(pid, exepath, proc=proc)
-        info.exe_upper_layer, info.exe_lower_layer = layer == "upper", layer == "lower"
+    fill_exe_facts(info, proc=proc)
     return info
+
+
+def fill_exe_facts(info: ProcessInfo, *, proc: str = "/proc") -> None:
+    """What the kernel does not say about a live process's executable: writable by its user, and for a
+    container process which overlay layer it comes from (``proc``: where the host's procfs is seen)."""
+    info.exe_writable = exe_writable(info.pid, uid=info.euid, gid=info.egid, cap_effective=info.cap_effective,
+                                     proc=proc)
+    if not info.exe_from_memfd and info.container_id not in ("", containers.HOST):
+        layer = _overlay_layer(info.pid, info.exepath, proc=proc)
+        info.exe_upper_layer, info.exe_lower_layer = layer == "upper", layer == "lower"
 
 
 def _loginuid(raw: bytes | None) -> int | None:

@@ -4,7 +4,9 @@
    with FALCOPY_VERIFY_TOKEN, and then doing what the runner asks, one request at a time: issue a raw system
    call with integer and buffer arguments (buffers are sent back after the call, so output structures work),
    spawn a child (credentials, capabilities and an optional exec from a file descriptor applied between fork and
-   exec), reap a child, or quit. It is a separate small program because the kernel takes a process's name from
+   exec), reap a child, enter a sandbox (new mount/pid/uts/ipc/network namespaces, an overlayfs root over the
+   host's root with a fresh /dev, pivoted into; children it spawns afterwards are in the new pid namespace), or
+   quit. It is a separate small program because the kernel takes a process's name from
    the executable's file name and its argv as given to execve: a copy of this file named as the test says, run
    with the test's argv, is that process, and it must ignore its own arguments.
 
@@ -18,7 +20,13 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
+#include <sched.h>
+#include <stdio.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -29,6 +37,12 @@
 #define MAX_MSG (64u << 20)
 #define F_CAPS 1u
 #define F_EXECFD 2u
+#define SB_ROOT 1u   /* overlay root, fresh /dev and /dev/shm, pivot_root (needs SB_MOUNT) */
+#define SB_MOUNT 2u
+#define SB_PID 4u
+#define SB_UTS 8u
+#define SB_IPC 16u
+#define SB_NET 32u
 
 static int ctl = -1;
 
@@ -209,6 +223,93 @@ static void do_reap(struct cur *c) {
     reply(out, sizeof out);
 }
 
+static int lo_up(void) {
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    strcpy(ifr.ifr_name, "lo");
+    int err = s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) ? errno : 0;
+    ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+    if (!err && ioctl(s, SIOCSIFFLAGS, &ifr)) err = errno;
+    if (s >= 0) close(s);
+    return err;
+}
+
+/* Inside merged (the new root, not yet pivoted into): a tmpfs /dev with the usual nodes bound from the host's
+   /dev, a private tmpfs /dev/shm, the /dev/fd links. Returns 0 or an errno. */
+static int fresh_dev(const char *merged) {
+    char at[4096], src[64];
+    static const char *nodes[] = {"null", "zero", "full", "random", "urandom", "tty", NULL};
+    snprintf(at, sizeof at, "%s/dev", merged);
+    if (mount("tmpfs", at, "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k")) return errno;
+    for (int i = 0; nodes[i]; i++) {
+        snprintf(at, sizeof at, "%s/dev/%s", merged, nodes[i]);
+        snprintf(src, sizeof src, "/dev/%s", nodes[i]);
+        int fd = open(at, O_CREAT | O_WRONLY | O_CLOEXEC, 0666);
+        if (fd < 0) return errno;
+        close(fd);
+        if (mount(src, at, NULL, MS_BIND, NULL)) return errno;
+    }
+    snprintf(at, sizeof at, "%s/dev/shm", merged);
+    if (mkdir(at, 01777) || mount("shm", at, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=65536k")) return errno;
+    static const char *links[][2] = {{"fd", "/proc/self/fd"}, {"stdin", "/proc/self/fd/0"},
+                                     {"stdout", "/proc/self/fd/1"}, {"stderr", "/proc/self/fd/2"}, {NULL, NULL}};
+    for (int i = 0; links[i][0]; i++) {
+        snprintf(at, sizeof at, "%s/dev/%s", merged, links[i][0]);
+        if (symlink(links[i][1], at)) return errno;
+    }
+    return 0;
+}
+
+/* mkdir -p */
+static int make_path(char *path) {
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        int bad = mkdir(path, 0755) && errno != EEXIST;
+        *p = '/';
+        if (bad) return errno;
+    }
+    return mkdir(path, 0755) && errno != EEXIST ? errno : 0;
+}
+
+/* Request 'C': flags, then lower (the layers over the host's root, ':'-separated, may be empty), upper, work,
+   merged, hostname and a host directory to bind at the same path inside (the runner's control socket lives
+   there; a socket seen through overlayfs cannot be connected to). Answers {0, 0} or {-1, errno}. */
+static void do_sandbox(struct cur *c) {
+    uint32_t flags = (uint32_t)take_u(c, 4);
+    char *lower = take_str(c), *upper = take_str(c), *work = take_str(c), *merged = take_str(c);
+    char *host = take_str(c), *bind = take_str(c);
+    int64_t out[2] = {-1, EINVAL};
+    int err = c->bad ? EINVAL : 0;
+    int ns = (flags & SB_MOUNT ? CLONE_NEWNS : 0) | (flags & SB_PID ? CLONE_NEWPID : 0) |
+             (flags & SB_UTS ? CLONE_NEWUTS : 0) | (flags & SB_IPC ? CLONE_NEWIPC : 0) |
+             (flags & SB_NET ? CLONE_NEWNET : 0);
+    if (!err && unshare(ns)) err = errno;
+    if (!err && (flags & SB_MOUNT) && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)) err = errno;
+    if (!err && (flags & SB_ROOT)) {
+        char opts[8192];
+        snprintf(opts, sizeof opts, "lowerdir=%s%s/,upperdir=%s,workdir=%s", lower, *lower ? ":" : "", upper,
+                 work);
+        if (mount("overlay", merged, "overlay", 0, opts)) err = errno;
+        if (!err) err = fresh_dev(merged);
+        if (!err && bind && *bind) {
+            char at[4096];
+            snprintf(at, sizeof at, "%s%s", merged, bind);
+            err = make_path(at);
+            if (!err && mount(bind, at, NULL, MS_BIND, NULL)) err = errno;
+        }
+        if (!err && (chdir(merged) || syscall(SYS_pivot_root, ".", ".") || umount2(".", MNT_DETACH) ||
+                     chdir("/"))) err = errno;
+    }
+    if (!err && (flags & SB_UTS) && host && *host && sethostname(host, strlen(host))) err = errno;
+    if (!err && (flags & SB_NET)) err = lo_up();
+    if (!err) out[0] = out[1] = 0;
+    else out[1] = err;
+    free(lower); free(upper); free(work); free(merged); free(host); free(bind);
+    reply(out, sizeof out);
+}
+
 int main(void) {
     const char *path = getenv("FALCOPY_VERIFY_SOCK"), *token = getenv("FALCOPY_VERIFY_TOKEN");
     const char *comm = getenv("FALCOPY_VERIFY_COMM");
@@ -232,6 +333,7 @@ int main(void) {
         case 'S': do_syscall(&c); break;
         case 'X': do_spawn(&c); break;
         case 'R': do_reap(&c); break;
+        case 'C': do_sandbox(&c); break;
         case 'Q': free(msg); return 0;
         default: reply("?", 1); break;
         }

@@ -20,6 +20,8 @@ import socket
 import struct
 import subprocess
 import tempfile
+import threading
+import time
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -28,6 +30,7 @@ from falcoctl_py.errors import PrivilegeError
 
 SOURCE = "agent.c"
 F_CAPS, F_EXECFD = 1, 2
+SB_ROOT, SB_MOUNT, SB_PID, SB_UTS, SB_IPC, SB_NET = 1, 2, 4, 8, 16, 32
 _CACHE_ENV = "FALCOPY_CACHE_DIR"
 
 
@@ -96,14 +99,17 @@ class Agent:
         self.pid = pid
         self.token = token
         self.children: list[int] = []  # pids in the agent's own namespace, spawned through it
+        self.spawned_as: int | None = None  # this agent's pid in its parent agent's namespace
+        self._lock = threading.Lock()  # one request at a time (tests running side by side share the root)
 
     def _request(self, payload: bytes) -> bytes:
-        try:
-            self.sock.sendall(struct.pack("<I", len(payload)) + payload)
-            size = struct.unpack("<I", self._recv(4))[0]
-            return self._recv(size)
-        except OSError as exc:
-            raise AgentError(f"agent {self.pid} went away ({exc})") from None
+        with self._lock:
+            try:
+                self.sock.sendall(struct.pack("<I", len(payload)) + payload)
+                size = struct.unpack("<I", self._recv(4))[0]
+                return self._recv(size)
+            except OSError as exc:
+                raise AgentError(f"agent {self.pid} went away ({exc})") from None
 
     def _recv(self, n: int) -> bytes:
         chunks = bytearray()
@@ -149,6 +155,18 @@ class Agent:
         self.children.append(int(pid))
         return int(pid)
 
+    def sandbox(self, flags: int, *, lower: str = "", upper: str = "", work: str = "", merged: str = "",
+                hostname: str = "", bind: str = "") -> None:
+        """Move the agent into new namespaces (``SB_*`` flags) and, with ``SB_ROOT``, pivot it into an overlay
+        of ``lower`` (``:``-separated layers, may be empty) over the host's root, with ``upper`` and ``work`` on
+        the writable side, mounted at ``merged``, with the host directory ``bind`` at the same path inside.
+        ``OSError`` naming the errno when the kernel refused."""
+        body = b"C" + struct.pack("<I", flags) + b"".join(_pack_str(v.encode()) for v in
+                                                          (lower, upper, work, merged, hostname, bind))
+        ret, err = struct.unpack("<qq", self._request(body))
+        if ret < 0:
+            raise OSError(int(err), f"entering the sandbox: {os.strerror(int(err))}")
+
     def reap(self, pid: int) -> int:
         """Wait for a child of the agent; its wait status (negative errno when there is none)."""
         got, status = struct.unpack("<qq", self._request(b"R" + struct.pack("<i", pid)))
@@ -175,29 +193,36 @@ class ControlServer:
         self.path.chmod(0o777)
         self._sock.listen(64)
         self._waiting: dict[str, Agent] = {}
+        self._lock = threading.Lock()  # one thread accepts at a time; agents for others wait in _waiting
 
     def env(self, token: str) -> dict[str, str]:
         return {"FALCOPY_VERIFY_SOCK": str(self.path), "FALCOPY_VERIFY_TOKEN": token}
 
     def accept(self, token: str, *, timeout: float = 10.0) -> Agent:
-        """The agent that introduces itself with ``token`` (others that arrive first are kept for later)."""
-        if token in self._waiting:
-            return self._waiting.pop(token)
-        self._sock.settimeout(timeout)
+        """The agent that introduces itself with ``token`` (others that arrive first are kept for their
+        callers, which may be other threads)."""
+        deadline = time.monotonic() + timeout
         while True:
-            try:
-                conn, _ = self._sock.accept()
-            except TimeoutError:
-                raise AgentError(f"no agent connected with token {token} within {timeout:.0f}s") from None
-            conn.settimeout(timeout)
-            pid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[0]
-            size = struct.unpack("<I", _recv_exact(conn, 4))[0]
-            got = _recv_exact(conn, size).decode(errors="replace")
-            conn.settimeout(None)
-            agent = Agent(conn, pid, got)
-            if got == token:
-                return agent
-            self._waiting[got] = agent
+            with self._lock:
+                if token in self._waiting:
+                    return self._waiting.pop(token)
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AgentError(f"no agent connected with token {token} within {timeout:.0f}s")
+                self._sock.settimeout(min(left, 0.2))
+                try:
+                    conn, _ = self._sock.accept()
+                except TimeoutError:
+                    continue
+                conn.settimeout(timeout)
+                pid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[0]
+                size = struct.unpack("<I", _recv_exact(conn, 4))[0]
+                got = _recv_exact(conn, size).decode(errors="replace")
+                conn.settimeout(None)
+                agent = Agent(conn, pid, got)
+                if got == token:
+                    return agent
+                self._waiting[got] = agent
 
     def close(self) -> None:
         self._sock.close()

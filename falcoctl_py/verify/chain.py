@@ -18,6 +18,8 @@ import secrets
 import shlex
 import shutil
 import subprocess
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from falcoctl_py.verify.agent import Agent, AgentError, ControlServer
@@ -57,13 +59,45 @@ def parse_caps(text: str) -> tuple[int, int]:
     return sets["p"], sets["i"]
 
 
-class Workspace:
-    """What one run created on the host, removed in reverse order by ``close``."""
+class Accounts:
+    """Users created for a run (shared by every test of it), removed by ``close``."""
 
-    def __init__(self, base: Path) -> None:
+    def __init__(self) -> None:
+        self.users: list[str] = []
+        self._lock = threading.Lock()
+
+    def user(self, name: str) -> tuple[int, int]:
+        with self._lock:
+            try:
+                entry = pwd.getpwnam(name)
+            except KeyError:
+                done = subprocess.run(["useradd", "--system", "--no-create-home", "--user-group", "--shell",
+                                       "/usr/sbin/nologin", name], capture_output=True, text=True, check=False)
+                if done.returncode != 0:
+                    raise OSError(f"useradd {name}: {done.stderr.strip()}") from None
+                self.users.append(name)
+                entry = pwd.getpwnam(name)
+            return entry.pw_uid, entry.pw_gid
+
+    def close(self) -> list[str]:
+        left = []
+        with self._lock:
+            for name in reversed(self.users):
+                done = subprocess.run(["userdel", name], capture_output=True, text=True, check=False)
+                if done.returncode != 0:
+                    left.append(f"user {name}: {done.stderr.strip()}")
+            self.users.clear()
+        return left
+
+
+class Workspace:
+    """What one test created on the host, removed in reverse order by ``release_paths``; users go to the run's
+    ``Accounts``."""
+
+    def __init__(self, base: Path, accounts: Accounts | None = None) -> None:
         self.base = base
         self.paths: list[Path] = []  # files and directories we created, in creation order
-        self.users: list[str] = []
+        self.accounts = accounts or Accounts()
 
     def make_dirs(self, directory: Path) -> None:
         missing = []
@@ -78,16 +112,7 @@ class Workspace:
         self.paths.append(path)
 
     def user(self, name: str) -> tuple[int, int]:
-        try:
-            entry = pwd.getpwnam(name)
-        except KeyError:
-            done = subprocess.run(["useradd", "--system", "--no-create-home", "--user-group", "--shell",
-                                   "/usr/sbin/nologin", name], capture_output=True, text=True, check=False)
-            if done.returncode != 0:
-                raise OSError(f"useradd {name}: {done.stderr.strip()}") from None
-            self.users.append(name)
-            entry = pwd.getpwnam(name)
-        return entry.pw_uid, entry.pw_gid
+        return self.accounts.user(name)
 
     def release_paths(self, since: int = 0) -> list[str]:
         """Remove what was created after index ``since`` (newest first); what could not be removed."""
@@ -104,13 +129,7 @@ class Workspace:
         return left
 
     def close(self) -> list[str]:
-        left = self.release_paths()
-        for name in reversed(self.users):
-            done = subprocess.run(["userdel", name], capture_output=True, text=True, check=False)
-            if done.returncode != 0:
-                left.append(f"user {name}: {done.stderr.strip()}")
-        self.users.clear()
-        return left
+        return self.release_paths() + self.accounts.close()
 
 
 def _argv(proc: Process, exe_path: str) -> list[str]:
@@ -118,33 +137,52 @@ def _argv(proc: Process, exe_path: str) -> list[str]:
     return [argv0, *shlex.split(proc.args)]
 
 
-def start_chain(procs: tuple[Process, ...], *, root: Agent, server: ControlServer, agent_bin: Path,
-                ws: Workspace, test_id: str, base_env: dict[str, str]) -> list[Agent]:
-    """Spawn the chain below ``root``; the agents from first to leaf."""
-    agents: list[Agent] = []
-    parent = root
-    for index, proc in enumerate(procs):
-        leaf = index == len(procs) - 1
+Place = Callable[[str, bool], Path]  # (path the process sees, on a container's upper layer) -> where to write it
+
+
+def host_place(ws: Workspace) -> Place:
+    """Executables written where they are run, on the host, recorded for removal."""
+    def place(inside: str, _upper: bool) -> Path:
+        path = Path(inside)
+        ws.make_dirs(path.parent)
+        if path.exists() or path.is_symlink():
+            raise OSError(f"exePath {path} exists already; refusing to overwrite it")
+        ws.created(path)
+        return path
+    return place
+
+
+def place_chain(procs: tuple[Process, ...], *, ws: Workspace, agent_bin: Path, place: Place) -> list[str]:
+    """Write a copy of the agent for every chain process; the executable paths as the processes see them. In a
+    container a process that runs as another user gets a copy on the upper layer (a binary added to the
+    container), the others one on the image layer, as a runtime copies or links them."""
+    exes = []
+    for proc in procs:
         name = proc.name or (os.path.basename(proc.exe_path) if proc.exe_path else f"eg{secrets.token_hex(4)}")
-        if proc.exe_path:
-            exe_path = Path(proc.exe_path)
-        else:
-            exe_path = ws.base / f"p{secrets.token_hex(4)}" / name
-        ws.make_dirs(exe_path.parent)
-        if exe_path.exists():
-            raise OSError(f"exePath {exe_path} exists already; refusing to overwrite it")
-        shutil.copy2(agent_bin, exe_path)
-        ws.created(exe_path)
+        inside = proc.exe_path or str(ws.base / f"p{secrets.token_hex(4)}" / name)
+        target = place(inside, bool(proc.user))
+        shutil.copy2(agent_bin, target)
+        exes.append(inside)
+    return exes
+
+
+def start_chain(procs: tuple[Process, ...], exes: list[str], *, parent: Agent, server: ControlServer,
+                ws: Workspace, test_id: str, base_env: dict[str, str]) -> list[Agent]:
+    """Spawn the chain below ``parent`` from the placed executables; the agents from first to leaf."""
+    agents: list[Agent] = []
+    for index, (proc, exe_path) in enumerate(zip(procs, exes, strict=True)):
+        leaf = index == len(procs) - 1
         uid = gid = -1
         if proc.user:
             uid, gid = ws.user(proc.user)
         caps = parse_caps(proc.capabilities) if (leaf and proc.capabilities) else None
         token = secrets.token_hex(8)
         env = {**base_env, **proc.env, **server.env(token), TEST_ID_ENV: test_id}
-        if proc.name and os.path.basename(str(exe_path)) != proc.name:
+        if proc.name and os.path.basename(exe_path) != proc.name:
             env["FALCOPY_VERIFY_COMM"] = proc.name[:15]
-        parent.spawn(str(exe_path), _argv(proc, str(exe_path)), env, uid=uid, gid=gid, caps=caps)
+        pid = parent.spawn(exe_path, _argv(proc, exe_path), env, uid=uid, gid=gid, caps=caps)
         parent = server.accept(token)
+        parent.spawned_as = pid
         agents.append(parent)
     return agents
 
@@ -160,8 +198,8 @@ def stop_chain(root: Agent, agents: list[Agent]) -> None:
             except (OSError, AgentError):
                 pass
         agent.quit()
-        for child in list(parent.children):
+        if agent.spawned_as is not None:  # only this child: the parent may be shared with other tests
             try:
-                parent.reap(child)
+                parent.reap(agent.spawned_as)
             except (OSError, AgentError):
                 pass

@@ -52,8 +52,9 @@ class Leaf:
     """The leaf process of one test: its agent and the values resources and steps exposed."""
 
     def __init__(self, agent: Agent, ws: Workspace, *, server: ControlServer, agent_bin: Path, test_id: str,
-                 env: dict[str, str]) -> None:
+                 env: dict[str, str], root: str | None = None) -> None:
         self.agent, self.ws, self.server, self.agent_bin = agent, ws, server, agent_bin
+        self.root = root  # how the runner reaches a container's "/" (its layers go away as a whole)
         self.test_id, self.env = test_id, env
         self.values: dict[str, dict[str, Any]] = {}
         self.notes: list[str] = []
@@ -61,12 +62,22 @@ class Leaf:
 
     def host_path(self, path: str) -> Path:
         """A path as the leaf sees it, from the runner's side (its root and working directory)."""
-        root = f"/proc/{self.agent.pid}/root"
+        root = self.root or f"/proc/{self.agent.pid}/root"
         if not path.startswith("/"):
             path = os.path.join(os.readlink(f"/proc/{self.agent.pid}/cwd"), path)
-        if os.readlink(root) == "/":  # the host's root: a path that stays valid after the leaf is gone
+        if self.root is None and os.readlink(root) == "/":  # the host's root: a path that stays valid after the leaf is gone
             return Path(os.path.normpath(path))
         return Path(root + os.path.normpath(path))
+
+    def _created(self, host: Path) -> None:
+        if self.root is None:  # in a container, everything written lands on its upper layer or tmpfs
+            self.ws.created(host)
+
+    def _make_dirs(self, directory: Path) -> None:
+        if self.root is None:
+            self.ws.make_dirs(directory)
+        else:
+            directory.mkdir(parents=True, exist_ok=True)
 
     def call(self, name: str, *args: int | bytes | None) -> int:
         result = self.agent.syscall(X86_64[name], *args)
@@ -82,19 +93,18 @@ class Leaf:
         elif r.type == "process":
             self.values[r.name] = {"pid": self._process(p)}
         else:
-            raise StepError("clientServer resources need a network namespace of their own, which this runner "
-                            "does not create yet")
+            self.values[r.name] = self._client_server(str(p["l4Proto"]), str(p.get("address") or ""))
 
     def _fd(self, subtype: str, p: dict[str, Any]) -> dict[str, Any]:
         if subtype in ("file", "directory"):
             path = str(p["filePath" if subtype == "file" else "dirPath"])
             host = self.host_path(path)
-            self.ws.make_dirs(host.parent if subtype == "file" else host)
+            self._make_dirs(host.parent if subtype == "file" else host)
             if subtype == "file":
                 existed = host.exists()
                 fd = self.call("open", _c(path), os.O_RDONLY | O_CREAT, 0o644)
                 if not existed:
-                    self.ws.created(host)
+                    self._created(host)
             else:
                 fd = self.call("open", _c(path), os.O_RDONLY | os.O_DIRECTORY, 0)
             return {"fd": fd}
@@ -129,13 +139,37 @@ class Leaf:
             pid = self.agent.spawn("", argv, env, exec_fd=fd)
         else:
             exe = Path(p.get("exePath") or self.ws.base / f"r{secrets.token_hex(4)}" / name)
-            self.ws.make_dirs(exe.parent)
-            exe.write_bytes(self.agent_bin.read_bytes())
-            exe.chmod(0o755)
-            self.ws.created(exe)
+            host = self.host_path(str(exe))
+            self._make_dirs(host.parent)
+            host.write_bytes(self.agent_bin.read_bytes())
+            host.chmod(0o755)
+            self._created(host)
             pid = self.agent.spawn(str(exe), argv, env)
         self.extra.append(self.server.accept(token))  # kept connected: it lives until the test ends
         return pid
+
+    def _client_server(self, proto: str, address: str) -> dict[str, Any]:
+        """A server and a client connected to it, both in the leaf (the runner gave it a network namespace
+        with the address on its loopback): ``client.fd`` and ``server.fd`` (for TCP and unix streams the
+        server's end of the accepted connection, for UDP the bound socket)."""
+        family = {"4": socket.AF_INET, "6": socket.AF_INET6}.get(proto[-1], socket.AF_UNIX)
+        kind = socket.SOCK_DGRAM if proto.startswith("udp") else socket.SOCK_STREAM
+        if family == socket.AF_UNIX:
+            address = address or f"/tmp/falcopy-cs-{secrets.token_hex(4)}.sock"
+            if address.startswith("/"):
+                self._created(self.host_path(address))
+        addr = sockaddr(address)
+        server = self.call("socket", family, kind, 0)
+        if family != socket.AF_UNIX:
+            self.call("setsockopt", server, socket.SOL_SOCKET, socket.SO_REUSEADDR, struct.pack("<i", 1), 4)
+        self.call("bind", server, addr, len(addr))
+        if kind == socket.SOCK_STREAM:
+            self.call("listen", server, 8)
+        client = self.call("socket", family, kind, 0)
+        self.call("connect", client, addr, len(addr))
+        if kind == socket.SOCK_STREAM:
+            server = self.call("accept4", server, None, None, 0)
+        return {"client.fd": client, "server.fd": server}
 
     # -- steps --------------------------------------------------------------------------------------------
     def _value(self, value: Any) -> Any:
@@ -197,7 +231,7 @@ class Leaf:
         for path, existed in before.items():
             host = self.host_path(path)
             if not existed and (host.exists() or host.is_symlink()):
-                self.ws.created(host)
+                self._created(host)
         self.values[step.name] = {**a, "ret": result.ret}
         if "how" in a:
             self.values[step.name].update({f"how.{k}": v for k, v in a["how"].items()})

@@ -140,7 +140,7 @@ def replay_capture(data: bytes, *, on_frame: Callable[[], None] | None = None) -
     pending: dict[int, ProcessInfo | None] = {}
     known: dict[str, ContainerInfo | None] = {}
     table = ProcessTable(reader=lambda pid: pending.pop(pid, None))
-    decoder = Decoder(table, boot_ns=boot_ns, containers=known.get)
+    decoder = Decoder(table, boot_ns=boot_ns, containers=known.get, live=False)
     decode = decoder.decode
     for number, at, kind, payload in _frames(data):
         if on_frame is not None:

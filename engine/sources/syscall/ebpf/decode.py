@@ -19,10 +19,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from engine.events.syscall import ContainerInfo, FdInfo, ProcessInfo, SyscallEvent
-from engine.sources.syscall.linux_audit.decode import _NUMERIC, EVENT_FOR_SYSCALL
+from engine.sources.syscall.linux_audit.decode import _NUMERIC, DUP_EVENTS, EVENT_FOR_SYSCALL, dup_fd
 from engine.sources.syscall.linux_audit.syscalls import BY_NUMBER
 from engine.state import containers as cgroups
-from engine.state.proctable import ProcessTable, normalize_exepath
+from engine.state.proctable import ProcessTable, exe_flags, fill_exe_facts, normalize_exepath
 
 K_SYSCALL, K_EXEC, K_FORK, K_EXIT = 1, 2, 3, 4
 I_STR, I_SOCKADDR, I_TUPLE, I_FDPATH, I_OPENHOW, I_CWD, I_EXE, I_ARGV, I_ENV, I_CGROUP, I_FILENAME = range(1, 12)
@@ -70,8 +70,9 @@ class Decoder:
     """Stateful: ``decode(record)`` returns the event a record makes (or None: fork, unknown syscalls)."""
 
     def __init__(self, table: ProcessTable, *, boot_ns: int,
-                 containers: Callable[[str], ContainerInfo | None] | None = None) -> None:
+                 containers: Callable[[str], ContainerInfo | None] | None = None, live: bool = True) -> None:
         self.table = table
+        self.live = live  # False when decoding a capture: the processes are not there to be asked
         self.boot_ns = boot_ns
         self.containers = containers
         self.num = 0
@@ -149,6 +150,8 @@ class Decoder:
                 if found is not None:
                     info.container_id = found.id
         info.cmdline = " ".join([info.name, *info.args])
+        if self.live:
+            fill_exe_facts(info, proc=self.table.proc)
         self.table.put(info)
         self.table.link(info)
 
@@ -178,6 +181,8 @@ class Decoder:
             for index, arg in enumerate(_NUMERIC[etype]):
                 if arg:
                     event.args[arg] = _s32(args[index]) if arg.endswith("fd") or arg == "pid" else args[index]
+            if etype in DUP_EVENTS and self.live:
+                dup_fd(event)
         return event
 
     # -- argument decoders ----------------------------------------------------------------------------------
@@ -252,6 +257,7 @@ class Decoder:
                           uid=proc.uid, gid=proc.gid, cap_effective=proc.cap_effective,
                           cap_permitted=proc.cap_permitted, cap_inheritable=proc.cap_inheritable,
                           trusted_exepath=proc.exepath, pgid=proc.pgid, vpgid=proc.vpgid)
+        event.args["flags"] = exe_flags(proc)  # the exit event's flags: how the new executable is stored
         if event.type == "execveat":
             event.args["dirfd"] = _s32(args[0])
             self._set_path(event, "pathname", self._paths(event, items, args, {1: 0})[1])

@@ -17,8 +17,8 @@ from engine.events.syscall import ContainerInfo, FdInfo, ProcessInfo, SyscallEve
 from engine.fields.evttypes import SYSCALLS_FOR_EVENT
 from engine.sources.syscall.linux_audit.records import Group, Record, execve_args, number, signed64, untrusted
 from engine.sources.syscall.linux_audit.syscalls import BY_NUMBER
-from engine.state.proctable import ProcessTable, normalize_exepath
-from engine.state.sockets import local_address
+from engine.state.proctable import ProcessTable, exe_flags, normalize_exepath
+from engine.state.sockets import describe_fd, local_address
 
 AT_FDCWD = -100
 EINPROGRESS = 115
@@ -181,6 +181,7 @@ class Decoder:
                           cwd=proc.cwd, comm=proc.name, env=list(proc.env), tty=proc.tty,
                           loginuid=proc.loginuid, uid=proc.uid, gid=proc.gid, cap_effective=proc.cap_effective,
                           cap_permitted=proc.cap_permitted, trusted_exepath=proc.exepath)
+        event.args["flags"] = exe_flags(proc)  # the exit event's flags: how the new executable is stored
         if event.type == "execveat":
             event.args["dirfd"] = _sint(_a(group, 0))
             event.args["pathname"] = self._path(group, 0, dirfd=_sint(_a(group, 0)))
@@ -255,6 +256,20 @@ class Decoder:
         for index, arg in enumerate(names):
             if arg:
                 event.args[arg] = _sint(_a(group, index))
+        if event.type in DUP_EVENTS:
+            dup_fd(event)
+
+
+DUP_EVENTS = frozenset({"dup", "dup2", "dup3"})
+
+
+def dup_fd(event: SyscallEvent) -> None:
+    """The descriptor a successful dup* made (the old one's description under the new number), read from the
+    process while it still holds it: the records carry only numbers."""
+    res = event.res if event.res is not None else -1
+    fd = res if res >= 0 else event.args.get("oldfd", -1)
+    if isinstance(fd, int) and fd >= 0 and event.fd is None:
+        event.fd = describe_fd(event.pid, fd)
 
 
 _NUMERIC: dict[str, tuple[str, ...]] = {

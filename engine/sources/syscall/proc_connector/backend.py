@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Self
 from engine.events.syscall import SyscallEvent
 from engine.sources.base import SourceStats
 from engine.sources.syscall.stream import EventStream
-from engine.state.proctable import ProcessTable
+from engine.state.proctable import ProcessTable, exe_flags
 
 if TYPE_CHECKING:
     from engine.events.syscall import ContainerInfo
@@ -193,7 +193,7 @@ class ProcConnectorBackend(EventStream):
                     "cwd": proc.cwd, "comm": proc.name, "env": list(proc.env), "tty": proc.tty,
                     "loginuid": proc.loginuid, "uid": proc.uid, "gid": proc.gid,
                     "cap_effective": proc.cap_effective, "cap_permitted": proc.cap_permitted,
-                    "trusted_exepath": proc.exepath}
+                    "trusted_exepath": proc.exepath, "flags": exe_flags(proc)}
             container = (self.containers(proc.container_id)
                          if self.containers is not None and proc.container_id != "host" else None)
             return SyscallEvent(type="execve", ts=self._boot + ts, tid=tgid, pid=tgid, res=0, args=args, proc=proc,
