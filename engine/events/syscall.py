@@ -27,7 +27,8 @@ recording stream, version 2, is ``engine.sources.syscall.record.stream``'s and r
 
 ``procs`` is the event's process followed by its ancestors, each the parent of the one before (the chain is
 stored once, without nesting; a process's ``parent`` is the next entry). ``fd`` and ``container`` are ``null``
-or absent when the event has none. Process, fd and container objects carry the attribute names of the classes
+or absent when the event has none; ``paths`` (absent when empty) maps a path argument written relative to the
+absolute path the kernel resolved it to. Process, fd and container objects carry the attribute names of the classes
 below; absent keys take the defaults. ``bytes`` values inside ``args`` are written as ``{"$b64": "..."}``.
 Unknown keys are ignored so newer recordings replay on older readers.
 """
@@ -168,6 +169,9 @@ class SyscallEvent:
     container: ContainerInfo | None = None
     num: int = 0  # event number within the capture, from 1 (upstream rules skip evt.num = 0 as a non-event)
     cpu: int = 0
+    # Path arguments as the kernel resolved them (argument name -> absolute path) where ``args`` holds the path
+    # as the caller wrote it and it was relative (to the cwd or to a directory fd); None when there is none.
+    paths: dict[str, str] | None = None
     cache: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -191,6 +195,8 @@ class SyscallEvent:
                 chain.append(_non_default(proc))
                 proc = proc.parent
             out["procs"] = chain
+        if self.paths:
+            out["paths"] = dict(self.paths)
         out["fd"] = _non_default(self.fd) if self.fd is not None else None
         out["container"] = _non_default(self.container) if self.container is not None else None
         return out
@@ -226,6 +232,9 @@ class SyscallEvent:
                 built = _build(ProcessInfo, raw, "procs[]")
                 built.parent = proc
                 proc = built
+        paths = obj.get("paths")
+        if paths is not None and not (type(paths) is dict and all(type(v) is str for v in paths.values())):
+            raise TypeError("'paths' must be an object of strings")
         fd = _build(FdInfo, obj["fd"], "fd") if obj.get("fd") is not None else None
         container = (_build(ContainerInfo, obj["container"], "container")
                      if obj.get("container") is not None else None)
@@ -233,7 +242,8 @@ class SyscallEvent:
                    pid=_int(obj.get("pid", 0), "pid"),
                    res=None if obj.get("res") is None else _int(obj["res"], "res"),
                    args={str(k): _decode_value(v) for k, v in args.items()}, proc=proc, fd=fd,
-                   container=container, num=_int(obj.get("num", 0), "num"), cpu=_int(obj.get("cpu", 0), "cpu"))
+                   container=container, num=_int(obj.get("num", 0), "num"), cpu=_int(obj.get("cpu", 0), "cpu"),
+                   paths=paths or None)
 
     @classmethod
     def from_json(cls, line: bytes | str) -> SyscallEvent:

@@ -123,6 +123,10 @@ def arg_value(event: Any, arg: Any) -> str | None:
     value = raw_arg(event, name)
     if value is None:
         return None
+    if type(value) is str and value:
+        spec = _arg_spec(event, name)
+        if spec is not None and spec.type is T.FSPATH:  # Falco shows a path argument resolved (rawarg: as given)
+            return resolved_path(event, name) or value
     return _render(event, name, value, with_raw=False)
 
 
@@ -206,28 +210,42 @@ def _is_syslog(event: Any, _arg: Any) -> bool:
     return event.type in _IO_WRITE and event.fd is not None and event.fd.name in ("/dev/log", "/run/systemd/journal/syslog")
 
 
-def _abspath(path: Any, dirfd: Any, event: Any) -> str | None:
-    if not isinstance(path, str) or not path:
+_DIRFD_OF = {"name": ("dirfd",), "path": ("dirfd",), "pathname": ("dirfd",), "filename": ("dirfd",),
+             "oldpath": ("olddirfd", "olddir"), "newpath": ("newdirfd", "newdir"), "linkpath": ("linkdirfd",)}
+
+
+def resolved_path(event: Any, name: str) -> str | None:
+    """A path argument made absolute as Falco resolves it: the kernel's resolution when the backend captured one,
+    an absolute path normalized, a relative one against the directory fd it names or else the thread's cwd.
+    None when the argument is missing or relative to a directory fd whose path is not known."""
+    path = event.args.get(name)
+    if type(path) is not str or not path:
         return None
-    if path.startswith("/"):
+    paths = event.paths
+    if paths is not None and name in paths:
+        return paths[name]  # type: ignore[no-any-return]
+    if path[0] == "/":
         return os.path.normpath(path)
-    if dirfd not in (None, _AT_FDCWD):
-        return None  # relative to another directory fd: the fd table is not part of the event
+    for dirfd_name in _DIRFD_OF.get(name, ()):
+        dirfd = event.args.get(dirfd_name)
+        if dirfd is not None and dirfd != _AT_FDCWD:
+            return None  # relative to another directory, which the backend did not resolve
     cwd = event.proc.cwd if event.proc is not None else ""
     return os.path.normpath(os.path.join(cwd, path)) if cwd else None
 
 
-_PATH_ARGS = (("name", "dirfd"), ("path", "dirfd"), ("pathname", "dirfd"), ("filename", "dirfd"),
-              ("newpath", "newdirfd"), ("linkpath", "linkdirfd"))
-_SRC_ARGS = (("oldpath", "olddirfd"), ("oldpath", "olddir"), ("target", None))
-_DST_ARGS = (("newpath", "newdirfd"), ("newpath", "newdir"), ("linkpath", "linkdirfd"))
-
-
-def _find_path(event: Any, candidates: tuple[tuple[str, str | None], ...]) -> str | None:
-    for name, dirfd in candidates:
-        if name in event.args:
-            return _abspath(event.args[name], event.args.get(dirfd) if dirfd else None, event)
+def find_path(event: Any, names: tuple[str, ...]) -> str | None:
+    """``resolved_path`` of the first of ``names`` the event has."""
+    args = event.args
+    for name in names:
+        if name in args:
+            return resolved_path(event, name)
     return None
+
+
+_PATH_ARGS = ("name", "path", "pathname", "filename", "newpath", "linkpath")
+_SRC_ARGS = ("oldpath", "target")
+_DST_ARGS = ("newpath", "linkpath")
 
 
 def _time(fmt: str, *, nanos: bool) -> Any:
@@ -288,12 +306,12 @@ _FIELDS = (
     _f("evt.is_open_create", T.BOOL, "true for open events that create the file (O_CREAT).", _is_open_create),
     _f("evt.is_open_exec", T.BOOL, "true for open events that create a file with execute permission.",
        _is_open_exec),
-    _f("evt.abspath", T.FSPATH, "absolute path of a path argument (resolved against the cwd).",
-       lambda e, a: _find_path(e, _PATH_ARGS)),
+    _f("evt.abspath", T.FSPATH, "absolute path of a path argument (resolved against its directory fd or the cwd).",
+       lambda e, a: find_path(e, _PATH_ARGS)),
     _f("evt.abspath.src", T.FSPATH, "absolute source path of rename/link/symlink events.",
-       lambda e, a: _find_path(e, _SRC_ARGS)),
+       lambda e, a: find_path(e, _SRC_ARGS)),
     _f("evt.abspath.dst", T.FSPATH, "absolute destination path of rename/link/symlink events.",
-       lambda e, a: _find_path(e, _DST_ARGS)),
+       lambda e, a: find_path(e, _DST_ARGS)),
     _f("evt.hostname", T.STRING, "host name (FALCO_HOSTNAME when set).", lambda e, a: hostname()),
     _f("evt.source", T.STRING, "event source name (syscall).", lambda e, a: "syscall"),
     _f("evt.pluginname", T.STRING, "plugin that generated the event (missing for syscalls).", lambda e, a: None),

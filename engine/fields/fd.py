@@ -21,7 +21,7 @@ from functools import lru_cache
 from typing import Any
 
 from engine.fields.base import ArgKind, ArgMode, FieldClass, FieldSpec, FieldType
-from engine.fields.evt import raw_arg
+from engine.fields.evt import find_path, raw_arg
 
 T = FieldType
 
@@ -195,14 +195,15 @@ _TARGET_ARGS = ("newpath", "linkpath")
 
 
 def _path_arg(names: tuple[str, ...], *, raw: bool) -> Any:
+    """The first of ``names`` the event has: as given (``raw``) or made absolute against its directory fd or the
+    cwd (``engine.fields.evt.resolved_path``)."""
     def extract(event: Any, _arg: Any) -> Any:
+        if not raw:
+            return find_path(event, names)
         for name in names:
             value = raw_arg(event, name)
             if isinstance(value, str) and value:
-                if raw or value.startswith("/"):
-                    return value
-                cwd = event.proc.cwd if event.proc is not None else ""
-                return os.path.normpath(os.path.join(cwd, value)) if cwd else value
+                return value
         return None
     return extract
 
@@ -274,7 +275,7 @@ _FD = (
     _f("fd.ino", T.UINT64, "inode number of the file.", _attr("ino", zero_missing=True)),
 )
 _FS = (
-    _f("fs.path.name", T.FSPATH, "path a file syscall acts on, made absolute.", _path_arg(_PATH_ARGS, raw=False)),
+    _f("fs.path.name", T.FSPATH, "path a file syscall acts on, made absolute (against its directory fd or the cwd).", _path_arg(_PATH_ARGS, raw=False)),
     _f("fs.path.nameraw", T.FSPATH, "path a file syscall acts on, as given.", _path_arg(_PATH_ARGS, raw=True)),
     _f("fs.path.source", T.FSPATH, "source path of rename/link/symlink, made absolute.",
        _path_arg(_SOURCE_ARGS, raw=False)),

@@ -163,7 +163,7 @@ def group() -> None:
               help="Emit only the first matching rule per event, or all.")
 @click.option("--webhook-listen", metavar="HOST:PORT", callback=_listen, help="Serve the k8s audit webhook here.")
 @click.option("--metrics-listen", metavar="HOST:PORT", callback=_listen, help="Serve /metrics and /healthz here.")
-@click.option("--backend", type=click.Choice(["auto", "audit", "proc"]),
+@click.option("--backend", type=click.Choice(["auto", "ebpf", "audit", "proc"]),
               help="Syscall capture backend (with --source syscall).")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="Engine config file (YAML).")
 @click.pass_context

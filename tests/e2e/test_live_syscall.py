@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -58,10 +59,26 @@ def audit_snapshot() -> tuple[int, int, int, list[object]]:
         sock.close()
 
 
+EBPF_READY = (os.geteuid() == 0 and Path("/sys/kernel/btf/vmlinux").exists()
+              and (Path(__file__).resolve().parents[2] / "engine/sources/syscall/ebpf/probe.bpf.o").exists())
+BACKENDS = ["audit", pytest.param("ebpf", marks=pytest.mark.skipif(
+    not EBPF_READY, reason="needs kernel BTF and the probe built by make setup"))]
+
+
+def open_backend(name: str, event_types: set[str], work: Path, **kwargs: object) -> object:
+    """A not yet started syscall backend of either kind, capturing ``event_types``."""
+    if name == "ebpf":
+        from engine.sources.syscall.ebpf.backend import EbpfBackend
+        return EbpfBackend(event_types, **kwargs)  # type: ignore[arg-type]
+    from engine.sources.syscall.linux_audit.backend import AuditBackend
+    return AuditBackend(event_types, state_file=work / "audit-state.json", **kwargs)  # type: ignore[arg-type]
+
+
 @pytest.fixture(scope="module")
 def live_run(tmp_path_factory: pytest.TempPathFactory, upstream_rules: Path) -> dict[str, object]:
+    """Both backends capture the same actions at once (ebpf where the kernel allows): each backend's alerts are
+    kept apart, so the tests compare them pid by pid."""
     from engine.rules import load_rules
-    from engine.sources.syscall.linux_audit.backend import AuditBackend
     from engine.sources.syscall.record.recorder import Recorder
 
     result = load_rules([upstream_rules / name for name in RULES])
@@ -69,18 +86,19 @@ def live_run(tmp_path_factory: pytest.TempPathFactory, upstream_rules: Path) -> 
     ruleset = result.ruleset
     work = tmp_path_factory.mktemp("live")
     before = audit_snapshot()
-    backend = AuditBackend(ruleset.evttypes_needed("syscall"), state_file=work / "audit-state.json")
-    alerts: list[tuple[str, int, int]] = []  # (rule, pid, event num)
-    recording = work / "events.jsonl"
+    names = ["audit", "ebpf"] if EBPF_READY else ["audit"]
+    backends = {name: open_backend(name, ruleset.evttypes_needed("syscall"), work) for name in names}
+    alerts: dict[str, list[tuple[str, int, int]]] = {name: [] for name in names}  # (rule, pid, event num)
+    recordings = {name: work / f"events-{name}.jsonl" for name in names}
     failures: list[BaseException] = []
 
-    def consume() -> None:
+    def consume(name: str) -> None:
         try:
-            with Recorder(recording) as recorder:
-                for event in backend.events():
+            with Recorder(recordings[name]) as recorder:
+                for event in backends[name].events():  # type: ignore[attr-defined]
                     recorder.write(event)
                     for rule in ruleset.evaluate(event):
-                        alerts.append((rule.name, event.pid, event.num))
+                        alerts[name].append((rule.name, event.pid, event.num))
         except BaseException as exc:  # noqa: BLE001 - reported by the test
             failures.append(exc)
 
@@ -92,11 +110,15 @@ def live_run(tmp_path_factory: pytest.TempPathFactory, upstream_rules: Path) -> 
         pids.setdefault(name, []).append(proc.pid)
 
     shm_binary = Path(f"/dev/shm/falcopy-e2e-{os.getpid()}")
-    thread = threading.Thread(target=consume, daemon=True)
+    threads = [threading.Thread(target=consume, args=(name,), daemon=True) for name in names]
+    started: list[object] = []
     try:
-        backend.start()
+        for backend in backends.values():
+            backend.start()  # type: ignore[attr-defined]
+            started.append(backend)
         during = audit_snapshot()
-        thread.start()
+        for thread in threads:
+            thread.start()
         time.sleep(0.3)
         secret_dir = work / "keys"
         secret_dir.mkdir()
@@ -115,20 +137,25 @@ def live_run(tmp_path_factory: pytest.TempPathFactory, upstream_rules: Path) -> 
             run("ordinary", argv)
         time.sleep(1.0)
     finally:
-        backend.stop()
-        thread.join(5)
-        backend.close()
+        for backend in started:
+            backend.stop()  # type: ignore[attr-defined]
+        for thread in threads:
+            if thread.ident is not None:
+                thread.join(5)
+        for backend in started:
+            backend.close()  # type: ignore[attr-defined]
         shm_binary.unlink(missing_ok=True)
     return {"alerts": alerts, "pids": pids, "before": before, "during": during, "after": audit_snapshot(),
-            "recording": recording, "ruleset": ruleset, "failures": failures, "stats": backend.stats()}
+            "recordings": recordings, "ruleset": ruleset, "failures": failures,
+            "stats": {name: b.stats() for name, b in backends.items()}}  # type: ignore[attr-defined]
 
 
-def rules_for(live_run: dict[str, object], action: str) -> set[str]:
+def rules_for(live_run: dict[str, object], action: str, backend: str = "audit") -> set[str]:
     pids = set(live_run["pids"][action])  # type: ignore[index]
-    return {rule for rule, pid, _ in live_run["alerts"] if pid in pids}  # type: ignore[attr-defined]
+    return {rule for rule, pid, _ in live_run["alerts"][backend] if pid in pids}  # type: ignore[index]
 
 
-@pytest.mark.parametrize(("action", "rule"), [
+ACTIONS = [
     ("shadow", "Read sensitive file untrusted"),
     ("symlink", "Create Symlink Over Sensitive Files"),
     ("devshm", "Execution from /dev/shm"),
@@ -136,14 +163,25 @@ def rules_for(live_run: dict[str, object], action: str) -> set[str]:
     ("shred", "Remove Bulk Data from Disk"),
     ("ptrace", "PTRACE attached to process"),
     ("memfd", "Fileless execution via memfd_create"),
-])
-def test_action_raises_falco_rule(live_run: dict[str, object], action: str, rule: str) -> None:
+]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize(("action", "rule"), ACTIONS)
+def test_action_raises_falco_rule(live_run: dict[str, object], backend: str, action: str, rule: str) -> None:
     assert not live_run["failures"], live_run["failures"]
-    assert rule in rules_for(live_run, action), (action, rules_for(live_run, action))
+    assert rule in rules_for(live_run, action, backend), (action, rules_for(live_run, action, backend))
 
 
-def test_ordinary_commands_raise_nothing(live_run: dict[str, object]) -> None:
-    assert rules_for(live_run, "ordinary") == set()
+@pytest.mark.skipif(not EBPF_READY, reason="needs kernel BTF and the probe built by make setup")
+@pytest.mark.parametrize("action", [a for a, _ in ACTIONS] + ["ordinary"])
+def test_ebpf_raises_what_audit_raises(live_run: dict[str, object], action: str) -> None:
+    assert rules_for(live_run, action, "ebpf") == rules_for(live_run, action, "audit")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_ordinary_commands_raise_nothing(live_run: dict[str, object], backend: str) -> None:
+    assert rules_for(live_run, "ordinary", backend) == set()
 
 
 def test_audit_state_changed_during_and_restored_after(live_run: dict[str, object]) -> None:
@@ -151,17 +189,24 @@ def test_audit_state_changed_during_and_restored_after(live_run: dict[str, objec
     assert wait == 0
     assert pid == os.getpid() and enabled == 1 and backlog >= 65536
     assert sum(getattr(r, "key", "") == "falcopy" for r in rules) == 1
-    assert live_run["stats"]["skipped_records"] == 0  # type: ignore[index]  # the kernel made no PROCTITLE records
-    assert live_run["stats"]["events"] > 0  # type: ignore[index]
+    assert live_run["stats"]["audit"]["skipped_records"] == 0  # type: ignore[index]  # no PROCTITLE records
+    assert live_run["stats"]["audit"]["events"] > 0  # type: ignore[index]
     assert live_run["after"] == live_run["before"]
 
 
-def test_replay_of_recording_gives_the_same_alerts(live_run: dict[str, object]) -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_nothing_lost(live_run: dict[str, object], backend: str) -> None:
+    stats = live_run["stats"][backend]  # type: ignore[index]
+    assert stats["events"] > 0 and stats.get("drops", 0) == 0, stats
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_replay_of_recording_gives_the_same_alerts(live_run: dict[str, object], backend: str) -> None:
     ruleset = live_run["ruleset"]
     replayed = [(rule.name, event.pid, event.num)
-                for event in ReplaySource(live_run["recording"], name="syscall")  # type: ignore[arg-type]
+                for event in ReplaySource(live_run["recordings"][backend], name="syscall")  # type: ignore[index]
                 for rule in ruleset.evaluate(event)]  # type: ignore[attr-defined]
-    assert replayed == live_run["alerts"]
+    assert replayed == live_run["alerts"][backend]  # type: ignore[index]
     assert replayed  # the run did raise alerts
 
 
@@ -222,13 +267,14 @@ def _containerd_cgroup() -> list[Path]:
 
 
 @pytest.mark.skipif(not (CGROUP_ROOT / "cgroup.procs").exists(), reason="no cgroup2 hierarchy at the test path")
-async def test_process_in_pod_cgroup_gets_container_and_pod_fields(api: object, tmp_path: Path) -> None:  # noqa: F811
+@pytest.mark.parametrize("backend_name", BACKENDS)
+async def test_process_in_pod_cgroup_gets_container_and_pod_fields(api: object, tmp_path: Path,  # noqa: F811
+                                                                   backend_name: str) -> None:
     import asyncio
 
     from kubernetes import client, config
 
     from engine.fields import lookup
-    from engine.sources.syscall.linux_audit.backend import AuditBackend
     from engine.state.pods import PodIndex, PodWatcher
     from tests.engine.state.test_pods import pod
 
@@ -237,8 +283,7 @@ async def test_process_in_pod_cgroup_gets_container_and_pod_fields(api: object, 
     watcher = PodWatcher(index, "node-a", api_factory=lambda: client.CoreV1Api(
         config.new_client_from_config(config_file=str(api.kubeconfig))), resync=2.0)  # type: ignore[attr-defined]
     created = [d for d in _containerd_cgroup() if not d.exists()]
-    backend = AuditBackend({"execve"}, state_file=tmp_path / "state.json", containers=index.container,
-                           watcher=watcher)
+    backend: Any = open_backend(backend_name, {"execve"}, tmp_path, containers=index.container, watcher=watcher)
     events: list[object] = []
     try:
         for directory in created:
@@ -362,19 +407,19 @@ def test_reloaded_ruleset_changes_the_audited_syscalls_without_a_gap(tmp_path: P
 
 
 @pytest.mark.skipif(not (CGROUP_ROOT / "cgroup.procs").exists(), reason="no cgroup2 hierarchy at the test path")
-def test_executable_written_into_an_overlay_is_on_the_upper_layer(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend_name", BACKENDS)
+def test_executable_written_into_an_overlay_is_on_the_upper_layer(tmp_path: Path, backend_name: str) -> None:
     """A container process running a binary copied into its overlay after start (the upper layer) gets
     ``proc.is_exe_upper_layer`` true; one shipped in the image gets ``proc.is_exe_lower_layer``. The layers share one
     filesystem, as with containerd's overlay snapshotter, so overlayfs gives every file the same device."""
     from engine.fields import lookup
-    from engine.sources.syscall.linux_audit.backend import AuditBackend
 
     base = tmp_path / "layers"
     base.mkdir()
     lower, upper, work, merged = (base / name for name in ("lower", "upper", "work", "merged"))
     created = [d for d in _containerd_cgroup() if not d.exists()]
     mounted: list[Path] = []
-    backend = AuditBackend({"execve"}, state_file=tmp_path / "state.json")
+    backend: Any = open_backend(backend_name, {"execve"}, tmp_path)
     events: dict[str, object] = {}
     try:
         subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(base)], check=True)
@@ -457,13 +502,14 @@ CONNECTOR = textwrap.dedent("""
 """)
 
 
-def test_connect_carries_the_local_end_read_from_the_live_socket(tmp_path: Path) -> None:
-    """Audit logs only where a connect went; the engine reads the socket's own end while the process holds it."""
+@pytest.mark.parametrize("backend_name", BACKENDS)
+def test_connect_carries_the_local_end_read_from_the_live_socket(tmp_path: Path, backend_name: str) -> None:
+    """Audit logs only where a connect went (the engine reads the socket's own end while the process holds it);
+    the ebpf probe reads both ends from the kernel's socket."""
     from engine.fields import lookup
-    from engine.sources.syscall.linux_audit.backend import AuditBackend
     server = socket.create_server(("127.0.0.1", 0))
     port = server.getsockname()[1]
-    backend = AuditBackend({"connect"}, state_file=tmp_path / "state.json")
+    backend: Any = open_backend(backend_name, {"connect"}, tmp_path)
     events: list[object] = []
     try:
         backend.start()

@@ -1,4 +1,4 @@
-"""The live ``syscall`` source: picks a kernel backend (``auto|audit|proc``) after checking it can run here.
+"""The live ``syscall`` source: picks a kernel backend (``auto|ebpf|audit|proc``) after checking it can run here.
 
 Owns: ``build(config, ...)`` (what ``engine.service`` calls when ``sources.syscall.enabled``), the up-front
 privilege and namespace checks that turn "cannot work here" into ``SyscallSourceUnavailable`` (one line naming
@@ -6,6 +6,7 @@ what is missing; exit code 4 at the CLI edge) before anything in the kernel is c
 recording of every delivered event (``sources.syscall.record``).
 
 Checks per backend (see docs/syscall-backends.md):
+    ebpf   kernel BTF, the built probe object, CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN), libbpf.
     audit  CAP_AUDIT_CONTROL and the host PID namespace (``hostPID``) — ``AUDIT_GET`` must succeed.
     proc   CAP_NET_ADMIN and the host network namespace (``hostNetwork``) — the proc connector must accept us.
 
@@ -15,12 +16,13 @@ Must not: evaluate rules, talk to the API server itself, or leave kernel state c
 from __future__ import annotations
 
 import errno
+import logging
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-BACKENDS = ("auto", "audit", "proc")
+BACKENDS = ("auto", "ebpf", "audit", "proc")
 CAP_NET_ADMIN, CAP_AUDIT_CONTROL = 12, 30
 
 
@@ -91,20 +93,31 @@ def check_proc() -> None:
         probe.close()
 
 
-CHECKS: Mapping[str, Callable[[], None]] = {"audit": check_audit, "proc": check_proc}
+def check_ebpf() -> None:
+    """Raise ``SyscallSourceUnavailable`` unless the ebpf backend can load here; loads nothing."""
+    from engine.sources.syscall.ebpf.backend import missing
+    reason = missing()
+    if reason is not None:
+        raise SyscallSourceUnavailable("ebpf", reason)
+
+
+CHECKS: Mapping[str, Callable[[], None]] = {"ebpf": check_ebpf, "audit": check_audit, "proc": check_proc}
 
 
 def choose_backend(wanted: str) -> str:
-    """The backend to use: ``wanted`` after its check, or for ``auto`` the first of audit, proc that passes."""
+    """The backend to use: ``wanted`` after its check, or for ``auto`` the first of ebpf, audit, proc that passes."""
     if wanted not in BACKENDS:
         raise ValueError(f"sources.syscall.backend: unknown backend {wanted!r} (known: {', '.join(BACKENDS)})")
     if wanted != "auto":
         CHECKS[wanted]()
         return wanted
     reasons: list[str] = []
-    for name in ("audit", "proc"):
+    for name in ("ebpf", "audit", "proc"):
         try:
             CHECKS[name]()
+            skipped = f" ({'; '.join(reasons)})" if reasons else ""
+            logging.getLogger("engine.sources.syscall").info("syscall source: auto chose the %s backend%s",
+                                                               name, skipped)
             return name
         except SyscallSourceUnavailable as exc:
             reasons.append(f"{name}: {exc.missing}")
@@ -183,7 +196,12 @@ def build(config: Mapping[str, Any], *, event_types: Iterable[str] | None = None
     from engine.state.runtime_state import DEFAULT_ROOTS, RuntimeState, combined
     containers = combined(pods.container, RuntimeState(section.get("container_state_roots") or DEFAULT_ROOTS))
     source: Any
-    if backend == "audit":
+    if backend == "ebpf":
+        from engine.sources.syscall.ebpf.backend import RING_BYTES, EbpfBackend
+        ebpf = section.get("ebpf") or {}
+        source = EbpfBackend(event_types, table=table, containers=containers, watcher=watcher,
+                             ring_bytes=int(ebpf.get("ring_buffer_mb", RING_BYTES >> 20)) << 20)
+    elif backend == "audit":
         from engine.sources.syscall.linux_audit.backend import BACKLOG_LIMIT, RCVBUF, AuditBackend
         audit = section.get("audit") or {}
         source = AuditBackend(event_types, table=table, containers=containers, watcher=watcher,

@@ -79,3 +79,13 @@ def test_minimal_record_and_unknown_keys() -> None:
 def test_bad_records_name_the_problem(line: str, message: str) -> None:
     with pytest.raises((ValueError, TypeError), match=message.replace("[", r"\[").replace("]", r"\]")):
         SyscallEvent.from_json(line)
+
+
+def test_resolved_paths_round_trip_and_are_checked() -> None:
+    ev = SyscallEvent(type="unlinkat", args={"dirfd": 4, "name": "x"}, paths={"name": "/data/x"}, num=1)
+    obj = orjson.loads(ev.to_json())
+    assert obj["paths"] == {"name": "/data/x"}
+    assert SyscallEvent.from_json(ev.to_json()) == ev
+    assert "paths" not in orjson.loads(SyscallEvent(type="close").to_json())
+    with pytest.raises(TypeError, match="'paths' must be an object of strings"):
+        SyscallEvent.from_json('{"type": "unlinkat", "paths": {"name": 3}}')

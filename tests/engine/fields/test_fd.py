@@ -105,3 +105,28 @@ def test_fs_path(make_event: Any, field: Any) -> None:
     assert field(link, "fs.path.target") == "/srv/app/s"
     assert field(link, "fs.path.targetraw") == "s"
     assert field(make_event("close"), "fs.path.name") is None
+
+
+def test_fs_path_relative_to_a_directory_fd(make_event: Any, field: Any) -> None:
+    """A path relative to a directory fd is the directory's path joined to it (the kernel's resolution, kept in
+    ``SyscallEvent.paths``), never the cwd's; unresolved it is missing rather than wrong."""
+    resolved = make_event("unlinkat", args={"dirfd": 5, "name": "../b/x", "flags": 0},
+                          paths={"name": "/data/b/x"})
+    assert field(resolved, "fs.path.name") == "/data/b/x" and field(resolved, "fs.path.nameraw") == "../b/x"
+    assert field(resolved, "evt.abspath") == "/data/b/x"
+    unknown = make_event("unlinkat", args={"dirfd": 5, "name": "x", "flags": 0})
+    assert field(unknown, "fs.path.name") is None and field(unknown, "evt.abspath") is None
+    assert field(unknown, "fs.path.nameraw") == "x"
+    rename = make_event("renameat", args={"olddirfd": 5, "oldpath": "a", "newdirfd": -100, "newpath": "b"},
+                        paths={"oldpath": "/data/a"})
+    assert field(rename, "fs.path.source") == "/data/a" and field(rename, "fs.path.target") == "/srv/app/b"
+    assert field(rename, "evt.abspath.src") == "/data/a" and field(rename, "evt.abspath.dst") == "/srv/app/b"
+    absolute = make_event("openat", args={"dirfd": 5, "name": "/etc/../etc/passwd", "flags": 0})
+    assert field(absolute, "fs.path.name") == "/etc/passwd"  # an absolute path ignores the directory fd
+
+
+def test_path_argument_shows_resolved_and_rawarg_as_given(make_event: Any, field: Any) -> None:
+    ev = make_event("mkdirat", args={"dirfd": 7, "path": "sub", "mode": 0o755}, paths={"path": "/data/sub"})
+    assert field(ev, "evt.arg", "path") == "/data/sub"
+    assert field(ev, "evt.rawarg", "path") == "sub"
+    assert field(make_event("mkdirat", args={"dirfd": 7, "path": "sub"}), "evt.arg", "path") == "sub"

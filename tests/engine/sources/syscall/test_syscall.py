@@ -20,15 +20,19 @@ PROBE = ("from engine.sources.syscall import SyscallSourceUnavailable, choose_ba
          "except SyscallSourceUnavailable as exc:\n    print(exc); sys.exit(exc.exit_code)\n")
 
 
-def probe(*unshare: str, backend: str) -> subprocess.CompletedProcess[str]:
+NO_EBPF = {"FALCOPY_BPF_OBJECT": "/nonexistent/probe.bpf.o"}  # the ebpf backend cannot run: the older choices
+
+
+def probe(*unshare: str, backend: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     argv = ["unshare", *unshare, sys.executable, "-c", PROBE, backend] if unshare else [
         sys.executable, "-c", PROBE, backend]
-    return subprocess.run(argv, capture_output=True, text=True, cwd=REPO, timeout=30, check=False)
+    return subprocess.run(argv, capture_output=True, text=True, cwd=REPO, timeout=30, check=False,
+                          env={**os.environ, **(env or {})})
 
 
 def test_unknown_backend_is_a_usage_problem() -> None:
-    with pytest.raises(ValueError, match="unknown backend 'ebpf'"):
-        choose_backend("ebpf")
+    with pytest.raises(ValueError, match="unknown backend 'kprobe'"):
+        choose_backend("kprobe")
 
 
 @pytest.mark.skipif(not ROOT, reason="needs root and unshare")
@@ -49,13 +53,14 @@ def test_proc_backend_needs_host_network_namespace() -> None:
 def test_audit_backend_needs_host_pid_namespace() -> None:
     done = probe("--pid", "--fork", backend="audit")
     assert done.returncode == 4 and "hostPID" in done.stdout
-    assert probe("--pid", "--fork", backend="auto").stdout.strip() == "proc"  # auto falls back
+    assert probe("--pid", "--fork", backend="auto", env=NO_EBPF).stdout.strip() == "proc"  # auto falls back
 
 
 @pytest.mark.skipif(not ROOT, reason="needs root and unshare")
 def test_auto_names_every_missing_piece_when_nothing_works() -> None:
-    done = probe("--pid", "--fork", "--net", backend="auto")
+    done = probe("--pid", "--fork", "--net", backend="auto", env=NO_EBPF)
     assert done.returncode == 4
+    assert "ebpf: the probe object /nonexistent/probe.bpf.o was not built" in done.stdout
     assert "audit: not in the host PID namespace" in done.stdout and "proc: " in done.stdout
 
 
@@ -104,3 +109,13 @@ def test_audit_buffer_settings_are_checked_by_the_config_schema(tmp_path: Path) 
     path.write_text("sources:\n  syscall:\n    audit:\n      backlog_limt: 10\n")
     with pytest.raises(ConfigError, match="backlog_limt"):
         load_config(path)
+
+
+EBPF_READY = ROOT and Path("/sys/kernel/btf/vmlinux").exists() and (
+    REPO / "engine/sources/syscall/ebpf/probe.bpf.o").exists()
+
+
+@pytest.mark.skipif(not EBPF_READY, reason="needs root, BTF and the built probe (make setup)")
+def test_ebpf_runs_in_pod_namespaces_and_auto_prefers_it() -> None:
+    assert probe(backend="auto").stdout.strip() == "ebpf"
+    assert probe("--pid", "--fork", "--net", backend="auto").stdout.strip() == "ebpf"

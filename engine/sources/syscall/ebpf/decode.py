@@ -1,0 +1,370 @@
+"""Kernel records of the ebpf probe -> ``SyscallEvent``s, keeping the process table current.
+
+Owns: the binary layout of the probe's records (header, syscall arguments, items; exec, fork and exit records —
+see docs/record-format.md), argument decoding as Falco shows it (the path as the caller wrote it in the event's
+argument and ``fd.nameraw``, resolved against the cwd or the directory fd in ``fd.name``; raw ``O_*`` flags and
+modes; both ends of a socket from the kernel's socket; ``open_how`` of openat2), thread ids, and building the
+process from the exec record (no ``/proc`` read per exec).
+
+Must not: talk to the kernel, read ``/proc`` itself (the table's reader does, only for processes it has never
+seen), or evaluate rules.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import struct
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from engine.events.syscall import ContainerInfo, FdInfo, ProcessInfo, SyscallEvent
+from engine.sources.syscall.linux_audit.decode import _NUMERIC, EVENT_FOR_SYSCALL
+from engine.sources.syscall.linux_audit.syscalls import BY_NUMBER
+from engine.state import containers as cgroups
+from engine.state.proctable import ProcessTable, normalize_exepath
+
+K_SYSCALL, K_EXEC, K_FORK, K_EXIT = 1, 2, 3, 4
+I_STR, I_SOCKADDR, I_TUPLE, I_FDPATH, I_OPENHOW, I_CWD, I_EXE, I_ARGV, I_ENV, I_CGROUP, I_FILENAME = range(1, 12)
+HDR = struct.Struct("<HHHHQIIq")
+ARGS = struct.Struct("<6Q")
+ITEM = struct.Struct("<BBH")
+EXEC = struct.Struct("<6I6I2I3Q3Q16s")
+FORK = struct.Struct("<4I")
+EXIT = struct.Struct("<iI")
+TUPLE = struct.Struct("<HHHH16s16s")
+AT_FDCWD = -100
+EXE_UPPER_LAYER, EXE_LOWER_LAYER = 1, 2
+O_DIRECTORY = 0o200000
+_PROTO = {6: "tcp", 17: "udp", 1: "icmp", 58: "icmp", 255: "raw"}
+
+
+def _s32(value: int) -> int:
+    value &= 0xFFFFFFFF
+    return value - (1 << 32) if value >= 1 << 31 else value
+
+
+def components(data: bytes) -> str:
+    """A path from leaf-first components (each a length byte and the name)."""
+    parts: list[str] = []
+    at = 0
+    while at < len(data):
+        n = data[at]
+        parts.append(data[at + 1:at + 1 + n].decode(errors="surrogateescape"))
+        at += 1 + n
+    parts = [p for p in parts if p != "/"]
+    return "/" + "/".join(reversed(parts))
+
+
+def _join(base: str | None, name: str) -> str:
+    if name.startswith("/") or not base:
+        return os.path.normpath(name) if name.startswith("/") else name
+    return os.path.normpath(os.path.join(base, name))
+
+
+def _ip(raw: bytes, family: int) -> str:
+    return str(ipaddress.IPv4Address(raw[:4])) if family == 2 else str(ipaddress.IPv6Address(raw))
+
+
+class Decoder:
+    """Stateful: ``decode(record)`` returns the event a record makes (or None: fork, unknown syscalls)."""
+
+    def __init__(self, table: ProcessTable, *, boot_ns: int,
+                 containers: Callable[[str], ContainerInfo | None] | None = None) -> None:
+        self.table = table
+        self.boot_ns = boot_ns
+        self.containers = containers
+        self.num = 0
+        self.undecodable = 0
+
+    def decode(self, rec: bytes | memoryview) -> SyscallEvent | None:
+        kind, nr, cpu, _pad, ts, tgid, tid, res = HDR.unpack_from(rec, 0)
+        if kind == K_SYSCALL:
+            return self._syscall(rec, nr, cpu, ts, tgid, tid, res)
+        if kind == K_EXEC:
+            self._exec(rec, tgid, tid)
+            return None
+        if kind == K_FORK:
+            child_tgid, child_tid, _vpid, _vtid = FORK.unpack_from(rec, HDR.size)
+            if child_tgid == child_tid:
+                self.table.on_fork(tgid, child_tgid)
+            return None
+        if kind == K_EXIT:
+            code, group_dead = EXIT.unpack_from(rec, HDR.size)
+            return self._exit(cpu, ts, tgid, tid, code, bool(group_dead))
+        self.undecodable += 1
+        return None
+
+    @staticmethod
+    def items(rec: bytes | memoryview, at: int) -> list[tuple[int, int, bytes]]:
+        out = []
+        end = len(rec)
+        while at + 4 <= end:
+            kind, argi, length = ITEM.unpack_from(rec, at)
+            out.append((kind, argi, bytes(rec[at + 4:at + 4 + length])))
+            at += 4 + length
+        return out
+
+    def _proc(self, tgid: int, tid: int) -> ProcessInfo:
+        proc = self.table.get(tgid)
+        if proc is None:
+            proc = self.table.put(ProcessInfo(pid=tgid, tid=tgid))
+        return proc
+
+    def _event(self, etype: str, cpu: int, ts: int, tgid: int, tid: int, res: int | None,
+               proc: ProcessInfo) -> SyscallEvent:
+        self.num += 1
+        event = SyscallEvent(type=etype, ts=self.boot_ns + ts, tid=tid, pid=tgid, res=res, proc=proc,
+                             num=self.num, cpu=cpu)
+        if proc.container_id != cgroups.HOST and self.containers is not None:
+            event.container = self.containers(proc.container_id)
+        return event
+
+    def _exec(self, rec: bytes | memoryview, tgid: int, tid: int) -> None:
+        (ppid, vpid, vtid, sid, pgid, vpgid, uid, gid, euid, egid, loginuid, tty, _old, flags, cap_eff, cap_prm,
+         cap_inh, start, ino, pidns_start, comm) = EXEC.unpack_from(rec, HDR.size)
+        info = ProcessInfo(pid=tgid, tid=tgid, ppid=ppid, vpid=vpid, vtid=vtid, sid=sid, pgid=pgid, vpgid=vpgid,
+                           uid=uid, gid=gid, euid=euid, egid=egid,
+                           loginuid=-1 if loginuid == 0xFFFFFFFF else loginuid, tty=tty,
+                           cap_effective=cap_eff, cap_permitted=cap_prm, cap_inheritable=cap_inh,
+                           start_ts=self.boot_ns + start, exe_ino=ino,
+                           pidns_init_start_ts=self.boot_ns + pidns_start if pidns_start else 0,
+                           name=comm.split(b"\0", 1)[0].decode(errors="surrogateescape"),
+                           exe_upper_layer=bool(flags & EXE_UPPER_LAYER), exe_lower_layer=bool(flags & EXE_LOWER_LAYER))
+        for kind, _argi, data in self.items(rec, HDR.size + EXEC.size):
+            if kind == I_EXE:
+                info.exepath, info.exe_from_memfd = normalize_exepath(components(data))
+            elif kind == I_ARGV:
+                argv = [a.decode(errors="surrogateescape") for a in data.split(b"\0")]
+                if argv and argv[-1] == "":
+                    argv.pop()
+                if argv:
+                    info.exe, info.args = argv[0], argv[1:]
+            elif kind == I_ENV:
+                info.env = [e.decode(errors="surrogateescape") for e in data.split(b"\0") if e]
+            elif kind == I_CWD:
+                info.cwd = components(data).rstrip("/") + "/"
+            elif kind == I_CGROUP:
+                found = cgroups.match_path(components(data))
+                if found is not None:
+                    info.container_id = found.id
+        info.cmdline = " ".join([info.name, *info.args])
+        self.table.put(info)
+        self.table.link(info)
+
+    def _exit(self, cpu: int, ts: int, tgid: int, tid: int, code: int, group_dead: bool) -> SyscallEvent:
+        proc = self.table.get(tgid) if tgid in self.table else None
+        event = self._event("procexit", cpu, ts, tgid, tid, None, proc or ProcessInfo(pid=tgid, tid=tid))
+        event.args.update(status=code, ret=code >> 8, sig=code & 0x7F, core=code >> 7 & 1)
+        if group_dead:
+            self.table.on_exit(tgid)
+        return event
+
+    def _syscall(self, rec: bytes | memoryview, nr: int, cpu: int, ts: int, tgid: int, tid: int,
+                 res: int) -> SyscallEvent | None:
+        name = BY_NUMBER.get(nr)
+        if name is None:
+            self.undecodable += 1
+            return None
+        etype = EVENT_FOR_SYSCALL.get(name, name)
+        proc = self._proc(tgid, tid)
+        event = self._event(etype, cpu, ts, tgid, tid, res, proc)
+        args = ARGS.unpack_from(rec, HDR.size)
+        items = self.items(rec, HDR.size + ARGS.size)
+        handler = _HANDLERS.get(etype)
+        if handler is not None:
+            handler(self, event, args, items)
+        elif etype in _NUMERIC:
+            for index, arg in enumerate(_NUMERIC[etype]):
+                if arg:
+                    event.args[arg] = _s32(args[index]) if arg.endswith("fd") or arg == "pid" else args[index]
+        return event
+
+    # -- argument decoders ----------------------------------------------------------------------------------
+    @staticmethod
+    def _paths(event: SyscallEvent, items: list[tuple[int, int, bytes]], args: tuple[int, ...],
+               at: Mapping[int, int | None]) -> dict[int, tuple[str, str | None]]:
+        """argument index -> (as given, resolved) for the path arguments ``at`` names (each with the index of
+        its directory-fd argument, or None); resolved is None when relative to a directory fd of unknown path."""
+        raw: dict[int, str] = {}
+        dirs: dict[int, str] = {}
+        cwd = event.proc.cwd if event.proc is not None else ""
+        for kind, argi, data in items:
+            if kind == I_STR:
+                raw[argi] = data.decode(errors="surrogateescape")
+            elif kind == I_FDPATH:
+                dirs[argi] = components(data)
+            elif kind == I_CWD:
+                cwd = components(data).rstrip("/") + "/"
+                if event.proc is not None:
+                    event.proc.cwd = cwd
+        out: dict[int, tuple[str, str | None]] = {}
+        for index, dirfd_index in at.items():
+            given = raw.get(index, "")
+            if not given or given[0] == "/":
+                out[index] = (given, os.path.normpath(given) if given else "")
+            elif dirfd_index is not None and _s32(args[dirfd_index]) != AT_FDCWD:
+                base = dirs.get(dirfd_index)
+                out[index] = (given, _join(base, given) if base else None)
+            else:
+                out[index] = (given, _join(cwd, given) if cwd else None)
+        return out
+
+    @staticmethod
+    def _set_path(event: SyscallEvent, name: str, pair: tuple[str, str | None]) -> None:
+        """The argument as the caller wrote it; the resolved path beside it when it was relative."""
+        given, resolved = pair
+        event.args[name] = given
+        if given and given[0] != "/" and resolved:
+            if event.paths is None:
+                event.paths = {}
+            event.paths[name] = resolved
+
+    def _open(self, event: SyscallEvent, args: tuple[int, ...], items: list[tuple[int, int, bytes]]) -> None:
+        kind = event.type
+        at = kind in ("openat", "openat2")
+        index = 1 if at else 0
+        raw, path = self._paths(event, items, args, {index: 0 if at else None})[index]
+        if at:
+            event.args["dirfd"] = _s32(args[0])
+        flags, mode = (args[2], args[3]) if kind == "openat" else (args[1], args[2]) if kind == "open" else (
+            0o1101, args[1])
+        if kind == "openat2":
+            how = next((d for k, _a, d in items if k == I_OPENHOW), b"")
+            flags, mode, resolve = struct.unpack_from("<3Q", how.ljust(24, b"\0"))
+            event.args["resolve"] = resolve
+        fd = event.res if event.res is not None and event.res >= 0 else -1
+        event.args.update(fd=fd, flags=flags, mode=mode)
+        self._set_path(event, "name", (raw, path))
+        if kind == "creat":
+            del event.args["flags"]
+        name = path if path is not None else raw
+        is_dir = bool(flags & O_DIRECTORY)
+        event.fd = FdInfo(num=fd, type="directory" if is_dir else "file", name=name, nameraw=raw,
+                          directory=name if is_dir else os.path.dirname(name), filename=os.path.basename(name),
+                          open_flags=flags)
+
+    def _exec_call(self, event: SyscallEvent, args: tuple[int, ...], items: list[tuple[int, int, bytes]]) -> None:
+        proc = event.proc
+        assert proc is not None
+        event.args.update(exe=proc.exe, args=list(proc.args), tid=event.tid, pid=proc.pid, ptid=proc.ppid,
+                          cwd=proc.cwd, comm=proc.name, env=list(proc.env), tty=proc.tty, loginuid=proc.loginuid,
+                          uid=proc.uid, gid=proc.gid, cap_effective=proc.cap_effective,
+                          cap_permitted=proc.cap_permitted, cap_inheritable=proc.cap_inheritable,
+                          trusted_exepath=proc.exepath, pgid=proc.pgid, vpgid=proc.vpgid)
+        if event.type == "execveat":
+            event.args["dirfd"] = _s32(args[0])
+            self._set_path(event, "pathname", self._paths(event, items, args, {1: 0})[1])
+
+    def _socket(self, event: SyscallEvent, args: tuple[int, ...], items: list[tuple[int, int, bytes]]) -> None:
+        accepted = event.type in ("accept", "accept4")
+        fd = (event.res if event.res is not None and event.res >= 0 else -1) if accepted else _s32(args[0])
+        info = FdInfo(num=fd, type="ipv4")
+        for kind, _argi, data in items:
+            if kind == I_TUPLE:
+                family, proto, lport, rport, laddr, raddr = TUPLE.unpack(data)
+                if family in (2, 10):
+                    info.type = "ipv4" if family == 2 else "ipv6"
+                    info.l4proto = _PROTO.get(proto, "tcp")
+                    local, remote = (_ip(laddr, family), lport), (_ip(raddr, family), rport)
+                    client, server = (remote, local) if accepted else (local, remote)
+                    info.sip, info.sport = client
+                    info.dip, info.dport = server
+                    info.is_server = accepted
+                    if event.type == "bind":
+                        info.sip = info.sport = None
+                        info.dip, info.dport, info.is_server = local[0], local[1], True
+                elif family == 1:
+                    info.type = "unix"
+            elif kind == I_SOCKADDR and info.type == "unix":
+                info.name = data[2:].split(b"\0", 1)[0].decode(errors="surrogateescape")
+            elif kind == I_SOCKADDR and event.type == "connect" and len(data) >= 8 and not info.dport:
+                family = struct.unpack_from("<H", data)[0]
+                if family == 2:  # a refused connect: the kernel cleared the peer, the caller's address says it
+                    info.dport = struct.unpack_from(">H", data, 2)[0]
+                    info.dip = str(ipaddress.IPv4Address(data[4:8]))
+        if info.dip is not None and info.type in ("ipv4", "ipv6"):
+            info.name = (f"{info.dip}:{info.dport}" if info.sip is None
+                         else f"{info.sip}:{info.sport}->{info.dip}:{info.dport}")
+            if info.sip is not None:
+                event.args["tuple"] = info.name
+        event.args["fd"] = fd
+        event.fd = info
+
+    def _two_paths(self, event: SyscallEvent, args: tuple[int, ...], items: list[tuple[int, int, bytes]]) -> None:
+        kind = event.type
+        if kind in ("symlink", "symlinkat"):
+            link = 1 if kind == "symlink" else 2
+            paths = self._paths(event, items, args, {0: None, link: None if kind == "symlink" else 1})
+            event.args["target"] = paths[0][0]  # a symlink's target is a string, never resolved
+            if kind == "symlinkat":
+                event.args["linkdirfd"] = _s32(args[1])
+            self._set_path(event, "linkpath", paths[link])
+            return
+        old, new = (0, 1) if kind in ("rename", "link") else (1, 3)
+        paths = self._paths(event, items, args, {old: None, new: None} if old == 0 else {1: 0, 3: 2})
+        if old == 1:
+            event.args.update({"olddirfd" if kind.startswith("rename") else "olddir": _s32(args[0]),
+                               "newdirfd" if kind.startswith("rename") else "newdir": _s32(args[2])})
+        self._set_path(event, "oldpath", paths[old])
+        self._set_path(event, "newpath", paths[new])
+        if kind in ("renameat2", "linkat"):
+            event.args["flags"] = args[4]
+
+    def _one_path(self, event: SyscallEvent, args: tuple[int, ...], items: list[tuple[int, int, bytes]]) -> None:
+        kind = event.type
+        at = kind.endswith("at") or kind == "faccessat2"
+        index = 1 if at else 0
+        pair = self._paths(event, items, args, {index: 0 if at else None})[index]
+        key = {"unlinkat": "name", "chmod": "filename", "fchmodat": "filename", "fchownat": "pathname",
+               "faccessat": "pathname", "faccessat2": "pathname", "access": "name"}.get(kind, "path")
+        if at:
+            event.args["dirfd"] = _s32(args[0])
+        self._set_path(event, key, pair)
+        if kind in ("chmod", "mkdir"):
+            event.args["mode"] = args[1]
+        elif kind in ("fchmodat", "mkdirat", "faccessat", "faccessat2"):
+            event.args["mode"] = args[2]
+        elif kind == "unlinkat":
+            event.args["flags"] = args[2]
+        elif kind == "access":
+            event.args["mode"] = args[1]
+        path = pair[1]
+        if kind == "chdir" and event.res == 0 and event.proc is not None and path:
+            event.proc.cwd = path.rstrip("/") + "/"
+
+    def _fd_call(self, event: SyscallEvent, args: tuple[int, ...], items: list[tuple[int, int, bytes]]) -> None:
+        fd = _s32(args[0])
+        event.args["fd"] = fd
+        path = next((components(d) for k, _a, d in items if k == I_FDPATH), None)
+        if path is not None:
+            event.fd = FdInfo(num=fd, name=path, directory=os.path.dirname(path), filename=os.path.basename(path))
+            if event.type == "fchdir" and event.res == 0 and event.proc is not None:
+                event.proc.cwd = path.rstrip("/") + "/"
+        if event.type == "fchmod":
+            event.args["mode"] = args[1]
+        elif event.type == "setns":
+            event.args["nstype"] = args[1]
+
+    def _strings(self, event: SyscallEvent, args: tuple[int, ...], items: list[tuple[int, int, bytes]]) -> None:
+        strings = {a: d.decode(errors="surrogateescape") for k, a, d in items if k == I_STR}
+        if event.type == "memfd_create":
+            event.args.update(fd=event.res, name=strings.get(0, ""), flags=args[1])
+        elif event.type == "finit_module":
+            event.args.update(fd=_s32(args[0]), uargs=strings.get(1, ""), flags=args[2])
+        elif event.type == "init_module":
+            event.args.update(length=args[1], uargs=strings.get(2, ""))
+
+
+_HANDLERS: dict[str, Callable[[Decoder, SyscallEvent, tuple[int, ...], list[tuple[int, int, bytes]]], Any]] = {
+    **{k: Decoder._open for k in ("open", "openat", "openat2", "creat")},
+    **{k: Decoder._exec_call for k in ("execve", "execveat")},
+    **{k: Decoder._socket for k in ("connect", "bind", "accept", "accept4", "listen", "sendto", "sendmsg",
+                                    "recvfrom", "recvmsg")},
+    **{k: Decoder._two_paths for k in ("rename", "renameat", "renameat2", "link", "linkat", "symlink", "symlinkat")},
+    **{k: Decoder._one_path for k in ("unlink", "unlinkat", "rmdir", "mkdir", "mkdirat", "chmod", "fchmodat",
+                                      "chdir", "chroot", "truncate", "access", "faccessat", "faccessat2",
+                                      "fchownat", "chown", "lchown")},
+    **{k: Decoder._fd_call for k in ("fchdir", "fchmod", "fchown", "setns")},
+    **{k: Decoder._strings for k in ("memfd_create", "finit_module", "init_module")},
+}
