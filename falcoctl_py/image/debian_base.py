@@ -1,8 +1,8 @@
 """The image's Debian base root: ``debootstrap --variant=minbase`` from the host's own archive, cached.
 
-Owns: bootstrapping a base root file system (a suite, an architecture and extra packages: ``python3`` for the
-runtime, the eBPF toolchain for the build stage), trimming what an image does not need (apt caches and lists,
-man pages, locales, docs except copyright files), and caching it as a tarball keyed by suite, architecture and
+Owns: bootstrapping a base root file system (a suite, an architecture and extra packages: ``python3`` and
+``libbpf1`` for the runtime, the eBPF toolchain for the build stage), trimming what an image does not need (apt
+caches and lists, man pages, locales, docs except copyright files), and caching it as a tarball keyed by suite, architecture and
 package list under ``$FALCOPY_IMAGE_CACHE`` (default ``$XDG_CACHE_HOME/falco-py/image`` or
 ``~/.cache/falco-py/image``). A cold bootstrap costs ~40 s and ~120 MB; a cached one costs nothing. Next to the
 tarball a small JSON file records what it holds (the Python version the wheels must match).
@@ -24,7 +24,7 @@ from pathlib import Path
 
 from falcoctl_py.image.tools import BuildError, run_tool
 
-RUNTIME_PACKAGES = ("python3",)
+RUNTIME_PACKAGES = ("python3", "libbpf1")  # libbpf: the ebpf backend loads its probe through it
 BPF_PACKAGES = ("clang", "llvm", "libbpf-dev", "bpftool")
 TRIM = ("var/cache/apt", "var/lib/apt/lists", "usr/share/man", "usr/share/locale", "usr/share/info", "var/log")
 

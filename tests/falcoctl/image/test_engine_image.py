@@ -142,6 +142,15 @@ def test_built_image_pushed_pulled_back_runs_the_engine_with_the_expected_alerts
     assert found == [], f"the image carries build tools: {found}"
     assert not list((rootfs / "usr/lib").glob("gcc*")) and not list((rootfs / "usr/lib").glob("llvm*"))
 
+    assert list((rootfs / "usr/lib").glob("*/libbpf.so.1")), "the ebpf backend's libbpf is missing"
+    probe_sources = sorted((REPO / "engine/sources/syscall/ebpf").glob("*.bpf.c"))
+    for src in probe_sources:  # compiled in the bpf stage, shipped without the toolchain
+        obj = (rootfs / "opt/falco-py/lib/bpf" / src.name).with_suffix(".o")
+        head = obj.read_bytes()[:20]
+        assert head[:4] == b"\x7fELF" and int.from_bytes(head[18:20], "little") == 247, f"{obj}: not a BPF object"
+    if probe_sources:
+        assert "FALCOPY_BPF_OBJECT=/opt/falco-py/lib/bpf/probe.bpf.o" in config["Env"]
+
     capture, audit = rootfs / "tmp" / "capture.jsonl", rootfs / "tmp" / "audit.jsonl"
     _capture(capture)
     _audit_file(audit, conformance)
