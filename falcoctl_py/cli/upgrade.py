@@ -49,7 +49,7 @@ def command(**kw: Any) -> None:
     err = Console(stderr=True)
     if kw["rules"]:
         with tempfile.TemporaryDirectory(prefix="falcoctl-rules-") as tmp:
-            say = lambda s: err.print(s, markup=False, highlight=False, soft_wrap=True)  # noqa: E731
+            say = lambda s: err.print(s, markup=False, highlight=False, soft_wrap=True)
             files = _rule_files(kw["rules"], Path(tmp), access, say=say)
             _upgrade_rules(kw, target, files, err)
         return

@@ -15,6 +15,7 @@ import os
 import random
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -45,7 +46,7 @@ def _require_tools() -> None:
 def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     _require_tools()
     out = tmp_path_factory.mktemp("image") / "layout"
-    done = subprocess.run([str(REPO / ".venv" / "bin" / "falcoctl-py"), "image", "build", "--context", str(REPO),
+    done = subprocess.run([sys.executable, "-m", "falcoctl_py.cli.main", "image", "build", "--context", str(REPO),
                            "--out", str(out), "-o", "json"], check=False, capture_output=True, text=True,
                           timeout=1500)
     assert done.returncode == 0, done.stderr[-3000:]
