@@ -173,3 +173,29 @@ def test_built_image_pushed_pulled_back_runs_the_engine_with_the_expected_alerts
         else:
             assert rules == {"FPY Privileged Pod Created", "FPY Pod Mounts Sensitive Host Path",
                              "FPY Anonymous Request Allowed"}
+
+
+def test_image_captures_live_syscalls_with_its_own_ebpf_probe(built: Path, tmp_path: Path) -> None:
+    """The shipped probe loads: the image's entrypoint with the ebpf backend (as the chart's syscall pods run it,
+    uid 0, with /proc and /sys of the node) alerts on a real ``cat /etc/shadow``. Mounts live in a private mount
+    namespace that ends with the run; the engine unloads its programs on SIGINT."""
+    if not list((REPO / "engine/sources/syscall/ebpf").glob("*.bpf.c")) or not Path("/sys/kernel/btf/vmlinux").exists():
+        pytest.skip("no eBPF probe sources or no kernel BTF")
+    bundle = tmp_path / "bundle"
+    subprocess.run(["umoci", "unpack", "--image", f"{built}:{engine.__version__}", str(bundle)], check=True,
+                   capture_output=True, timeout=300)
+    rootfs = bundle / "rootfs"
+    config = json.loads((bundle / "config.json").read_text())["process"]
+    script = (
+        "mount --make-rprivate / && mount -t proc proc \"$R/proc\" && mount --rbind /sys \"$R/sys\" && "
+        "(sleep 3; cat /etc/shadow >/dev/null) & "
+        "exec timeout -s INT 8 chroot \"$R\" env -i \"$@\""
+    )
+    argv = [*config["env"], *config["args"][:3], "--source", "syscall", "--backend", "ebpf", "-o", "json",
+            "--metrics-listen", "127.0.0.1:18766"]
+    done = subprocess.run(["unshare", "--mount", "--fork", "sh", "-c", script, "sh", *argv], check=False,
+                          capture_output=True, text=True, timeout=60, env={**os.environ, "R": str(rootfs)})
+    assert done.returncode in (0, 124), done.stderr[-2000:]
+    alerts = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    assert any(a["rule"] == "FPY Shadow File Read By Unexpected Program" and a["output_fields"]["proc.name"] == "cat"
+               for a in alerts), done.stderr[-2000:]
