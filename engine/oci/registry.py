@@ -211,6 +211,8 @@ def _oras_registry_class() -> type:
 
 def _short(exc: BaseException) -> str:
     text = str(exc)
+    if "NameResolutionError" in text or "Name or service not known" in text:
+        return "cannot resolve its host name"
     for marker in ("Failed to establish a new connection: ", "Read timed out", "Connection refused"):
         if marker in text:
             return text.split(marker, 1)[1].rstrip("')\"") or marker.removesuffix(": ")

@@ -110,6 +110,10 @@ def print_plan(result: plan.InstallResult, *, output: str, dry_run: bool) -> Non
 @click.option("--cost-model", default=None, type=click.Path(exists=True, dir_okay=False))
 @click.option("-f", "--values", "values_files", multiple=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE")
+@click.option("--image", default=None, metavar="REGISTRY/REPO[:TAG][@DIGEST]",
+              help="Engine image to deploy (kept for later installs); pinned by digest once found in its registry.")
+@click.option("--no-image-check", is_flag=True,
+              help="Do not check that the image exists in its registry (a registry only the nodes can reach).")
 @click.option("--dry-run", is_flag=True, help="Print manifests and the diff; change nothing.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--timeout", default=300, show_default=True, type=click.IntRange(10, 3600), help="Seconds.")
@@ -125,6 +129,8 @@ def command(**kw: Any) -> None:
         sets=tuple(kw["sets"]),
         dry_run=kw["dry_run"],
         timeout=float(kw["timeout"]),
+        image=kw["image"],
+        image_check=not kw["no_image_check"],
     )
     run_install(target, opts, yes=kw["yes"], output=kw["output"])
 

@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "values": ("falcoctl_py.cli.values", "command", "Print Helm values sized for a profile or cluster."),
     "template": ("falcoctl_py.cli.template", "command", "Render and schema-check the chart's manifests."),
     "size": ("falcoctl_py.cli.size", "command", "Report per-pool resource sizing."),
+    "image": ("falcoctl_py.cli.image", "group", "Build the engine image and push it to a registry."),
     "install": ("falcoctl_py.cli.install", "command", "Install or upgrade the engine in a cluster."),
     "upgrade": ("falcoctl_py.cli.upgrade", "command", "Upgrade the engine or its rules."),
     "rollback": ("falcoctl_py.cli.rollback", "command", "Roll the release back to a revision."),

@@ -20,7 +20,7 @@ import orjson
 import yaml
 
 from falcoctl_py import values as values_mod
-from falcoctl_py.deploy import steps
+from falcoctl_py.deploy import image_check, steps
 from falcoctl_py.deploy.diff import ManifestDiff, diff_manifests
 from falcoctl_py.errors import ClusterError, FindingsError, UnreachableError
 from falcoctl_py.helm import upgrade_install_args
@@ -42,6 +42,8 @@ class InstallOptions:
     sets: tuple[str, ...] = ()
     dry_run: bool = False
     timeout: float = 300.0
+    image: str | None = None  # --image REPO[:TAG][@DIGEST]: replayed by later installs like a --set
+    image_check: bool = True  # resolve the image in its registry before deploying, pin its digest
 
 
 @dataclass
@@ -50,6 +52,7 @@ class InstallResult:
     diff: ManifestDiff | None
     helm_argv: list[str] | None = None
     values: dict[str, Any] = field(default_factory=dict)
+    image_digest: str | None = None
     value_changes: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     applied: bool = False
@@ -61,6 +64,11 @@ class Callbacks:
     confirm: Callable[[str], bool] = lambda s: False
     on_rollout: Callable[[RolloutState], None] = lambda s: None
     show_plan: Callable[[InstallResult], None] = lambda r: None  # before the prompt (and on --dry-run)
+
+
+def _sets(opts: InstallOptions) -> tuple[str, ...]:
+    """``--set`` inputs with ``--image`` expanded (after them: the flag wins)."""
+    return opts.sets + (image_check.image_sets(opts.image) if opts.image else ())
 
 
 def _set_key(expr: str) -> str:
@@ -122,6 +130,18 @@ def _values(opts: InstallOptions, doc: dict[str, Any], sets: list[str], *, clust
     )
 
 
+def _pinned(opts: InstallOptions, vals: dict[str, Any], kube: Kube | None, cb: Callbacks) -> str | None:
+    """Check the image exists in its registry (refusing if not) and pin the chart to the digest found."""
+    if not opts.image_check:
+        cb.say("image check skipped (--no-image-check): the image is not verified")
+        return None
+    found = image_check.check_image(vals, kube=kube, namespace=opts.target.namespace, dry_run=opts.dry_run,
+                                    app_version=image_check.chart_app_version(), say=cb.say)
+    if found.digest is not None:
+        vals["image"] = {**vals.get("image", {}), "digest": found.digest}
+    return found.digest
+
+
 def _render_checked(vals: dict[str, Any], kube_version: str, t: steps.Target) -> list[dict[str, Any]]:
     docs = render(vals, kube_version=kube_version, release=t.release, namespace=t.namespace)
     check = check_manifests(docs, kube_version=kube_version)
@@ -134,9 +154,11 @@ def _offline_dry_run(opts: InstallOptions, cb: Callbacks, server: str) -> Instal
     """``--dry-run`` without a reachable cluster: manifests sized from the profile alone, no diff."""
     cb.say(f"warning: cluster {server} unreachable: sizing from the profile {opts.profile} alone, no diff")
     with tempfile.TemporaryDirectory(prefix="falcoctl-") as tmp:
-        vals = _values(opts, *merged_inputs({}, [], opts.values_files, opts.sets), cluster=None, tmp=Path(tmp))
+        vals = _values(opts, *merged_inputs({}, [], opts.values_files, _sets(opts)), cluster=None, tmp=Path(tmp))
+    digest = _pinned(opts, vals, None, cb)
     result = InstallResult(
-        manifests=_render_checked(vals, DEFAULT_KUBE_VERSION, opts.target), diff=None, values=vals
+        manifests=_render_checked(vals, DEFAULT_KUBE_VERSION, opts.target), diff=None, values=vals,
+        image_digest=digest,
     )
     cb.show_plan(result)
     return result
@@ -159,12 +181,13 @@ def plan_and_apply(kube: Kube, helm: steps.HelmRunner, opts: InstallOptions, cb:
         )
     facts = facts_from(kube)
     old_doc, old_sets = stored_inputs(kube, t)
-    doc, sets = merged_inputs(old_doc, old_sets, opts.values_files, opts.sets)
+    doc, sets = merged_inputs(old_doc, old_sets, opts.values_files, _sets(opts))
     with tempfile.TemporaryDirectory(prefix="falcoctl-") as tmp:
         vals = _values(opts, doc, sets, cluster=facts, tmp=Path(tmp))
+        digest = _pinned(opts, vals, kube, cb)  # before anything is applied
         docs = _render_checked(vals, facts.kube_version, t)
         deployed = steps.live_values(helm, t)
-        result = InstallResult(manifests=docs, diff=None, values=vals)
+        result = InstallResult(manifests=docs, diff=None, values=vals, image_digest=digest)
         result.diff = diff_manifests(steps.live_manifests(helm, t), docs, namespace=t.namespace)
         if deployed is not None:
             result.value_changes = _leaf_changes(deployed, vals)

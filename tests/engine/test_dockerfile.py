@@ -1,5 +1,7 @@
-"""The engine image's Dockerfile is consistent with the repo (no Docker here): what it copies exists or is built
-by ``make wheel``, the final stage has no compiler and runs the engine command the chart runs."""
+"""The engine image's Dockerfile is consistent with the repo and with the daemonless build that reads it
+(``falcoctl-py image build`` runs buildah on this very file): what it copies exists or is made by
+``image build --wheels-only``, the build arguments the builder passes are the ones it declares, the final stage
+has no compiler and runs the engine command the chart runs. tests/image/ builds and runs the image itself."""
 
 from __future__ import annotations
 
@@ -27,26 +29,45 @@ def stages() -> list[list[str]]:
     return out
 
 
-def test_multi_stage_slim_base_and_clean_final_stage() -> None:
-    build, final = stages()
-    assert "slim" in DOCKERFILE.read_text().split("ARG PYTHON_IMAGE=")[1].split()[0]
-    assert build[0].endswith("AS build")
+def test_stages_and_a_final_stage_without_compiler_or_run_steps() -> None:
+    runtime, bpf, build, final = stages()
+    assert [runtime[0], bpf[0], build[0]] == [
+        "FROM ${BASE_IMAGE} AS runtime", "FROM ${BPF_BASE_IMAGE} AS bpf", "FROM runtime AS build"]
+    assert "slim" in DOCKERFILE.read_text().split("ARG BASE_IMAGE=")[1].split()[0]  # what Docker users get
     final_text = "\n".join(final)
+    assert final[0] == "FROM runtime"
     assert not re.search(r"\b(gcc|clang|build-essential|apt-get install)\b", final_text)
     assert "COPY --from=build /opt/falco-py /opt/falco-py" in final_text
+    assert "COPY --from=bpf /out/ /opt/falco-py/lib/bpf/" in final_text
     assert not any(i.upper().startswith("RUN ") for i in final)  # nothing installed in the final stage
+    assert "clang" in "\n".join(bpf) and "*.bpf.c" in "\n".join(bpf)  # compiled in its own stage only
 
 
-def test_copied_paths_exist_or_come_from_make_wheel() -> None:
+def test_builder_build_args_are_declared_and_label_the_image() -> None:
+    from falcoctl_py.image import builder
+
+    text = DOCKERFILE.read_text()
+    declared = set(re.findall(r"^ARG (\w+)", text, re.MULTILINE))
+    opts = builder.BuildOptions(context=REPO, out=REPO / "x", version="1.2.3", revision="abc")
+    args = builder.build_args(opts, base="b", bpf_base="bb")
+    passed = set(args)
+    assert passed == {"BASE_IMAGE", "BPF_BASE_IMAGE", "VERSION", "REVISION", "SOURCE"} and passed <= declared
+    for label, arg in (("source", "SOURCE"), ("version", "VERSION"), ("revision", "REVISION")):
+        assert f'org.opencontainers.image.{label}="${{{arg}}}"' in text
+    assert args["VERSION"] == "1.2.3" and args["REVISION"] == "abc" and args["SOURCE"].startswith("https://")
+    assert builder.DOCKERFILE == "engine/Dockerfile" and builder.WHEELS == "dist/image-wheels"
+
+
+def test_copied_paths_exist_or_come_from_the_wheels_step() -> None:
     makefile = (REPO / "Makefile").read_text()
-    assert re.search(r"^wheel:.*\n\t.*pip wheel --no-deps -w dist \.", makefile, re.MULTILINE)
-    assert re.search(r"^image: wheel\n\tdocker build -f engine/Dockerfile", makefile, re.MULTILINE)
+    assert re.search(r"^image-context: setup\n\t.*falcoctl-py image build --wheels-only", makefile, re.MULTILINE)
+    assert re.search(r"^image: .*\n\t.*falcoctl-py image build$", makefile, re.MULTILINE)
     for instr in (
         i for stage in stages() for i in stage if i.upper().startswith("COPY ") and "--from" not in i
     ):
         src = instr.split()[1]
-        if src.startswith("dist"):
-            continue  # produced by `make wheel`, which `make image` depends on
+        if src.startswith("dist/image-wheels"):
+            continue  # written by `image build` (or --wheels-only for docker build)
         assert (REPO / src).exists(), f"{instr}: {src} missing"
 
 

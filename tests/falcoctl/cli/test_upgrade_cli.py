@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from registry_support import registry  # noqa: F401
+
 from tests.falcoctl.cli.cluster_cli import run_cli
 from tests.falcoctl.deploy.test_rules_upgrade import NS, REL, RULES, seed_release
 from tests.kmock_support import api  # noqa: F401
@@ -90,3 +92,27 @@ async def test_bad_rules_are_a_finding_before_an_unreachable_cluster(capsys, tmp
         code, _, err = await run_cli(capsys, "upgrade", "--kubeconfig", kc, "--rules", str(f), "--dry-run")
         assert code == 1 and err.count("\n") == 1, err
         assert err.startswith(f"Error: {f}:3:") and "rules rejected by the engine's loader" in err, err
+
+
+async def test_rules_from_an_oci_artifact(api, capsys, tmp_path, registry):  # noqa: F811
+    """``--rules oci://REF`` pulls a pushed rulesfile artifact and puts its files, byte for byte, in the
+    ConfigMap; a missing artifact is refused in one line before the cluster is touched."""
+    seed_release(api)
+    f = tmp_path / "mine.yaml"
+    f.write_text(RULES.format(req="15"))
+    ref = f"{registry.host}/falcopy/my-rules:1.0"
+    code, _, err = await run_cli(capsys, "rules", "push", ref, str(f))
+    assert code == 0, err
+    code, out, err = await run_cli(
+        capsys, "upgrade", "--kubeconfig", str(api.kubeconfig), "--rules", f"oci://{ref}", "--timeout", "10"
+    )
+    assert code == 0, err
+    assert f"pulled {registry.host}/falcopy/my-rules@sha256:" in err
+    assert f"configmap {REL}-rules: replaced old.yaml with mine.yaml" in out
+    assert api.get("v1/configmaps", NS, f"{REL}-rules")["data"] == {"mine.yaml": f.read_text()}
+
+    before = api.mutations()
+    code, _, err = await run_cli(
+        capsys, "upgrade", "--kubeconfig", str(api.kubeconfig), "--rules", f"oci://{registry.host}/falcopy/nope:1"
+    )
+    assert code == 3 and err.count("\n") == 1 and "not found in registry" in err and api.mutations() == before
