@@ -16,7 +16,6 @@ from typing import Any
 import click
 from rich.console import Console
 
-from falcoctl_py.cli import options
 from falcoctl_py.cli.install import cluster_options, make_kube, run_install, target_of
 from falcoctl_py.cli.rules_oci import write_files
 from falcoctl_py.deploy import install as plan
