@@ -34,6 +34,9 @@ def pod_owner(pod: str) -> str:
 def workload_of(event: Any) -> tuple[str, str]:
     """(namespace, workload) of an event; empty namespace when it has none."""
     if event.source == "k8s_audit":
+        head = event.head  # the typed header, when the event was read through it: nothing else is decoded
+        if head is not None:
+            return head.objectRef.namespace or "", head.user.username or ""
         obj = event.obj
         ref = obj.get("objectRef") or {}
         user = obj.get("user") or {}

@@ -11,7 +11,9 @@ class declares. Semantics follow the falcosecurity k8saudit plugin (0.18.x) and 
   ``eff_run_as_user``/``eff_run_as_group`` combine the pod and container *security contexts* (default "0"),
   ``add_capabilities``/``command``/``args`` list individual items, ``ka.sourceips`` reads the top-level
   ``sourceIPs`` and ``ka.req.service.ports`` lists one JSON text per port.
-Values that need work beyond a couple of dict lookups are cached per event in ``event.cache``.
+Values that need work beyond a couple of lookups are cached per event in ``event.cache``; each extractor reads
+only the part of the event it needs (the typed header, or one raw member such as ``requestObject``), so most
+fields never decode the whole event (``engine.events.k8s_audit`` describes the two forms an event comes in).
 
 Must not: implement extraction (``engine.fields.k8saudit_extract`` does), decode payloads
 (``engine.sources.k8s_audit.decode`` does that once), or import anything beyond the standard library and orjson.
@@ -40,7 +42,12 @@ def _f(name: str, desc: str, extract: Callable[[Any, Any], Any], *, is_list: boo
 
 
 def _lst(name: str, desc: str, fn: Callable[[dict[str, Any], Any], Any], *, indexed: bool = True) -> FieldSpec:
-    return _f(name, desc, x.cached(name, fn), is_list=True, arg=ArgMode.OPTIONAL if indexed else ArgMode.NONE)
+    """A list field read from the request object (only that member of the event is parsed)."""
+    return _f(name, desc, _req(name, fn), is_list=True, arg=ArgMode.OPTIONAL if indexed else ArgMode.NONE)
+
+
+def _req(name: str, fn: Callable[[dict[str, Any], Any], Any]) -> Callable[[Any, Any], Any]:
+    return x.cached(name, fn, reads="requestObject")
 
 
 def _container_fields(kind: str, label: str) -> list[FieldSpec]:
@@ -82,18 +89,18 @@ KA_FIELDS: tuple[FieldSpec, ...] = (
     _f("ka.auth.decision", "The authorization decision", x.scalar("annotations", "authorization.k8s.io/decision")),
     _f("ka.auth.reason", "The authorization reason", x.scalar("annotations", "authorization.k8s.io/reason")),
     _f("ka.user.name", "User name of the requester", x.scalar("user", "username")),
-    _lst("ka.user.groups", "Groups of the requester", x.array_at("user", "groups"), indexed=False),
+    _f("ka.user.groups", "Groups of the requester", x.head_list("user", "groups"), is_list=True),
     _f("ka.impuser.name", "Impersonated user name", x.scalar("impersonatedUser", "username")),
     _f("ka.verb", "The action (get, list, watch, create, update, patch, delete, ...)", x.scalar("verb")),
     _f("ka.uri", "The request URI as the client sent it", x.scalar("requestURI")),
-    _f("ka.uri.param", "First value of query parameter X of the request URI", x.cached("ka.uri.param", x.uri_param),
+    _f("ka.uri.param", "First value of query parameter X of the request URI",
+       x.cached("ka.uri.param", x.uri_param, reads="requestURI"),
        arg=ArgMode.REQUIRED, arg_kind=ArgKind.KEY),
     _f("ka.target.name", "Target object name", x.scalar("objectRef", "name")),
     _f("ka.target.namespace", "Target object namespace", x.scalar("objectRef", "namespace")),
     _f("ka.target.resource", "Target object resource", x.scalar("objectRef", "resource")),
     _f("ka.target.subresource", "Target object subresource", x.scalar("objectRef", "subresource")),
-    _f("ka.target.pod.name", "Target pod name (when the target resource is pods)",
-       x.cached("ka.target.pod.name", x.target_pod_name)),
+    _f("ka.target.pod.name", "Target pod name (when the target resource is pods)", x.target_pod_name),
     _lst("ka.req.binding.subjects", "Binding subjects, one JSON text each", x.array_at(*_RO, "subjects"),
          indexed=False),
     _lst("ka.req.binding.subjects.user_names", "Binding subjects of kind User", x.subjects("User"), indexed=False),
@@ -108,12 +115,12 @@ KA_FIELDS: tuple[FieldSpec, ...] = (
        lambda event, arg: "true", arg=ArgMode.REQUIRED, arg_kind=ArgKind.KEY, deprecated=True),
     _f("ka.req.configmap.name", "ConfigMap name (the target object name)", x.scalar("objectRef", "name")),
     _f("ka.req.configmap.obj", "ConfigMap data as JSON text",
-       x.cached("ka.req.configmap.obj", x.rendered(*_RO, "data"))),
+       _req("ka.req.configmap.obj", x.rendered(*_RO, "data"))),
     *_container_fields("containers", "Containers'"),
     _f("ka.req.container.image", "Deprecated: image of the first container",
-       x.cached("ka.req.container.image", x.first_of(x.images("containers", repository=False))), deprecated=True),
+       _req("ka.req.container.image", x.first_of(x.images("containers", repository=False))), deprecated=True),
     _f("ka.req.container.image.repository", "Deprecated: image repository of the first container",
-       x.cached("ka.req.container.image.repository", x.first_of(x.images("containers", repository=True))),
+       _req("ka.req.container.image.repository", x.first_of(x.images("containers", repository=True))),
        deprecated=True),
     _f("ka.req.pod.host_ipc", "Pod hostIPC flag", x.scalar(*_SPEC, "hostIPC")),
     _f("ka.req.pod.host_network", "Pod hostNetwork flag", x.scalar(*_SPEC, "hostNetwork")),
@@ -121,7 +128,7 @@ KA_FIELDS: tuple[FieldSpec, ...] = (
        x.scalar(*_SPEC, "hostNetwork"), deprecated=True),
     _f("ka.req.pod.host_pid", "Pod hostPID flag", x.scalar(*_SPEC, "hostPID")),
     _f("ka.req.container.privileged", "Deprecated: \"true\" when any container is privileged",
-       x.cached("ka.req.container.privileged", x.any_privileged), deprecated=True),
+       _req("ka.req.container.privileged", x.any_privileged), deprecated=True),
     _f("ka.req.pod.run_as_user", "Pod security context runAsUser", x.scalar(*_POD_SC, "runAsUser")),
     _f("ka.req.pod.run_as_group", "Pod security context runAsGroup", x.scalar(*_POD_SC, "runAsGroup")),
     _lst("ka.req.role.rules", "Role rules, one JSON text each", x.array_at(*_RO, "rules"), indexed=False),
@@ -138,7 +145,7 @@ KA_FIELDS: tuple[FieldSpec, ...] = (
     _lst("ka.req.pod.volumes.hostpath", "hostPath paths of the pod's volumes",
          x.fanned(*_SPEC, "volumes", "hostPath", "path")),
     _f("ka.req.volume.hostpath", "Deprecated: \"true\" when a volume uses host path X (X* = prefix)",
-       x.cached("ka.req.volume.hostpath", x.volume_hostpath), arg=ArgMode.REQUIRED, arg_kind=ArgKind.KEY,
+       _req("ka.req.volume.hostpath", x.volume_hostpath), arg=ArgMode.REQUIRED, arg_kind=ArgKind.KEY,
        deprecated=True),
     _lst("ka.req.pod.volumes.flexvolume_driver", "flexVolume drivers of the pod's volumes",
          x.fanned(*_SPEC, "volumes", "flexVolume", "driver")),
@@ -147,7 +154,7 @@ KA_FIELDS: tuple[FieldSpec, ...] = (
     _f("ka.response.code", "Response status code", x.scalar("responseStatus", "code")),
     _f("ka.response.reason", "Response status reason", x.scalar("responseStatus", "reason")),
     _f("ka.useragent", "User agent of the client", x.scalar("userAgent")),
-    _lst("ka.sourceips", "Client IP addresses", x.array_at("sourceIPs")),
+    _f("ka.sourceips", "Client IP addresses", x.head_list("sourceIPs"), is_list=True, arg=ArgMode.OPTIONAL),
     _f("ka.cluster.name", "Cluster name: the engine config's sources.k8s_audit.cluster_name", x.cluster_name),
     *_container_fields("initContainers", "Init containers'"),
     *_container_fields("ephemeralContainers", "Ephemeral containers'"),

@@ -2,7 +2,10 @@
 (0.18.x) and json (0.7.x) plugins do.
 
 Owns: the path walking, fan-out over containers/rules/volumes, rendering of non-string JSON values, RFC 6901
-pointers and the per-event cache wrapper. The field names, list-ness and argument forms live in the table,
+pointers, the per-event cache wrapper, and the choice, per path, of where an event holds its value: its typed
+header (``engine.events.k8s_audit.HEAD_PATHS``), one raw member parsed on first use (``requestObject``,
+``responseObject``, ``annotations``), or the whole decoded event; an event decoded whole (``head is None``) is
+read from ``obj`` alone. Both ways give the same value for every field. The field names, list-ness and argument forms live in the table,
 ``engine.fields.k8saudit``; each helper here builds or is an extractor ``(event, arg) -> value | None``.
 
 Must not: declare fields, decode payloads, or raise on odd events (a value that cannot be read is missing).
@@ -17,7 +20,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
-ABSENT: Any = object()
+from engine.events.k8s_audit import ABSENT as _ABSENT
+from engine.events.k8s_audit import HEAD_LISTS, HEAD_PATHS, RAW_MEMBERS
+
+ABSENT: Any = _ABSENT
 
 
 def render(value: Any) -> str:
@@ -76,14 +82,30 @@ def as_strings(values: list[Any] | None, *, flatten: bool = False) -> list[str] 
     return out or None
 
 
-def cached(name: str, fn: Callable[[dict[str, Any], Any], Any]) -> Callable[[Any, Any], Any]:
+def _view(event: Any, reads: str) -> dict[str, Any]:
+    """What an extractor reading only top-level member ``reads`` needs of the event: that member alone. A member
+    the header keeps raw is parsed from its text (the rest of the event is not decoded); a member the header
+    types (``requestURI``) is read from it, None standing for absent or ``null`` alike (give such a member only
+    to a function that treats both alike)."""
+    if reads in RAW_MEMBERS:
+        value = event.member(reads)
+    else:
+        head = event.head
+        value = event.obj.get(reads, ABSENT) if head is None else getattr(head, reads)
+    return {} if value is ABSENT else {reads: value}
+
+
+def cached(name: str, fn: Callable[[dict[str, Any], Any], Any], *,
+           reads: str | None = None) -> Callable[[Any, Any], Any]:
+    """``fn(obj, arg)`` once per event and argument. ``reads``: the one top-level member ``fn`` reads (it is then
+    given only that member, so the rest of the event need not be decoded); None: ``fn`` gets the whole event."""
     def extract(event: Any, arg: Any) -> Any:
         key = (name, arg)
         cache = event.cache
         if key in cache:
             return cache[key]
         try:
-            value = fn(event.obj, arg)
+            value = fn(event.obj if reads is None else _view(event, reads), arg)
         except (TypeError, ValueError, AttributeError, IndexError, KeyError):
             value = None  # an odd event: the value cannot be read, so it is missing
         cache[key] = value
@@ -91,15 +113,73 @@ def cached(name: str, fn: Callable[[dict[str, Any], Any], Any]) -> Callable[[Any
     return extract
 
 
+def _head_getter(chain: str) -> Callable[[Any], Any]:
+    attrs = chain.split(".")
+    if len(attrs) == 1:
+        (a1,) = attrs
+        return lambda head: getattr(head, a1)
+    a1, a2 = attrs
+    return lambda head: getattr(getattr(head, a1), a2)
+
+
+def _typed_scalar(keys: tuple[str, ...], chain: str) -> Callable[[Any, Any], Any]:
+    """A path the typed header answers: read from ``head``, or from ``obj`` for an event decoded whole."""
+    get = _head_getter(chain)
+    dict_path = _dict_scalar(keys)
+
+    def typed(event: Any, arg: Any) -> str | None:
+        head = event.head
+        if head is None:
+            return dict_path(event, arg)  # type: ignore[no-any-return]
+        v = get(head)
+        return v if v is None or type(v) is str else str(v)  # the header holds strings and ints
+    # Generated-code form (see ``engine.condition.codegen``): the header read inline, the call for what is not a
+    # string (an int from the header is rendered by the call, as is any value of an event decoded whole).
+    typed.inline = lambda arg, event, call: (  # type: ignore[attr-defined]
+        f"(_jv if (_jv := (_jh.{chain} if (_jh := {event}.head) is not None else {_dict_inline(keys, event)})) "
+        f"is None or type(_jv) is str else {call})")
+    return typed
+
+
+def _dict_inline(keys: tuple[str, ...], event: str) -> str:
+    """An expression for the raw value at a one- or two-key path of ``{event}.obj`` (None when absent)."""
+    if len(keys) == 1:
+        return f"{event}.obj.get({keys[0]!r})"
+    return f"(None if type(_jo := {event}.obj.get({keys[0]!r})) is not dict else _jo.get({keys[1]!r}))"
+
+
+def _member_scalar(keys: tuple[str, ...]) -> Callable[[Any, Any], Any]:
+    """A path inside a member the header keeps raw: only that member is parsed (once per event)."""
+    first, rest = keys[0], keys[1:]
+
+    def member(event: Any, arg: Any) -> str | None:
+        v = event.member(first)
+        if rest and v is not ABSENT:
+            v = get_path(v, rest)
+        if v is ABSENT or v is None:
+            return None
+        return v if type(v) is str else render(v)
+    return member
+
+
 def scalar(*keys: str) -> Callable[[Any, Any], Any]:
-    """A single value at a fixed path (the hot path: a few dict lookups, no cache)."""
+    """A single value at a fixed path (the hot path: a few attribute or dict lookups, no cache)."""
+    chain = HEAD_PATHS.get(keys)
+    if chain is not None:
+        return _typed_scalar(keys, chain)
+    if keys[0] in RAW_MEMBERS:
+        return _member_scalar(keys)
+    return _dict_scalar(keys)
+
+
+def _dict_scalar(keys: tuple[str, ...]) -> Callable[[Any, Any], Any]:
+    """A single value at a fixed path of the whole decoded event."""
     if len(keys) == 1:
         (k1,) = keys
 
         def one(event: Any, arg: Any) -> str | None:
             v = event.obj.get(k1)
             return v if v is None or type(v) is str else render(v)
-        # Generated-code form (see ``engine.condition.codegen``): same reads, the call only to render non-strings.
         one.inline = lambda arg, event, call: (  # type: ignore[attr-defined]
             f"(_jv if (_jv := {event}.obj.get({k1!r})) is None or type(_jv) is str else {call})")
         return one
@@ -123,6 +203,28 @@ def scalar(*keys: str) -> Callable[[Any, Any], Any]:
             return None
         return v if type(v) is str else render(v)
     return many
+
+
+def head_list(*keys: str) -> Callable[[Any, Any], Any]:
+    """A JSON array of strings the typed header answers (``sourceIPs``, ``user.groups``), one string per element;
+    ``[N]`` picks one; not an array, or empty -> missing. An event decoded whole is read as ``array_at`` reads."""
+    get = _head_getter(HEAD_LISTS[keys])
+    dict_path = array_at(*keys)
+
+    def extract(event: Any, arg: Any) -> list[str] | None:
+        head = event.head
+        if head is None:
+            try:
+                return dict_path(event.obj, arg)  # type: ignore[no-any-return]
+            except (TypeError, ValueError, AttributeError, IndexError, KeyError):
+                return None
+        v: list[str] | None = get(head)
+        if v is None:
+            return None
+        if arg is not None:
+            v = v[arg:arg + 1]
+        return list(v) or None
+    return extract
 
 
 def array_at(*keys: str) -> Callable[[dict[str, Any], Any], Any]:
@@ -272,10 +374,15 @@ def rules_field(key: str) -> Callable[[dict[str, Any], Any], Any]:
     return fn
 
 
-def target_pod_name(obj: dict[str, Any], arg: Any) -> str | None:
-    ref = obj.get("objectRef")
+def target_pod_name(event: Any, arg: Any) -> str | None:
+    head = event.head
+    if head is not None:
+        ref = head.objectRef
+        return ref.name if ref.resource == "pods" else None
+    obj = event.obj
+    ref = obj.get("objectRef") if type(obj) is dict else None
     if type(ref) is dict and ref.get("resource") == "pods" and isinstance(ref.get("name"), str):
-        return ref["name"]
+        return ref["name"]  # type: ignore[no-any-return]
     return None
 
 
@@ -305,8 +412,10 @@ def pointer_tokens(pointer: str) -> tuple[str, ...] | None:
 def json_pointer(value: Any, pointer: str) -> Any:
     """Resolve an RFC 6901 pointer (``/a/0/b``, ``~1`` = ``/``, ``~0`` = ``~``); ``ABSENT`` when absent."""
     tokens = pointer_tokens(pointer)
-    if tokens is None:
-        return ABSENT
+    return ABSENT if tokens is None else _walk(value, tokens)
+
+
+def _walk(value: Any, tokens: tuple[str, ...]) -> Any:
     for token in tokens:
         if type(value) is dict:
             value = value.get(token, ABSENT)
@@ -319,10 +428,30 @@ def json_pointer(value: Any, pointer: str) -> Any:
     return value
 
 
+_HEAD_GETTERS = {path: _head_getter(chain) for path, chain in HEAD_PATHS.items()}
+
+
+def _pointed(event: Any, pointer: str) -> Any:
+    """The value at ``pointer`` of the event: from the typed header when it answers the path (None: absent or
+    null, which the json fields treat alike), from the one raw member the path is in, else from the whole event."""
+    tokens = pointer_tokens(pointer)
+    if tokens is None:
+        return ABSENT
+    if tokens:
+        head = event.head
+        if head is not None:
+            get = _HEAD_GETTERS.get(tokens)
+            if get is not None:
+                return get(head)
+        if tokens[0] in RAW_MEMBERS:
+            return _walk(event.member(tokens[0]), tokens[1:])
+    return _walk(event.obj, tokens)
+
+
 def jevt_value(event: Any, arg: Any) -> str | None:
-    """Strings are returned straight from the decoded event; rendered objects are cached per event (the generated
-    code reads one-token pointers inline, see ``_jevt_value_inline``)."""
-    v = json_pointer(event.obj, str(arg))
+    """Strings are returned as they are; rendered objects are cached per event (the generated code reads
+    one-token pointers inline, see ``_jevt_value_inline``)."""
+    v = _pointed(event, str(arg))
     if v is ABSENT:
         return None
     if v is None or type(v) is str:
@@ -335,11 +464,16 @@ def jevt_value(event: Any, arg: Any) -> str | None:
 
 
 def _jevt_value_inline(arg: Any, event: str, call: str) -> str | None:
-    """Generated-code form of ``jevt_value`` for a one-token pointer (``/stage``): the dict read inline, the call
-    only for values that need rendering (or an event whose ``obj`` is not a dict). Same results as the call."""
+    """Generated-code form of ``jevt_value`` for a one-token pointer (``/stage``): the header or dict read inline,
+    the call only for values that need rendering. Same results as the call."""
     tokens = pointer_tokens(arg) if type(arg) is str else None
-    if tokens is None or len(tokens) != 1:
+    if tokens is None or len(tokens) != 1 or tokens[0] in RAW_MEMBERS:
         return None
+    chain = HEAD_PATHS.get(tokens)
+    if chain is not None:
+        return (f"(_jv if (_jv := (_jh.{chain} if (_jh := {event}.head) is not None else "
+                f"(_jo.get({tokens[0]!r}) if type(_jo := {event}.obj) is dict else None))) is None "
+                f"or type(_jv) is str else {call})")
     return (f"(_jv if type(_jo := {event}.obj) is dict and ((_jv := _jo.get({tokens[0]!r})) is None "
             f"or type(_jv) is str) else {call})")
 

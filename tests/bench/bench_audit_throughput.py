@@ -35,9 +35,10 @@ import orjson
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
+from engine.events.k8s_audit import AuditEvent
 from engine.rules import load_rules
 from engine.runtime import Engine
-from engine.sources.k8s_audit.decode import AuditEvent, decode_stream
+from engine.sources.k8s_audit.decode import decode_stream
 from engine.testing.audit_mixes import MIXES, mix_lines
 
 BATCH = 400  # lines per batch: the kube-apiserver webhook backend's largest batch

@@ -20,9 +20,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from engine.events.k8s_audit import SOURCE
 from engine.fields.base import FieldClass
 from engine.outputs.queue import RateLimitedLog
-from engine.sources.k8s_audit.decode import SOURCE, AuditDecodeError, decode_stream, in_cluster
+from engine.sources.k8s_audit.decode import AuditDecodeError, decode_stream, in_cluster
 
 log = logging.getLogger(__name__)
 

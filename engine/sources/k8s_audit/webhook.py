@@ -29,11 +29,10 @@ from typing import Any
 
 import orjson
 
+from engine.events.k8s_audit import SOURCE, AuditEvent
 from engine.fields.base import FieldClass
 from engine.sources.k8s_audit.decode import (
-    SOURCE,
     AuditDecodeError,
-    AuditEvent,
     in_cluster,
     new_event,
     parse_rfc3339_ns,

@@ -7,9 +7,9 @@ from typing import Any
 import orjson
 import pytest
 
+from engine.events.k8s_audit import AuditEvent
 from engine.sources.k8s_audit.decode import (
     AuditDecodeError,
-    AuditEvent,
     decode_payload,
     decode_stream,
     new_event,
@@ -141,7 +141,7 @@ def test_cache_and_cluster_name_are_made_on_first_use() -> None:
     assert cache == {} and event.cache is cache  # one dict per event, kept once made
     event.cache = {"k": 1}
     assert event.cache == {"k": 1}
-    other = AuditEvent(EVENT, cluster_name="prod")
+    other = AuditEvent(EVENT, ts=5, cluster_name="prod")
     spec = field_lookup("k8s_audit", "ka.cluster.name")
     assert spec is not None
     assert (spec.extract(other, None), spec.extract(event, None)) == ("prod", None)
@@ -165,7 +165,7 @@ class _CountingOrjson:
 
 def test_header_read_events_decode_the_whole_event_once_and_only_when_read(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from engine.sources.k8s_audit import decode as module
+    from engine.events import k8s_audit as module
 
     counting = _CountingOrjson()
     monkeypatch.setattr(module, "orjson", counting)
@@ -185,23 +185,23 @@ def test_header_read_events_decode_the_whole_event_once_and_only_when_read(
     assert replaced.obj == {"kind": "Event"} and counting.decoded == lines[:3]
 
 
-def test_an_engine_decodes_only_the_events_a_rule_reads_beyond_the_index_key(
+def test_an_engine_parses_only_the_members_a_rule_or_an_alert_reads_beyond_the_header(
         monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.events import k8s_audit as module
     from engine.rules import load_rules
     from engine.runtime import Engine
-    from engine.sources.k8s_audit import decode as module
 
     rules = """
 - rule: Host network pod
   desc: a pod created on the host network
   condition: ka.verb=create and ka.target.resource=pods and ka.req.pod.host_network=true
-  output: host network pod %ka.target.namespace/%ka.resp.name by %ka.user.name
+  output: host network pod %ka.target.namespace/%ka.resp.name by %ka.user.name (%ka.auth.decision)
   priority: WARNING
   source: k8s_audit
 - rule: Lease renewed
   desc: every lease update (decided by the index key alone)
   condition: ka.verb=update and ka.target.resource=leases
-  output: lease %ka.target.name
+  output: lease %ka.target.name code=%ka.response.code from %ka.sourceips
   priority: DEBUG
   source: k8s_audit
 """
@@ -214,11 +214,17 @@ def test_an_engine_decodes_only_the_events_a_rule_reads_beyond_the_index_key(
     monkeypatch.setattr(module, "orjson", counting)
     alerts = Engine(result.ruleset).process_batch(decode_stream(lines))
     assert [a.to_dict() for a in alerts] == eager
-    pods = sum(1 for line in lines if b'"verb":"create"' in line and b'"resource":"pods"' in line)
+    pods = [orjson.loads(line) for line in lines if b'"verb":"create"' in line and b'"resource":"pods"' in line]
     leases = [a for a in alerts if a.rule == "Lease renewed"]
-    assert pods > 20 and len(leases) > 100
-    # Pod creations are read whole for their condition, lease updates for their alert's output; nothing else is.
-    assert len(counting.decoded) == pods + len(leases)
+    hostnet = [a for a in alerts if a.rule == "Host network pod"]
+    assert len(pods) > 20 and len(leases) > 100 and hostnet
+    # No event is decoded whole: pod creations parse their request object for the condition, and the alerted
+    # ones their response object and annotations for the output; lease alerts read the typed header alone.
+    assert not set(counting.decoded) & set(lines)
+    want = [orjson.dumps(p["requestObject"]) for p in pods if "requestObject" in p]
+    assert sorted(counting.decoded) == sorted(want + [orjson.dumps(p[m]) for p in pods
+                                                      if p.get("requestObject", {}).get("spec", {}).get("hostNetwork")
+                                                      for m in ("responseObject", "annotations") if m in p])
 
 
 def test_a_number_beyond_a_double_in_a_skipped_member_fails_only_when_the_event_is_read() -> None:
