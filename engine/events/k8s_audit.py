@@ -111,6 +111,8 @@ HEAD_PATHS: Final[Mapping[tuple[str, ...], str]] = {
     ("user", "username"): "user.username", ("impersonatedUser", "username"): "impersonatedUser.username",
     ("responseStatus", "code"): "responseStatus.code", ("responseStatus", "reason"): "responseStatus.reason",
 }
+# The paths of ``HEAD_PATHS`` whose value is an int (rendered as its decimal text by the fields); the rest are strings.
+HEAD_INTS: Final = frozenset({("responseStatus", "code")})
 # JSON path -> the attribute chain of a list of strings (None: absent or null).
 HEAD_LISTS: Final[Mapping[tuple[str, ...], str]] = {
     ("sourceIPs",): "sourceIPs", ("user", "groups"): "user.groups",

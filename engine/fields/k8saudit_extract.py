@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 import orjson
 
 from engine.events.k8s_audit import ABSENT as _ABSENT
-from engine.events.k8s_audit import HEAD_LISTS, HEAD_PATHS, RAW_MEMBERS
+from engine.events.k8s_audit import HEAD_INTS, HEAD_LISTS, HEAD_PATHS, RAW_MEMBERS
 
 ABSENT: Any = _ABSENT
 
@@ -138,7 +138,13 @@ def _typed_scalar(keys: tuple[str, ...], chain: str) -> Callable[[Any, Any], Any
     typed.inline = lambda arg, event, call: (  # type: ignore[attr-defined]
         f"(_jv if (_jv := (_jh.{chain} if (_jh := {event}.head) is not None else {_dict_inline(keys, event)})) "
         f"is None or type(_jv) is str else {call})")
+    typed.head_value = lambda arg, head: _head_text(keys, f"{head}.{chain}")  # type: ignore[attr-defined]
     return typed
+
+
+def _head_text(keys: tuple[str, ...], expr: str) -> str:
+    """The field's value from the header attribute at ``keys``: a string or None as it is, an int as its text."""
+    return f"(None if (_jv := {expr}) is None else str(_jv))" if keys in HEAD_INTS else expr
 
 
 def _dict_inline(keys: tuple[str, ...], event: str) -> str:
@@ -374,6 +380,10 @@ def rules_field(key: str) -> Callable[[dict[str, Any], Any], Any]:
     return fn
 
 
+def _target_pod_name_head(arg: Any, head: str) -> str:
+    return f"({head}.objectRef.name if {head}.objectRef.resource == 'pods' else None)"
+
+
 def target_pod_name(event: Any, arg: Any) -> str | None:
     head = event.head
     if head is not None:
@@ -384,6 +394,9 @@ def target_pod_name(event: Any, arg: Any) -> str | None:
     if type(ref) is dict and ref.get("resource") == "pods" and isinstance(ref.get("name"), str):
         return ref["name"]  # type: ignore[no-any-return]
     return None
+
+
+target_pod_name.head_value = _target_pod_name_head  # type: ignore[attr-defined]  # read by the output formatter
 
 
 def cluster_name(event: Any, arg: Any) -> str | None:
@@ -478,7 +491,15 @@ def _jevt_value_inline(arg: Any, event: str, call: str) -> str | None:
             f"or type(_jv) is str) else {call})")
 
 
+def _jevt_value_head(arg: Any, head: str) -> str | None:
+    """``jevt_value`` read from the typed header, for a pointer the header answers."""
+    tokens = pointer_tokens(arg) if type(arg) is str else None
+    chain = HEAD_PATHS.get(tokens) if tokens else None
+    return None if chain is None else _head_text(tokens, f"{head}.{chain}")  # type: ignore[arg-type]
+
+
 jevt_value.inline = _jevt_value_inline  # type: ignore[attr-defined]  # read by engine.condition.codegen
+jevt_value.head_value = _jevt_value_head  # type: ignore[attr-defined]  # read by the output formatter
 
 
 def rawtime(event: Any, arg: Any) -> str:
