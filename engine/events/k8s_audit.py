@@ -1,9 +1,9 @@
 """The Kubernetes audit event model: what the ``k8s_audit`` source hands to rules, fields and outputs.
 
 Owns: ``AuditEvent`` (``.source``, ``.ts``, ``.evt_type``, ``.cache``, ``.obj``, ``.raw``, ``.head``, ``.key``,
-``member(name)``), the typed header ``EventHead`` (msgspec Structs for what the rule index and the common ``ka.*``
-fields read), the table of JSON paths the header answers (``HEAD_PATHS``, ``HEAD_LISTS``) and of the members it
-keeps as raw JSON text (``RAW_MEMBERS``).
+``part(path)``, ``member(name)``), the typed header ``EventHead`` (msgspec Structs for what the rule index and the
+common ``ka.*`` fields read), the table of JSON paths the header answers (``HEAD_PATHS``) and of the parts it keeps
+as raw JSON text (``RAW_PATHS``).
 
 Must not: decode payloads or check them (``engine.sources.k8s_audit.decode`` is the one decoder: it decides which
 event is read through the header and which is decoded whole), extract fields, or import any source.
@@ -11,9 +11,10 @@ event is read through the header and which is decoded whole), extract fields, or
 An event comes in one of two forms, with the same values for every field:
 
 * **read through the header** (the common case): ``head`` is an ``EventHead`` decoded from ``raw``. The members
-  it types (verb, stage, objectRef, user, responseStatus, ...) are read from it directly; ``requestObject``,
-  ``responseObject`` and ``annotations`` are kept as raw JSON text and parsed by ``member(name)`` on first use,
-  once per event; anything else (``jevt.obj``, a pointer the header does not answer) decodes the whole event
+  it types (verb, stage, objectRef, user name, responseStatus, ...) are read from it directly; ``requestObject``,
+  ``responseObject``, ``annotations`` and the rarely read lists (``sourceIPs``, ``user.groups``,
+  ``impersonatedUser``) are kept as raw JSON text and parsed by ``part(path)`` on first use, once per event;
+  anything else (``jevt.obj``, a pointer the header does not answer) decodes the whole event
   into ``obj``, once.
 * **decoded whole** (an event whose members are not of the types the header expects, or text that is not plain
   ASCII, or one built from a dict): ``head`` is ``None`` and everything is read from ``obj``.
@@ -64,9 +65,12 @@ class ObjectRef(msgspec.Struct, frozen=True, gc=False):
     namespace: str | None = None
 
 
+NO_RAW: Final = msgspec.Raw()
+
+
 class UserInfo(msgspec.Struct, frozen=True, gc=False):
     username: str | None = None
-    groups: list[str] | None = None
+    groups: msgspec.Raw = NO_RAW
 
 
 class ResponseStatus(msgspec.Struct, frozen=True, gc=False):
@@ -77,7 +81,6 @@ class ResponseStatus(msgspec.Struct, frozen=True, gc=False):
 NO_REF: Final = ObjectRef()
 NO_USER: Final = UserInfo()
 NO_STATUS: Final = ResponseStatus()
-NO_RAW: Final = msgspec.Raw()
 
 
 class EventHead(msgspec.Struct, gc=False):
@@ -92,10 +95,10 @@ class EventHead(msgspec.Struct, gc=False):
     stage: _Stage | None = None
     requestURI: str | None = None
     userAgent: str | None = None
-    sourceIPs: list[str] | None = None
+    sourceIPs: msgspec.Raw = NO_RAW
     objectRef: ObjectRef = NO_REF
     user: UserInfo = NO_USER
-    impersonatedUser: UserInfo = NO_USER
+    impersonatedUser: msgspec.Raw = NO_RAW
     responseStatus: ResponseStatus = NO_STATUS
     annotations: msgspec.Raw = NO_RAW
     requestObject: msgspec.Raw = NO_RAW
@@ -108,18 +111,18 @@ HEAD_PATHS: Final[Mapping[tuple[str, ...], str]] = {
     ("stage",): "stage", ("requestURI",): "requestURI", ("userAgent",): "userAgent",
     ("objectRef", "resource"): "objectRef.resource", ("objectRef", "subresource"): "objectRef.subresource",
     ("objectRef", "name"): "objectRef.name", ("objectRef", "namespace"): "objectRef.namespace",
-    ("user", "username"): "user.username", ("impersonatedUser", "username"): "impersonatedUser.username",
-    ("responseStatus", "code"): "responseStatus.code", ("responseStatus", "reason"): "responseStatus.reason",
+    ("user", "username"): "user.username", ("responseStatus", "code"): "responseStatus.code", ("responseStatus", "reason"): "responseStatus.reason",
 }
 # The paths of ``HEAD_PATHS`` whose value is an int (rendered as its decimal text by the fields); the rest are strings.
 HEAD_INTS: Final = frozenset({("responseStatus", "code")})
-# JSON path -> the attribute chain of a list of strings (None: absent or null).
-HEAD_LISTS: Final[Mapping[tuple[str, ...], str]] = {
-    ("sourceIPs",): "sourceIPs", ("user", "groups"): "user.groups",
-    ("impersonatedUser", "groups"): "impersonatedUser.groups",
+# JSON path -> the ``EventHead`` attribute chain keeping its value as raw JSON text, parsed by ``AuditEvent.part``
+# on first use (an empty text: the path is absent).
+RAW_PATHS: Final[Mapping[tuple[str, ...], str]] = {
+    ("annotations",): "annotations", ("requestObject",): "requestObject", ("responseObject",): "responseObject",
+    ("sourceIPs",): "sourceIPs", ("impersonatedUser",): "impersonatedUser", ("user", "groups"): "user.groups",
 }
-# Top-level members the header keeps as raw JSON text, parsed by ``AuditEvent.member`` on first use.
-RAW_MEMBERS: Final = frozenset({"annotations", "requestObject", "responseObject"})
+# The top-level members among them (``AuditEvent.member``).
+RAW_MEMBERS: Final = frozenset(path[0] for path in RAW_PATHS if len(path) == 1)
 
 IndexKey = tuple[str | None, str | None, str | None, str | None, str | None]
 
@@ -144,7 +147,7 @@ class AuditEvent:
     key: IndexKey
     _cache: dict[object, object]
     _cluster_name: str | None
-    _members: dict[str, object]
+    _members: dict[tuple[str, ...], object]
 
     def __init__(self, obj: dict[str, object], *, ts: int, raw: bytes | None = None,
                  cluster_name: str | None = None) -> None:
@@ -180,11 +183,21 @@ class AuditEvent:
     def cluster_name(self, value: str | None) -> None:
         self._cluster_name = value
 
+    def part(self, path: tuple[str, ...]) -> object:
+        """The decoded value at ``path`` (object keys from the top; ``ABSENT`` when there is none). For a path the
+        header keeps as raw text (``RAW_PATHS``), parsed on first use, once; otherwise read from ``obj``."""
+        value: object = self.obj
+        for key in path:
+            if type(value) is not dict:
+                return ABSENT
+            value = value.get(key, ABSENT)
+            if value is ABSENT:
+                break
+        return value
+
     def member(self, name: str) -> object:
-        """The decoded value of top-level member ``name`` (``ABSENT`` when there is none). For a member the
-        header keeps as raw text (``RAW_MEMBERS``), parsed on first use, once; otherwise read from ``obj``."""
-        obj = self.obj
-        return obj.get(name, ABSENT) if type(obj) is dict else ABSENT
+        """``part((name,))``: the decoded value of top-level member ``name`` (``ABSENT`` when there is none)."""
+        return self.part((name,))
 
     @property
     def verb(self) -> str | None:
@@ -244,19 +257,23 @@ class HeaderEvent(AuditEvent):
         self.head = None
         self.__class__ = AuditEvent  # type: ignore[assignment]
 
-    def member(self, name: str) -> object:
+    def part(self, path: tuple[str, ...]) -> object:
         try:
-            members: dict[str, object] = _MEMBERS_SLOT.__get__(self)
+            members: dict[tuple[str, ...], object] = _MEMBERS_SLOT.__get__(self)
         except AttributeError:
             members = {}
             _MEMBERS_SLOT.__set__(self, members)
-        value = members.get(name, members)  # the dict itself: not parsed yet
+        value = members.get(path, members)  # the dict itself: not parsed yet
         if value is members:
+            chain = RAW_PATHS.get(path)
             head = self.head
-            if name in RAW_MEMBERS and head is not None:
-                raw: msgspec.Raw = getattr(head, name)
-                value = orjson.loads(bytes(raw)) if raw else ABSENT  # orjson: numbers read as a whole decode reads them
+            if chain is not None and head is not None:
+                raw: object = head
+                for attr in chain.split("."):
+                    raw = getattr(raw, attr)
+                # orjson, so numbers are read as a whole decode reads them
+                value = orjson.loads(bytes(raw)) if raw else ABSENT  # type: ignore[call-overload]
             else:
-                value = AuditEvent.member(self, name)  # decodes the whole event
-            members[name] = value
+                value = AuditEvent.part(self, path)  # decodes the whole event
+            members[path] = value
         return value

@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 import orjson
 
 from engine.events.k8s_audit import ABSENT as _ABSENT
-from engine.events.k8s_audit import HEAD_INTS, HEAD_LISTS, HEAD_PATHS, RAW_MEMBERS
+from engine.events.k8s_audit import HEAD_INTS, HEAD_PATHS, RAW_MEMBERS, RAW_PATHS
 
 ABSENT: Any = _ABSENT
 
@@ -154,18 +154,26 @@ def _dict_inline(keys: tuple[str, ...], event: str) -> str:
     return f"(None if type(_jo := {event}.obj.get({keys[0]!r})) is not dict else _jo.get({keys[1]!r}))"
 
 
-def _member_scalar(keys: tuple[str, ...]) -> Callable[[Any, Any], Any]:
-    """A path inside a member the header keeps raw: only that member is parsed (once per event)."""
-    first, rest = keys[0], keys[1:]
+def _raw_prefix(keys: tuple[str, ...]) -> int:
+    """How many leading keys of ``keys`` name a part the header keeps raw (0: none)."""
+    for n in (1, 2):
+        if keys[:n] in RAW_PATHS:
+            return n
+    return 0
 
-    def member(event: Any, arg: Any) -> str | None:
-        v = event.member(first)
+
+def _part_scalar(keys: tuple[str, ...], n: int) -> Callable[[Any, Any], Any]:
+    """A path inside a part the header keeps raw: only that part is parsed (once per event)."""
+    part, rest = keys[:n], keys[n:]
+
+    def extract(event: Any, arg: Any) -> str | None:
+        v = event.part(part)
         if rest and v is not ABSENT:
             v = get_path(v, rest)
         if v is ABSENT or v is None:
             return None
         return v if type(v) is str else render(v)
-    return member
+    return extract
 
 
 def scalar(*keys: str) -> Callable[[Any, Any], Any]:
@@ -173,9 +181,8 @@ def scalar(*keys: str) -> Callable[[Any, Any], Any]:
     chain = HEAD_PATHS.get(keys)
     if chain is not None:
         return _typed_scalar(keys, chain)
-    if keys[0] in RAW_MEMBERS:
-        return _member_scalar(keys)
-    return _dict_scalar(keys)
+    n = _raw_prefix(keys)
+    return _part_scalar(keys, n) if n else _dict_scalar(keys)
 
 
 def _dict_scalar(keys: tuple[str, ...]) -> Callable[[Any, Any], Any]:
@@ -211,25 +218,16 @@ def _dict_scalar(keys: tuple[str, ...]) -> Callable[[Any, Any], Any]:
     return many
 
 
-def head_list(*keys: str) -> Callable[[Any, Any], Any]:
-    """A JSON array of strings the typed header answers (``sourceIPs``, ``user.groups``), one string per element;
-    ``[N]`` picks one; not an array, or empty -> missing. An event decoded whole is read as ``array_at`` reads."""
-    get = _head_getter(HEAD_LISTS[keys])
-    dict_path = array_at(*keys)
-
+def part_list(*keys: str) -> Callable[[Any, Any], Any]:
+    """A JSON array the header keeps raw (``sourceIPs``, ``user.groups``), one string per element; ``[N]`` picks
+    one; not an array, or empty -> missing. Parsed once per event (an event decoded whole reads ``obj``)."""
     def extract(event: Any, arg: Any) -> list[str] | None:
-        head = event.head
-        if head is None:
-            try:
-                return dict_path(event.obj, arg)  # type: ignore[no-any-return]
-            except (TypeError, ValueError, AttributeError, IndexError, KeyError):
-                return None
-        v: list[str] | None = get(head)
-        if v is None:
+        v = event.part(keys)
+        if type(v) is not list:
             return None
         if arg is not None:
             v = v[arg:arg + 1]
-        return list(v) or None
+        return [render(x) for x in v] or None
     return extract
 
 
@@ -456,8 +454,9 @@ def _pointed(event: Any, pointer: str) -> Any:
             get = _HEAD_GETTERS.get(tokens)
             if get is not None:
                 return get(head)
-        if tokens[0] in RAW_MEMBERS:
-            return _walk(event.member(tokens[0]), tokens[1:])
+        n = _raw_prefix(tokens)
+        if n:
+            return _walk(event.part(tokens[:n]), tokens[n:])
     return _walk(event.obj, tokens)
 
 
@@ -480,7 +479,7 @@ def _jevt_value_inline(arg: Any, event: str, call: str) -> str | None:
     """Generated-code form of ``jevt_value`` for a one-token pointer (``/stage``): the header or dict read inline,
     the call only for values that need rendering. Same results as the call."""
     tokens = pointer_tokens(arg) if type(arg) is str else None
-    if tokens is None or len(tokens) != 1 or tokens[0] in RAW_MEMBERS:
+    if tokens is None or len(tokens) != 1 or tokens in RAW_PATHS:
         return None
     chain = HEAD_PATHS.get(tokens)
     if chain is not None:

@@ -43,7 +43,8 @@ def _variants() -> list[bytes]:
         {"responseStatus": None}, {"responseStatus": {"code": None, "reason": 5}}, {"sourceIPs": []},
         {"sourceIPs": None}, {"sourceIPs": [1, "x"]}, {"sourceIPs": "10.0.0.1"}, {"user": {"groups": []}},
         {"user": {"username": None}}, {"user": {}}, {"impersonatedUser": {"username": "bob"}},
-        {"impersonatedUser": None}, {"objectRef": {}}, {"objectRef": {"resource": "pods", "name": 7}},
+        {"impersonatedUser": None}, {"impersonatedUser": "x"}, {"user": {"username": "a", "groups": None}},
+        {"user": {"groups": [1, None, "g"]}}, {"user": {"groups": "g"}}, {"objectRef": {}}, {"objectRef": {"resource": "pods", "name": 7}},
         {"objectRef": {"resource": "secrets", "name": "s"}}, {"requestObject": None}, {"requestObject": []},
         {"requestObject": "text"}, {"responseObject": {"metadata": None}}, {"annotations": None},
         {"annotations": {"authorization.k8s.io/decision": ["x"]}}, {"requestURI": None}, {"userAgent": {"a": 1}},
@@ -68,7 +69,7 @@ def _corpus() -> list[bytes]:
 
 POINTERS = ("/stage", "/verb", "/kind", "/auditID", "/level", "/objectRef/name", "/objectRef/namespace",
             "/objectRef", "/objectRef/apiVersion", "/responseStatus/code", "/responseStatus/reason", "/user/username",
-            "/user/groups", "/user/groups/1", "/sourceIPs/0", "/requestURI", "/requestObject",
+            "/user/groups", "/user/groups/1", "/impersonatedUser/username", "/impersonatedUser", "/sourceIPs/0", "/requestURI", "/requestObject",
             "/requestObject/spec/containers/0/image", "/requestObject/spec/volumes", "/responseObject/metadata/name",
             "/annotations/authorization.k8s.io~1decision", "/annotations", "/stageTimestamp", "", "/", "stage")
 KEYS = {"ka.uri.param": ("command", "container", "x"), "ka.volume.hostpath": ("/etc", "/et*", "/var/run/docker.sock"),
@@ -144,7 +145,7 @@ def test_typed_fields_leave_the_event_undecoded_and_members_are_parsed_once(
     event = read_event(orjson.dumps(BASE))
     assert isinstance(event, HeaderEvent)
     typed = ("ka.verb", "ka.user.name", "ka.target.name", "ka.target.namespace", "ka.response.code", "ka.uri",
-             "ka.useragent", "ka.sourceips", "ka.user.groups", "ka.stage", "ka.target.pod.name", "jevt.rawtime")
+             "ka.useragent", "ka.stage", "ka.target.pod.name", "jevt.rawtime")
     fmt = OutputFormatter(" ".join(f"%{name}" for name in typed) + " %ka.uri.param[command] %jevt.value[/stage]",
                           "k8s_audit")
     text, _ = fmt.format(event)
@@ -154,5 +155,8 @@ def test_typed_fields_leave_the_event_undecoded_and_members_are_parsed_once(
     assert spec.extract(event, None) == ["nginx:1"]
     assert next(s for s in SPECS if s.name == "ka.req.pod.host_network").extract(event, None) == "true"
     assert parsed == [orjson.dumps(BASE["requestObject"])]  # one member, once
+    assert next(s for s in SPECS if s.name == "ka.user.groups").extract(event, None) == BASE["user"]["groups"]
+    assert next(s for s in SPECS if s.name == "ka.sourceips").extract(event, 1) == ["::1"]
+    assert parsed[1:] == [orjson.dumps(BASE["user"]["groups"]), orjson.dumps(BASE["sourceIPs"])]
     assert next(s for s in SPECS if s.name == "jevt.obj").extract(event, None) == orjson.dumps(BASE).decode()
     assert parsed[-1] == orjson.dumps(BASE) and type(event) is AuditEvent  # now decoded whole, and kept

@@ -201,7 +201,7 @@ def test_an_engine_parses_only_the_members_a_rule_or_an_alert_reads_beyond_the_h
 - rule: Lease renewed
   desc: every lease update (decided by the index key alone)
   condition: ka.verb=update and ka.target.resource=leases
-  output: lease %ka.target.name code=%ka.response.code from %ka.sourceips
+  output: lease %ka.target.name code=%ka.response.code by %ka.useragent
   priority: DEBUG
   source: k8s_audit
 """
