@@ -258,3 +258,27 @@ def test_an_engine_counts_such_an_event_as_an_evaluation_error_and_goes_on() -> 
     assert len(alerts) == 2
     assert engine.stats()["errors_total"] == {"k8s_audit": 1}
     assert engine.stats()["events_total"] == {"k8s_audit": 3}
+
+
+def test_the_header_pass_reads_every_time_as_the_general_parser_does() -> None:
+    import random
+
+    from engine.sources.k8s_audit.decode import _parse_slow, read_event
+
+    rng = random.Random(7)
+    base = 1_767_225_600  # events of a few seconds, in and out of order, past the millisecond cache's bound
+    for _ in range(12_000):
+        secs = base + rng.randrange(6)
+        digits = rng.choice([6, 6, 6, 3, 9, 0])
+        frac = f".{rng.randrange(10**digits):0{digits}d}" if digits else ""
+        stamp = datetime_text(secs) + frac + rng.choice(["Z", "Z", "Z", "z", "+00:00"])
+        event = read_event(orjson.dumps({**EVENT, "stageTimestamp": stamp}))
+        assert event is not None and event.ts == _parse_slow(stamp), stamp
+    for bad in ("2026-01-01T00:00:00.12aZ", "2026-01-01T00:00:00.123456", "2026-01-01T00:00:61.000000Z"):
+        assert read_event(orjson.dumps({**EVENT, "stageTimestamp": bad})) is None
+
+
+def datetime_text(secs: int) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(secs, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
