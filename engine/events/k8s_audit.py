@@ -145,9 +145,10 @@ class AuditEvent:
     head: EventHead | None
     # (verb, stage, resource, subresource, user name), each a string or None: set with ``head``.
     key: IndexKey
-    _cache: dict[object, object]
+    _cache: dict[object, object] | None  # made on first use; every constructor sets None (an unset slot would
+    # raise on the first read, and an exception per event costs more than the whole rest of its field reads)
     _cluster_name: str | None
-    _members: dict[tuple[str, ...], object]
+    _members: dict[tuple[str, ...], object] | None  # parsed raw parts (header events), made on first use
 
     def __init__(self, obj: dict[str, object], *, ts: int, raw: bytes | None = None,
                  cluster_name: str | None = None) -> None:
@@ -155,18 +156,17 @@ class AuditEvent:
         self.ts = ts
         self.raw = raw
         self.head = None
+        self._cache = self._members = None
         if cluster_name is not None:
             self._cluster_name = cluster_name  # set by a source configured with one (ka.cluster.name)
 
     # Most events never need these: they are made on first use, not for every event decoded.
     @property
     def cache(self) -> dict[object, object]:
-        try:
-            return self._cache
-        except AttributeError:
-            cache: dict[object, object] = {}
-            self._cache = cache
-            return cache
+        cache = self._cache
+        if cache is None:
+            cache = self._cache = {}
+        return cache
 
     @cache.setter
     def cache(self, value: dict[object, object]) -> None:
@@ -230,7 +230,6 @@ def _text(value: object) -> str | None:
 
 
 _OBJ_SLOT = AuditEvent.__dict__["obj"]  # the slot itself, past the property of the class below
-_MEMBERS_SLOT = AuditEvent.__dict__["_members"]
 
 
 class HeaderEvent(AuditEvent):
@@ -258,11 +257,9 @@ class HeaderEvent(AuditEvent):
         self.__class__ = AuditEvent  # type: ignore[assignment]
 
     def part(self, path: tuple[str, ...]) -> object:
-        try:
-            members: dict[tuple[str, ...], object] = _MEMBERS_SLOT.__get__(self)
-        except AttributeError:
-            members = {}
-            _MEMBERS_SLOT.__set__(self, members)
+        members = self._members
+        if members is None:
+            members = self._members = {}
         value = members.get(path, members)  # the dict itself: not parsed yet
         if value is members:
             chain = RAW_PATHS.get(path)

@@ -169,6 +169,7 @@ def read_event(data: bytes) -> AuditEvent | None:
         event.key = (head.verb, head.stage, ref.resource, ref.subresource, head.user.username)
         event.raw = data
         event.head = head
+        event._cache = event._members = None  # the model's lazily made slots (see there)
         return event
     except Exception:  # noqa: BLE001 - anything unusual is decoded whole, where it is checked and reported
         return None
@@ -244,6 +245,7 @@ def new_event(obj: dict[str, Any], ts: int, raw: bytes | None = None) -> AuditEv
     event.ts = ts
     event.raw = raw
     event.head = None
+    event._cache = event._members = None  # as in ``read_event``
     return event
 
 
