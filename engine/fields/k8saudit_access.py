@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from engine.events.k8s_audit import HEAD_INTS, HEAD_PATHS, RAW_MEMBERS, RAW_PATHS
-from engine.fields.k8saudit_extract import ABSENT, get_path, render
+from engine.fields.k8saudit_extract import ABSENT, array_strings, get_path, render
 
 __all__ = ["cached", "cluster_name", "jevt_value", "json_pointer", "part_list", "pointer_tokens",
            "rawtime", "scalar", "target_pod_name"]
@@ -163,12 +163,7 @@ def part_list(*keys: str) -> Callable[[Any, Any], Any]:
     """A JSON array the header keeps raw (``sourceIPs``, ``user.groups``), one string per element; ``[N]`` picks
     one; not an array, or empty -> missing. Parsed once per event (an event decoded whole reads ``obj``)."""
     def extract(event: Any, arg: Any) -> list[str] | None:
-        v = event.part(keys)
-        if type(v) is not list:
-            return None
-        if arg is not None:
-            v = v[arg:arg + 1]
-        return [render(x) for x in v] or None
+        return array_strings(event.part(keys), arg)
     return extract
 
 

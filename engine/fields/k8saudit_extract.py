@@ -80,15 +80,19 @@ def as_strings(values: list[Any] | None, *, flatten: bool = False) -> list[str] 
     return out or None
 
 
+def array_strings(value: Any, index: int | None) -> list[str] | None:
+    """One string per element of a JSON array (only the ``index``-th when given); not an array, or empty -> None."""
+    if type(value) is not list:
+        return None
+    if index is not None:
+        value = value[index:index + 1]
+    return [render(x) for x in value] or None
+
+
 def array_at(*keys: str) -> Callable[[dict[str, Any], Any], Any]:
     """A JSON array at a fixed path, one string per element; not an array -> missing."""
     def fn(obj: dict[str, Any], arg: Any) -> list[str] | None:
-        v = get_path(obj, keys)
-        if type(v) is not list:
-            return None
-        if arg is not None:
-            v = v[arg:arg + 1]
-        return [render(x) for x in v] or None
+        return array_strings(get_path(obj, keys), arg)
     return fn
 
 
