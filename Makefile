@@ -49,6 +49,8 @@ test-debs:
 	fi
 
 test: setup $(BIN)/promtool test-debs
+	$(BIN)/lint-imports
+	$(BIN)/mypy --strict engine
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
 bench: setup

@@ -3,9 +3,11 @@
 Owns: ``EngineCollector`` (a custom collector that reads ``stats()`` of the engine, the sources, the output queue
 and the reloader at scrape time, so the hot path never calls a metrics library), the fixed metric names below,
 and ``MetricsServer`` (``/metrics`` in the Prometheus text format, ``/healthz`` as 200/503 with a JSON status).
+A source's health is read by attribute from its ``SourceStats`` (``engine.sources.base``): drops by reason,
+``kernel_lost`` (reason ``kernel_lost``), intake depth, process-table size, HTTP request counters.
 
 Must not: keep its own per-event counters, evaluate rules, or be imported by sources/outputs (they expose plain
-``stats()`` dicts instead).
+``stats()`` instead).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 import engine
+from engine.sources.base import Source, SourceStats
 from engine.sources.k8s_audit.webhook import split_listen
 
 log = logging.getLogger(__name__)
@@ -47,11 +50,19 @@ def _stats(obj: Any) -> dict[str, Any]:
         return {}
 
 
+def _source_stats(src: Source) -> SourceStats:
+    try:
+        return src.stats()
+    except Exception:  # a broken stats() must not break the scrape
+        log.exception("stats() of source %s failed", src.name)
+        return SourceStats()
+
+
 class EngineCollector(Collector):
     """Turn the components' ``stats()`` into the ``falcopy_*`` metrics at scrape time.
 
-    ``engine``: ``Engine`` (events/matches/errors, rules checksum); ``sources``: objects with ``name`` and
-    ``stats()`` (``drops_by_reason``, optional webhook latency and intake depth); ``outputs``: the
+    ``engine``: ``Engine`` (events/matches/errors, rules checksum); ``sources``: ``Source`` objects (their
+    ``stats()`` is a ``SourceStats``); ``outputs``: the
     ``OutputQueue``; ``reloader``: object whose ``stats()`` has ``reloads`` ``{result: n}``.
     """
 
@@ -59,7 +70,7 @@ class EngineCollector(Collector):
         self,
         *,
         engine: Any = None,
-        sources: Sequence[Any] = (),
+        sources: Sequence[Source] = (),
         outputs: Any = None,
         reloader: Any = None,
         follower: Any = None,
@@ -117,13 +128,12 @@ class EngineCollector(Collector):
         drops: dict[tuple[str, str], float] = {}
         for source, n in (est.get("errors_total") or {}).items():
             drops[(source, "evaluation_error")] = drops.get((source, "evaluation_error"), 0) + n
-        for src in self.sources:
-            sst = _stats(src)
-            by_reason = sst.get("drops_by_reason")
-            if by_reason is None and isinstance(sst.get("drops"), int):  # plain SourceStats: one total
-                by_reason = {"source_drop": sst["drops"]}
-            for reason, n in (by_reason or {}).items():
-                drops[(src.name, reason)] = drops.get((src.name, reason), 0) + n
+        per_source = [(src.name, _source_stats(src)) for src in self.sources]
+        for name, sst in per_source:
+            for reason, n in sst.drops.items():
+                drops[(name, reason)] = drops.get((name, reason), 0) + n
+            if sst.kernel_lost:
+                drops[(name, "kernel_lost")] = drops.get((name, "kernel_lost"), 0) + sst.kernel_lost
         for (source, reason), n in (_stats(self.outputs).get("drops") or {}).items():
             drops[(source, reason)] = drops.get((source, reason), 0) + n
         fam = CounterMetricFamily(
@@ -155,9 +165,9 @@ class EngineCollector(Collector):
                     follow.add_metric((ref, result), (st.get("results") or {}).get(result, 0))
             yield follow
 
-        yield from self._extras()
+        yield from self._extras(per_source)
 
-    def _extras(self) -> Iterator[Metric]:
+    def _extras(self, per_source: list[tuple[str, SourceStats]]) -> Iterator[Metric]:
         ost = _stats(self.outputs)
         depth = GaugeMetricFamily("falcopy_output_queue_depth", "Alerts waiting per sink", labels=("sink",))
         sink_drops = CounterMetricFamily(
@@ -180,33 +190,33 @@ class EngineCollector(Collector):
             "Webhook requests refused (nothing accepted), by reason and HTTP status",
             labels=("reason", "status"),
         )
-        for src in self.sources:
-            st = _stats(src)
-            if "intake_depth" in st:
-                intake.add_metric((src.name,), st["intake_depth"])
-            for status, n in sorted((st.get("requests_by_status") or {}).items()):
+        for name, st in per_source:
+            if st.intake_depth is not None:
+                intake.add_metric((name,), st.intake_depth)
+            http = st.http
+            if http is None:
+                continue
+            for status, n in sorted(http.requests_by_status.items()):
                 requests.add_metric((str(status),), n)
-            for (reason, status), n in sorted((st.get("rejected_by_reason") or {}).items()):
+            for (reason, status), n in sorted(http.rejected_by_reason.items()):
                 rejected.add_metric((reason, str(status)), n)
-            if "latency_buckets" in st:
-                hist = HistogramMetricFamily(
-                    "falcopy_webhook_request_seconds",
-                    "Webhook request handling time, from parsed headers until the reply is ready",
-                )
-                buckets = [(repr(b), n) for b, n in st["latency_buckets"]]
-                buckets.append(("+Inf", st["latency_count"]))
-                hist.add_metric((), buckets, st["latency_sum"])
-                yield hist
+            hist = HistogramMetricFamily(
+                "falcopy_webhook_request_seconds",
+                "Webhook request handling time, from parsed headers until the reply is ready",
+            )
+            buckets = [(repr(b), float(n)) for b, n in http.latency_buckets]
+            buckets.append(("+Inf", float(http.latency_count)))
+            hist.add_metric([], buckets, http.latency_sum)
+            yield hist
         yield intake
         yield requests
         yield rejected
         table = GaugeMetricFamily(
             "falcopy_process_table_size", "Processes tracked by a syscall source", labels=("source",)
         )
-        for src in self.sources:
-            size = _stats(src).get("process_table")
-            if isinstance(size, int):
-                table.add_metric((src.name,), size)
+        for name, st in per_source:
+            if st.process_table is not None:
+                table.add_metric((name,), st.process_table)
         yield table
         for name, value in sorted((self.extra() if self.extra else {}).items()):
             yield GaugeMetricFamily(name, name.replace("_", " "), value=value)

@@ -1,15 +1,15 @@
 """The engine's server mode: sources + engine + output queue + metrics + hot reload, until SIGTERM/SIGINT.
 
 Owns: ``serve(config) -> exit code`` (what ``falcoctl-py engine run`` calls for server modes) and ``Service``:
-assembling the parts from a validated config, one thread per source delivering into the engine (a batch at a
-time through ``run_batches(Engine.process_batch)`` when the source has it, else ``run(Engine.process)``), health
+assembling the parts from a validated config, one thread per source delivering into the engine a batch at a
+time (``Source.run_batches(Engine.process_batch)``), driving every source through the ``Source`` protocol's
+lifecycle (``open`` at start, ``stop`` then ``close`` at shutdown; ``engine.sources.base``), health
 (``/healthz`` is 200 while every source thread runs, none has been stuck in one delivery to the engine for
 ``stall_seconds``, and a ruleset is loaded), signals (TERM/INT stop, HUP reopens file outputs and reloads rules)
 and the shutdown order: stop intake, drain accepted events, flush outputs within
 ``shutdown_timeout``, stop metrics. The syscall source is built by ``engine.sources.syscall.build(section, *,
-ruleset)`` (imported lazily, only when ``sources.syscall`` is on); it must return a ``Source`` with ``run``,
-``stop`` and ``stats``, and may have ``start`` (called before its thread; may raise for missing privilege) and
-``close`` (called after its thread ends, to restore kernel state). With ``follow`` on, the OCI rules follower
+ruleset)`` (imported lazily, only when ``sources.syscall`` is on); a reload re-narrows its capture through
+``Source.update_event_types``. With ``follow`` on, the OCI rules follower
 (``engine.oci.follower``) syncs once before the first load, its downloaded directories join the rules list, and
 it reloads through the same ``Reloader``.
 
@@ -24,10 +24,13 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.config import ConfigError, rules_files, validate_config
 from engine.progress import DeliveryWatch
+
+if TYPE_CHECKING:
+    from engine.sources.base import Source
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +57,7 @@ class Service:
         self.config = config
         self.stopping = threading.Event()
         self.exit_code = 0
-        self.sources: list[Any] = []
+        self.sources: list[Source] = []
         self.threads: list[threading.Thread] = []
         self.watch = DeliveryWatch(float(config.get("stall_seconds", 60)))
         self.metrics: Any = None
@@ -105,9 +108,7 @@ class Service:
     def _release(self) -> None:
         """Free what a half-built service holds (listening sockets, sink workers) before failing."""
         for src in self.sources:
-            stop = getattr(src, "stop_intake", None) or getattr(src, "stop", None)
-            if stop is not None:
-                stop()
+            src.stop()  # nothing is open yet; a webhook releases its bound port
         self.outputs.close(deadline=0.5)
 
     def _rules_files(self) -> list[Path]:
@@ -189,41 +190,37 @@ class Service:
             )
         syscall = self.config["sources"].get("syscall") or {}
         if syscall.get("enabled"):
-            try:
-                from engine.sources import syscall as syscall_mod  # type: ignore[attr-defined]
-            except ImportError as exc:
-                raise ServiceError(f"sources.syscall: not available in this build ({exc})") from None
-            unavailable = getattr(syscall_mod, "SyscallSourceUnavailable", OSError)
+            from engine.sources import syscall as syscall_mod
+            from engine.sources.base import SourceUnavailable
+
             try:
                 source = syscall_mod.build(syscall, ruleset=self.engine.ruleset)
-            except unavailable as exc:
-                raise ServiceError(
-                    f"sources.syscall: {exc}", exit_code=getattr(exc, "exit_code", 4)
-                ) from None
+            except SourceUnavailable as exc:
+                raise ServiceError(f"sources.syscall: {exc}", exit_code=exc.exit_code) from None
             self.sources.append(source)
-            narrow = getattr(source, "update_event_types", None)
-            if narrow is not None:  # a reload that needs other syscalls re-narrows the kernel capture
-                self.reloader.on_swap.append(lambda ruleset: narrow(ruleset.evttypes_needed("syscall")))
+            # a reload that needs other syscalls re-narrows the kernel capture
+            self.reloader.on_swap.append(
+                lambda ruleset: source.update_event_types(frozenset(ruleset.evttypes_needed("syscall"))))
         if not self.sources:  # a node pool with every source off: stay up (metrics, health), but say so
             log.warning("no event source is enabled: serving metrics and health only")
 
     # -- running -----------------------------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start every part; a source that cannot start raises ``ServiceError`` (4 for privilege/host)."""
+        """Start every part; a source that cannot open raises ``ServiceError`` (4 for privilege/host)."""
+        from engine.sources.base import SourceUnavailable
+
         for src in self.sources:
-            if hasattr(src, "start"):
-                try:
-                    src.start()
-                except PermissionError as exc:
-                    raise ServiceError(f"source {src.name}: {exc}", exit_code=4) from None
-                except OSError as exc:
-                    raise ServiceError(f"source {src.name}: {exc.strerror or exc}") from None
-                except Exception as exc:
-                    code = getattr(exc, "exit_code", None)
-                    if isinstance(code, int):  # e.g. SyscallSourceUnavailable
-                        raise ServiceError(f"source {src.name}: {exc}", exit_code=code) from None
-                    raise
+            try:
+                src.open()
+            except PermissionError as exc:
+                raise ServiceError(f"source {src.name}: {exc}", exit_code=4) from None
+            except SourceUnavailable as exc:
+                raise ServiceError(f"source {src.name}: {exc}", exit_code=exc.exit_code) from None
+            except OSError as exc:
+                raise ServiceError(f"source {src.name}: {exc.strerror or exc}") from None
+            except ValueError as exc:  # bad input found on open (a recording that does not decode)
+                raise ServiceError(f"source {src.name}: {exc}") from None
             t = threading.Thread(target=self._run_source, args=(src,), name=f"source-{src.name}", daemon=True)
             t.start()
             self.threads.append(t)
@@ -233,16 +230,11 @@ class Service:
             self.follower.start()
         if self.metrics is not None:
             self.metrics.start()
-        log.info("engine serving: %s", ", ".join(_describe_source(s) for s in self.sources) or "no sources")
+        log.info("engine serving: %s", ", ".join(s.describe() for s in self.sources) or "no sources")
 
-    def _run_source(self, src: Any) -> None:
-        try:
-            run_batches = getattr(src, "run_batches", None)
-            name = f"source-{src.name}"
-            if run_batches is not None:  # a source that delivers batches: one engine call (and lock) per batch
-                run_batches(self.watch.wrap(name, self.engine.process_batch))
-            else:
-                src.run(self.watch.wrap(name, self.engine.process))
+    def _run_source(self, src: Source) -> None:
+        try:  # one engine call (and lock) per batch
+            src.run_batches(self.watch.wrap(f"source-{src.name}", self.engine.process_batch))
         except Exception:
             log.exception("source %s crashed", src.name)
         if not self.stopping.is_set():
@@ -281,21 +273,14 @@ class Service:
         deadline = time.monotonic() + float(self.config.get("shutdown_timeout", 5))
         self.stopping.set()
         for src in self.sources:
-            stop = getattr(src, "stop_intake", None) or getattr(src, "stop", None)
-            if stop is not None:
-                stop()
+            src.stop()  # no new input; what was accepted is still delivered
         for t in self.threads:
             t.join(max(0.0, deadline - time.monotonic() - 1.0))
         for src in self.sources:
-            if hasattr(src, "stop"):
-                src.stop()
-        for src in self.sources:
-            close = getattr(src, "close", None)  # kernel backends restore what they changed here
-            if close is not None:
-                try:
-                    close()
-                except OSError as exc:
-                    log.error("source %s: close failed: %s", src.name, exc)
+            try:
+                src.close()  # kernel backends restore what they changed here
+            except OSError as exc:
+                log.error("source %s: close failed: %s", src.name, exc)
         self.reloader.stop()
         if self.follower is not None:
             self.follower.stop()
@@ -309,14 +294,6 @@ class Service:
             sum(stats["matches_total"].values()),
         )
         return clean and not any(t.is_alive() for t in self.threads)
-
-
-def _describe_source(src: Any) -> str:
-    if hasattr(src, "port"):
-        return f"{src.name} webhook on port {src.port}{' (TLS)' if getattr(src, 'tls', False) else ''}"
-    if hasattr(src, "path"):
-        return f"{src.name} file {src.path}"
-    return str(src.name)
 
 
 class _JsonLines(logging.Formatter):

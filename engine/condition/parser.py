@@ -162,7 +162,8 @@ class Parser:
                 raise self.fail(f"expected blank or '(' after '{word}'")
             self.blank()
         self.depth -= 1
-        return children[0] if len(children) == 1 else cls(tuple(children))
+        node: And | Or | Not | Compare | MacroRef = children[0] if len(children) == 1 else cls(tuple(children))
+        return node
 
     def not_expr(self) -> Node:
         self.enter()

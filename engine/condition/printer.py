@@ -27,11 +27,11 @@ def to_string(node: object) -> str:
     if kind is Compare:
         return _compare(node)  # type: ignore[arg-type]
     if kind is MacroRef:
-        return node.name  # type: ignore[attr-defined]
+        return str(node.name)  # type: ignore[attr-defined]
     if kind is FieldRef:
         return _field(node)  # type: ignore[arg-type]
     if kind is Transform:
-        return node.name + "(" + ", ".join(to_string(a) for a in node.args) + ")"  # type: ignore[attr-defined]
+        return str(node.name) + "(" + ", ".join(to_string(a) for a in node.args) + ")"  # type: ignore[attr-defined]
     if kind is Value:
         return lexer.quote(node.text)  # type: ignore[attr-defined]
     if kind is ListValue:

@@ -27,13 +27,15 @@ T = FieldType
 
 def _id(event: Any, _arg: Any) -> str | None:
     if event.container is not None:
-        return event.container.id[:12]
+        short: str = event.container.id[:12]
+        return short
     return event.proc.container_id[:12] if event.proc is not None else None
 
 
 def _name(event: Any, _arg: Any) -> str | None:
     if event.container is not None:
-        return event.container.name
+        name: str | None = event.container.name
+        return name
     return HOST_CONTAINER_ID if event.proc is not None and event.proc.container_id == HOST_CONTAINER_ID else None
 
 
@@ -67,7 +69,8 @@ def _find_mount(event: Any, arg: Any) -> dict[str, Any] | None:
         return c.mounts[index] if index < len(c.mounts) else None
     for mount in c.mounts:
         if fnmatchcase(str(mount.get("source", "")), text):
-            return mount
+            found: dict[str, Any] = mount
+            return found
     return None
 
 
@@ -117,7 +120,8 @@ def _duration(event: Any, _arg: Any) -> int | None:
     c = event.container
     if c is None or not c.start_ts:
         return None
-    return max(0, event.ts - c.start_ts)
+    age: int = max(0, event.ts - c.start_ts)
+    return age
 
 
 def _cni(event: Any, _arg: Any) -> str | None:

@@ -132,7 +132,8 @@ def _name(event: Any, _arg: Any) -> str | None:
     if fd is None:
         return None
     if fd.name:
-        return fd.name
+        name: str | None = fd.name
+        return name
     return tuple_name(fd) if fd.type in _IP_TYPES else None
 
 
@@ -141,7 +142,8 @@ def _directory(event: Any, _arg: Any) -> str | None:
     if fd is None or fd.type not in _FILE_TYPES:
         return None
     if fd.directory:
-        return fd.directory
+        directory: str | None = fd.directory
+        return directory
     if fd.type == "directory":
         return fd.name or None
     return os.path.dirname(fd.name) or None if fd.name else None
@@ -152,7 +154,8 @@ def _filename(event: Any, _arg: Any) -> str | None:
     if fd is None or fd.type not in _FILE_TYPES or fd.type == "directory":
         return None
     if fd.filename:
-        return fd.filename
+        filename: str | None = fd.filename
+        return filename
     return os.path.basename(fd.name) or None if fd.name else None
 
 

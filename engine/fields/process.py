@@ -124,7 +124,8 @@ def _exepath(p: Any) -> str | None:
 
 def _cmdline(p: Any) -> str | None:
     if p.cmdline:
-        return p.cmdline
+        cmdline: str | None = p.cmdline
+        return cmdline
     if not p.name:
         return None
     return " ".join((p.name, *p.args)) if p.args else p.name
@@ -154,7 +155,8 @@ def _env_lookup(proc: Any, key: str) -> str | None:
     prefix = key + "="
     for item in proc.env:
         if item.startswith(prefix):
-            return item[len(prefix):]
+            value: str = item[len(prefix):]
+            return value
     return None
 
 
@@ -215,14 +217,16 @@ def _ino_ctime_since_start(event: Any, _arg: Any) -> int | None:
     p = event.proc
     if p is None or not p.exe_ino_ctime or not p.start_ts:
         return None
-    return p.exe_ino_ctime - p.start_ts
+    delta: int = p.exe_ino_ctime - p.start_ts
+    return delta
 
 
 def _ino_ctime_since_pidns(event: Any, _arg: Any) -> int | None:
     p = event.proc
     if p is None or not p.exe_ino_ctime or not p.pidns_init_start_ts:
         return None
-    return p.exe_ino_ctime - p.pidns_init_start_ts
+    delta: int = p.exe_ino_ctime - p.pidns_init_start_ts
+    return delta
 
 
 def _f(name: str, ftype: FieldType, desc: str, extract: Any, **kw: Any) -> FieldSpec:

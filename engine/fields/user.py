@@ -92,7 +92,8 @@ def _group_name(event: Any, _arg: Any) -> str | None:
     if proc is None:
         return None
     if proc.group_name:
-        return proc.group_name
+        name: str | None = proc.group_name
+        return name
     if proc.gid is None:
         return None
     if proc.gid == 0:

@@ -158,7 +158,7 @@ def _oras_registry_class() -> type:
 
     base: type = oras.provider.Registry
 
-    class _Registry(base):  # type: ignore[misc,valid-type]
+    class _Registry(base):  # type: ignore[misc]
         """oras' registry client with bounded retries, a timeout and Basic challenges answered."""
 
         timeout: float = 15.0
@@ -180,8 +180,10 @@ def _oras_registry_class() -> type:
 
         def _send(self, url: str, method: str, data: Any, headers: dict[str, str], json: Any,
                   stream: bool) -> requests.Response:
-            return self.session.request(method, url, data=data, json=json, headers=headers, stream=stream,
-                                        verify=self._tls_verify, timeout=self.timeout)
+            resp: requests.Response = self.session.request(
+                method, url, data=data, json=json, headers=headers, stream=stream, verify=self._tls_verify,
+                timeout=self.timeout)
+            return resp
 
         def _authed(self, url: str, method: str, data: Any, headers: dict[str, str], json: Any,
                     stream: bool) -> requests.Response:
@@ -231,6 +233,11 @@ class Registry:
             self._oras.basic = base64.b64encode(f"{cred[0]}:{cred[1]}".encode()).decode()
         self.scheme = "http" if insecure else "https"
 
+    def _request(self, url: str, method: str, *, data: bytes | None = None, headers: dict[str, str] | None = None,
+                 stream: bool = False) -> requests.Response:
+        resp: requests.Response = self._oras.do_request(url, method, data=data, headers=headers, stream=stream)
+        return resp
+
     def _url(self, ref: Reference, kind: str, what: str) -> str:
         return f"{self.scheme}://{self.host}/v2/{ref.repository}/{kind}/{what}"
 
@@ -254,8 +261,8 @@ class Registry:
 
     def resolve(self, ref: Reference) -> str:
         """The manifest digest ``ref`` names (HEAD, falling back to GET when the registry gives no digest)."""
-        resp = self._oras.do_request(self._url(ref, "manifests", ref.reference), "HEAD",
-                                     headers={"Accept": ", ".join(MANIFEST_TYPES)})
+        resp = self._request(self._url(ref, "manifests", ref.reference), "HEAD",
+                             headers={"Accept": ", ".join(MANIFEST_TYPES)})
         if resp.status_code != 200:
             raise self._fail(resp, str(ref))
         digest = resp.headers.get("Docker-Content-Digest")
@@ -264,8 +271,8 @@ class Registry:
         return self.get_manifest(ref).digest
 
     def get_manifest(self, ref: Reference, *, accept: tuple[str, ...] = MANIFEST_TYPES) -> Manifest:
-        resp = self._oras.do_request(self._url(ref, "manifests", ref.reference), "GET",
-                                     headers={"Accept": ", ".join(accept)})
+        resp = self._request(self._url(ref, "manifests", ref.reference), "GET",
+                             headers={"Accept": ", ".join(accept)})
         if resp.status_code != 200:
             raise self._fail(resp, str(ref))
         raw = resp.content
@@ -283,8 +290,8 @@ class Registry:
 
     def put_manifest(self, ref: Reference, raw: bytes, media_type: str) -> str:
         """Upload ``raw`` unchanged (its digest is what a digest reference will name) under ``ref``'s tag."""
-        resp = self._oras.do_request(self._url(ref, "manifests", ref.tag or sha256_digest(raw)), "PUT",
-                                     data=raw, headers={"Content-Type": media_type})
+        resp = self._request(self._url(ref, "manifests", ref.tag or sha256_digest(raw)), "PUT",
+                             data=raw, headers={"Content-Type": media_type})
         if resp.status_code not in (200, 201, 202):
             raise self._fail(resp, f"pushing manifest {ref}")
         return sha256_digest(raw)
@@ -292,7 +299,7 @@ class Registry:
     # -- blobs -------------------------------------------------------------------------------------------------
 
     def blob_exists(self, ref: Reference, digest: str) -> bool:
-        resp = self._oras.do_request(self._url(ref, "blobs", digest), "HEAD")
+        resp = self._request(self._url(ref, "blobs", digest), "HEAD")
         if resp.status_code in (200, 404):
             return resp.status_code == 200
         raise self._fail(resp, f"{ref.registry}/{ref.repository}@{digest}")
@@ -322,7 +329,7 @@ class Registry:
 
     def fetch_blob(self, ref: Reference, digest: str, *, max_bytes: int) -> bytes:
         """A blob's bytes, refused past ``max_bytes`` and checked against ``digest``."""
-        resp = self._oras.do_request(self._url(ref, "blobs", digest), "GET", stream=True)
+        resp = self._request(self._url(ref, "blobs", digest), "GET", stream=True)
         with resp:
             if resp.status_code != 200:
                 raise self._fail(resp, f"{ref.registry}/{ref.repository}@{digest}")

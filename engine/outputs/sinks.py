@@ -24,7 +24,8 @@ _CHECK_ROTATION_EVERY = 1.0  # seconds between inode checks of the file sink's p
 
 
 def _line(alert: Any, fmt: str) -> bytes:
-    return alert.to_json() + b"\n" if fmt == "json" else alert.to_text().encode() + b"\n"
+    line: bytes = alert.to_json() + b"\n" if fmt == "json" else alert.to_text().encode() + b"\n"
+    return line
 
 
 class StdoutSink:

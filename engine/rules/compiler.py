@@ -88,7 +88,7 @@ class _Visible(Mapping[str, Node]):
         raise KeyError(key)
 
     def __contains__(self, key: object) -> bool:
-        return key in self._asts and self._infos[key].index < self._limit  # type: ignore[index]
+        return key in self._asts and self._infos[key].index < self._limit
 
     def __iter__(self) -> Iterator[str]:
         return (k for k in self._asts if self._infos[k].index < self._limit)

@@ -204,7 +204,8 @@ def _rhs(value: Any, comp: str) -> str:
     if isinstance(value, list):
         return "(" + ", ".join(_quote(v) for v in value) + ")"
     if comp in LIST_OPS or comp.split()[-1] in MODIFIERS:
-        return value if value.startswith("(") else "(" + value + ")"
+        text: str = value if value.startswith("(") else "(" + value + ")"
+        return text
     return _quote(value)
 
 

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from engine import FALCO_ENGINE_VERSION
 from engine import fields as field_registry
 from engine.rules import findings as F
@@ -46,6 +48,38 @@ class LoadResult:
             "errors": [f.to_dict() for f in self.errors],
             "warnings": [f.to_dict() for f in self.warnings],
         }
+
+    def findings_text(self) -> list[str]:
+        """Every finding as ``file:line:col: error|warning CODE item_type 'name': message``, each followed by
+        the other places that shaped the item."""
+        lines: list[str] = []
+        for kind, findings in (("error", self.errors), ("warning", self.warnings)):
+            for f in findings:
+                lines.append(f.to_text(kind))
+                lines.extend(f"    see {p.file}:{p.line}:{p.column}: {p.item_type} '{p.item_name}'"
+                             for p in f.context_chain)
+        return lines
+
+    def summary(self) -> str:
+        state = "OK" if self.successful else "FAILED"
+        return (f"{state}: {len(self.files)} rules file(s), {len(self.errors)} error(s), "
+                f"{len(self.warnings)} warning(s)")
+
+    def as_text(self) -> str:
+        """The findings, then one summary line: what ``rules validate`` prints for people."""
+        return "\n".join([*self.findings_text(), self.summary()])
+
+    def report(self) -> dict[str, Any]:
+        """``{"successful", "errors", "warnings"}``, each finding with its code, item, message and position."""
+        def flat(f: Finding) -> dict[str, Any]:
+            return {k: v for k, v in f.to_dict().items() if k != "context_chain"}
+
+        return {"successful": self.successful, "errors": [flat(f) for f in self.errors],
+                "warnings": [flat(f) for f in self.warnings]}
+
+    def as_json(self) -> str:
+        """``report()`` as one line of JSON: what ``rules validate -o json`` prints for tools."""
+        return orjson.dumps(self.report()).decode()
 
 
 def _all_evttypes() -> frozenset[str]:

@@ -175,7 +175,9 @@ class Ruleset:
         if pairs is not None:
             return pairs(event)
         if source == "syscall":
-            return self._type_pairs.get(event.evt_type, self._untyped_pairs)
+            typed: Sequence[tuple[CompiledRule, Callable[[Any], bool]]] = self._type_pairs.get(
+                event.evt_type, self._untyped_pairs)
+            return typed
         return self._source_pairs.get(source, ())
 
     def evaluate(self, event: Any) -> list[CompiledRule]:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.fields.base import FieldClass
-from engine.sources.base import SourceStats
+from engine.sources.base import Deliver, SourceStats, deliver_each
 from engine.sources.replay import ReplaySource
 
 
@@ -37,11 +37,25 @@ class PacedReplay:
     def field_classes(self) -> tuple[FieldClass, ...]:
         return self._replay.field_classes
 
-    def stats(self) -> dict[str, int]:
-        return self._stats.as_dict()
+    def stats(self) -> SourceStats:
+        return self._stats.snapshot()
+
+    def open(self) -> None:
+        """Read and decode the recording now, so a bad file is reported before serving starts."""
+        self._load()
 
     def stop(self) -> None:
         self._stop.set()
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    def update_event_types(self, event_types: frozenset[str]) -> bool:
+        return False  # nothing is filtered at the source
+
+    def describe(self) -> str:
+        pace = f"{self.rate:g} events/s" if self.rate > 0 else "unpaced"
+        return f"{self.name} replay of {self._replay.path} ({pace}{', looped' if self.loop else ''})"
 
     def _load(self) -> list[Any]:
         if self._events is None:
@@ -73,3 +87,7 @@ class PacedReplay:
     def run(self, callback: Callable[[Any], object]) -> None:
         for event in self:
             callback(event)
+
+    def run_batches(self, deliver: Deliver) -> None:
+        """Each event as it is due (a paced stream has nothing to group)."""
+        deliver_each(iter(self), deliver)

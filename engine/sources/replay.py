@@ -10,6 +10,7 @@ consumer takes them; every event keeps its own recorded time in ``ts``).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from itertools import chain, islice
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any
 import orjson
 
 from engine.fields.base import FieldClass
-from engine.sources.base import SourceStats
+from engine.sources.base import Deliver, Event, SourceStats
 from engine.sources.k8s_audit.decode import AuditDecodeError, decode_stream, events_from_json
 
 BATCH = 512  # events (or lines) per batch handed to the engine
@@ -37,7 +38,8 @@ class ReplayError(ValueError):
 
 
 class ReplaySource:
-    """A ``Source`` reading recorded events from ``path`` for event source ``name``."""
+    """A ``Source`` reading recorded events from ``path`` for event source ``name``; it ends at the end of the
+    file (or at the next batch after ``stop``)."""
 
     def __init__(self, path: Path | str, *, name: str = "k8s_audit") -> None:
         if name not in SOURCES:
@@ -45,34 +47,53 @@ class ReplaySource:
         self.path = Path(path)
         self.name = name
         self._stats = SourceStats()
+        self._stop = threading.Event()
 
     @property
     def field_classes(self) -> tuple[FieldClass, ...]:
         from engine.fields import field_classes
         return tuple(fc for fc in field_classes() if self.name in fc.sources)
 
-    def stats(self) -> dict[str, int]:
-        return self._stats.as_dict()
+    def stats(self) -> SourceStats:
+        return self._stats.snapshot()
+
+    def open(self) -> None:
+        """Nothing to acquire: the file is read when the events are."""
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def close(self) -> None:
+        """Nothing to release: the file is read whole and not kept open."""
+
+    def update_event_types(self, event_types: frozenset[str]) -> bool:
+        return False  # nothing is filtered at the source
+
+    def describe(self) -> str:
+        return f"{self.name} replay of {self.path}"
 
     def run(self, callback: Callable[[Any], object]) -> None:
         for event in self:
             callback(event)
 
-    def run_batches(self, callback: Callable[[Iterable[Any]], object]) -> None:
+    def run_batches(self, deliver: Deliver) -> None:
         for batch in self.batches():
-            callback(batch)
+            if self._stop.is_set():
+                return
+            deliver(batch)
 
     def __iter__(self) -> Iterator[Any]:
         for batch in self.batches():
             yield from batch
 
-    def batches(self) -> Iterator[Iterable[Any]]:
+    def batches(self) -> Iterator[Iterable[Event]]:
         """The events in batches of up to ``BATCH`` (lazy: read as the batch is read, as ``Engine.process_batch``
         wants them). Bad input raises ``ReplayError`` once the events before it have been read."""
         try:
             data = self.path.read_bytes()
         except OSError as exc:
             raise ReplayError(self.path, 0, f"cannot read: {exc.strerror or exc}") from None
+        self._stats.bytes += len(data)
         if self.name == "k8s_audit":
             yield from self._audit(data)
         else:

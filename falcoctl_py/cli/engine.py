@@ -18,6 +18,7 @@ from typing import Any
 
 import click
 
+from falcoctl_py.cli import options
 from falcoctl_py.errors import FalcoctlError, FindingsError, UsageError
 
 log = logging.getLogger("falcoctl_py.engine")
@@ -97,7 +98,7 @@ def replay_run(*, rules: list[Path], source: str, events: Path, fmt: str, priori
     finally:
         sys.stdout.flush()
     stats = replay.stats()
-    log.info("replayed %d events from %s: %d alerts", stats["events"], events, alerts)
+    log.info("replayed %d events from %s: %d alerts", stats.events, events, alerts)
     return 0
 
 
@@ -150,13 +151,11 @@ def group() -> None:
 
 
 @group.command("run")
-@click.option("--rules", "rules", multiple=True, type=click.Path(path_type=Path),
-              help="A rules file (repeat per file; default: the engine's bundled rules).")
+@options.rules_files(help="A rules file (repeat per file; default: the engine's bundled rules).")
 @click.option("--source", type=click.Choice(SOURCES), default="k8s_audit", show_default=True,
               help="Event source to read.")
 @click.option("--events", type=click.Path(path_type=Path), help="Replay recorded events from this file.")
-@click.option("-o", "--output", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="Alert format on stdout.")
+@options.output(["text", "json"], default="text", dest="fmt", help="Alert format on stdout.")
 @click.option("--priority", type=click.Choice(PRIORITIES, case_sensitive=False), default="debug",
               show_default=True, help="Minimum priority of alerts to emit.")
 @click.option("--rule-matching", type=click.Choice(["first", "all"]), default="first", show_default=True,

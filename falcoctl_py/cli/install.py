@@ -15,6 +15,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn
 
+from falcoctl_py.cli import options
 from falcoctl_py.deploy import install as plan
 from falcoctl_py.deploy.steps import HelmRunner, Target
 from falcoctl_py.errors import ClusterError
@@ -36,14 +37,9 @@ def make_kube(target: Target) -> Kube:
 def cluster_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     for opt in reversed(
         [
-            click.option("--context", default=None, help="kubeconfig context (as kubectl --context)."),
-            click.option(
-                "--kubeconfig",
-                default=None,
-                type=click.Path(dir_okay=False),
-                help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster).",
-            ),
-            click.option("-n", "--namespace", default="falco-py", show_default=True),
+            options.context(),
+            options.kubeconfig(),
+            options.namespace(),
             click.option("--release", default="falco-py", show_default=True, help="Helm release name."),
         ]
     ):
@@ -117,7 +113,7 @@ def print_plan(result: plan.InstallResult, *, output: str, dry_run: bool) -> Non
 @click.option("--dry-run", is_flag=True, help="Print manifests and the diff; change nothing.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--timeout", default=300, show_default=True, type=click.IntRange(10, 3600), help="Seconds.")
-@click.option("-o", "--output", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True)
+@options.output(["yaml", "json"], default="yaml")
 def command(**kw: Any) -> None:
     """Install or upgrade the engine, sized for the live cluster."""
     target = target_of(kw)

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from falcoctl_py.cli import options
 from falcoctl_py.cli.values import build_from_options, chart_inputs
 from falcoctl_py.errors import FindingsError
 
@@ -17,10 +18,8 @@ from falcoctl_py.errors import FindingsError
 @chart_inputs
 @click.option("--kube-version", default="1.30", show_default=True)
 @click.option("--release", default="falco-py", show_default=True)
-@click.option("--namespace", "-n", default="falco-py", show_default=True)
-@click.option(
-    "-o", "--output", "output", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True
-)
+@options.namespace()
+@options.output(["yaml", "json"], default="yaml")
 def command(
     chart: dict[str, Any],
     kube_version: str,

@@ -16,6 +16,7 @@ from typing import Any
 import click
 import orjson
 
+from falcoctl_py.cli import options
 from falcoctl_py.errors import UsageError
 
 
@@ -38,26 +39,6 @@ def _files(rules: tuple[str, ...], paths: tuple[str, ...], default: bool) -> lis
     return out
 
 
-def _finding(f: Any) -> dict[str, Any]:
-    return {k: v for k, v in f.to_dict().items() if k != "context_chain"}
-
-
-def _summary(result: Any, files: list[Path]) -> str:
-    state = "OK" if result.successful else "FAILED"
-    return (
-        f"{state}: {len(files)} rules file(s), {len(result.errors)} error(s), "
-        f"{len(result.warnings)} warning(s)"
-    )
-
-
-def _echo_text(result: Any) -> None:
-    for kind, findings in (("error", result.errors), ("warning", result.warnings)):
-        for f in findings:
-            click.echo(f.to_text(kind))
-            for p in f.context_chain:
-                click.echo(f"    see {p.file}:{p.line}:{p.column}: {p.item_type} '{p.item_name}'")
-
-
 def _rule_dict(rule: Any) -> dict[str, Any]:
     return {
         "name": rule.name,
@@ -72,9 +53,9 @@ def _rule_dict(rule: Any) -> dict[str, Any]:
 
 
 _files_options = [
-    click.option("--rules", "rules", multiple=True, metavar="FILE", help="A rules file (repeat for more)."),
+    options.rules_files(help="A rules file (repeat for more)."),
     click.option("--default-rules", is_flag=True, help="Load the bundled default ruleset first."),
-    click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True),
+    options.output(["text", "json"], default="text"),
     click.argument("paths", nargs=-1, metavar="[FILE]..."),
 ]
 
@@ -101,19 +82,7 @@ def validate(
 
     files = _files(rules, paths, default_rules)
     result = load_rules(files)
-    if output == "json":
-        click.echo(
-            orjson.dumps(
-                {
-                    "successful": result.successful,
-                    "errors": [_finding(f) for f in result.errors],
-                    "warnings": [_finding(f) for f in result.warnings],
-                }
-            ).decode()
-        )
-    else:
-        _echo_text(result)
-        click.echo(_summary(result, files))
+    click.echo(result.as_json() if output == "json" else result.as_text())
     ctx.exit(0 if result.successful else 1)
 
 
@@ -133,22 +102,21 @@ def describe(
         click.echo(
             orjson.dumps(
                 {
-                    "successful": result.successful,
-                    "errors": [_finding(f) for f in result.errors],
-                    "warnings": [_finding(f) for f in result.warnings],
+                    **result.report(),
                     "rules": described,
                 }
             ).decode()
         )
     else:
-        _echo_text(result)
+        for line in result.findings_text():
+            click.echo(line)
         for r in described:
             state = "" if r["enabled"] else " (disabled)"
             click.echo(f"- {r['name']} [{r['source']}, {r['priority']}]{state}")
             click.echo(f"    tags: {', '.join(r['tags']) or '-'}")
             click.echo(f"    condition: {r['condition_compiled']}")
             click.echo(f"    output: {r['output']}")
-        click.echo(_summary(result, files) + f", {len(described)} rule(s)")
+        click.echo(result.summary() + f", {len(described)} rule(s)")
     ctx.exit(0 if result.successful else 1)
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from falcoctl_py.cli import options
 from falcoctl_py.errors import ClusterError
 
 
@@ -37,7 +38,7 @@ def _cluster(context: str, kubeconfig: str | None) -> Any:
     default=None,
     help="Take the pools from this kube context's cluster (rates and policy still from --profile).",
 )
-@click.option("--kubeconfig", default=None, type=click.Path(dir_okay=False))
+@options.kubeconfig()
 @click.option(
     "--cost-model",
     "cost_model",

@@ -10,6 +10,7 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
+from falcoctl_py.cli import options
 from falcoctl_py.cli.install import cluster_options, make_kube, target_of
 from falcoctl_py.deploy import status as collect_status
 from falcoctl_py.errors import FindingsError
@@ -17,7 +18,7 @@ from falcoctl_py.errors import FindingsError
 
 @click.command("status")
 @cluster_options
-@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@options.output(["table", "json"], default="table")
 def command(**kw: Any) -> None:
     """Show per-pool engine status."""
     target = target_of(kw)

@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from falcoctl_py.cli import options
 from falcoctl_py.cli.values import build_from_options, chart_inputs
 from falcoctl_py.errors import FindingsError
 
@@ -21,10 +22,8 @@ from falcoctl_py.errors import FindingsError
     "--kube-version", default="1.30", show_default=True, help="Kubernetes version to render and check for."
 )
 @click.option("--release", default="falco-py", show_default=True)
-@click.option("--namespace", "-n", default="falco-py", show_default=True)
-@click.option(
-    "-o", "--output", "output", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True
-)
+@options.namespace()
+@options.output(["yaml", "json"], default="yaml")
 @click.option(
     "--output-dir",
     type=click.Path(file_okay=False),

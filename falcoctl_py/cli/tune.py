@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from falcoctl_py.cli import options
 from falcoctl_py.errors import UsageError
 
 
@@ -37,8 +38,7 @@ def _finite(ctx: click.Context, param: click.Parameter, value: float) -> float:
 @click.option("--local", "local", is_flag=True, help="Run the bundled engine on this machine.")
 @click.option("--duration", type=click.FloatRange(min=5, max=86400), default=60.0, show_default=True,
               callback=_finite, help="Measurement window in seconds.")
-@click.option("--rules", "rules", multiple=True, type=click.Path(path_type=Path, exists=True, dir_okay=False),
-              help="Base rules file (repeat per file; default: the engine's bundled rules).")
+@options.rules_files(help="Base rules file (repeat per file; default: the engine's bundled rules).", must_exist=True)
 @click.option("--profile", default="medium", show_default=True, help="Sizing profile for values and manifests.")
 @click.option("--audit-events", type=click.Path(path_type=Path, exists=True, dir_okay=False),
               help="Audit events to feed (Event, EventList or JSON lines); default: a generated stream.")
@@ -50,17 +50,18 @@ def _finite(ctx: click.Context, param: click.Parameter, value: float) -> float:
 @click.option("--guard", "guard_files", multiple=True, type=click.Path(path_type=Path, exists=True, dir_okay=False),
               help="Your own recorded attacks (corpus YAML, audit events or a syscall recording); every one must "
                    "keep firing. Repeat per file.")
-@click.option("--context", help="Kubeconfig context (in-cluster mode).")
-@click.option("--kubeconfig", type=click.Path(path_type=Path), help="Kubeconfig file (in-cluster mode).")
-@click.option("-n", "--namespace", default="falco-py", show_default=True, help="Engine namespace (in-cluster).")
+@options.context(help="Kubeconfig context (in-cluster mode).")
+@options.kubeconfig(help="Kubeconfig file (in-cluster mode).", path_type=Path)
+@options.namespace(help="Engine namespace (in-cluster).")
 @click.option("--apply", is_flag=True, help="In-cluster: push accepted proposals and resources, then re-measure.")
 @click.option("--max-iterations", type=click.IntRange(min=1), default=3, show_default=True)
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), required=True,
               help="Directory for the report, cost model, tuned rules, values and manifests.")
-@click.option("-o", "--output", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@options.output(["text", "json"], default="text", dest="fmt")
 def command(local: bool, duration: float, rules: tuple[Path, ...], profile: str, audit_events: Path | None,
-            audit_rate: float, live: bool, allow_unguarded: bool, guard_files: tuple[Path, ...], context: str | None, kubeconfig: Path | None,
-            namespace: str, apply: bool, max_iterations: int, out_dir: Path, fmt: str) -> None:
+            audit_rate: float, live: bool, allow_unguarded: bool, guard_files: tuple[Path, ...],
+            context: str | None, kubeconfig: Path | None, namespace: str, apply: bool, max_iterations: int,
+            out_dir: Path, fmt: str) -> None:
     """Measure overhead and noise, propose exceptions and limits, prove nothing is lost."""
     from falcoctl_py.tuning.analysis import Options
 

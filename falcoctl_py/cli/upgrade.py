@@ -7,12 +7,12 @@ no pod restart).
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import click
 from rich.console import Console
 
+from falcoctl_py.cli import options
 from falcoctl_py.cli.install import cluster_options, make_kube, run_install, target_of
 from falcoctl_py.deploy import install as plan
 from falcoctl_py.deploy import rules_upgrade
@@ -22,13 +22,8 @@ from falcoctl_py.errors import UsageError
 @click.command("upgrade")
 @cluster_options
 @click.option("--engine-version", default=None, help="Engine image tag to roll out.")
-@click.option(
-    "--rules",
-    "rules",
-    multiple=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Rules file for the rules ConfigMap (repeatable); replaces the current set.",
-)
+@options.rules_files(help="Rules file for the rules ConfigMap (repeatable); replaces the current set.",
+                     must_exist=True)
 @click.option("--profile", default=None, help="Sizing profile (default: the one the last install used).")
 @click.option("--dry-run", is_flag=True, help="Validate and show what would change; change nothing.")
 @click.option("-y", "--yes", is_flag=True)

@@ -12,6 +12,8 @@ from typing import Any, TypeVar
 
 import click
 
+from falcoctl_py.cli import options
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -86,9 +88,7 @@ def build_from_options(chart: dict[str, Any]) -> dict[str, Any]:
 
 @click.command("values")
 @chart_inputs
-@click.option(
-    "-o", "--output", "output", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True
-)
+@options.output(["yaml", "json"], default="yaml")
 def command(chart: dict[str, Any], output: str) -> None:
     """Print Helm values for the falco-py chart, sized for a profile; schema-checked before printing."""
     values = build_from_options(chart)

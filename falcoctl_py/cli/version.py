@@ -6,10 +6,11 @@ import click
 import orjson
 
 from falcoctl_py import __version__
+from falcoctl_py.cli import options
 
 
 @click.command("version")
-@click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@options.output(["text", "json"], default="text")
 def command(output: str) -> None:
     """Print version information."""
     import engine

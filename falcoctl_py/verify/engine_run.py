@@ -54,8 +54,10 @@ class EngineProcess:
         self.proc = subprocess.Popen([sys.executable, "-m", "falcoctl_py.cli.main", "engine", "run", "--config",
                                       str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        threading.Thread(target=self._read_alerts, daemon=True).start()
-        threading.Thread(target=self._read_log, daemon=True).start()
+        self._readers = [threading.Thread(target=self._read_alerts, daemon=True),
+                         threading.Thread(target=self._read_log, daemon=True)]
+        for reader in self._readers:
+            reader.start()
         deadline = time.monotonic() + start_timeout
         while not self._ready.wait(0.2):
             if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -94,3 +96,8 @@ class EngineProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        for reader in self._readers:  # they end at EOF of the pipes, once the engine has exited
+            reader.join(timeout=5)
+        for pipe in (self.proc.stdout, self.proc.stderr):
+            if pipe is not None:
+                pipe.close()

@@ -165,7 +165,7 @@ def main() -> int:
             finally:
                 sock.close()
 
-        backend.start()
+        backend.open()
         consumer = threading.Thread(target=consume, daemon=True)
         sampler = threading.Thread(target=sample_backlog, daemon=True)
         try:
@@ -177,7 +177,7 @@ def main() -> int:
             time.sleep(1.0)  # let the backlog drain
             cpu1, t1, ev1 = cpu_seconds(), time.monotonic(), counts["events"]
             lost = backend.kernel_lost()
-            drops = backend.stats()["drops"]
+            drops = backend.stats().dropped
             syscalls = len(backend.syscalls)
         finally:
             sampling.set()

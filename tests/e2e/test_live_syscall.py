@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from engine.sources.base import SourceStats
 from engine.sources.replay import ReplaySource
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (audit netlink)")
@@ -94,7 +95,7 @@ def live_run(tmp_path_factory: pytest.TempPathFactory, upstream_rules: Path) -> 
     shm_binary = Path(f"/dev/shm/falcopy-e2e-{os.getpid()}")
     thread = threading.Thread(target=consume, daemon=True)
     try:
-        backend.start()
+        backend.open()
         during = audit_snapshot()
         thread.start()
         time.sleep(0.3)
@@ -151,8 +152,10 @@ def test_audit_state_changed_during_and_restored_after(live_run: dict[str, objec
     assert wait == 0
     assert pid == os.getpid() and enabled == 1 and backlog >= 65536
     assert sum(getattr(r, "key", "") == "falcopy" for r in rules) == 1
-    assert live_run["stats"]["skipped_records"] == 0  # type: ignore[index]  # the kernel made no PROCTITLE records
-    assert live_run["stats"]["events"] > 0  # type: ignore[index]
+    stats = live_run["stats"]
+    assert isinstance(stats, SourceStats)
+    assert stats.detail["skipped_records"] == 0  # the kernel made no PROCTITLE records
+    assert stats.events > 0 and stats.bytes > 0
     assert live_run["after"] == live_run["before"]
 
 
@@ -170,7 +173,7 @@ CRASHER = textwrap.dedent("""
     from pathlib import Path
     from engine.sources.syscall.linux_audit.backend import AuditBackend
     backend = AuditBackend({"openat", "execve"}, state_file=Path(sys.argv[1]))
-    backend.start()
+    backend.open()
     print("started", flush=True)
     time.sleep(60)
 """)
@@ -181,20 +184,19 @@ def test_sigkill_then_restart_leaves_no_rule_and_restores_state(tmp_path: Path) 
     before = audit_snapshot()
     state = tmp_path / "audit-state.json"
     repo = Path(__file__).resolve().parents[2]
-    child = subprocess.Popen([sys.executable, "-c", CRASHER, str(state)], stdout=subprocess.PIPE, cwd=repo)
-    try:
-        assert child.stdout is not None
-        assert child.stdout.readline().strip() == b"started"
-        crashed = audit_snapshot()
-        assert any(getattr(r, "key", "") == "falcopy" for r in crashed[3])
-        assert len(crashed[3]) == len(before[3]) + 2  # our syscall rule and our PROCTITLE exclusion
-        assert state.exists()
-    finally:
-        child.send_signal(signal.SIGKILL)
-        child.wait()
+    with subprocess.Popen([sys.executable, "-c", CRASHER, str(state)], stdout=subprocess.PIPE, cwd=repo) as child:
+        try:
+            assert child.stdout is not None
+            assert child.stdout.readline().strip() == b"started"
+            crashed = audit_snapshot()
+            assert any(getattr(r, "key", "") == "falcopy" for r in crashed[3])
+            assert len(crashed[3]) == len(before[3]) + 2  # our syscall rule and our PROCTITLE exclusion
+            assert state.exists()
+        finally:
+            child.send_signal(signal.SIGKILL)  # leaving the block closes its pipe and reaps it
     backend = AuditBackend({"openat"}, state_file=state)
     try:
-        backend.start()  # recovers what the killed run left, then takes over
+        backend.open()  # recovers what the killed run left, then takes over
         assert audit_snapshot()[1] == os.getpid()
     finally:
         backend.close()
@@ -243,7 +245,7 @@ async def test_process_in_pod_cgroup_gets_container_and_pod_fields(api: object, 
     try:
         for directory in created:
             directory.mkdir()
-        backend.start()
+        backend.open()
         for _ in range(200):
             if index.container(CONTAINER[:12]).pod_name:  # type: ignore[union-attr]
                 break
@@ -316,6 +318,8 @@ def other_audit_daemon() -> Iterator[subprocess.Popen[bytes]]:
     finally:
         daemon.kill()
         daemon.wait()
+        if daemon.stdout is not None:
+            daemon.stdout.close()
         _forget_dead_owner(daemon.pid, before[1])
 
 
@@ -326,7 +330,7 @@ def test_other_audit_daemon_keeps_ownership_and_we_read_multicast(tmp_path: Path
     seen: list[int] = []
     with other_audit_daemon() as daemon:
         try:
-            backend.start()
+            backend.open()
             assert backend.mode == "multicast" and audit_snapshot()[1] == daemon.pid
             reader = subprocess.Popen(["cat", "/etc/hostname"], stdout=subprocess.DEVNULL)
             reader.wait()
@@ -351,7 +355,7 @@ def test_reloaded_ruleset_changes_the_audited_syscalls_without_a_gap(tmp_path: P
     before = audit_snapshot()
     backend = AuditBackend({"openat"}, state_file=tmp_path / "state.json")
     try:
-        backend.start()
+        backend.open()
         assert not backend.update_event_types({"openat"})
         assert backend.update_event_types({"openat", "connect"})
         ours = [r for r in audit_snapshot()[3] if getattr(r, "key", "") == "falcopy"]
@@ -393,7 +397,7 @@ def test_executable_written_into_an_overlay_is_on_the_upper_layer(tmp_path: Path
         shutil.copy(shutil.which("sleep") or "/bin/sleep", merged / "scratch" / "scratch-sleep")
         for directory in created:
             directory.mkdir()
-        backend.start()
+        backend.open()
         procs = _containerd_cgroup()[-1] / "cgroup.procs"
         children = [subprocess.Popen(["sh", "-c", f"echo $$ > {procs}; exec {merged / name} 1"])
                     for name in ("added-sleep", "image-sleep", "scratch/scratch-sleep")]
@@ -436,7 +440,7 @@ def test_the_engine_does_not_capture_its_own_syscalls(tmp_path: Path) -> None:
     names: list[str] = []
     with other_audit_daemon():
         try:
-            backend.start()
+            backend.open()
             assert backend.mode == "multicast"
             mine.read_text()
             subprocess.run(["cat", str(theirs)], check=True, stdout=subprocess.DEVNULL)
@@ -466,7 +470,7 @@ def test_connect_carries_the_local_end_read_from_the_live_socket(tmp_path: Path)
     backend = AuditBackend({"connect"}, state_file=tmp_path / "state.json")
     events: list[object] = []
     try:
-        backend.start()
+        backend.open()
 
         def collect() -> None:
             for event in backend.events(timeout=1.5):

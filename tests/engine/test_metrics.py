@@ -60,7 +60,7 @@ def get(port: int, path: str) -> tuple[int, bytes, str]:
 @pytest.fixture
 def served() -> Iterator[tuple[MetricsServer, WebhookSource, dict[str, Any]]]:
     hook = WebhookSource(listen="127.0.0.1:0", max_event_bytes=10)
-    hook.start()
+    hook.open()
     queue = OutputQueue([Sink()], queue_size=1, log_interval=60)
     state: dict[str, Any] = {"ok": True}
     collector = EngineCollector(engine=FakeEngine(), sources=[hook], outputs=queue, reloader=FakeReloader())
@@ -92,6 +92,7 @@ def test_required_metrics_names_labels_and_values(served: Any) -> None:
         "POST", "/k8s-audit", body=synth_lines(1, seed=1)[0], headers={"Content-Type": "application/json"}
     )
     assert conn.getresponse().status == 200  # its one event is over 10 bytes: dropped
+    conn.close()
     status, body, ctype = get(server.port, "/metrics")
     assert status == 200 and ctype.startswith("text/plain")
     fams = families(body)

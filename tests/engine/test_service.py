@@ -13,6 +13,7 @@ import sys
 import textwrap
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from engine.config import validate_config
 from engine.service import Service, serve
+from engine.sources.base import SourceStats
 
 RULE = """\
 - rule: {name}
@@ -246,14 +248,22 @@ class FakeSyscallSource:
         self._events = events
         self._stop = threading.Event()
 
-    def start(self) -> None:
-        self.calls.append("start")
+    field_classes = ()
 
-    def run(self, callback: Any) -> None:
-        self.calls.append("run")
+    def open(self) -> None:
+        self.calls.append("open")
+
+    def run_batches(self, deliver: Any) -> None:
+        self.calls.append("run_batches")
         for e in self._events:
-            callback(e)
+            deliver((e,))
         self._stop.wait(10)
+
+    def describe(self) -> str:
+        return "syscall fake"
+
+    def update_event_types(self, event_types: frozenset[str]) -> bool:
+        return False
 
     def stop(self) -> None:
         self.calls.append("stop")
@@ -262,8 +272,9 @@ class FakeSyscallSource:
     def close(self) -> None:
         self.calls.append("close")
 
-    def stats(self) -> dict[str, int]:
-        return {"events": len(self._events), "drops": 3, "process_table": 42}
+    def stats(self) -> SourceStats:
+        return SourceStats(events=len(self._events), kernel_lost=3, drops=Counter(socket_overflow=2),
+                           process_table=42)
 
 
 def test_syscall_hook_lifecycle_and_unavailable_host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -290,13 +301,14 @@ def test_syscall_hook_lifecycle_and_unavailable_host(tmp_path: Path, monkeypatch
     try:
         assert wait_for(lambda: request(svc.metrics.port, "GET", "/healthz")[0] == 200)
         assert metric(svc.metrics.port, "falcopy_drops") == {
-            (("reason", "source_drop"), ("source", "syscall")): 3
+            (("reason", "kernel_lost"), ("source", "syscall")): 3,
+            (("reason", "socket_overflow"), ("source", "syscall")): 2,
         }
         _, body = request(svc.metrics.port, "GET", "/metrics")
         assert b'falcopy_process_table_size{source="syscall"} 42.0' in body
     finally:
         svc.shutdown()
-    assert fake.calls == ["start", "run", "stop", "stop", "close"]
+    assert fake.calls == ["open", "run_batches", "stop", "close"]
 
     def unavailable(section: dict[str, Any], *, ruleset: Any) -> Any:
         raise syscall_mod.SyscallSourceUnavailable("audit", "the host PID namespace")
@@ -322,17 +334,20 @@ def test_rules_reload_renarrows_the_syscall_capture(tmp_path: Path, monkeypatch:
     cfg = config(tmp_path)
     cfg["sources"] = {"syscall": {"backend": "audit"}}
     svc = Service(validate_config(cfg))
-    rules = Path(cfg["rules"][0])
-    rules.write_text(rules.read_text() + textwrap.dedent("""
-        - rule: Shadow opened
-          desc: a syscall rule that needs openat
-          condition: evt.type = openat and fd.name = /etc/shadow
-          output: "%proc.name opened %fd.name"
-          priority: WARNING
-        """))
-    assert svc.reloader.load() is True
-    assert fake.narrowed == [svc.engine.ruleset.evttypes_needed("syscall")]
-    assert "openat" in fake.narrowed[0]
+    try:
+        rules = Path(cfg["rules"][0])
+        rules.write_text(rules.read_text() + textwrap.dedent("""
+            - rule: Shadow opened
+              desc: a syscall rule that needs openat
+              condition: evt.type = openat and fd.name = /etc/shadow
+              output: "%proc.name opened %fd.name"
+              priority: WARNING
+            """))
+        assert svc.reloader.load() is True
+        assert fake.narrowed == [svc.engine.ruleset.evttypes_needed("syscall")]
+        assert "openat" in fake.narrowed[0]
+    finally:
+        svc.shutdown()  # built, never started: releases the metrics port it bound
 
 
 def test_no_source_enabled_still_serves_health(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -367,7 +382,7 @@ def test_audit_log_file_source_feeds_the_engine_and_hangup_reopens_outputs(tmp_p
     mport = svc.metrics.port
     try:
         assert wait_for(lambda: request(mport, "GET", "/healthz")[0] == 200)
-        assert wait_for(lambda: svc.sources[0].stats()["following"])  # opened at its end before we append
+        assert wait_for(lambda: svc.sources[0].following)  # opened at its end before we append
         with open(log_file, "ab") as fh:
             fh.write(b"".join(orjson.dumps(audit(i)) + b"\n" for i in range(1, 6)) + b"{bad\n")
         assert wait_for(lambda: metric(mport, "falcopy_events") == {(("source", "k8s_audit"),): 5})

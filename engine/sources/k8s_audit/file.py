@@ -4,9 +4,9 @@ Owns: following one path across rotation by rename (the old file is read to its 
 at offset 0), and a file that appears later; starting at the end or the beginning; buffering a partial last line
 until its newline arrives; decoding each read chunk's lines as one lazy batch (``decode_stream``: ``poll_batches``
 and ``run_batches`` hand those out, ``poll_once`` and ``run`` their events) with bad or oversized lines dropped,
-counted by reason and logged rate-limited with ``file:line``.
+counted by reason and logged rate-limited with ``file:line`` (``ItemErrors``, the policy shared with the webhook).
 
-Must not: evaluate rules (the callback given to ``run`` does), use inotify or other platform-only APIs (polling
+Must not: evaluate rules (the ``deliver`` given to ``run_batches`` does), use inotify or other platform-only APIs (polling
 keeps it portable and cheap at audit-log rates), or import prometheus_client.
 """
 
@@ -15,15 +15,16 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
-from engine.events.k8s_audit import SOURCE
+from engine.events.k8s_audit import SOURCE, AuditEvent
 from engine.fields.base import FieldClass
 from engine.outputs.queue import RateLimitedLog
+from engine.sources.base import Deliver, SourceStats
 from engine.sources.k8s_audit.decode import AuditDecodeError, decode_stream, in_cluster
+from engine.sources.k8s_audit.errors import ItemErrors
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,8 @@ READ_CHUNK = 1 << 20
 
 
 class AuditFileSource:
-    """Follow ``path``; ``run(callback)`` delivers events until ``stop()``; ``poll_once()`` is one read pass."""
+    """Follow ``path``; ``run_batches(deliver)`` delivers events until ``stop()``; ``poll_once()`` is one read
+    pass. ``open`` does nothing (the file is opened by the first pass, and may appear later)."""
 
     name = SOURCE
 
@@ -59,12 +61,9 @@ class AuditFileSource:
         self._skipping = False  # inside an oversized line: discard up to its newline
         self._first_open = True
         self._stop = threading.Event()
-        self._limiter = RateLimitedLog(log, interval=10.0)
-        self.events = 0
-        self.lines = 0
-        self.rotations = 0
-        self.truncations = 0
-        self.drops: Counter[str] = Counter()
+        self._limiter = RateLimitedLog(log, interval=10.0)  # for problems that are not a dropped line
+        self._stats = SourceStats(detail={"rotations": 0, "truncations": 0})
+        self.errors = ItemErrors(self._stats, log)
 
     @property
     def field_classes(self) -> tuple[FieldClass, ...]:
@@ -72,26 +71,43 @@ class AuditFileSource:
 
         return tuple(fc for fc in field_classes() if SOURCE in fc.sources)
 
+    @property
+    def following(self) -> bool:
+        """Whether the log is open (a late file is not yet)."""
+        return self._fh is not None
+
+    def open(self) -> None:
+        """Nothing to acquire up front: the first pass opens the log (a file that is not there yet is awaited)."""
+
     def stop(self) -> None:
         self._stop.set()
 
-    def run(self, callback: Callable[[Any], object]) -> None:
+    def close(self) -> None:
+        self._close()
+
+    def update_event_types(self, event_types: frozenset[str]) -> bool:
+        return False  # nothing is filtered at the source
+
+    def describe(self) -> str:
+        return f"{self.name} file {self.path}"
+
+    def run(self, callback: Callable[[AuditEvent], object]) -> None:
         for batch in self._follow():
             for event in batch:
                 callback(event)
         self._close()
 
-    def run_batches(self, callback: Callable[[Iterator[Any]], object]) -> None:
-        """``run``, one read chunk's lines at a time: ``callback`` gets a lazy batch (``Engine.process_batch``)."""
+    def run_batches(self, deliver: Deliver) -> None:
+        """Deliver one read chunk's lines at a time, each a lazy batch (``Engine.process_batch``), until ``stop``."""
         for batch in self._follow():
-            callback(batch)
+            deliver(batch)
         self._close()
 
-    def __iter__(self) -> Iterator[Any]:
+    def __iter__(self) -> Iterator[AuditEvent]:
         for batch in self._follow():
             yield from batch
 
-    def _follow(self) -> Iterator[Iterator[Any]]:
+    def _follow(self) -> Iterator[Iterator[AuditEvent]]:
         """Batches until ``stop()``: each pass reads what is new; a pass that finds nothing waits a poll interval."""
         while not self._stop.is_set():
             got = False
@@ -103,12 +119,12 @@ class AuditFileSource:
 
     # -- one pass ----------------------------------------------------------------------------------------------
 
-    def poll_once(self) -> Iterator[Any]:
+    def poll_once(self) -> Iterator[AuditEvent]:
         """Read whatever is new (following rotation/truncation) and yield its complete lines' events."""
         for batch in self.poll_batches():
             yield from batch
 
-    def poll_batches(self) -> Iterator[Iterator[Any]]:
+    def poll_batches(self) -> Iterator[Iterator[AuditEvent]]:
         """``poll_once`` as batches: per read chunk, its complete lines' events, decoded as the batch is read."""
         if self._fh is None and not self._open():
             return
@@ -120,12 +136,12 @@ class AuditFileSource:
         if st.st_ino != self._ino:
             yield from self._drain()  # anything written to the old file before the switch
             self._flush_partial()
-            self.rotations += 1
+            self._stats.detail["rotations"] += 1
             self._close()
             if self._open():
                 yield from self._drain()
         elif st.st_size < self._pos:
-            self.truncations += 1
+            self._stats.detail["truncations"] += 1
             log.info("%s was truncated; reading from its start", self.path)
             assert self._fh is not None
             self._fh.seek(0)
@@ -168,12 +184,13 @@ class AuditFileSource:
             self._fh.close()
             self._fh = None
 
-    def _drain(self) -> Iterator[Iterator[Any]]:
+    def _drain(self) -> Iterator[Iterator[AuditEvent]]:
         fh = self._fh
         if fh is None:
             return
         while chunk := fh.read(READ_CHUNK):
             self._pos += len(chunk)
+            self._stats.bytes += len(chunk)
             start = 0
             lines: list[bytes] = []
             numbers: list[int] = []  # each line's number in the file, for drop messages
@@ -216,29 +233,24 @@ class AuditFileSource:
             return False
         if not line or line.isspace():
             return False
-        self.lines += 1
+        self._stats.payloads += 1
         return True
 
-    def _decode(self, lines: list[bytes], numbers: list[int]) -> Iterator[Any]:
+    def _decode(self, lines: list[bytes], numbers: list[int]) -> Iterator[AuditEvent]:
         def rejected(position: int, exc: AuditDecodeError) -> None:
             self._drop("invalid_line", numbers[position], exc.message)
 
         def done(_read: int, events: int) -> None:
-            self.events += events
+            self._stats.events += events
 
         events = decode_stream(lines, on_error=rejected, on_done=done)
         return events if self.cluster_name is None else in_cluster(events, self.cluster_name)
 
     def _drop(self, reason: str, line: int, message: str) -> None:
-        self.drops[reason] += 1
-        self._limiter.warning(reason, "%s:%d: dropped: %s", self.path, line, message)
+        if reason == "invalid_line":
+            self._stats.bad_payloads += 1
+        self.errors.drop(reason, f"{self.path}:{line}", message)
 
-    def stats(self) -> dict[str, Any]:
-        return {
-            "events": self.events,
-            "lines": self.lines,
-            "rotations": self.rotations,
-            "truncations": self.truncations,
-            "following": self._fh is not None,
-            "drops_by_reason": dict(self.drops),
-        }
+    def stats(self) -> SourceStats:
+        with self.errors.lock:
+            return self._stats.snapshot()

@@ -2,13 +2,15 @@
 
 Owns: the HTTP server (stdlib ``ThreadingHTTPServer``, one short-lived thread per connection), request checks
 (method 405, path 404, content type 415, body size 413 before reading — chunked too —, bearer token 401, JSON 400,
-audit payload 400; each rejection counted by a stable reason code), per-event checks inside a batch (oversized, no ``stageTimestamp``, not kind ``Event``:
-dropped and counted by reason), the bounded intake between handler threads and the engine thread (full -> 503 with
-``Retry-After``, never accept-and-lose), delivery to the engine thread event by event (``run``) or a request's
-events at a time (``run_batches``), and a request-latency histogram kept as plain counters.
+audit payload 400: a bad request is refused whole, nothing of it accepted, counted by a stable reason code),
+per-event checks inside a batch (oversized, no ``stageTimestamp``, not kind ``Event``: dropped, counted by reason
+and logged at a bounded rate, by ``ItemErrors``), the bounded intake between handler threads and the engine thread
+(full -> 503 with ``Retry-After``, never accept-and-lose), delivery to the engine thread a request's events at a
+time (``run_batches``), and a request-latency histogram kept as plain counters. The port is bound when the
+source is built (a taken port is reported before anything starts); ``open`` starts serving.
 
-Must not: evaluate rules (the consumer given to ``run`` does), block a request on the engine, or import
-prometheus_client (``engine.metrics`` reads ``stats()``).
+Must not: evaluate rules (the ``deliver`` given to ``run_batches`` does), block a request on the engine, or
+import prometheus_client (``engine.metrics`` reads ``stats()``).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import orjson
 
 from engine.events.k8s_audit import SOURCE, AuditEvent
 from engine.fields.base import FieldClass
+from engine.sources.base import Deliver, HttpStats, SourceStats
 from engine.sources.k8s_audit.decode import (
     AuditDecodeError,
     in_cluster,
@@ -39,12 +42,20 @@ from engine.sources.k8s_audit.decode import (
     read_event,
     split_batch,
 )
+from engine.sources.k8s_audit.errors import ItemErrors
 
 log = logging.getLogger(__name__)
 
 CONNECTION_TIMEOUT = 30.0  # seconds a connection may stay idle or stall mid-request
 TOKEN_RECHECK = 5.0  # seconds between checks of the token file (Secrets rotate in place)
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+BAD_PAYLOAD = frozenset({"malformed_json", "not_audit_payload", "malformed_chunked_body"})  # refused for content
+DROP_MESSAGES = {  # reason code -> what was wrong with the dropped event, for the log
+    "not_event": "item is not an audit Event",
+    "missing_stage_timestamp": "Event without a stageTimestamp string",
+    "event_too_large": "Event larger than sources.k8s_audit.webhook.max_event_bytes",
+    "invalid_event": "Event with an invalid stageTimestamp",
+}
 
 
 def split_listen(listen: str, *, what: str) -> tuple[str, int]:
@@ -102,7 +113,8 @@ class _Reject(Exception):
 
 
 class WebhookSource:
-    """Receive audit events over HTTP; ``run(callback)`` (the engine thread) delivers them in arrival order."""
+    """Receive audit events over HTTP; ``run_batches(deliver)`` (the engine thread) delivers them in arrival
+    order, a request's accepted events at a time."""
 
     name = SOURCE
 
@@ -134,14 +146,12 @@ class WebhookSource:
             self._refresh_token(force=True)
         self.intake = Intake(queue_size)
         self._lock = threading.Lock()
-        self.events = 0  # events delivered to the engine
-        self.accepted = 0  # events accepted into the intake
+        self._stats = SourceStats(detail={"accepted": 0})  # events delivered; accepted into the intake
+        self.errors = ItemErrors(self._stats, log, lock=self._lock)
         self.requests: Counter[int] = Counter()  # status -> count
         self.rejected: Counter[tuple[str, int]] = Counter()  # (reason code, status) -> requests refused
-        self.drops: Counter[str] = Counter()  # reason -> events dropped
         self._latency = [0] * (len(LATENCY_BUCKETS) + 1)
         self._latency_sum = 0.0
-        self._stop = threading.Event()
         host, port = split_listen(listen, what="sources.k8s_audit.webhook.listen")
         self.server = _Server((host, port), _handler_for(self))
         self.server.daemon_threads = True
@@ -156,6 +166,7 @@ class WebhookSource:
             )
         self.port = self.server.server_address[1]
         self._thread: threading.Thread | None = None
+        self._closed = False
 
     @property
     def field_classes(self) -> tuple[FieldClass, ...]:
@@ -165,40 +176,52 @@ class WebhookSource:
 
     # -- lifecycle ---------------------------------------------------------------------------------------------
 
-    def start(self) -> None:
+    def open(self) -> None:
         """Start serving HTTP in a background thread (requests are accepted into the intake from now on)."""
+        if self._thread is not None or self._closed:
+            return
         self._thread = threading.Thread(
             target=self.server.serve_forever, kwargs={"poll_interval": 0.2}, name="webhook-http", daemon=True
         )
         self._thread.start()
 
-    def stop_intake(self) -> None:
-        """Stop accepting requests; events already accepted stay queued for ``run`` to finish."""
+    def stop(self) -> None:
+        """Stop accepting requests; events already accepted stay queued for ``run_batches`` to finish."""
         if self._thread is not None:
             self.server.shutdown()
             self._thread.join(2.0)
-        self.server.server_close()
+            self._thread = None
+        self.close()
         self.intake.close()
 
-    def stop(self) -> None:
-        self.stop_intake()
-        self._stop.set()
+    def close(self) -> None:
+        """Release the listening socket (``stop`` does too); safe to call twice."""
+        if not self._closed:
+            self._closed = True
+            self.server.server_close()
 
-    def run(self, callback: Callable[[Any], object]) -> None:
-        """Deliver accepted events to ``callback`` until ``stop_intake``/``stop`` and the intake is drained."""
+    def update_event_types(self, event_types: frozenset[str]) -> bool:
+        return False  # nothing is filtered at the source
+
+    def describe(self) -> str:
+        return f"{self.name} webhook on port {self.port}{' (TLS)' if self.tls else ''}"
+
+    def run(self, callback: Callable[[AuditEvent], object]) -> None:
+        """Deliver accepted events to ``callback`` one by one until ``stop`` and the intake is drained."""
         for event in self:
             callback(event)
 
-    def run_batches(self, callback: Callable[[list[Any]], object]) -> None:
-        """``run``, a request's accepted events at a time (in arrival order): ``Engine.process_batch``."""
+    def run_batches(self, deliver: Deliver) -> None:
+        """Deliver a request's accepted events at a time (in arrival order), until ``stop`` and the intake is
+        drained."""
         for batch in self._batches():
-            callback(batch)
+            deliver(batch)
 
-    def __iter__(self) -> Iterator[Any]:
+    def __iter__(self) -> Iterator[AuditEvent]:
         for batch in self._batches():
             yield from batch
 
-    def _batches(self) -> Iterator[list[Any]]:
+    def _batches(self) -> Iterator[list[AuditEvent]]:
         """Each request's accepted events until the intake is closed and drained; a batch is counted as
         delivered once the consumer is done with it (when it asks for the next one)."""
         intake = self.intake
@@ -212,7 +235,7 @@ class WebhookSource:
                 batch = list(in_cluster(batch, self.cluster_name))
             yield batch
             with self._lock:
-                self.events += len(batch)
+                self._stats.events += len(batch)
 
     # -- request handling --------------------------------------------------------------------------------------
 
@@ -221,6 +244,8 @@ class WebhookSource:
             self.requests[status] += 1
             if rejected is not None:
                 self.rejected[(rejected, status)] += 1
+                if rejected in BAD_PAYLOAD:
+                    self._stats.bad_payloads += 1
             self._latency[bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1
             self._latency_sum += seconds
 
@@ -328,20 +353,29 @@ class WebhookSource:
         except (AuditDecodeError, KeyError, TypeError):
             dropped["invalid_event"] += 1
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self) -> SourceStats:
         with self._lock:
-            return {
-                "events": self.events,
-                "accepted": self.accepted,
-                "drops_by_reason": dict(self.drops),
-                "requests_by_status": dict(self.requests),
-                "rejected_by_reason": dict(self.rejected),  # (reason code, status) -> n
-                "intake_depth": self.intake.depth,
-                "intake_capacity": self.intake.capacity,
-                "latency_buckets": list(zip(LATENCY_BUCKETS, _cumulative(self._latency), strict=False)),
-                "latency_count": sum(self._latency),
-                "latency_sum": self._latency_sum,
-            }
+            snap = self._stats.snapshot()
+            snap.intake_depth = self.intake.depth
+            snap.intake_capacity = self.intake.capacity
+            snap.http = HttpStats(
+                requests_by_status=dict(self.requests),
+                rejected_by_reason=dict(self.rejected),
+                latency_buckets=tuple(zip(LATENCY_BUCKETS, _cumulative(self._latency), strict=False)),
+                latency_count=sum(self._latency),
+                latency_sum=self._latency_sum,
+            )
+            return snap
+
+    def count_request(self, body: bytes, events: int, dropped: Counter[str], client: str) -> None:
+        """A request taken: its bytes and accepted events counted, its dropped items counted and logged."""
+        with self._lock:
+            self._stats.payloads += 1
+            self._stats.bytes += len(body)
+            self._stats.detail["accepted"] += events
+        for reason, n in sorted(dropped.items()):
+            self.errors.drop(reason, f"webhook request from {client}",
+                             DROP_MESSAGES.get(reason, reason.replace("_", " ")), count=n)
 
 
 def _cumulative(counts: list[int]) -> list[int]:
@@ -462,9 +496,7 @@ def _handler_for(source: WebhookSource) -> type[BaseHTTPRequestHandler]:
             events, dropped = source.decode(body)
             if events and not source.intake.offer(events):
                 return 503, {"error": "intake full, retry later"}, {"Retry-After": str(source.retry_after)}
-            with source._lock:
-                source.accepted += len(events)
-                source.drops.update(dropped)
+            source.count_request(body, len(events), dropped, self.client_address[0])
             return 200, {"accepted": len(events), "dropped": sum(dropped.values())}, None
 
         def log_message(self, fmt: str, *args: Any) -> None:

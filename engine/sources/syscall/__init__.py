@@ -18,16 +18,20 @@ import errno
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
+
+from engine.sources.base import Deliver, Source, SourceStats, SourceUnavailable
+
+if TYPE_CHECKING:
+    from engine.events.syscall import SyscallEvent
+    from engine.fields.base import FieldClass
 
 BACKENDS = ("auto", "audit", "proc")
 CAP_NET_ADMIN, CAP_AUDIT_CONTROL = 12, 30
 
 
-class SyscallSourceUnavailable(Exception):
+class SyscallSourceUnavailable(SourceUnavailable):
     """The chosen backend cannot run on this host or with these privileges (exit code 4 at the CLI)."""
-
-    exit_code = 4
 
     def __init__(self, backend: str, missing: str) -> None:
         super().__init__(f"syscall source ({backend} backend) cannot start: {missing}")
@@ -111,23 +115,32 @@ def choose_backend(wanted: str) -> str:
     raise SyscallSourceUnavailable("auto", "; ".join(reasons))
 
 
+class LiveBackend(Source, Protocol):
+    """A kernel backend: a ``Source`` whose events can also be iterated as they are read."""
+
+    def events(self, *, timeout: float | None = None) -> Iterator[SyscallEvent]: ...
+
+
 class RecordingSource:
     """Wraps a live backend; every event it delivers is also appended to a JSON-lines record file."""
 
-    def __init__(self, inner: Any, path: Path) -> None:
+    def __init__(self, inner: LiveBackend, path: Path) -> None:
         self.inner = inner
         self.name = inner.name
         self.record_path = path
 
     @property
-    def field_classes(self) -> tuple[Any, ...]:
-        return tuple(self.inner.field_classes)
+    def field_classes(self) -> tuple[FieldClass, ...]:
+        return self.inner.field_classes
 
-    def stats(self) -> dict[str, int]:
-        return dict(self.inner.stats())
+    def stats(self) -> SourceStats:
+        return self.inner.stats()
 
-    def start(self) -> None:
-        self.inner.start()
+    def open(self) -> None:
+        self.inner.open()
+
+    def describe(self) -> str:
+        return f"{self.inner.describe()}, recorded to {self.record_path}"
 
     def close(self) -> None:
         self.inner.close()
@@ -135,26 +148,29 @@ class RecordingSource:
     def stop(self) -> None:
         self.inner.stop()
 
-    def update_event_types(self, event_types: Iterable[str]) -> bool:
-        update = getattr(self.inner, "update_event_types", None)
-        return bool(update(event_types)) if update is not None else False
+    def update_event_types(self, event_types: frozenset[str]) -> bool:
+        return self.inner.update_event_types(event_types)
 
-    def events(self, **kwargs: Any) -> Iterator[Any]:
+    def events(self, *, timeout: float | None = None) -> Iterator[SyscallEvent]:
         from engine.sources.syscall.record.recorder import Recorder
         with Recorder(self.record_path) as recorder:
-            for event in self.inner.events(**kwargs):
+            for event in self.inner.events(timeout=timeout):
                 recorder.write(event)
                 yield event
 
-    def __iter__(self) -> Iterator[Any]:
+    def __iter__(self) -> Iterator[SyscallEvent]:
         return self.events()
 
     def run(self, callback: Callable[[Any], object]) -> None:
         for event in self.events():
             callback(event)
 
+    def run_batches(self, deliver: Deliver) -> None:
+        for event in self.events():
+            deliver((event,))
 
-def build(config: Mapping[str, Any], *, event_types: Iterable[str] | None = None, ruleset: Any = None) -> Any:
+
+def build(config: Mapping[str, Any], *, event_types: Iterable[str] | None = None, ruleset: Any = None) -> Source:
     """A started-ready (not yet started) syscall source for ``sources.syscall`` settings.
 
     ``event_types`` (or ``ruleset.evttypes_needed("syscall")``) says what the audit backend must capture.
@@ -182,7 +198,7 @@ def build(config: Mapping[str, Any], *, event_types: Iterable[str] | None = None
         k8s.get("enabled", True) and node) else None
     from engine.state.runtime_state import DEFAULT_ROOTS, RuntimeState, combined
     containers = combined(pods.container, RuntimeState(section.get("container_state_roots") or DEFAULT_ROOTS))
-    source: Any
+    source: LiveBackend
     if backend == "audit":
         from engine.sources.syscall.linux_audit.backend import BACKLOG_LIMIT, RCVBUF, AuditBackend
         audit = section.get("audit") or {}

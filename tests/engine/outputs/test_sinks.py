@@ -166,6 +166,8 @@ def test_build_sinks_and_secret_errors(tmp_path: Path) -> None:
         }
     )
     assert [s.name for s in sinks] == ["stdout", "file"]
+    for sink in sinks:
+        sink.close()
     with pytest.raises(ValueError, match="outputs.http.url"):
         build_sinks({"http": {"enabled": True}})
     with pytest.raises(ValueError, match=r"outputs.http.token_file: cannot read .*missing"):

@@ -68,3 +68,21 @@ def test_equals_sign_and_tag_like_scalars_stay_text() -> None:
     (item,) = items
     assert not isinstance(item, LoadError)
     assert item.data == {"x": ["=", "!="], "d": "not a tag", "y": "yes", "z": True}
+
+
+def test_codes_are_one_enum_of_falco_names_and_the_result_renders_itself(tmp_path: Path) -> None:
+    import orjson
+
+    from engine.rules import load_rules
+    from engine.rules.findings import LOAD_ERR_YAML_PARSE, LoadCode
+
+    assert all(code.value == code.name for code in LoadCode) and LOAD_ERR_YAML_PARSE is LoadCode.LOAD_ERR_YAML_PARSE
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- rule: x\n  condition: [\n")
+    result = load_rules([bad])
+    assert [f.code for f in result.errors] == [LoadCode.LOAD_ERR_YAML_PARSE]
+    text = result.as_text().splitlines()
+    assert text[0].startswith(f"{bad}:") and " error LOAD_ERR_YAML_PARSE " in text[0]
+    assert text[-1] == "FAILED: 1 rules file(s), 1 error(s), 0 warning(s)"
+    doc = orjson.loads(result.as_json())
+    assert doc["successful"] is False and doc["errors"][0]["code"] == "LOAD_ERR_YAML_PARSE"

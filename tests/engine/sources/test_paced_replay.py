@@ -27,7 +27,7 @@ def test_loop_repeats_and_stop_ends(tmp_path: Path) -> None:
         if len(seen) == 7:
             src.stop()
     assert seen == [0, 1, 2, 0, 1, 2, 0]
-    assert src.stats()["events"] == 7
+    assert src.stats().events == 7
 
 
 def test_rate_paces_delivery(tmp_path: Path) -> None:

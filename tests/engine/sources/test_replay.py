@@ -24,7 +24,8 @@ def test_json_lines(tmp_path: Path) -> None:
     path.write_bytes(b"\n".join(orjson.dumps(event(i)) for i in range(3)) + b"\n\n")
     src = ReplaySource(path)
     assert [e.obj["auditID"] for e in src] == ["id-0", "id-1", "id-2"]
-    assert src.stats() == {"events": 3, "payloads": 3, "bad_payloads": 0, "drops": 0}
+    stats = src.stats()
+    assert (stats.events, stats.payloads, stats.bad_payloads, stats.dropped) == (3, 3, 0, 0)
     assert isinstance(src, Source)
     assert {fc.name for fc in src.field_classes} == {"k8saudit", "json"}
 

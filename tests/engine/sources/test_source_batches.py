@@ -70,7 +70,7 @@ def test_audit_file_batches_are_its_events_with_the_same_drops(tmp_path: Path, c
     assert len(batches) > 1  # one per read chunk
     assert _ids(alerts) == [e.obj["auditID"] for e in events] == _want(LINES)
     assert many.stats() == one.stats()
-    assert many.stats()["drops_by_reason"] == {"invalid_line": 2, "line_too_large": 1}
+    assert many.stats().drops == {"invalid_line": 2, "line_too_large": 1}
     assert f"{log}:701: dropped:" in caplog.text and f"{log}:705: dropped: line longer" in caplog.text
 
 
@@ -82,7 +82,7 @@ def test_audit_file_run_batches_follows_until_stopped(tmp_path: Path) -> None:
 
     src, got, ended = follow_appended(tmp_path, follow, LINES[:10])
     assert ended and _ids(got) == _want(LINES[:10])
-    assert engine.stats()["events_total"] == {"k8s_audit": 10} and src.stats()["events"] == 10
+    assert engine.stats()["events_total"] == {"k8s_audit": 10} and src.stats().events == 10
 
 
 def test_replay_batches_equal_its_events_and_stats(tmp_path: Path) -> None:
@@ -94,14 +94,16 @@ def test_replay_batches_equal_its_events_and_stats(tmp_path: Path) -> None:
     engine = Engine(_Rules())
     assert engine.run(many) == len(LINES)  # Engine.run reads the replay's batches
     assert [e.obj["auditID"] for e in events] == _want(LINES)
-    assert many.stats() == one.stats() == {"events": len(LINES), "payloads": len(LINES), "bad_payloads": 0,
-                                           "drops": 0}
+    assert many.stats() == one.stats()
+    stats = many.stats()
+    assert (stats.events, stats.payloads, stats.bad_payloads, stats.dropped) == (len(LINES), len(LINES), 0, 0)
+    assert stats.bytes == path.stat().st_size
     assert len(list(ReplaySource(path).batches())) == -(-len(LINES) // BATCH)
     doc = tmp_path / "list.json"
     doc.write_bytes(orjson.dumps({"kind": "EventList", "items": [orjson.loads(x) for x in LINES]}))
     whole = ReplaySource(doc)
     assert [e.obj["auditID"] for batch in whole.batches() for e in batch] == _want(LINES)
-    assert whole.stats()["events"] == len(LINES)
+    assert whole.stats().events == len(LINES)
 
 
 def test_replay_bad_line_in_a_later_batch_after_its_events_are_processed(tmp_path: Path) -> None:
@@ -116,7 +118,8 @@ def test_replay_bad_line_in_a_later_batch_after_its_events_are_processed(tmp_pat
         engine.run(src)
     assert info.value.line == bad_at + 1
     assert _ids(got) == _want(LINES[:bad_at])
-    assert src.stats() == {"events": bad_at, "payloads": bad_at + 1, "bad_payloads": 1, "drops": 0}
+    stats = src.stats()
+    assert (stats.events, stats.payloads, stats.bad_payloads, stats.dropped) == (bad_at, bad_at + 1, 1, 0)
     assert engine.stats()["events_total"] == {"k8s_audit": bad_at}
 
 
@@ -140,7 +143,7 @@ def test_webhook_run_batches_hands_over_each_requests_events(tmp_path: Path) -> 
     import http.client
 
     src = WebhookSource(listen="127.0.0.1:0", queue_size=10_000)
-    src.start()
+    src.open()
     docs = [orjson.loads(x) for x in LINES[:30]]
     try:
         for chunk in (docs[:1], docs[1:21], docs[21:]):
@@ -149,7 +152,7 @@ def test_webhook_run_batches_hands_over_each_requests_events(tmp_path: Path) -> 
             assert conn.getresponse().status == 200
             conn.close()
     finally:
-        src.stop_intake()
+        src.stop()
     sizes: list[int] = []
     engine = Engine(_Rules())
     alerts: list[Any] = []
@@ -160,7 +163,7 @@ def test_webhook_run_batches_hands_over_each_requests_events(tmp_path: Path) -> 
 
     src.run_batches(take)
     assert sizes == [1, 20, 9] and _ids(alerts) == [d["auditID"] for d in docs]
-    assert src.stats()["events"] == 30
+    assert src.stats().events == 30
 
 
 def test_service_hands_a_source_s_batches_to_process_batch() -> None:
@@ -183,30 +186,34 @@ def test_service_hands_a_source_s_batches_to_process_batch() -> None:
             calls.append("run_batches")
             callback(decode_stream(LINES[:40]))
 
-        def run(self, callback: Any) -> None:
-            raise AssertionError("a source with run_batches is run a batch at a time")
-
     class Single:
         name = "syscall"
 
-        def run(self, callback: Any) -> None:
-            calls.append("run")
-            callback(*list(decode_stream(LINES[:1])))
+        def run_batches(self, callback: Any) -> None:
+            calls.append("one at a time")
+            for event in decode_stream(LINES[:1]):
+                callback((event,))
 
-    svc._run_source(Batched())
-    svc._run_source(Single())
-    assert calls == ["run_batches", "run"]
+    svc._run_source(Batched())  # type: ignore[arg-type]
+    svc._run_source(Single())  # type: ignore[arg-type]
+    assert calls == ["run_batches", "one at a time"]
     assert svc.engine.stats()["events_total"] == {"k8s_audit": 41} and svc.exit_code == 0
 
 
 def test_the_batch_sources_follow_the_batch_protocol(tmp_path: Path) -> None:
     from engine.events.syscall import SyscallEvent
-    from engine.sources.base import BatchSource, Source
+    from engine.sources.base import Source
+    from engine.sources.paced_replay import PacedReplay
 
     log = tmp_path / "audit.log"
     log.write_bytes(b"")
-    for source in (ReplaySource(log), AuditFileSource(log), WebhookSource(listen="127.0.0.1:0")):
-        assert isinstance(source, BatchSource), type(source).__name__
+    hook = WebhookSource(listen="127.0.0.1:0")
+    for source in (ReplaySource(log), AuditFileSource(log), hook, PacedReplay(log, name="k8s_audit")):
+        assert isinstance(source, Source), type(source).__name__
+        assert source.describe().startswith(source.name)
+        assert source.update_event_types(frozenset({"execve"})) is False
+    hook.close()
+    hook.close()  # twice is fine
     recorded = tmp_path / "syscall.jsonl"
     recorded.write_bytes(SyscallEvent(type="execve").to_json() + b"\n")
     assert isinstance(ReplaySource(recorded, name="syscall"), Source)

@@ -5,7 +5,7 @@ under ``/run``, become the audit pid (or, when another daemon owns it, read the 
 the backlog limit and, unless ``block_when_full``, set the backlog wait time to 0 (a full backlog then drops
 records instead of stalling audited tasks: monitored workloads are never slowed, the loss is counted), add
 exit,always rules for the syscalls the rules need (keyed ``falcopy``), read and decode records, count the
-kernel's ``lost`` delta as drops — and undo all of it on ``close()`` and, after a crash, on the next start
+kernel's ``lost`` delta (``SourceStats.kernel_lost``) — and undo all of it on ``close()`` and, after a crash, on the next ``open``
 (leftover rules with our key are removed and the saved state restored).
 
 Must not: evaluate rules, or leave audit state changed once ``close()`` returned.
@@ -22,7 +22,7 @@ from typing import Any, Self
 import orjson
 
 from engine.fields.evttypes import SYSCALLS_FOR_EVENT
-from engine.sources.base import SourceStats
+from engine.sources.base import Deliver, SourceStats, deliver_each
 from engine.sources.syscall.linux_audit.decode import Decoder
 from engine.sources.syscall.linux_audit.netlink import (
     AUDIT_NLGRP_READLOG,
@@ -140,7 +140,7 @@ class AuditBackend:
         return tuple(fc for fc in field_classes() if "syscall" in fc.sources)
 
     # -- lifecycle ------------------------------------------------------------------------------------------
-    def start(self) -> None:
+    def open(self) -> None:
         if self.watcher is not None:
             self.watcher.start()
         recover(state_file=self.state_file)
@@ -215,7 +215,7 @@ class AuditBackend:
             self._events_sock = None
 
     def __enter__(self) -> Self:
-        self.start()
+        self.open()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -225,22 +225,28 @@ class AuditBackend:
         self._stopping = True
 
     # -- events ---------------------------------------------------------------------------------------------
-    def stats(self) -> dict[str, int]:
+    def describe(self) -> str:
+        return f"{self.name} audit backend ({self.mode}, {len(self.syscalls)} syscalls)"
+
+    def stats(self) -> SourceStats:
         if self._ctl is not None:
-            self.kernel_lost()  # refreshes ``drops`` with the kernel's lost counter
-        out = self._stats.as_dict()
-        out["pending_records"] = self._assembler.pending()
-        out["decode_errors"] = self.decode_errors
-        out["skipped_records"] = self.skipped_records
-        out["process_table"] = len(self.table)
-        return out
+            self.kernel_lost()  # refreshes ``kernel_lost`` from the kernel's counter
+        snap = self._stats.snapshot()
+        if self._assembler.evicted:
+            snap.drops["incomplete_record"] = self._assembler.evicted
+        if self._socket_overflows:
+            snap.drops["socket_overflow"] = self._socket_overflows
+        snap.detail.update(pending_records=self._assembler.pending(), decode_errors=self.decode_errors,
+                           skipped_records=self.skipped_records)
+        snap.process_table = len(self.table)
+        return snap
 
     def kernel_lost(self) -> int:
-        """Records the kernel dropped since start (also folded into ``drops``)."""
+        """Records the kernel dropped since ``open`` (kept in ``SourceStats.kernel_lost``)."""
         if self._ctl is None:
             return 0
         lost = self._ctl.get_status().lost - self._lost_at_start
-        self._stats.drops = lost + self._assembler.evicted + self._socket_overflows
+        self._stats.kernel_lost = lost
         return lost
 
     def events(self, *, timeout: float | None = None) -> Iterator[Any]:
@@ -270,6 +276,7 @@ class AuditBackend:
             self._stats.payloads += 1
             if got is None:
                 continue
+            self._stats.bytes += len(got[1])
             if got[0] == AUDIT_PROCTITLE:
                 self.skipped_records += 1  # repeats argv, which the EXECVE record and the process table give
                 continue
@@ -293,3 +300,7 @@ class AuditBackend:
     def run(self, callback: Callable[[Any], object]) -> None:
         for event in self.events():
             callback(event)
+
+    def run_batches(self, deliver: Deliver) -> None:
+        """Each event as soon as its records are complete, until ``stop``."""
+        deliver_each(self.events(), deliver)

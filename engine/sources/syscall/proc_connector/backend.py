@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, Self
 
 from engine.events.syscall import SyscallEvent
-from engine.sources.base import SourceStats
+from engine.sources.base import Deliver, SourceStats, deliver_each
 from engine.state.proctable import ProcessTable
 
 NETLINK_CONNECTOR = 11
@@ -90,7 +90,7 @@ class ProcConnectorBackend:
         from engine.fields import field_classes
         return tuple(fc for fc in field_classes() if "syscall" in fc.sources)
 
-    def start(self) -> None:
+    def open(self) -> None:
         if self.watcher is not None:
             self.watcher.start()
         self.subscribe()
@@ -124,7 +124,7 @@ class ProcConnectorBackend:
             self._sock = None
 
     def __enter__(self) -> Self:
-        self.start()
+        self.open()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -133,10 +133,16 @@ class ProcConnectorBackend:
     def stop(self) -> None:
         self._stopping = True
 
-    def stats(self) -> dict[str, int]:
-        out = self._stats.as_dict()
-        out["process_table"] = len(self.table)
-        return out
+    def update_event_types(self, event_types: frozenset[str]) -> bool:
+        return False  # nothing is filtered at the source
+
+    def describe(self) -> str:
+        return f"{self.name} proc connector backend"
+
+    def stats(self) -> SourceStats:
+        snap = self._stats.snapshot()
+        snap.process_table = len(self.table)
+        return snap
 
     def events(self, *, timeout: float | None = None) -> Iterator[SyscallEvent]:
         sock = self._sock
@@ -155,10 +161,11 @@ class ProcConnectorBackend:
                 data = sock.recv(1 << 16)
             except OSError as exc:
                 if exc.errno == errno.ENOBUFS:
-                    self._stats.drops += 1
+                    self._stats.drops["socket_overflow"] += 1
                     continue
                 raise
             self._stats.payloads += 1
+            self._stats.bytes += len(data)
             parsed = parse_proc_event(data)
             if parsed is None:
                 self._stats.bad_payloads += 1
@@ -207,3 +214,7 @@ class ProcConnectorBackend:
     def run(self, callback: Callable[[Any], object]) -> None:
         for event in self.events():
             callback(event)
+
+    def run_batches(self, deliver: Deliver) -> None:
+        """Each event as it is read, until ``stop``."""
+        deliver_each(self.events(), deliver)

@@ -42,7 +42,7 @@ def test_start_at_beginning_reads_everything(tmp_path: Path) -> None:
     log.write_bytes(b"\n".join(LINES[:4]) + b"\n")
     src = AuditFileSource(log, start_at="beginning")
     assert ids(list(src.poll_once())) == expected(LINES[:4])
-    assert src.stats()["events"] == 4
+    assert src.stats().events == 4
 
 
 def test_a_configured_cluster_name_marks_every_event(tmp_path: Path) -> None:
@@ -66,7 +66,7 @@ def test_rotation_by_rename_reads_old_tail_then_new_file(tmp_path: Path) -> None
     append(log, LINES[4] + b"\n")
     got += list(src.poll_once())
     assert ids(got) == expected(LINES[:5])
-    assert src.stats()["rotations"] == 1
+    assert src.stats().detail["rotations"] == 1
 
 
 def test_truncation_restarts_at_zero(tmp_path: Path) -> None:
@@ -78,7 +78,7 @@ def test_truncation_restarts_at_zero(tmp_path: Path) -> None:
         fh.truncate(0)
     append(log, LINES[7] + b"\n")
     assert ids(list(src.poll_once())) == expected([LINES[7]])
-    assert src.stats()["truncations"] == 1
+    assert src.stats().detail["truncations"] == 1
 
 
 def test_file_appearing_later_is_read_from_its_start(tmp_path: Path) -> None:
@@ -99,7 +99,7 @@ def test_bad_lines_are_dropped_counted_and_logged_with_file_line(
     src = AuditFileSource(log, start_at="beginning", max_line_bytes=2048)
     with caplog.at_level(logging.WARNING):
         assert ids(list(src.poll_once())) == expected(LINES[:2])
-    assert src.stats()["drops_by_reason"] == {"invalid_line": 2, "line_too_large": 1}
+    assert src.stats().drops == {"invalid_line": 2, "line_too_large": 1}
     assert f"{log}:2: dropped:" in caplog.text and f"{log}:4: dropped: line longer than 2048" in caplog.text
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import http.client
+import logging
 import socket
 import ssl
 import threading
@@ -46,13 +47,13 @@ def post(
 @pytest.fixture
 def hook() -> Iterator[WebhookSource]:
     src = WebhookSource(listen="127.0.0.1:0", queue_size=1000, max_event_bytes=4096, max_body_bytes=64 << 10)
-    src.start()
+    src.open()
     yield src
     src.stop()
 
 
 def drain(src: WebhookSource) -> list[Any]:
-    src.stop_intake()
+    src.stop()
     return list(src)
 
 
@@ -66,7 +67,7 @@ def test_single_event_eventlist_and_array_are_accepted(hook: WebhookSource) -> N
     got = drain(hook)
     assert [e.obj["auditID"] for e in got] == [e["auditID"] for e in EVENTS[:8]]
     assert all(e.source == "k8s_audit" and e.ts > 0 for e in got)
-    assert hook.stats()["events"] == 8 and hook.stats()["accepted"] == 8
+    assert hook.stats().events == 8 and hook.stats().detail["accepted"] == 8
 
 
 @pytest.mark.parametrize(
@@ -96,9 +97,9 @@ def test_whole_request_errors(
     assert got_status == status
     if kwargs.get("method") != "HEAD":
         assert reason in doc["error"]
-    assert hook.stats()["accepted"] == 0
-    assert hook.stats()["requests_by_status"] == {status: 1}
-    assert hook.stats()["rejected_by_reason"] == {(code, status): 1}
+    assert hook.stats().detail["accepted"] == 0
+    assert hook.stats().http.requests_by_status == {status: 1}
+    assert hook.stats().http.rejected_by_reason == {(code, status): 1}
 
 
 def test_chunked_body_over_the_limit_is_refused(hook: WebhookSource) -> None:
@@ -112,7 +113,7 @@ def test_chunked_body_over_the_limit_is_refused(hook: WebhookSource) -> None:
     except (BrokenPipeError, ConnectionResetError):
         pass  # the server answered 413 and closed while the client was still sending: a race, not a failure
     conn.close()
-    assert hook.stats()["rejected_by_reason"] == {("body_too_large", 413): 1}  # counted before the reply
+    assert hook.stats().http.rejected_by_reason == {("body_too_large", 413): 1}  # counted before the reply
     conn = http.client.HTTPConnection("127.0.0.1", hook.port, timeout=5)
     conn.request(
         "POST",
@@ -135,7 +136,7 @@ def test_missing_or_negative_content_length(hook: WebhookSource) -> None:
             )
             reply = sock.recv(4096)
         assert reply.startswith(f"HTTP/1.1 {status}".encode()), reply
-    assert hook.stats()["rejected_by_reason"] == {("length_required", 411): 1, ("invalid_content_length", 400): 1}
+    assert hook.stats().http.rejected_by_reason == {("length_required", 411): 1, ("invalid_content_length", 400): 1}
 
 
 def test_bad_events_in_a_good_batch_are_dropped_and_counted(hook: WebhookSource) -> None:
@@ -144,7 +145,7 @@ def test_bad_events_in_a_good_batch_are_dropped_and_counted(hook: WebhookSource)
     batch = [EVENTS[0], big, no_stamp, {"kind": "Pod"}, 7, EVENTS[3]]
     status, doc, _ = post(hook.port, orjson.dumps(batch))
     assert (status, doc) == (200, {"accepted": 2, "dropped": 4})
-    assert hook.stats()["drops_by_reason"] == {
+    assert hook.stats().drops == {
         "event_too_large": 1,
         "missing_stage_timestamp": 1,
         "not_event": 2,
@@ -154,34 +155,34 @@ def test_bad_events_in_a_good_batch_are_dropped_and_counted(hook: WebhookSource)
 
 def test_full_intake_answers_503_with_retry_after_and_loses_nothing() -> None:
     src = WebhookSource(listen="127.0.0.1:0", queue_size=5)
-    src.start()
+    src.open()
     try:
         assert post(src.port, orjson.dumps(EVENTS[:4]))[0] == 200
         status, doc, headers = post(src.port, orjson.dumps(EVENTS[4:6]))
         assert status == 503 and headers["Retry-After"] == "1" and "intake full" in doc["error"]
-        assert src.stats()["rejected_by_reason"] == {("intake_full", 503): 1}
+        assert src.stats().http.rejected_by_reason == {("intake_full", 503): 1}
         got: list[Any] = []
         consumer = threading.Thread(target=src.run, args=(got.append,))
         consumer.start()
         for _ in range(50):  # once the engine thread drains, the retried request gets in
             if post(src.port, orjson.dumps(EVENTS[4:6]))[0] == 200:
                 break
-        src.stop_intake()
+        src.stop()
         consumer.join(5)
-        assert len(got) == 6 and src.stats()["accepted"] == src.stats()["events"] == 6
+        assert len(got) == 6 and src.stats().detail["accepted"] == src.stats().events == 6
     finally:
         src.stop()
 
 
 def test_bearer_token(tmp_path: Path) -> None:
     src = WebhookSource(listen="127.0.0.1:0", token="t0ken")
-    src.start()
+    src.open()
     try:
         body = orjson.dumps(EVENTS[0])
         assert post(src.port, body)[0] == 401
         assert post(src.port, body, headers={"Authorization": "Bearer wrong"})[0] == 401
         assert post(src.port, body, headers={"Authorization": "Bearer t0ken"})[0] == 200
-        assert src.stats()["rejected_by_reason"] == {("unauthorized", 401): 2}
+        assert src.stats().http.rejected_by_reason == {("unauthorized", 401): 2}
     finally:
         src.stop()
 
@@ -225,7 +226,7 @@ def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
 def test_tls(tmp_path: Path) -> None:
     cert, key = _self_signed(tmp_path)
     src = WebhookSource(listen="127.0.0.1:0", tls_cert_file=str(cert), tls_key_file=str(key))
-    src.start()
+    src.open()
     try:
         ctx = ssl.create_default_context(cafile=str(cert))
         stalled = socket.create_connection(("127.0.0.1", src.port))  # connects, never sends a ClientHello
@@ -258,7 +259,7 @@ def test_token_file_is_reread_when_the_secret_rotates(
     token = tmp_path / "token"
     token.write_text("first\n")
     src = WebhookSource(listen="127.0.0.1:0", token_file=str(token))
-    src.start()
+    src.open()
     try:
         body = orjson.dumps(EVENTS[0])
         assert post(src.port, body, headers={"Authorization": "Bearer first"})[0] == 200
@@ -341,7 +342,7 @@ def test_a_number_beyond_a_double_fails_only_when_its_event_is_read() -> None:
 
 def test_a_configured_cluster_name_marks_every_delivered_event() -> None:
     src = WebhookSource(listen="127.0.0.1:0", cluster_name="prod-eu-1")
-    src.start()
+    src.open()
     try:
         assert post(src.port, orjson.dumps({"kind": "EventList", "items": EVENTS[:3]}))[0] == 200
         assert post(src.port, orjson.dumps(EVENTS[3]))[0] == 200  # decoded whole: marked too
@@ -349,3 +350,17 @@ def test_a_configured_cluster_name_marks_every_delivered_event() -> None:
     finally:
         src.stop()
     assert len(got) == 4 and {e.cluster_name for e in got} == {"prod-eu-1"}
+
+
+def test_dropped_items_are_logged_once_per_reason_and_interval(
+        hook: WebhookSource, caplog: pytest.LogCaptureFixture) -> None:
+    no_stamp = {k: v for k, v in EVENTS[2].items() if k != "stageTimestamp"}
+    with caplog.at_level(logging.WARNING, logger="engine.sources.k8s_audit.webhook"):
+        for _ in range(5):
+            status, doc, _ = post(hook.port, orjson.dumps([EVENTS[0], no_stamp, no_stamp, {"kind": "Pod"}]))
+            assert (status, doc) == (200, {"accepted": 1, "dropped": 3})
+    lines = [r.getMessage() for r in caplog.records if "dropped" in r.getMessage()]
+    assert len(lines) == 2  # one per reason within the interval, however many requests
+    assert any("127.0.0.1: dropped (2 items): Event without a stageTimestamp" in line for line in lines)
+    assert hook.stats().drops == {"missing_stage_timestamp": 10, "not_event": 5}
+    assert hook.stats().payloads == 5 and hook.stats().bytes > 0

@@ -44,7 +44,7 @@ def test_parse_rejects_other_connectors_and_short_data() -> None:
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root (CAP_NET_ADMIN) in the host network namespace")
 def test_live_exec_and_exit_of_a_command() -> None:
     backend = ProcConnectorBackend()
-    backend.start()
+    backend.open()
     seen: list[tuple[str, int, str, list[str]]] = []
     pids: list[int] = []
 
@@ -67,4 +67,4 @@ def test_live_exec_and_exit_of_a_command() -> None:
         backend.close()
     mine = [(kind, name, args) for kind, pid, name, args in seen if pid == pids[0]]
     assert ("execve", "sleep", ["0.3"]) in mine and mine[-1][0] == "procexit"
-    assert backend.stats()["drops"] == 0
+    assert backend.stats().dropped == 0
