@@ -14,8 +14,7 @@ An event comes in one of two forms, with the same values for every field:
   it types (verb, stage, objectRef, user name, responseStatus, ...) are read from it directly; ``requestObject``,
   ``responseObject``, ``annotations`` and the rarely read lists (``sourceIPs``, ``user.groups``,
   ``impersonatedUser``) are kept as raw JSON text and parsed by ``part(path)`` on first use, once per event;
-  anything else (``jevt.obj``, a pointer the header does not answer) decodes the whole event
-  into ``obj``, once.
+  anything else (``jevt.obj``, a pointer the header does not answer) decodes the whole event into ``obj``, once.
 * **decoded whole** (an event whose members are not of the types the header expects, or text that is not plain
   ASCII, or one built from a dict): ``head`` is ``None`` and everything is read from ``obj``.
 

@@ -11,8 +11,9 @@ Must not: extract fields (that is ``engine.fields.k8saudit``), define the event 
 does), read files or sockets (sources do), or know rules.
 
 An event is read in one typed pass when it can be (msgspec, ``EventHead``): the checks, the rule-index key and the
-members the common fields read are typed; ``requestObject``, ``responseObject`` and ``annotations`` are kept as
-raw JSON text (their syntax checked, nothing built) and parsed only when a field reads them; the whole event is
+members the common fields read are typed; ``requestObject``, ``responseObject``, ``annotations`` and a few rarely
+read members (``engine.events.k8s_audit.RAW_PATHS``) are kept as raw JSON text (their syntax checked, nothing
+built) and parsed only when a field reads them; the whole event is
 decoded into ``.obj`` (orjson, once) only when something needs more (``jevt.obj``, a pointer the header does not
 answer). Most audit traffic (reads, watches, lease renewals) and most alerts need nothing beyond the header.
 Text that is not plain ASCII, and events whose members are not of the types the header expects, are decoded
