@@ -35,7 +35,7 @@ class ConfigError(ValueError):
 
 
 @functools.cache
-def schema() -> dict[str, Any]:
+def schema() -> dict[str, object]:
     return json.loads(SCHEMA_PATH.read_text())  # type: ignore[no-any-return]
 
 
@@ -119,7 +119,7 @@ def _semantic(cfg: dict[str, Any]) -> list[tuple[tuple[Any, ...], str]]:
 
 
 def validate_config(
-    data: Any, *, file: str | None = None, lines: dict[tuple[Any, ...], int] | None = None
+    data: Any, *, file: str | None = None, lines: dict[tuple[str | int, ...], int] | None = None
 ) -> dict[str, Any]:
     """Check ``data`` and return a copy with defaults filled in; raise ``ConfigError`` listing every problem."""
     where = f"{file}: " if file else ""

@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import psutil
@@ -34,6 +34,12 @@ from prometheus_client.registry import Collector
 import engine
 from engine.sources.base import Source, SourceStats
 from engine.sources.k8s_audit.webhook import split_listen
+
+if TYPE_CHECKING:
+    from engine.oci.follower import RulesFollower
+    from engine.outputs.queue import OutputQueue
+    from engine.reload import Reloader
+    from engine.runtime import Engine
 
 log = logging.getLogger(__name__)
 
@@ -69,11 +75,11 @@ class EngineCollector(Collector):
     def __init__(
         self,
         *,
-        engine: Any = None,
+        engine: Engine | None = None,
         sources: Sequence[Source] = (),
-        outputs: Any = None,
-        reloader: Any = None,
-        follower: Any = None,
+        outputs: OutputQueue | None = None,
+        reloader: Reloader | None = None,
+        follower: RulesFollower | None = None,
         extra: Callable[[], dict[str, float]] | None = None,
     ) -> None:
         self.engine = engine
@@ -233,7 +239,7 @@ class MetricsServer:
         collector: EngineCollector,
         *,
         listen: str = "0.0.0.0:8765",
-        health: Callable[[], tuple[bool, dict[str, Any]]] | None = None,
+        health: Callable[[], tuple[bool, dict[str, object]]] | None = None,
     ) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(collector)

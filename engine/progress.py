@@ -14,7 +14,10 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 class _Calls:
@@ -35,11 +38,11 @@ class DeliveryWatch:
         self._calls: dict[str, _Calls] = {}
         self._lock = threading.Lock()  # checks may come from several HTTP threads at once
 
-    def wrap(self, name: str, deliver: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def wrap(self, name: str, deliver: Callable[[T], R]) -> Callable[[T], R]:
         """``deliver``, counted under ``name``: two integer stores per call, nothing else on the hot path."""
         calls = self._calls[name] = _Calls()
 
-        def watched(arg: Any) -> Any:
+        def watched(arg: T) -> R:
             calls.started += 1
             try:
                 return deliver(arg)

@@ -19,7 +19,12 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from engine.rules.loader import LoadResult
+    from engine.rules.ruleset import Ruleset
+    from engine.runtime import Engine
 
 log = logging.getLogger(__name__)
 
@@ -52,14 +57,14 @@ class Reloader:
         self,
         files: Callable[[], list[Path]],
         *,
-        engine: Any,
+        engine: Engine,
         rule_matching: str = "first",
         interval: float = 2.0,
-        loader: Callable[..., Any] | None = None,
-        on_swap: list[Callable[[Any], object]] | None = None,
+        loader: Callable[..., LoadResult] | None = None,
+        on_swap: list[Callable[[Ruleset], object]] | None = None,
     ) -> None:
         self._files = files
-        self.on_swap: list[Callable[[Any], object]] = list(on_swap or ())
+        self.on_swap: list[Callable[[Ruleset], object]] = list(on_swap or ())
         self.engine = engine
         self.rule_matching = rule_matching
         self.interval = interval
@@ -67,7 +72,7 @@ class Reloader:
             from engine.rules import load_rules
 
             loader = load_rules
-        self._loader: Callable[..., Any] = loader
+        self._loader: Callable[..., LoadResult] = loader
         self.reloads: Counter[str] = Counter()
         self.last_error: str | None = None
         self._signature = self._current_signature()
@@ -149,5 +154,5 @@ class Reloader:
             )
             return True
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self) -> dict[str, object]:
         return {"reloads": dict(self.reloads), "last_error": self.last_error}

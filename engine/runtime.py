@@ -15,21 +15,55 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Protocol, TypedDict
 
 from engine.outputs.alert import Alert, build_alert
 from engine.outputs.append import AppendOutput
 from engine.priority import FALCO_NAMES, Priority
 from engine.workload import WorkloadCounter
 
+if TYPE_CHECKING:
+    from engine.events.base import Event
+    from engine.rules.ruleset import BatchResult, CompiledRule
+
 log = logging.getLogger(__name__)
 
 Output = Callable[[Alert], object]
 
 
-def _prepared(ruleset: Any) -> Any:
+class Evaluator(Protocol):
+    """What the engine runs: a ``Ruleset`` (which also has ``evaluate_batch`` and ``checksum``), or any object
+    that evaluates one event."""
+
+    def evaluate(self, event: Event) -> Sequence[CompiledRule]: ...
+
+
+class Emits(Protocol):
+    """An output object (the output queue, a sink) rather than a plain callable."""
+
+    def emit(self, alert: Alert) -> object: ...
+
+
+class Attaches(Protocol):
+    """A metrics object that reads this engine's counters once attached."""
+
+    def attach(self, engine: Engine) -> object: ...
+
+
+class EngineStats(TypedDict):
+    events_total: dict[str, int]
+    matches_total: dict[tuple[str, str, str], int]
+    workload_matches_total: dict[tuple[str, str, str, str], int]
+    filtered_total: dict[str, int]
+    errors_total: dict[str, int]
+    ruleset_swaps_total: int
+    output_errors_total: int
+    rules_checksum: str | None
+
+
+def _prepared(ruleset: Evaluator) -> Evaluator:
     """The ruleset with its shared evaluation compiled now (at start or in the reload thread), so no event
     waits for it; ruleset objects without ``prepare`` pass through."""
     prepare = getattr(ruleset, "prepare", None)
@@ -38,7 +72,7 @@ def _prepared(ruleset: Any) -> Any:
     return ruleset
 
 
-def _evaluate_each(ruleset: Any, events: Iterable[Any]) -> Any:
+def _evaluate_each(ruleset: Evaluator, events: Iterable[Event]) -> BatchResult:
     """``Ruleset.evaluate_batch`` for a ruleset object that only has ``evaluate``."""
     from engine.rules.ruleset import BatchResult
 
@@ -53,18 +87,19 @@ def _evaluate_each(ruleset: Any, events: Iterable[Any]) -> Any:
                 result.failed.append((event, exc))
                 continue
             if rules:
-                result.matched.append((event, rules))
+                result.matched.append((event, list(rules)))
     except Exception as exc:  # noqa: BLE001 - raised by ``events``: the caller finishes the batch, then raises
         result.stopped = exc
     return result
 
 
-def _as_callable(output: Any) -> Output:
+def _as_callable(output: Output | Emits) -> Output:
     """An output is a callable taking an ``Alert``, or an object with ``emit(alert)`` (queues, sinks)."""
-    if hasattr(output, "emit"):
-        return output.emit  # type: ignore[no-any-return]
+    emit = getattr(output, "emit", None)
+    if callable(emit):
+        return emit  # type: ignore[no-any-return]
     if callable(output):
-        return output  # type: ignore[no-any-return]
+        return output
     raise TypeError(f"output {output!r} is neither callable nor has emit(alert)")
 
 
@@ -76,9 +111,9 @@ class Engine:
     not run (Falco's ``priority`` setting; ``Priority.DEBUG`` runs all).
     """
 
-    def __init__(self, ruleset: Any, *, outputs: Sequence[Any] = (), metrics: Any = None,
-                 priority_threshold: Priority | str = Priority.DEBUG, hostname: str | None = None,
-                 append_output: Sequence[Any] = ()) -> None:
+    def __init__(self, ruleset: Evaluator, *, outputs: Sequence[Output | Emits] = (),
+                 metrics: Attaches | None = None, priority_threshold: Priority | str = Priority.DEBUG,
+                 hostname: str | None = None, append_output: Sequence[Mapping[str, object]] = ()) -> None:
         self._append = AppendOutput(append_output) if append_output else None
         self._outputs = tuple(_as_callable(o) for o in outputs)
         self.priority_threshold = (priority_threshold if isinstance(priority_threshold, Priority)
@@ -93,14 +128,14 @@ class Engine:
         self.workload_matches = WorkloadCounter()  # (rule, source, namespace, workload) -> alerts, bounded
         self.swaps_total = 0
         self.output_errors_total = 0
-        if metrics is not None and hasattr(metrics, "attach"):
+        if metrics is not None:
             metrics.attach(self)
 
     @property
-    def ruleset(self) -> Any:
+    def ruleset(self) -> Evaluator:
         return self._ruleset
 
-    def swap_ruleset(self, ruleset: Any) -> None:
+    def swap_ruleset(self, ruleset: Evaluator | None) -> None:
         """Replace the ruleset; events already being processed finish with the one they started with."""
         if ruleset is None:
             raise ValueError("swap_ruleset needs a loaded ruleset (a failed load must keep the old one)")
@@ -111,7 +146,7 @@ class Engine:
         with self._lock:
             self.swaps_total += 1
 
-    def _thresholded(self, ruleset: Any) -> Any:
+    def _thresholded(self, ruleset: Evaluator) -> Evaluator:
         """As Falco's ``priority`` setting does, rules less severe than the threshold do not run at all, so
         they cannot win a first match over a more severe rule. A ``Ruleset`` is rebuilt with them disabled
         (other ruleset objects are filtered after evaluation in ``process``)."""
@@ -120,14 +155,14 @@ class Engine:
         from engine.rules import Ruleset
         from engine.rules.loader import default_indexers
 
-        if type(ruleset) is not Ruleset or all(r.priority <= self.priority_threshold for r in ruleset.rules):
+        if not isinstance(ruleset, Ruleset) or type(ruleset) is not Ruleset or all(r.priority <= self.priority_threshold for r in ruleset.rules):
             return _prepared(ruleset)
         rules = [r if r.priority <= self.priority_threshold else replace(r, enabled=False) for r in ruleset.rules]
         return _prepared(Ruleset(rules, checksum=ruleset.checksum, sources_used=ruleset.sources_used,
                                  rule_matching=ruleset.rule_matching, indexers=default_indexers(),
                                  share_work=ruleset.share_work))
 
-    def process(self, event: Any) -> list[Alert]:
+    def process(self, event: Event) -> list[Alert]:
         """Evaluate one event; emit and return its alerts (usually none, one with first-match)."""
         ruleset = self._ruleset  # read once: a concurrent swap cannot mix two rulesets in one event
         source = event.source
@@ -156,7 +191,7 @@ class Engine:
         self._emit(alerts)
         return alerts
 
-    def process_batch(self, events: Iterable[Any]) -> list[Alert]:
+    def process_batch(self, events: Iterable[Event]) -> list[Alert]:
         """Evaluate a batch of events in order; emit and return their alerts.
 
         The same alerts, outputs and counters as ``process`` on each event in turn, with the counters updated
@@ -167,7 +202,8 @@ class Engine:
         """
         ruleset = self._ruleset
         evaluate_batch = getattr(ruleset, "evaluate_batch", None)
-        result = evaluate_batch(events) if evaluate_batch is not None else _evaluate_each(ruleset, events)
+        result: BatchResult = (evaluate_batch(events) if evaluate_batch is not None
+                               else _evaluate_each(ruleset, events))
         errors: Counter[str] = Counter()
         for event, exc in result.failed:
             log.error("rule evaluation failed for a %s event", event.source, exc_info=exc)
@@ -194,7 +230,7 @@ class Engine:
             raise result.stopped
         return alerts
 
-    def _build(self, event: Any, matched: Iterable[Any], alerts: list[Alert]) -> tuple[int, int]:
+    def _build(self, event: Event, matched: Iterable[CompiledRule], alerts: list[Alert]) -> tuple[int, int]:
         """Append the alerts of ``matched`` rules for ``event``; return (filtered by priority, failed to format)."""
         threshold = self.priority_threshold
         filtered = failed = 0
@@ -228,7 +264,7 @@ class Engine:
                     with self._lock:
                         self.output_errors_total += 1
 
-    def run(self, events: Iterable[Any], *, batch_size: int = 512) -> int:
+    def run(self, events: Iterable[Event], *, batch_size: int = 512) -> int:
         """Process every event of an iterable (a replay, a file source); return the number of alerts.
 
         A list (any sequence) is processed ``batch_size`` events at a time, an object with ``batches()`` (an
@@ -246,7 +282,7 @@ class Engine:
             count += len(process(event))
         return count
 
-    def run_batches(self, batches: Iterable[Sequence[Any]]) -> int:
+    def run_batches(self, batches: Iterable[Iterable[Event]]) -> int:
         """Process every batch of an iterable of event batches; return the number of alerts."""
         count = 0
         process_batch = self.process_batch
@@ -254,7 +290,7 @@ class Engine:
             count += len(process_batch(batch))
         return count
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self) -> EngineStats:
         """A snapshot of the counters (plain data; ``engine.metrics`` exports it)."""
         with self._lock:
             return {

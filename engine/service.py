@@ -242,7 +242,7 @@ class Service:
             self.exit_code = 1
             self.stopping.set()
 
-    def health(self) -> tuple[bool, dict[str, Any]]:
+    def health(self) -> tuple[bool, dict[str, object]]:
         alive = {t.name: t.is_alive() for t in self.threads}
         loaded = self.engine.ruleset is not None
         stalled = self.watch.stalled()  # a source thread alive but stuck in one hand-off to the engine

@@ -13,7 +13,12 @@ from __future__ import annotations
 
 import re
 import threading
-from typing import Any
+from typing import TYPE_CHECKING
+
+from engine.events.k8s_audit import AuditEvent
+
+if TYPE_CHECKING:
+    from engine.events.base import Event
 
 OTHER = "other"
 _SAFE = "[bcdfghjklmnpqrstvwxz2456789]"  # the alphabet Kubernetes draws name suffixes from (no vowels)
@@ -31,13 +36,13 @@ def pod_owner(pod: str) -> str:
     return pod
 
 
-def workload_of(event: Any) -> tuple[str, str]:
+def workload_of(event: Event) -> tuple[str, str]:
     """(namespace, workload) of an event; empty namespace when it has none."""
     if event.source == "k8s_audit":
-        head = event.head  # the typed header, when the event was read through it: nothing else is decoded
-        if head is not None:
+        if isinstance(event, AuditEvent) and event.head is not None:  # read through its typed header:
+            head = event.head  # nothing else of the event is decoded
             return head.objectRef.namespace or "", head.user.username or ""
-        obj = event.obj
+        obj = getattr(event, "obj", None) or {}  # the audit event's JSON object
         ref = obj.get("objectRef") or {}
         user = obj.get("user") or {}
         return str(ref.get("namespace") or ""), str(user.get("username") or "")
@@ -59,7 +64,7 @@ class WorkloadCounter:
         self._counts: dict[tuple[str, str, str, str], int] = {}
         self._pairs: dict[tuple[str, str], int] = {}  # (rule, source) -> distinct pairs kept
 
-    def add(self, rule: str, source: str, event: Any) -> None:
+    def add(self, rule: str, source: str, event: Event) -> None:
         try:
             ns, workload = workload_of(event)
         except Exception:  # noqa: BLE001 - an event we cannot read still counts

@@ -21,14 +21,11 @@ import re
 
 from engine.condition.ast import (
     LIST_OPS,
-    And,
     Compare,
     FieldRef,
     ListValue,
     MacroRef,
     Node,
-    Not,
-    Or,
     Transform,
     Value,
 )
@@ -41,6 +38,7 @@ from engine.condition.resolve import (
     operand_type,
 )
 from engine.condition.values import ValueError_, convert_value
+from engine.condition.walk import leaves
 from engine.fields.base import FieldType
 
 _NUMERIC_OPS = frozenset({"=", "==", "!=", "<", "<=", ">", ">=", "in", "intersects", "exists"})
@@ -124,17 +122,11 @@ def check(node: Node, source: str, *, fields: FieldTable | None = None) -> list[
     """Every type/operator/field problem in ``node`` for ``source`` (empty list = ok)."""
     table = field_table(source, fields)
     errors: list[str] = []
-    stack: list[Node] = [node]
-    while stack:
-        cur = stack.pop()
-        if isinstance(cur, (And, Or)):
-            stack.extend(reversed(cur.children))
-        elif isinstance(cur, Not):
-            stack.append(cur.child)
-        elif isinstance(cur, MacroRef):
-            errors.append(f"Undefined macro '{cur.name}' used in filter.")
+    for leaf in leaves(node):
+        if isinstance(leaf, MacroRef):
+            errors.append(f"Undefined macro '{leaf.name}' used in filter.")
         else:
-            errors.extend(_check_compare(cur, table))
+            errors.extend(_check_compare(leaf, table))
     return errors
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import ipaddress
 from collections import Counter
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.condition import ops
 from engine.condition.ast import And, Compare, FieldRef, ListValue, MacroRef, Node, Not, Or, Transform, Value
@@ -33,6 +33,9 @@ from engine.condition.printer import to_string
 from engine.condition.resolve import FieldTable, field_table, operand_type, resolve_field
 from engine.condition.values import convert_value
 from engine.fields.base import FieldType
+
+if TYPE_CHECKING:
+    from engine.events.base import Event
 
 _INLINE_TYPES = (str, int, float, bool, bytes)
 _UNSET = object()
@@ -48,7 +51,7 @@ class ConditionTypeError(ValueError):
         self.errors = errors
 
 
-def compile_condition(node: Node, source: str, *, fields: FieldTable | None = None) -> Callable[[Any], bool]:
+def compile_condition(node: Node, source: str, *, fields: FieldTable | None = None) -> Callable[[Event], bool]:
     """Check ``node`` for ``source`` and return a function ``event -> bool``; raises ``ConditionTypeError``."""
     table = field_table(source, fields)
     errors = check(node, source, fields=table)

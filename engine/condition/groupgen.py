@@ -29,11 +29,16 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from engine.condition.ast import And, Compare, FieldRef, ListValue, Node, Not, Or, Value
 from engine.condition.codegen import _Generator
 from engine.condition.resolve import FieldTable, field_table
+
+if TYPE_CHECKING:
+    from engine.events.base import Event
+
+R = TypeVar("R")
 
 _EQ_OPS = frozenset({"=", "==", "in"})
 
@@ -52,11 +57,11 @@ def compile_group(
     nodes: Sequence[Node],
     source: str,
     *,
-    results: Sequence[Any],
+    results: Sequence[R],
     first: bool,
     fields: FieldTable | None = None,
     evt_type: str | None = None,
-) -> Callable[[Any], list[Any]]:
+) -> Callable[[Event], list[R]]:
     """One function ``event -> [results[i] for each node i that holds]`` (only the first with ``first``)."""
     if len(nodes) != len(results):
         raise ValueError("compile_group needs one result per node")

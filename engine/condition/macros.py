@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from engine.condition.ast import And, MacroRef, Node, Not, Or
+from engine.condition.walk import leaves
 
 
 class MacroCycleError(ValueError):
@@ -25,17 +26,7 @@ class MacroCycleError(ValueError):
 
 def macro_refs(node: Node) -> set[str]:
     """Names of the macros (bare identifiers) ``node`` refers to directly."""
-    out: set[str] = set()
-    stack: list[Node] = [node]
-    while stack:
-        cur = stack.pop()
-        if isinstance(cur, MacroRef):
-            out.add(cur.name)
-        elif isinstance(cur, (And, Or)):
-            stack.extend(cur.children)
-        elif isinstance(cur, Not):
-            stack.append(cur.child)
-    return out
+    return {leaf.name for leaf in leaves(node) if isinstance(leaf, MacroRef)}
 
 
 def substitute_macros(node: Node, macros: Mapping[str, Node]) -> Node:

@@ -20,19 +20,19 @@ import binascii
 import fnmatch
 import ipaddress
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sized
 from typing import Any
 
 IPAny = ipaddress.IPv4Address | ipaddress.IPv6Address
 NetAny = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-def glob_matcher(pattern: str, *, ignore_case: bool = False) -> Callable[[str], Any]:
+def glob_matcher(pattern: str, *, ignore_case: bool = False) -> Callable[[str], re.Match[str] | None]:
     flags = re.DOTALL | (re.IGNORECASE if ignore_case else 0)
     return re.compile(fnmatch.translate(pattern), flags).match
 
 
-def regex_matcher(pattern: str) -> Callable[[str], Any]:
+def regex_matcher(pattern: str) -> Callable[[str], re.Match[str] | None]:
     return re.compile(pattern).fullmatch
 
 
@@ -53,7 +53,7 @@ def _has_glob(path: str) -> bool:
 
 
 def pmatch(
-    value: Any, exact: frozenset[str], dirs: tuple[str, ...], globbed: tuple[tuple[str, ...], ...]
+    value: str | None, exact: frozenset[str], dirs: tuple[str, ...], globbed: tuple[tuple[str, ...], ...]
 ) -> bool:
     """The path is a listed path or lies under one; glob components match one path component each."""
     if not value:
@@ -70,11 +70,11 @@ def pmatch(
     return False
 
 
-def as_bytes(value: Any) -> bytes:
+def as_bytes(value: object) -> bytes:
     return value if isinstance(value, bytes) else str(value).encode("utf-8", "surrogateescape")
 
 
-def as_ip(value: Any) -> IPAny | None:
+def as_ip(value: str | int | bytes | IPAny | None) -> IPAny | None:
     if value is None or isinstance(value, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
         return value
     try:
@@ -83,7 +83,7 @@ def as_ip(value: Any) -> IPAny | None:
         return None
 
 
-def ip_in(value: Any, addrs: frozenset[IPAny], nets: tuple[NetAny, ...]) -> bool:
+def ip_in(value: str | int | bytes | IPAny | None, addrs: frozenset[IPAny], nets: tuple[NetAny, ...]) -> bool:
     """An address equal to one of ``addrs`` or inside one of ``nets``."""
     ip = as_ip(value)
     if ip is None:
@@ -116,17 +116,17 @@ def _basename(value: str) -> str:
     return value.rsplit("/", 1)[-1]
 
 
-def t_len(value: Any) -> int | None:
+def t_len(value: Sized | None) -> int | None:
     return None if value is None else len(value)
 
 
-def t_join(sep: str, value: Any) -> str | None:
+def t_join(sep: str, value: object) -> str | None:
     if not value:
         return None
     return sep.join(str(v) for v in value) if isinstance(value, (list, tuple)) else str(value)
 
 
-def t_concat(*parts: Any) -> str | None:
+def t_concat(*parts: object) -> str | None:
     if any(p is None for p in parts):
         return None
     return "".join(str(p) for p in parts)
@@ -176,7 +176,7 @@ def _scalar(op: str, a: Any, b: Any) -> bool:
     raise ValueError(f"unsupported operator {op!r}")
 
 
-def compare_dynamic(op: str, left: Any, right: Any) -> bool:
+def compare_dynamic(op: str, left: object, right: object) -> bool:
     """``left op right`` where both sides were extracted at run time; lists on either side: any pair."""
     if left is None or right is None or left == [] or right == []:
         return False

@@ -21,7 +21,7 @@ class ValueError_(ValueError):
     """A literal that does not fit the field's type."""
 
 
-def convert_value(text: str, ftype: FieldType) -> Any:
+def convert_value(text: str, ftype: FieldType) -> object:
     if ftype.is_numeric:
         return _number(text, ftype)
     if ftype is FieldType.BOOL:

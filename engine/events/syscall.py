@@ -147,7 +147,7 @@ class ContainerInfo:
     liveness_probe: list[str] | None = None
     readiness_probe: list[str] | None = None
     pod_sandbox_id: str | None = None
-    mounts: list[dict[str, Any]] = field(default_factory=list)  # {"source","dest","mode","rdwr","propagation"}
+    mounts: list[dict[str, object]] = field(default_factory=list)  # {"source","dest","mode","rdwr","propagation"}
 
 
 @dataclass(slots=True)
@@ -168,7 +168,7 @@ class SyscallEvent:
     container: ContainerInfo | None = None
     num: int = 0  # event number within the capture, from 1 (upstream rules skip evt.num = 0 as a non-event)
     cpu: int = 0
-    cache: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
+    cache: dict[object, object] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def evt_type(self) -> str:
@@ -176,12 +176,12 @@ class SyscallEvent:
 
     # -- record / replay ------------------------------------------------------------------------------------
 
-    def to_dict(self, *, procs: bool = True) -> dict[str, Any]:
+    def to_dict(self, *, procs: bool = True) -> dict[str, object]:
         """The record-format object for this event (see the module docstring); ``procs=False`` leaves the process
         chain out (the version-2 stream, ``engine.sources.syscall.record.stream``, refers to it instead)."""
-        out: dict[str, Any] = {"v": FORMAT_VERSION, "type": self.type, "dir": self.dir, "ts": self.ts,
-                               "num": self.num, "cpu": self.cpu, "tid": self.tid, "pid": self.pid,
-                               "res": self.res, "args": {k: _encode_value(v) for k, v in self.args.items()}}
+        out: dict[str, object] = {"v": FORMAT_VERSION, "type": self.type, "dir": self.dir, "ts": self.ts,
+                                  "num": self.num, "cpu": self.cpu, "tid": self.tid, "pid": self.pid,
+                                  "res": self.res, "args": {k: _encode_value(v) for k, v in self.args.items()}}
         if procs:
             chain: list[dict[str, Any]] = []
             proc = self.proc
@@ -200,7 +200,7 @@ class SyscallEvent:
         return orjson.dumps(self.to_dict())
 
     @classmethod
-    def from_dict(cls, obj: Any, *, proc: ProcessInfo | None = None) -> SyscallEvent:
+    def from_dict(cls, obj: object, *, proc: ProcessInfo | None = None) -> SyscallEvent:
         """An event from its record object. A version-2 stream's event object names its process by id; the
         stream decoder resolves it and passes ``proc``."""
         if not isinstance(obj, dict):

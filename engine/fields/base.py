@@ -72,7 +72,9 @@ class ArgKind(str, Enum):
     INDEX_OR_KEY = "index_or_key"  # evt.arg[0] or evt.arg[flags]
 
 
-Extractor = Callable[[Any, Any], Any]
+Extractor = Callable[..., object]
+"""``extract(event, arg) -> value``: each field class takes the event model of its own source (so the event's
+type is not one type here) and the field's argument (``None`` when it has none)."""
 
 
 def _missing(event: Any, arg: Any) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from engine.events.syscall import HOST_CONTAINER_ID
-from engine.fields.base import ArgKind, ArgMode, FieldClass, FieldSpec, FieldType
+from engine.fields.base import ArgKind, ArgMode, Extractor, FieldClass, FieldSpec, FieldType
 
 CONTAINER_PLUGIN = "container"
 CONTAINER_PLUGIN_VERSION = "0.4.0"
@@ -97,7 +97,7 @@ def _mounts(event: Any, _arg: Any) -> str | None:
     return ",".join(_mount_text(m) for m in c.mounts)
 
 
-def label_extractors(attr: str) -> tuple[Any, Any]:
+def label_extractors(attr: str) -> tuple[Extractor, Extractor]:
     """Extractors for one label and for all labels of the ``ContainerInfo`` mapping ``attr`` (``labels`` for the
     container's, ``pod_labels`` for its pod's): ``x.label[KEY]`` and ``x.labels`` as ``k:v, k:v``."""
 

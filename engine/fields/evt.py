@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from functools import cache, lru_cache
 from typing import Any
 
+from engine.events.syscall import SyscallEvent
 from engine.fields import flags as fl
 from engine.fields.base import ArgKind, ArgMode, FieldClass, FieldSpec, FieldType
 from engine.fields.evttypes import (
@@ -74,7 +75,7 @@ def _arg_name(event: Any, arg: Any) -> str | None:
     return names[index] if 0 <= index < len(names) else None
 
 
-def raw_arg(event: Any, arg: Any) -> Any:
+def raw_arg(event: SyscallEvent, arg: object) -> object:
     """``evt.rawarg.NAME``: the argument as the backend stored it (``res`` falls back to the return value)."""
     name = _arg_name(event, arg)
     if name is None:
@@ -115,7 +116,7 @@ def _render(event: Any, name: str, value: Any, *, with_raw: bool) -> str:
     return _text(value)
 
 
-def arg_value(event: Any, arg: Any) -> str | None:
+def arg_value(event: SyscallEvent, arg: object) -> str | None:
     """``evt.arg.NAME`` / ``evt.arg[N]``: the argument rendered as Falco prints it (flags as their names)."""
     name = _arg_name(event, arg)
     if name is None:

@@ -20,6 +20,7 @@ import socket
 from functools import lru_cache
 from typing import Any
 
+from engine.events.syscall import FdInfo
 from engine.fields.base import ArgKind, ArgMode, FieldClass, FieldSpec, FieldType
 from engine.fields.evt import raw_arg
 
@@ -120,7 +121,7 @@ def _both_proto(event: Any, _arg: Any) -> Any:
     return values or None
 
 
-def tuple_name(fd: Any) -> str | None:
+def tuple_name(fd: FdInfo) -> str | None:
     """``cip:cport->sip:sport`` for a socket whose two ends are known (addresses as text, IPv6 unbracketed)."""
     if fd.sip is None or fd.dip is None:
         return None

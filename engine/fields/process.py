@@ -21,17 +21,18 @@ from collections.abc import Callable, Iterator
 from functools import lru_cache
 from typing import Any
 
+from engine.events.syscall import ProcessInfo
 from engine.fields.base import ArgKind, ArgMode, FieldClass, FieldSpec, FieldType
 from engine.fields.flags import capability_names
 
 T = FieldType
-Getter = Callable[[Any], Any]
+Getter = Callable[[ProcessInfo], object]
 
 
 _MAX_DEPTH = 512  # a longer chain can only be a cycle in a bad recording
 
 
-def ancestors(proc: Any) -> Iterator[Any]:
+def ancestors(proc: ProcessInfo) -> Iterator[ProcessInfo]:
     """The process's ancestors, parent first (a chain that loops is cut after ``_MAX_DEPTH``)."""
     node = proc.parent
     depth = 0
@@ -172,7 +173,7 @@ def _aenv(event: Any, arg: Any) -> Any:
     return None
 
 
-def _duration(get_start: Getter) -> Callable[[Any, Any], Any]:
+def _duration(get_start: Callable[[Any], Any]) -> Callable[[Any, Any], Any]:
     def extract(event: Any, _arg: Any) -> Any:
         start = get_start(event)
         return None if not start else max(0, event.ts - start)

@@ -204,7 +204,7 @@ class RulesFollower:
         if self._thread is not None:
             self._thread.join(self.timeout + 5)
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self) -> dict[str, object]:
         return {
             str(f.ref): {"digest": f.digest, "last_error": f.last_error, "results": dict(f.results)}
             for f in self.followed

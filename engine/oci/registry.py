@@ -123,7 +123,7 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def auths_from_dockerconfig(doc: Any, *, where: str = "docker config") -> dict[str, tuple[str, str]]:
+def auths_from_dockerconfig(doc: object, *, where: str = "docker config") -> dict[str, tuple[str, str]]:
     """``{"auths": {host: {"auth": b64(user:pass)} | {"username", "password"}}}`` -> host -> (user, password)."""
     if not isinstance(doc, dict) or not isinstance(doc.get("auths", {}), dict):
         raise RegistryError(f"{where}: expected an object with an 'auths' mapping")

@@ -14,12 +14,16 @@ from __future__ import annotations
 
 import socket
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import orjson
 
 from engine.priority import FALCO_NAMES, Priority
+
+if TYPE_CHECKING:
+    from engine.events.base import Event
+    from engine.rules.ruleset import CompiledRule
 
 _HOSTNAME = socket.gethostname()
 
@@ -56,7 +60,7 @@ class Alert(msgspec.Struct, frozen=True, gc=False):
     source: str
     ts: int
     output: str  # the full line: "<clock>: <Priority> <rule output>"
-    output_fields: dict[str, Any] = msgspec.field(default_factory=dict)
+    output_fields: dict[str, object] = msgspec.field(default_factory=dict)
     tags: tuple[str, ...] = ()
     hostname: str = _HOSTNAME
 
@@ -64,7 +68,7 @@ class Alert(msgspec.Struct, frozen=True, gc=False):
     def time(self) -> str:
         return iso8601_ns(self.ts)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {
             "hostname": self.hostname,
             "output": self.output,
@@ -89,15 +93,15 @@ def replace(alert: Alert, **changes: Any) -> Alert:
     return msgspec.structs.replace(alert, **changes)
 
 
-def build_alert(rule: Any, event: Any, *, hostname: str | None = None) -> Alert:
+def build_alert(rule: CompiledRule, event: Event, *, hostname: str | None = None) -> Alert:
     """The alert for ``rule`` (a ``CompiledRule``) matching ``event``.
 
     ``rule.formatter.format(event)`` must return a fresh ``output_fields`` dict (the alert keeps it).
     """
     text, fields = rule.formatter.format(event)
-    priority = rule.priority
+    priority: Priority | str = rule.priority
     if type(priority) is not Priority:
-        priority = Priority.parse(priority)
+        priority = Priority.parse(str(priority))
     ts = event.ts
     secs, nanos = divmod(ts if type(ts) is int else int(ts), 1_000_000_000)
     hms = _CLOCK.get(secs) or _hms(secs)  # the lookup inline: nearly always a hit

@@ -16,10 +16,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.outputs.alert import Alert, replace
 from engine.outputs.formatter import OutputFormatError, OutputFormatter
+
+if TYPE_CHECKING:
+    from engine.events.base import Event
+    from engine.rules.ruleset import CompiledRule
 
 log = logging.getLogger("engine.outputs")
 
@@ -47,7 +51,7 @@ def _matches(entry: Mapping[str, Any], rule: Any) -> bool:
 class AppendOutput:
     """The ``append_output`` entries of the engine configuration, applied to alerts."""
 
-    def __init__(self, entries: Sequence[Mapping[str, Any]]) -> None:
+    def __init__(self, entries: Sequence[Mapping[str, object]]) -> None:
         self.entries = [dict(e) for e in entries]
         self._cache: dict[tuple[str, str], _Compiled] = {}
         self._warned: set[tuple[str, str]] = set()
@@ -76,7 +80,8 @@ class AppendOutput:
                 continue
             if entry.get("extra_output"):
                 texts.append(str(entry["extra_output"]))
-            for item in entry.get("extra_fields") or ():
+            extra = entry.get("extra_fields") or ()
+            for item in extra if isinstance(extra, (list, tuple)) else ():
                 if isinstance(item, str):
                     fmt = self._formatter(f"%{item}", rule.source)
                     if fmt is not None:
@@ -89,7 +94,7 @@ class AppendOutput:
         text = self._formatter(" ".join(texts), rule.source) if texts else None
         return _Compiled(text, tuple(fields))
 
-    def apply(self, rule: Any, event: Any, alert: Alert) -> Alert:
+    def apply(self, rule: CompiledRule, event: Event, alert: Alert) -> Alert:
         """``alert`` with this configuration's extra output and fields for ``rule``."""
         key = (rule.name, rule.source)
         compiled = self._cache.get(key)

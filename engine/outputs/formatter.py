@@ -14,11 +14,14 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.condition.ast import FieldRef
 from engine.condition.resolve import ResolveError, resolve_field
 from engine.fields.base import FieldSpec
+
+if TYPE_CHECKING:
+    from engine.events.base import Event
 
 NA = "<NA>"
 _FIELD = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*(?:\[[^\]]*\])?")
@@ -80,7 +83,7 @@ def _ref(text: str) -> FieldRef:
     return FieldRef(text, None)
 
 
-def render(value: Any) -> tuple[str, Any]:
+def render(value: object) -> tuple[str, object]:
     """(text, typed value) for one extracted value."""
     if type(value) is str:  # the common case (k8s audit fields are strings); str() of a str is itself
         return value, value
@@ -131,7 +134,7 @@ class OutputFormatter:
     def field_names(self) -> tuple[str, ...]:
         return tuple(p.key for p in self._parts if isinstance(p, _Token))
 
-    def format(self, event: Any) -> tuple[str, dict[str, Any]]:
+    def format(self, event: Event) -> tuple[str, dict[str, object]]:
         """``(text, output_fields)``; the dict is new on every call (the caller keeps it)."""
         fn = self._format
         if fn is None:

@@ -17,7 +17,10 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from engine.outputs.alert import Alert
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +32,7 @@ class Sink(Protocol):
 
     name: str
 
-    def write(self, alert: Any) -> None: ...
+    def write(self, alert: Alert) -> None: ...
 
     def flush(self) -> None: ...
 
@@ -46,7 +49,7 @@ class RateLimitedLog:
         self._suppressed: Counter[str] = Counter()
         self._lock = threading.Lock()
 
-    def warning(self, key: str, message: str, *args: Any) -> bool:
+    def warning(self, key: str, message: str, *args: object) -> bool:
         """Log ``message`` unless ``key`` was logged within the interval; return whether it was logged."""
         now = time.monotonic()
         with self._lock:
@@ -132,7 +135,7 @@ class OutputQueue:
             self.drops[(getattr(alert, "source", "unknown"), reason)] += 1
             self.sink_drops[(sink, reason)] += 1
 
-    def emit(self, alert: Any) -> None:
+    def emit(self, alert: Alert) -> None:
         """Queue ``alert`` for every sink; a sink whose queue is full loses it (counted, logged rate-limited)."""
         if self._closed:
             for w in self._workers:
@@ -203,7 +206,7 @@ class OutputQueue:
                     log.warning("output %s close failed: %s", w.sink.name, exc)
         return clean
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self) -> dict[str, object]:
         with self._lock:
             drops = dict(self.drops)
             sink_drops = dict(self.sink_drops)

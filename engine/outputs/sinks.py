@@ -18,12 +18,16 @@ import threading
 import time
 import urllib.parse
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from engine.outputs.alert import Alert
+    from engine.outputs.queue import Sink
 
 _CHECK_ROTATION_EVERY = 1.0  # seconds between inode checks of the file sink's path
 
 
-def _line(alert: Any, fmt: str) -> bytes:
+def _line(alert: Alert, fmt: str) -> bytes:
     line: bytes = alert.to_json() + b"\n" if fmt == "json" else alert.to_text().encode() + b"\n"
     return line
 
@@ -37,7 +41,7 @@ class StdoutSink:
         self.fmt = fmt
         self._out = stream if stream is not None else sys.stdout.buffer
 
-    def write(self, alert: Any) -> None:
+    def write(self, alert: Alert) -> None:
         self._out.write(_line(alert, self.fmt))
 
     def flush(self) -> None:
@@ -82,7 +86,7 @@ class FileSink:
         except FileNotFoundError:
             return True
 
-    def write(self, alert: Any) -> None:
+    def write(self, alert: Alert) -> None:
         with self._lock:
             if self._reopen_requested or self._fh is None or self._rotated():
                 self._reopen_requested = False
@@ -176,7 +180,7 @@ class HttpSink:
             self._conn = None
             raise
 
-    def write(self, alert: Any) -> None:
+    def write(self, alert: Alert) -> None:
         body = alert.to_json()
         delay = self.backoff
         last = ""
@@ -206,9 +210,9 @@ class HttpSink:
             self._conn = None
 
 
-def build_sinks(outputs: dict[str, Any]) -> list[Any]:
+def build_sinks(outputs: dict[str, Any]) -> list[Sink]:
     """Sinks for the enabled entries of the ``outputs`` config section (already validated, defaults applied)."""
-    sinks: list[Any] = []
+    sinks: list[Sink] = []
     stdout = outputs.get("stdout") or {}
     if stdout.get("enabled", True):
         sinks.append(StdoutSink(fmt=stdout.get("format", "json")))

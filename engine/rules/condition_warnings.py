@@ -10,22 +10,15 @@ Must not: parse, resolve or type-check conditions (the compiler and ``engine.con
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 from engine.condition.ast import (
     FIELD_TRANSFORMERS,
     VAL,
-    And,
-    Compare,
     FieldRef,
     ListValue,
     Node,
-    Not,
-    Or,
-    Transform,
     Value,
 )
+from engine.condition.walk import compares, field_refs
 from engine.rules.exceptions import is_field
 
 UNSAFE_NA = (
@@ -40,19 +33,6 @@ EVT_DIR_DEPRECATED = (
 
 
 _TRANSFORMER_PREFIXES = tuple(f"{name}(" for name in (*FIELD_TRANSFORMERS, VAL))
-
-
-def compares(node: Node) -> Iterator[Compare]:
-    """Every comparison of a resolved condition, left to right."""
-    stack: list[Any] = [node]
-    while stack:
-        cur = stack.pop()
-        if isinstance(cur, (And, Or)):
-            stack.extend(reversed(cur.children))
-        elif isinstance(cur, Not):
-            stack.append(cur.child)
-        elif isinstance(cur, Compare):
-            yield cur
 
 
 def misused_values(node: Node, source: str) -> list[str]:
@@ -74,40 +54,11 @@ def misused_values(node: Node, source: str) -> list[str]:
     return list(seen.values())
 
 
-def field_refs(node: Node) -> Iterator[FieldRef]:
-    stack: list[Any] = [node]
-    while stack:
-        cur = stack.pop()
-        if isinstance(cur, (And, Or)):
-            stack.extend(cur.children)
-        elif isinstance(cur, Not):
-            stack.append(cur.child)
-        elif isinstance(cur, Compare):
-            stack.append(cur.left)
-            if cur.right is not None:
-                stack.append(cur.right)
-        elif isinstance(cur, Transform):
-            stack.extend(cur.args)
-        elif isinstance(cur, FieldRef):
-            yield cur
-
-
 def unsafe_na_check(node: Node) -> bool:
     """Whether a ka./jevt. field is compared for equality with the literal <NA> (Falco warns about it)."""
-    stack: list[Any] = [node]
-    while stack:
-        cur = stack.pop()
-        if isinstance(cur, (And, Or)):
-            stack.extend(cur.children)
-        elif isinstance(cur, Not):
-            stack.append(cur.child)
-        elif (
-            isinstance(cur, Compare)
-            and isinstance(cur.left, FieldRef)
-            and cur.left.name.startswith(("ka.", "jevt."))
-            and cur.op in _NA_OPS
-        ):
-            right = cur.right
+    for cmp in compares(node):
+        if isinstance(cmp.left, FieldRef) and cmp.left.name.startswith(("ka.", "jevt.")) and cmp.op in _NA_OPS:
+            right = cmp.right
             if isinstance(right, Value) and right.text == "<NA>":
                 return True
             if isinstance(right, ListValue) and any(v.text == "<NA>" for v in right.items):

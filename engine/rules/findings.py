@@ -88,7 +88,7 @@ class Position:
     item_type: str
     item_name: str = ""
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {
             "file": self.file,
             "line": self.line,
@@ -112,7 +112,7 @@ class Finding:
     column: int
     context_chain: tuple[Position, ...] = ()
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         out: dict[str, Any] = {
             "code": self.code,
             "item_type": self.item_type,

@@ -29,7 +29,7 @@ from engine.rules.compiler import Compiler
 from engine.rules.decode import Decoder, PluginRequirement, Requirements, parse_semver
 from engine.rules.findings import Finding, FindingSink, LoadError, Position
 from engine.rules.reader import read_items
-from engine.rules.ruleset import Ruleset
+from engine.rules.ruleset import IndexBuild, Indexer, Ruleset
 
 RuleSource = Path | str | tuple[str, str]
 
@@ -42,7 +42,7 @@ class LoadResult:
     ruleset: Ruleset | None = None
     files: tuple[str, ...] = field(default=())
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {
             "successful": self.successful,
             "errors": [f.to_dict() for f in self.errors],
@@ -69,7 +69,7 @@ class LoadResult:
         """The findings, then one summary line: what ``rules validate`` prints for people."""
         return "\n".join([*self.findings_text(), self.summary()])
 
-    def report(self) -> dict[str, Any]:
+    def report(self) -> dict[str, object]:
         """``{"successful", "errors", "warnings"}``, each finding with its code, item, message and position."""
         def flat(f: Finding) -> dict[str, Any]:
             return {k: v for k, v in f.to_dict().items() if k != "context_chain"}
@@ -90,7 +90,7 @@ def _all_evttypes() -> frozenset[str]:
     return frozenset(EVENT_TYPES)
 
 
-def default_indexers() -> dict[str, Any]:
+def default_indexers() -> dict[str, Indexer | IndexBuild]:
     """Per-source candidate indexers the engine ships (k8s audit by verb/resource)."""
     try:
         from engine.rules.k8s_audit_index import K8sAuditIndexer
@@ -159,7 +159,7 @@ def _read_file(name: str, content: str, decoder: Decoder, sink: FindingSink) -> 
 
 
 def load_rules(
-    sources: Sequence[RuleSource], *, rule_matching: str = "first", indexers: Mapping[str, Any] | None = None
+    sources: Sequence[RuleSource], *, rule_matching: str = "first", indexers: Mapping[str, Indexer | IndexBuild] | None = None
 ) -> LoadResult:
     """Load rules files (paths or ``(name, content)`` pairs) in order. Never raises for bad rules content."""
     sink = FindingSink()

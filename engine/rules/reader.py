@@ -25,7 +25,7 @@ from engine.rules.findings import (
     Position,
 )
 
-Path = tuple[Any, ...]
+Path = tuple[str | int, ...]
 
 
 class _RulesLoader(yaml.CSafeLoader):
@@ -64,7 +64,7 @@ class RawItem:
     column: int
     marks: dict[Path, tuple[int, int]]
 
-    def pos(self, item_type: str, item_name: str = "", *path: Any) -> Position:
+    def pos(self, item_type: str, item_name: str = "", *path: str | int) -> Position:
         """Position of the node at ``path`` (or of the item itself), labelled with an item type and name."""
         line, column = self.marks.get(tuple(path), (self.line, self.column))
         return Position(self.file, line, column, item_type, item_name)

@@ -21,10 +21,31 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from engine.condition.groupgen import compile_group
 from engine.priority import Priority
+
+if TYPE_CHECKING:
+    from engine.condition.ast import Node
+    from engine.events.base import Event
+    from engine.outputs.formatter import OutputFormatter
+
+Matcher = Callable[["Event"], bool]
+Pairs = Sequence[tuple["CompiledRule", Matcher]]
+
+
+@runtime_checkable
+class Indexer(Protocol):
+    """A source-specific candidate index (``engine.rules.k8s_audit_index``): built once per ruleset from the
+    source's ``(rule, condition)`` entries, in definition order; the lookup may also have ``pairs(event)``."""
+
+    def build(self, entries: Sequence[tuple[CompiledRule, Node | None]]) -> Callable[[Event], Sequence[CompiledRule]]:
+        ...
+
+
+IndexBuild = Callable[[Sequence[tuple["CompiledRule", "Node | None"]]], Callable[["Event"], Sequence["CompiledRule"]]]
+"""An indexer given as its ``build`` function alone."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,19 +59,19 @@ class CompiledRule:
     condition_compiled: str
     output: str
     desc: str
-    formatter: Any
-    match: Callable[[Any], bool] = field(compare=False, repr=False)
-    ast: Any = field(default=None, compare=False, repr=False)
+    formatter: OutputFormatter
+    match: Matcher = field(compare=False, repr=False)
+    ast: Node | None = field(default=None, compare=False, repr=False)
     evttypes: frozenset[str] | None = None  # None: not restricted (or not a syscall rule)
     capture: bool = False
     capture_duration: int = 0
 
 
-def _paired(rules: Sequence[CompiledRule]) -> tuple[tuple[CompiledRule, Callable[[Any], bool]], ...]:
+def _paired(rules: Sequence[CompiledRule]) -> tuple[tuple[CompiledRule, Matcher], ...]:
     return tuple((rule, rule.match) for rule in rules)
 
 
-def _with_match(lookup: Callable[[Any], Sequence[CompiledRule]]) -> Callable[[Any], Sequence[Any]]:
+def _with_match(lookup: Callable[[Event], Sequence[CompiledRule]]) -> Callable[[Event], Pairs]:
     """Pairs for a lookup that gives rules only."""
     return lambda event: _paired(lookup(event))
 
@@ -59,8 +80,8 @@ def _with_match(lookup: Callable[[Any], Sequence[CompiledRule]]) -> Callable[[An
 class BatchResult:
     """What ``Ruleset.evaluate_batch`` found, in event order."""
 
-    matched: list[tuple[Any, list[CompiledRule]]]  # (event, the rules it matched), for events that matched
-    failed: list[tuple[Any, Exception]]  # (event, what its evaluation raised)
+    matched: list[tuple[Event, list[CompiledRule]]]  # (event, the rules it matched), for events that matched
+    failed: list[tuple[Event, Exception]]  # (event, what its evaluation raised)
     counts: dict[str, int]  # source -> events evaluated (failed ones included)
     stopped: Exception | None  # what the events iterable raised, ending the batch early
 
@@ -75,7 +96,7 @@ class Ruleset:
         checksum: str,
         sources_used: Sequence[str] = (),
         rule_matching: str = "first",
-        indexers: Mapping[str, Any] | None = None,
+        indexers: Mapping[str, Indexer | IndexBuild] | None = None,
         share_work: bool = True,
     ) -> None:
         if rule_matching not in ("first", "all"):
@@ -94,21 +115,21 @@ class Ruleset:
         # an indexer's lookup where one is given (its ``pairs`` may offer matchers that skip what the index
         # already checked; otherwise each rule's own ``match``).
         self._source_pairs = {source: _paired(rules) for source, rules in self._by_source.items()}
-        self._type_pairs: dict[str, tuple[tuple[CompiledRule, Callable[[Any], bool]], ...]] = {}
-        self._untyped_pairs: tuple[tuple[CompiledRule, Callable[[Any], bool]], ...] = ()
+        self._type_pairs: dict[str, tuple[tuple[CompiledRule, Matcher], ...]] = {}
+        self._untyped_pairs: tuple[tuple[CompiledRule, Matcher], ...] = ()
         self._build_type_index(self._by_source.get("syscall", ()))
-        self._pairs: dict[str, Callable[[Any], Sequence[tuple[CompiledRule, Callable[[Any], bool]]]]] = {}
+        self._pairs: dict[str, Callable[[Event], Pairs]] = {}
         for source, indexer in (indexers or {}).items():
             entries = [(r, r.ast) for r in self._by_source.get(source, ())]
-            build = indexer.build if hasattr(indexer, "build") else indexer
+            build = indexer.build if isinstance(indexer, Indexer) else indexer
             lookup = build(entries)
             self._pairs[source] = getattr(lookup, "pairs", None) or _with_match(lookup)
         # Shared evaluation of syscall events: event type -> function (a stub compiles it on first use).
         self.share_work = share_work and "syscall" not in self._pairs
-        self._shared: dict[str, Callable[[Any], list[CompiledRule]]] = {
+        self._shared: dict[str, Callable[[Event], list[CompiledRule]]] = {
             evt: self._stub(evt, pairs) for evt, pairs in self._type_pairs.items()
         }
-        self._shared_untyped: Callable[[Any], list[CompiledRule]] = self._stub(None, self._untyped_pairs)
+        self._shared_untyped: Callable[[Event], list[CompiledRule]] = self._stub(None, self._untyped_pairs)
 
     def _build_type_index(self, rules: Sequence[CompiledRule]) -> None:
         order = {id(r): i for i, r in enumerate(rules)}
@@ -122,12 +143,12 @@ class Ruleset:
             self._type_pairs[evt] = _paired(sorted([*typed, *untyped], key=lambda r: order[id(r)]))
 
     def _stub(
-        self, evt_type: str | None, pairs: Sequence[tuple[CompiledRule, Callable[[Any], bool]]]
-    ) -> Callable[[Any], list[CompiledRule]]:
+        self, evt_type: str | None, pairs: Pairs
+    ) -> Callable[[Event], list[CompiledRule]]:
         """Compiles the group of ``evt_type`` (None: the untyped rules, for types no rule names) when first
         called, installs it in place of itself and evaluates the event with it."""
 
-        def first_call(event: Any) -> list[CompiledRule]:
+        def first_call(event: Event) -> list[CompiledRule]:
             fn = self._compile_group(evt_type, pairs)
             if evt_type is None:
                 self._shared_untyped = fn
@@ -138,16 +159,15 @@ class Ruleset:
         return first_call
 
     def _compile_group(
-        self, evt_type: str | None, pairs: Sequence[tuple[CompiledRule, Callable[[Any], bool]]]
-    ) -> Callable[[Any], list[CompiledRule]]:
+        self, evt_type: str | None, pairs: Pairs
+    ) -> Callable[[Event], list[CompiledRule]]:
         rules = [rule for rule, _ in pairs]
         if not rules:
             return lambda event: []
-        if any(rule.ast is None for rule in rules):  # hand-built rules without a condition tree
+        nodes = [rule.ast for rule in rules if rule.ast is not None]
+        if len(nodes) < len(rules):  # hand-built rules without a condition tree
             return self._evaluate_pairs
-        return compile_group(
-            [rule.ast for rule in rules], "syscall", results=rules, first=self._first, evt_type=evt_type
-        )
+        return compile_group(nodes, "syscall", results=rules, first=self._first, evt_type=evt_type)
 
     def prepare(self) -> None:
         """Compile every event type's shared evaluation now (a loader thread can, so events never wait)."""
@@ -157,36 +177,36 @@ class Ruleset:
             self._shared[evt] = self._compile_group(evt, pairs)
         self._shared_untyped = self._compile_group(None, self._untyped_pairs)
 
-    def _evaluate_shared(self, event: Any) -> list[CompiledRule]:
+    def _evaluate_shared(self, event: Event) -> list[CompiledRule]:
         """A syscall event through its type's shared function; if that raises, through the per-rule path."""
         try:
-            return (self._shared.get(event.evt_type) or self._shared_untyped)(event)
+            shared = self._shared.get(event.evt_type) if event.evt_type is not None else None
+            return (shared or self._shared_untyped)(event)
         except Exception:  # noqa: BLE001 - the per-rule path decides what this event's failure is
             return self._evaluate_pairs(event)
 
-    def candidates(self, event: Any) -> Sequence[CompiledRule]:
+    def candidates(self, event: Event) -> Sequence[CompiledRule]:
         """The enabled rules that could match ``event``, in definition order."""
         return tuple(rule for rule, _ in self._candidate_pairs(event))
 
-    def _candidate_pairs(self, event: Any) -> Sequence[tuple[CompiledRule, Callable[[Any], bool]]]:
+    def _candidate_pairs(self, event: Event) -> Pairs:
         """``candidates`` as (rule, matcher) pairs."""
         source = event.source
         pairs = self._pairs.get(source)
         if pairs is not None:
             return pairs(event)
         if source == "syscall":
-            typed: Sequence[tuple[CompiledRule, Callable[[Any], bool]]] = self._type_pairs.get(
-                event.evt_type, self._untyped_pairs)
-            return typed
+            evt = event.evt_type
+            return self._type_pairs.get(evt, self._untyped_pairs) if evt is not None else self._untyped_pairs
         return self._source_pairs.get(source, ())
 
-    def evaluate(self, event: Any) -> list[CompiledRule]:
+    def evaluate(self, event: Event) -> list[CompiledRule]:
         """Matching rules: the first one (default) or all of them (``rule_matching="all"``)."""
         if self.share_work and event.source == "syscall":
             return self._evaluate_shared(event)
         return self._evaluate_pairs(event)
 
-    def _evaluate_pairs(self, event: Any) -> list[CompiledRule]:
+    def _evaluate_pairs(self, event: Event) -> list[CompiledRule]:
         """``evaluate`` rule by rule: each candidate's own matcher, in order."""
         out: list[CompiledRule] = []
         for rule, match in self._candidate_pairs(event):
@@ -196,7 +216,7 @@ class Ruleset:
                     break
         return out
 
-    def evaluate_batch(self, events: Iterable[Any]) -> BatchResult:
+    def evaluate_batch(self, events: Iterable[Event]) -> BatchResult:
         """``evaluate`` over many events (a sequence, or a lazy iterable read once, in order); see ``BatchResult``.
 
         An event whose evaluation raises is reported in ``failed`` (it has no matches, as when ``evaluate``
@@ -208,9 +228,9 @@ class Ruleset:
         pair_lookups = self._pairs
         candidate_pairs = self._candidate_pairs
         shared = self._evaluate_shared if self.share_work else None
-        last: Any = None  # the source of the run of events being counted, and its candidates
-        pairs: Any = None
-        run_shared: Any = None  # the shared evaluation, for a run of syscall events
+        last = ""  # the source of the run of events being counted (none yet), and its candidates
+        pairs: Callable[[Event], Pairs] = candidate_pairs
+        run_shared: Callable[[Event], list[CompiledRule]] | None = None  # for a run of syscall events
         run = 0
         try:
             for event in events:

@@ -28,22 +28,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Protocol, runtime_checkable
 
+from engine.events.base import Event
 from engine.fields.base import FieldClass
-
-
-@runtime_checkable
-class Event(Protocol):
-    """What every event carries (the shared event contract)."""
-
-    @property
-    def source(self) -> str: ...  # the event source: "k8s_audit" or "syscall"
-
-    @property
-    def ts(self) -> int: ...  # nanoseconds since the epoch: the event's own time
-
-    @property
-    def evt_type(self) -> str | None: ...
-
 
 Deliver = Callable[[Iterable[Event]], object]
 """What ``run_batches`` hands each group of events to (``Engine.process_batch``); a group may be lazy (read once,

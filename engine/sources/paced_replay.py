@@ -10,60 +10,47 @@ Must not: change events (their recorded times stay as recorded) or drop any: pac
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
+from engine.events.base import Event
 from engine.fields.base import FieldClass
-from engine.sources.base import Deliver, SourceStats, deliver_each
-from engine.sources.replay import ReplaySource
+from engine.sources.base import Deliver, deliver_each
+from engine.sources.replay import RecordedSource, ReplaySource
 
 
-class PacedReplay:
+class PacedReplay(RecordedSource):
+    """A ``ReplaySource``'s events, delivered at ``rate`` events/s (0: unpaced), looped when asked."""
+
     def __init__(self, path: Path | str, *, name: str = "syscall", rate: float = 0.0, loop: bool = False,
                  start_after: float = 0.0) -> None:
+        super().__init__(name)
         self._replay = ReplaySource(path, name=name)
-        self.name = name
         self.rate = float(rate)
         self.loop = bool(loop)
         self.start_after = float(start_after)
-        self._events: list[Any] | None = None
-        self._stats = SourceStats()
-        self._stop = threading.Event()
+        self._events: list[Event] | None = None
 
     @property
     def field_classes(self) -> tuple[FieldClass, ...]:
         return self._replay.field_classes
 
-    def stats(self) -> SourceStats:
-        return self._stats.snapshot()
-
     def open(self) -> None:
         """Read and decode the recording now, so a bad file is reported before serving starts."""
         self._load()
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    def close(self) -> None:
-        """Nothing to release."""
-
-    def update_event_types(self, event_types: frozenset[str]) -> bool:
-        return False  # nothing is filtered at the source
 
     def describe(self) -> str:
         pace = f"{self.rate:g} events/s" if self.rate > 0 else "unpaced"
         return f"{self.name} replay of {self._replay.path} ({pace}{', looped' if self.loop else ''})"
 
-    def _load(self) -> list[Any]:
+    def _load(self) -> list[Event]:
         if self._events is None:
             self._events = list(self._replay)
             self._stats.payloads = len(self._events)
         return self._events
 
-    def __iter__(self) -> Iterator[Any]:
+    def __iter__(self) -> Iterator[Event]:
         events = self._load()
         if not events or self._stop.wait(self.start_after):
             return
@@ -83,10 +70,6 @@ class PacedReplay:
                 yield event
             if not self.loop:
                 return
-
-    def run(self, callback: Callable[[Any], object]) -> None:
-        for event in self:
-            callback(event)
 
     def run_batches(self, deliver: Deliver) -> None:
         """Each event as it is due (a paced stream has nothing to group)."""

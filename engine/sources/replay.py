@@ -18,8 +18,9 @@ from typing import Any
 
 import orjson
 
+from engine.events.base import Event
 from engine.fields.base import FieldClass
-from engine.sources.base import Deliver, Event, SourceStats
+from engine.sources.base import Deliver, SourceStats
 from engine.sources.k8s_audit.decode import AuditDecodeError, decode_stream, events_from_json
 
 BATCH = 512  # events (or lines) per batch handed to the engine
@@ -37,22 +38,17 @@ class ReplayError(ValueError):
         self.reason = reason
 
 
-class ReplaySource:
-    """A ``Source`` reading recorded events from ``path`` for event source ``name``; it ends at the end of the
-    file (or at the next batch after ``stop``)."""
+class RecordedSource:
+    """The lifecycle every replay shares: nothing is held open between reads, so ``open`` and ``close`` have
+    nothing to acquire or release, ``stop`` ends the replay at the next event or batch, and everything read is
+    captured (there is no kernel filter to narrow)."""
 
-    def __init__(self, path: Path | str, *, name: str = "k8s_audit") -> None:
+    def __init__(self, name: str) -> None:
         if name not in SOURCES:
             raise ValueError(f"unknown event source {name!r} (known: {', '.join(SOURCES)})")
-        self.path = Path(path)
         self.name = name
         self._stats = SourceStats()
         self._stop = threading.Event()
-
-    @property
-    def field_classes(self) -> tuple[FieldClass, ...]:
-        from engine.fields import field_classes
-        return tuple(fc for fc in field_classes() if self.name in fc.sources)
 
     def stats(self) -> SourceStats:
         return self._stats.snapshot()
@@ -69,12 +65,22 @@ class ReplaySource:
     def update_event_types(self, event_types: frozenset[str]) -> bool:
         return False  # nothing is filtered at the source
 
+
+class ReplaySource(RecordedSource):
+    """A ``Source`` reading recorded events from ``path`` for event source ``name``; it ends at the end of the
+    file (or at the next batch after ``stop``)."""
+
+    def __init__(self, path: Path | str, *, name: str = "k8s_audit") -> None:
+        super().__init__(name)
+        self.path = Path(path)
+
+    @property
+    def field_classes(self) -> tuple[FieldClass, ...]:
+        from engine.fields import field_classes
+        return tuple(fc for fc in field_classes() if self.name in fc.sources)
+
     def describe(self) -> str:
         return f"{self.name} replay of {self.path}"
-
-    def run(self, callback: Callable[[Any], object]) -> None:
-        for event in self:
-            callback(event)
 
     def run_batches(self, deliver: Deliver) -> None:
         for batch in self.batches():
@@ -82,7 +88,7 @@ class ReplaySource:
                 return
             deliver(batch)
 
-    def __iter__(self) -> Iterator[Any]:
+    def __iter__(self) -> Iterator[Event]:
         for batch in self.batches():
             yield from batch
 
@@ -160,6 +166,6 @@ def _lazy_chunks(events: Iterator[Any], size: int) -> Iterator[Iterator[Any]]:
         yield chain((first,), islice(events, size - 1))
 
 
-def replay(path: Path | str, *, name: str = "k8s_audit") -> Iterator[Any]:
+def replay(path: Path | str, *, name: str = "k8s_audit") -> Iterator[Event]:
     """Iterate the events recorded in ``path`` (raises ``ReplayError`` on bad input)."""
     return iter(ReplaySource(path, name=name))

@@ -23,6 +23,7 @@ from typing import Any
 import orjson
 
 from engine.events.syscall import ContainerInfo
+from engine.state.containers import CgroupMatch
 
 DEFAULT_ROOTS = ("/run/containerd/io.containerd.runtime.v2.task",)
 _MISS_TTL = 2.0
@@ -122,10 +123,11 @@ class RuntimeState:
         self._found.pop(cid, None)
 
 
-def combined(pods: Callable[[Any], ContainerInfo | None], state: RuntimeState) -> Callable[[Any], ContainerInfo | None]:
+def combined(pods: Callable[[CgroupMatch | str], ContainerInfo | None],
+             state: RuntimeState) -> Callable[[CgroupMatch | str], ContainerInfo | None]:
     """A resolver that prefers the pod watch's metadata and fills what it lacks from the runtime state."""
 
-    def resolve(match: Any) -> ContainerInfo | None:
+    def resolve(match: CgroupMatch | str) -> ContainerInfo | None:
         info = pods(match)
         cid = match if isinstance(match, str) else getattr(match, "id", None)
         if not cid or cid == "host":

@@ -96,7 +96,7 @@ class AuditSynth:
         kinds, weights = zip(*mix, strict=True)
         self._kinds, self._weights = kinds, weights
 
-    def events(self, count: int) -> Iterator[dict[str, Any]]:
+    def events(self, count: int) -> Iterator[dict[str, object]]:
         for _ in range(count):
             self.now += int(self.rng.expovariate(1 / self.mean_gap_us) * 1000) + 1000
             kind = self.rng.choices(self._kinds, self._weights)[0]

@@ -16,7 +16,6 @@ import argparse
 import http.client
 import os
 import signal
-import socket
 import ssl
 import statistics
 import subprocess
@@ -35,12 +34,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from engine.testing.audit_synth import synth_lines
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.http_support import connect, free_port, self_signed
 
 
 def scrape(port: int) -> dict[str, float]:
@@ -69,47 +63,6 @@ def wait_up(port: int, proc: subprocess.Popen[bytes], timeout: float = 30) -> No
             pass
         time.sleep(0.1)
     raise SystemExit("engine did not become healthy")
-
-
-def self_signed(folder: str) -> tuple[str, str]:
-    import datetime
-    import ipaddress
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
-        )
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = f"{folder}/tls.crt", f"{folder}/tls.key"
-    Path(cert_path).write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    Path(key_path).write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    return cert_path, key_path
-
-
-def connect(port: int, tls: ssl.SSLContext | None) -> http.client.HTTPConnection:
-    if tls is not None:
-        return http.client.HTTPSConnection("127.0.0.1", port, timeout=10, context=tls)
-    return http.client.HTTPConnection("127.0.0.1", port, timeout=10)
 
 
 def client(
@@ -178,9 +131,9 @@ def main() -> int:
         }
         tls = None
         if args.tls:
-            cert, key = self_signed(tmp)
-            cfg["sources"]["k8s_audit"]["webhook"].update(tls_cert_file=cert, tls_key_file=key)
-            tls = ssl.create_default_context(cafile=cert)
+            cert, key = self_signed(Path(tmp))
+            cfg["sources"]["k8s_audit"]["webhook"].update(tls_cert_file=str(cert), tls_key_file=str(key))
+            tls = ssl.create_default_context(cafile=str(cert))
         Path(tmp, "engine.yaml").write_text(yaml.safe_dump(cfg))
         exe = Path(sys.executable).with_name("falcoctl-py")
         proc = subprocess.Popen(

@@ -23,7 +23,7 @@ import ssl
 import sys
 import threading
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -43,6 +43,7 @@ from engine.sources.k8s_audit.decode import (
     split_batch,
 )
 from engine.sources.k8s_audit.errors import ItemErrors
+from engine.sources.k8s_audit.intake import Intake
 
 log = logging.getLogger(__name__)
 
@@ -64,42 +65,6 @@ def split_listen(listen: str, *, what: str) -> tuple[str, int]:
     if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
         raise ValueError(f"{what}: expected HOST:PORT, got {listen!r}")
     return host.strip("[]") or "0.0.0.0", int(port)
-
-
-class Intake:
-    """A bounded FIFO of event batches, bounded in events; ``offer`` never waits, ``take`` waits for work."""
-
-    def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
-        self.depth = 0
-        self._batches: deque[list[Any]] = deque()
-        self._cond = threading.Condition()
-        self.closed = False
-
-    def offer(self, batch: list[Any]) -> bool:
-        with self._cond:
-            if self.closed or (self.depth + len(batch) > self.capacity and self.depth > 0):
-                return False  # an oversized batch still gets in when the intake is empty
-            self._batches.append(batch)
-            self.depth += len(batch)
-            self._cond.notify()
-            return True
-
-    def take(self, timeout: float) -> list[Any] | None:
-        """The next batch, or None after ``timeout`` with nothing queued (or when closed and empty)."""
-        with self._cond:
-            if not self._batches and not self.closed:
-                self._cond.wait(timeout)
-            if not self._batches:
-                return None
-            batch = self._batches.popleft()
-            self.depth -= len(batch)
-            return batch
-
-    def close(self) -> None:
-        with self._cond:
-            self.closed = True
-            self._cond.notify_all()
 
 
 class _Reject(Exception):
@@ -144,7 +109,7 @@ class WebhookSource:
         self._token_checked = 0.0
         if token_file:
             self._refresh_token(force=True)
-        self.intake = Intake(queue_size)
+        self.intake: Intake[AuditEvent] = Intake(queue_size)
         self._lock = threading.Lock()
         self._stats = SourceStats(detail={"accepted": 0})  # events delivered; accepted into the intake
         self.errors = ItemErrors(self._stats, log, lock=self._lock)

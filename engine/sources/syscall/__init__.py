@@ -18,9 +18,10 @@ import errno
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from engine.sources.base import Deliver, Source, SourceStats, SourceUnavailable
+from engine.sources.base import Source, SourceStats, SourceUnavailable
+from engine.sources.syscall.stream import EventStream, LiveBackend
 
 if TYPE_CHECKING:
     from engine.events.syscall import SyscallEvent
@@ -115,13 +116,7 @@ def choose_backend(wanted: str) -> str:
     raise SyscallSourceUnavailable("auto", "; ".join(reasons))
 
 
-class LiveBackend(Source, Protocol):
-    """A kernel backend: a ``Source`` whose events can also be iterated as they are read."""
-
-    def events(self, *, timeout: float | None = None) -> Iterator[SyscallEvent]: ...
-
-
-class RecordingSource:
+class RecordingSource(EventStream):
     """Wraps a live backend; every event it delivers is also appended to a JSON-lines record file."""
 
     def __init__(self, inner: LiveBackend, path: Path) -> None:
@@ -158,19 +153,9 @@ class RecordingSource:
                 recorder.write(event)
                 yield event
 
-    def __iter__(self) -> Iterator[SyscallEvent]:
-        return self.events()
 
-    def run(self, callback: Callable[[Any], object]) -> None:
-        for event in self.events():
-            callback(event)
-
-    def run_batches(self, deliver: Deliver) -> None:
-        for event in self.events():
-            deliver((event,))
-
-
-def build(config: Mapping[str, Any], *, event_types: Iterable[str] | None = None, ruleset: Any = None) -> Source:
+def build(config: Mapping[str, Any], *, event_types: Iterable[str] | None = None,
+          ruleset: object = None) -> Source:
     """A started-ready (not yet started) syscall source for ``sources.syscall`` settings.
 
     ``event_types`` (or ``ruleset.evttypes_needed("syscall")``) says what the audit backend must capture.
@@ -186,7 +171,8 @@ def build(config: Mapping[str, Any], *, event_types: Iterable[str] | None = None
                            loop=bool(section.get("loop", False)),
                            start_after=float(section.get("start_after", 0) or 0))
     if event_types is None:
-        event_types = ruleset.evttypes_needed("syscall") if ruleset is not None else ()
+        needed = getattr(ruleset, "evttypes_needed", None)  # a Ruleset; any other evaluator: capture nothing
+        event_types = needed("syscall") if needed is not None else ()
     backend = choose_backend(wanted)
     from engine.state.proctable import ProcessTable
     table = ProcessTable(max_size=int(section.get("max_processes", 32768)))

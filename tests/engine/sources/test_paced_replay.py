@@ -35,7 +35,7 @@ def test_rate_paces_delivery(tmp_path: Path) -> None:
     write_events(path, 20)
     src = PacedReplay(path, rate=100.0, loop=False)
     got: list[int] = []
-    t = threading.Thread(target=src.run, args=(lambda e: got.append(e.ts),))
+    t = threading.Thread(target=src.run_batches, args=(lambda batch: got.extend(e.ts for e in batch),))
     t.start()
     time.sleep(0.05)
     early = len(got)

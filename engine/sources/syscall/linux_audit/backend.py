@@ -17,12 +17,12 @@ import os
 import select
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import orjson
 
 from engine.fields.evttypes import SYSCALLS_FOR_EVENT
-from engine.sources.base import Deliver, SourceStats, deliver_each
+from engine.sources.base import SourceStats
 from engine.sources.syscall.linux_audit.decode import Decoder
 from engine.sources.syscall.linux_audit.netlink import (
     AUDIT_NLGRP_READLOG,
@@ -32,7 +32,13 @@ from engine.sources.syscall.linux_audit.netlink import (
 )
 from engine.sources.syscall.linux_audit.records import AUDIT_PROCTITLE, Assembler, RecordError, parse_record
 from engine.sources.syscall.linux_audit.syscalls import AUDIT_ARCH_X86_64, X86_64
+from engine.sources.syscall.stream import EventStream
 from engine.state.proctable import ProcessTable
+
+if TYPE_CHECKING:
+    from engine.events.syscall import ContainerInfo, SyscallEvent
+    from engine.state.containers import CgroupMatch
+    from engine.state.pods import PodWatcher
 
 AUDIT_KEY = "falcopy"
 STATE_FILE = Path("/run/falco-py/audit-state.json")
@@ -105,7 +111,7 @@ def _load_state(path: Path) -> dict[str, Any] | None:
     return data
 
 
-class AuditBackend:
+class AuditBackend(EventStream):
     """A ``Source`` of syscall events from the kernel audit subsystem."""
 
     name = "syscall"
@@ -113,7 +119,8 @@ class AuditBackend:
 
     def __init__(self, event_types: Iterable[str], *, table: ProcessTable | None = None,
                  state_file: Path = STATE_FILE, backlog_limit: int = BACKLOG_LIMIT,
-                 containers: Callable[[str], Any] | None = None, watcher: Any = None,
+                 containers: Callable[[CgroupMatch | str], ContainerInfo | None] | None = None,
+                 watcher: PodWatcher | None = None,
                  block_when_full: bool = False, rcvbuf: int = RCVBUF) -> None:
         self.block_when_full = block_when_full
         self.rcvbuf = rcvbuf
@@ -134,10 +141,6 @@ class AuditBackend:
         self.skipped_records = 0  # received but not needed (PROCTITLE when the kernel still makes them)
         self._socket_overflows = 0
 
-    @property
-    def field_classes(self) -> tuple[Any, ...]:
-        from engine.fields import field_classes
-        return tuple(fc for fc in field_classes() if "syscall" in fc.sources)
 
     # -- lifecycle ------------------------------------------------------------------------------------------
     def open(self) -> None:
@@ -249,7 +252,7 @@ class AuditBackend:
         self._stats.kernel_lost = lost
         return lost
 
-    def events(self, *, timeout: float | None = None) -> Iterator[Any]:
+    def events(self, *, timeout: float | None = None) -> Iterator[SyscallEvent]:
         """Decoded events until ``stop()``; with ``timeout``, also ends after that long without a record."""
         sock = self._events_sock
         if sock is None:
@@ -293,14 +296,3 @@ class AuditBackend:
             if event is not None:
                 self._stats.events += 1
                 yield event
-
-    def __iter__(self) -> Iterator[Any]:
-        return self.events()
-
-    def run(self, callback: Callable[[Any], object]) -> None:
-        for event in self.events():
-            callback(event)
-
-    def run_batches(self, deliver: Deliver) -> None:
-        """Each event as soon as its records are complete, until ``stop``."""
-        deliver_each(self.events(), deliver)

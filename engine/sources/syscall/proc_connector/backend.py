@@ -16,11 +16,17 @@ import socket
 import struct
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, Self
+from typing import TYPE_CHECKING, Self
 
 from engine.events.syscall import SyscallEvent
-from engine.sources.base import Deliver, SourceStats, deliver_each
+from engine.sources.base import SourceStats
+from engine.sources.syscall.stream import EventStream
 from engine.state.proctable import ProcessTable
+
+if TYPE_CHECKING:
+    from engine.events.syscall import ContainerInfo
+    from engine.state.containers import CgroupMatch
+    from engine.state.pods import PodWatcher
 
 NETLINK_CONNECTOR = 11
 CN_IDX_PROC, CN_VAL_PROC = 1, 1
@@ -66,7 +72,7 @@ def parse_proc_event(data: bytes) -> tuple[int, int, tuple[int, ...]] | None:
     return what, ts, fields
 
 
-class ProcConnectorBackend:
+class ProcConnectorBackend(EventStream):
     """A ``Source`` of ``execve``/``procexit`` events from the proc connector."""
 
     name = "syscall"
@@ -74,7 +80,8 @@ class ProcConnectorBackend:
     EVENT_TYPES = frozenset({"execve", "procexit"})
 
     def __init__(self, *, table: ProcessTable | None = None, rcvbuf: int = RCVBUF,
-                 containers: Callable[[str], Any] | None = None, watcher: Any = None) -> None:
+                 containers: Callable[[CgroupMatch | str], ContainerInfo | None] | None = None,
+                 watcher: PodWatcher | None = None) -> None:
         self.containers = containers
         self.watcher = watcher  # optional PodWatcher, started and stopped with the backend
         self.table = table if table is not None else ProcessTable()
@@ -84,11 +91,6 @@ class ProcConnectorBackend:
         self._stopping = False
         self._boot = _boot_epoch_ns()
         self._num = 0
-
-    @property
-    def field_classes(self) -> tuple[Any, ...]:
-        from engine.fields import field_classes
-        return tuple(fc for fc in field_classes() if "syscall" in fc.sources)
 
     def open(self) -> None:
         if self.watcher is not None:
@@ -207,14 +209,3 @@ class ProcConnectorBackend:
                                 args={"status": code, "ret": code >> 8, "sig": sig, "core": code >> 7 & 1},
                                 proc=proc, num=self._num)
         return None
-
-    def __iter__(self) -> Iterator[SyscallEvent]:
-        return self.events()
-
-    def run(self, callback: Callable[[Any], object]) -> None:
-        for event in self.events():
-            callback(event)
-
-    def run_batches(self, deliver: Deliver) -> None:
-        """Each event as it is read, until ``stop``."""
-        deliver_each(self.events(), deliver)

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import IO, Any, Self
+from typing import IO, TYPE_CHECKING, Self
 
 from engine.sources.syscall.record.stream import StreamEncoder
+
+if TYPE_CHECKING:
+    from engine.events.syscall import SyscallEvent
 
 
 class Recorder:
@@ -32,7 +35,7 @@ class Recorder:
         self._encoder = StreamEncoder()  # a new file starts with no process lines
         return self
 
-    def write(self, event: Any) -> None:
+    def write(self, event: SyscallEvent) -> None:
         if self._fh is None:
             raise RuntimeError("recorder is not open")
         self._fh.write(self._encoder.encode(event))
@@ -46,7 +49,7 @@ class Recorder:
             self._fh = None
 
 
-def record_events(events: Iterable[Any], path: Path | str) -> int:
+def record_events(events: Iterable[SyscallEvent], path: Path | str) -> int:
     """Write every event of ``events`` to ``path``; returns how many were written."""
     with Recorder(path) as recorder:
         for event in events:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import http.client
 import logging
 import socket
@@ -15,33 +14,20 @@ from typing import Any
 
 import orjson
 import pytest
+from http_support import post as http_post
+from http_support import self_signed
 
-from engine.sources.k8s_audit.webhook import Intake, WebhookSource, split_listen
+from engine.sources.k8s_audit.intake import Intake
+from engine.sources.k8s_audit.webhook import WebhookSource, split_listen
 from engine.testing.audit_synth import synth_lines
 
 EVENTS = [orjson.loads(x) for x in synth_lines(20, seed=3)]
 
 
-def post(
-    port: int,
-    body: bytes | None,
-    *,
-    path: str = "/k8s-audit",
-    method: str = "POST",
-    headers: dict[str, str] | None = None,
-    tls: ssl.SSLContext | None = None,
-) -> tuple[int, Any, Any]:
-    conn: http.client.HTTPConnection
-    if tls is not None:
-        conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=5, context=tls)
-    else:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-    hdrs = {"Content-Type": "application/json", **(headers or {})}
-    conn.request(method, path, body=body, headers=hdrs)
-    resp = conn.getresponse()
-    data = resp.read()
-    conn.close()
-    return resp.status, orjson.loads(data) if data else None, resp.headers
+def post(port: int, body: bytes | None, **kwargs: Any) -> tuple[int, Any, Any]:
+    """``http_support.post`` with the JSON reply decoded."""
+    status, data, headers = http_post(port, body, **kwargs)
+    return status, orjson.loads(data) if data else None, headers
 
 
 @pytest.fixture
@@ -187,44 +173,9 @@ def test_bearer_token(tmp_path: Path) -> None:
         src.stop()
 
 
-def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(__import__("ipaddress").ip_address("127.0.0.1"))]
-            ),
-            False,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = tmp_path / "tls.crt", tmp_path / "tls.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    return cert_path, key_path
-
-
 @pytest.mark.timeout(30)
 def test_tls(tmp_path: Path) -> None:
-    cert, key = _self_signed(tmp_path)
+    cert, key = self_signed(tmp_path)
     src = WebhookSource(listen="127.0.0.1:0", tls_cert_file=str(cert), tls_key_file=str(key))
     src.open()
     try:
