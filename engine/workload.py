@@ -15,6 +15,8 @@ import re
 import threading
 from typing import TYPE_CHECKING
 
+from engine.events.k8s_audit import AuditEvent
+
 if TYPE_CHECKING:
     from engine.events.base import Event
 
@@ -37,6 +39,9 @@ def pod_owner(pod: str) -> str:
 def workload_of(event: Event) -> tuple[str, str]:
     """(namespace, workload) of an event; empty namespace when it has none."""
     if event.source == "k8s_audit":
+        if isinstance(event, AuditEvent) and event.head is not None:  # read through its typed header:
+            head = event.head  # nothing else of the event is decoded
+            return head.objectRef.namespace or "", head.user.username or ""
         obj = getattr(event, "obj", None) or {}  # the audit event's JSON object
         ref = obj.get("objectRef") or {}
         user = obj.get("user") or {}

@@ -11,9 +11,11 @@ class declares. Semantics follow the falcosecurity k8saudit plugin (0.18.x) and 
   ``eff_run_as_user``/``eff_run_as_group`` combine the pod and container *security contexts* (default "0"),
   ``add_capabilities``/``command``/``args`` list individual items, ``ka.sourceips`` reads the top-level
   ``sourceIPs`` and ``ka.req.service.ports`` lists one JSON text per port.
-Values that need work beyond a couple of dict lookups are cached per event in ``event.cache``.
+Values that need work beyond a couple of lookups are cached per event in ``event.cache``; each extractor reads
+only the part of the event it needs (the typed header, or one raw member such as ``requestObject``), so most
+fields never decode the whole event (``engine.events.k8s_audit`` describes the two forms an event comes in).
 
-Must not: implement extraction (``engine.fields.k8saudit_extract`` does), decode payloads
+Must not: implement extraction (``engine.fields.k8saudit_access`` and ``k8saudit_extract`` do), decode payloads
 (``engine.sources.k8s_audit.decode`` does that once), or import anything beyond the standard library and orjson.
 """
 
@@ -22,9 +24,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from engine.fields import k8saudit_access as a
 from engine.fields import k8saudit_extract as x
 from engine.fields.base import ArgKind, ArgMode, FieldClass, FieldSpec, FieldType
-from engine.fields.k8saudit_extract import json_pointer, render
+from engine.fields.k8saudit_access import json_pointer
+from engine.fields.k8saudit_extract import render
 
 __all__ = ["FIELD_CLASSES", "JSON_PLUGIN_VERSION", "K8SAUDIT_PLUGIN_VERSION", "json_pointer", "render"]
 
@@ -40,7 +44,12 @@ def _f(name: str, desc: str, extract: Callable[[Any, Any], Any], *, is_list: boo
 
 
 def _lst(name: str, desc: str, fn: Callable[[dict[str, Any], Any], Any], *, indexed: bool = True) -> FieldSpec:
-    return _f(name, desc, x.cached(name, fn), is_list=True, arg=ArgMode.OPTIONAL if indexed else ArgMode.NONE)
+    """A list field read from the request object (only that member of the event is parsed)."""
+    return _f(name, desc, _req(name, fn), is_list=True, arg=ArgMode.OPTIONAL if indexed else ArgMode.NONE)
+
+
+def _req(name: str, fn: Callable[[dict[str, Any], Any], Any]) -> Callable[[Any, Any], Any]:
+    return a.cached(name, fn, reads="requestObject")
 
 
 def _container_fields(kind: str, label: str) -> list[FieldSpec]:
@@ -77,23 +86,23 @@ _SPEC = ("requestObject", "spec")
 _POD_SC = ("requestObject", "spec", "securityContext")
 
 KA_FIELDS: tuple[FieldSpec, ...] = (
-    _f("ka.auditid", "The audit event's unique id", x.scalar("auditID")),
-    _f("ka.stage", "Request stage (RequestReceived, ResponseStarted, ResponseComplete, Panic)", x.scalar("stage")),
-    _f("ka.auth.decision", "The authorization decision", x.scalar("annotations", "authorization.k8s.io/decision")),
-    _f("ka.auth.reason", "The authorization reason", x.scalar("annotations", "authorization.k8s.io/reason")),
-    _f("ka.user.name", "User name of the requester", x.scalar("user", "username")),
-    _lst("ka.user.groups", "Groups of the requester", x.array_at("user", "groups"), indexed=False),
-    _f("ka.impuser.name", "Impersonated user name", x.scalar("impersonatedUser", "username")),
-    _f("ka.verb", "The action (get, list, watch, create, update, patch, delete, ...)", x.scalar("verb")),
-    _f("ka.uri", "The request URI as the client sent it", x.scalar("requestURI")),
-    _f("ka.uri.param", "First value of query parameter X of the request URI", x.cached("ka.uri.param", x.uri_param),
+    _f("ka.auditid", "The audit event's unique id", a.scalar("auditID")),
+    _f("ka.stage", "Request stage (RequestReceived, ResponseStarted, ResponseComplete, Panic)", a.scalar("stage")),
+    _f("ka.auth.decision", "The authorization decision", a.scalar("annotations", "authorization.k8s.io/decision")),
+    _f("ka.auth.reason", "The authorization reason", a.scalar("annotations", "authorization.k8s.io/reason")),
+    _f("ka.user.name", "User name of the requester", a.scalar("user", "username")),
+    _f("ka.user.groups", "Groups of the requester", a.part_list("user", "groups"), is_list=True),
+    _f("ka.impuser.name", "Impersonated user name", a.scalar("impersonatedUser", "username")),
+    _f("ka.verb", "The action (get, list, watch, create, update, patch, delete, ...)", a.scalar("verb")),
+    _f("ka.uri", "The request URI as the client sent it", a.scalar("requestURI")),
+    _f("ka.uri.param", "First value of query parameter X of the request URI",
+       a.cached("ka.uri.param", x.uri_param, reads="requestURI"),
        arg=ArgMode.REQUIRED, arg_kind=ArgKind.KEY),
-    _f("ka.target.name", "Target object name", x.scalar("objectRef", "name")),
-    _f("ka.target.namespace", "Target object namespace", x.scalar("objectRef", "namespace")),
-    _f("ka.target.resource", "Target object resource", x.scalar("objectRef", "resource")),
-    _f("ka.target.subresource", "Target object subresource", x.scalar("objectRef", "subresource")),
-    _f("ka.target.pod.name", "Target pod name (when the target resource is pods)",
-       x.cached("ka.target.pod.name", x.target_pod_name)),
+    _f("ka.target.name", "Target object name", a.scalar("objectRef", "name")),
+    _f("ka.target.namespace", "Target object namespace", a.scalar("objectRef", "namespace")),
+    _f("ka.target.resource", "Target object resource", a.scalar("objectRef", "resource")),
+    _f("ka.target.subresource", "Target object subresource", a.scalar("objectRef", "subresource")),
+    _f("ka.target.pod.name", "Target pod name (when the target resource is pods)", a.target_pod_name),
     _lst("ka.req.binding.subjects", "Binding subjects, one JSON text each", x.array_at(*_RO, "subjects"),
          indexed=False),
     _lst("ka.req.binding.subjects.user_names", "Binding subjects of kind User", x.subjects("User"), indexed=False),
@@ -103,52 +112,52 @@ KA_FIELDS: tuple[FieldSpec, ...] = (
          x.subjects("ServiceAccount", with_ns=True), indexed=False),
     _lst("ka.req.binding.subjects.group_names", "Binding subjects of kind Group", x.subjects("Group"),
          indexed=False),
-    _f("ka.req.binding.role", "Role a binding refers to", x.scalar(*_RO, "roleRef", "name")),
+    _f("ka.req.binding.role", "Role a binding refers to", a.scalar(*_RO, "roleRef", "name")),
     _f("ka.req.binding.subject.has_name", "Deprecated; always \"true\", kept for old rules",
        lambda event, arg: "true", arg=ArgMode.REQUIRED, arg_kind=ArgKind.KEY, deprecated=True),
-    _f("ka.req.configmap.name", "ConfigMap name (the target object name)", x.scalar("objectRef", "name")),
+    _f("ka.req.configmap.name", "ConfigMap name (the target object name)", a.scalar("objectRef", "name")),
     _f("ka.req.configmap.obj", "ConfigMap data as JSON text",
-       x.cached("ka.req.configmap.obj", x.rendered(*_RO, "data"))),
+       _req("ka.req.configmap.obj", x.rendered(*_RO, "data"))),
     *_container_fields("containers", "Containers'"),
     _f("ka.req.container.image", "Deprecated: image of the first container",
-       x.cached("ka.req.container.image", x.first_of(x.images("containers", repository=False))), deprecated=True),
+       _req("ka.req.container.image", x.first_of(x.images("containers", repository=False))), deprecated=True),
     _f("ka.req.container.image.repository", "Deprecated: image repository of the first container",
-       x.cached("ka.req.container.image.repository", x.first_of(x.images("containers", repository=True))),
+       _req("ka.req.container.image.repository", x.first_of(x.images("containers", repository=True))),
        deprecated=True),
-    _f("ka.req.pod.host_ipc", "Pod hostIPC flag", x.scalar(*_SPEC, "hostIPC")),
-    _f("ka.req.pod.host_network", "Pod hostNetwork flag", x.scalar(*_SPEC, "hostNetwork")),
+    _f("ka.req.pod.host_ipc", "Pod hostIPC flag", a.scalar(*_SPEC, "hostIPC")),
+    _f("ka.req.pod.host_network", "Pod hostNetwork flag", a.scalar(*_SPEC, "hostNetwork")),
     _f("ka.req.container.host_network", "Deprecated alias of ka.req.pod.host_network",
-       x.scalar(*_SPEC, "hostNetwork"), deprecated=True),
-    _f("ka.req.pod.host_pid", "Pod hostPID flag", x.scalar(*_SPEC, "hostPID")),
+       a.scalar(*_SPEC, "hostNetwork"), deprecated=True),
+    _f("ka.req.pod.host_pid", "Pod hostPID flag", a.scalar(*_SPEC, "hostPID")),
     _f("ka.req.container.privileged", "Deprecated: \"true\" when any container is privileged",
-       x.cached("ka.req.container.privileged", x.any_privileged), deprecated=True),
-    _f("ka.req.pod.run_as_user", "Pod security context runAsUser", x.scalar(*_POD_SC, "runAsUser")),
-    _f("ka.req.pod.run_as_group", "Pod security context runAsGroup", x.scalar(*_POD_SC, "runAsGroup")),
+       _req("ka.req.container.privileged", x.any_privileged), deprecated=True),
+    _f("ka.req.pod.run_as_user", "Pod security context runAsUser", a.scalar(*_POD_SC, "runAsUser")),
+    _f("ka.req.pod.run_as_group", "Pod security context runAsGroup", a.scalar(*_POD_SC, "runAsGroup")),
     _lst("ka.req.role.rules", "Role rules, one JSON text each", x.array_at(*_RO, "rules"), indexed=False),
     _lst("ka.req.role.rules.apiGroups", "apiGroups of the role's rules", x.rules_field("apiGroups")),
     _lst("ka.req.role.rules.nonResourceURLs", "nonResourceURLs of the role's rules",
          x.rules_field("nonResourceURLs")),
     _lst("ka.req.role.rules.verbs", "Verbs of the role's rules", x.rules_field("verbs")),
     _lst("ka.req.role.rules.resources", "Resources of the role's rules", x.rules_field("resources")),
-    _f("ka.req.pod.fs_group", "Pod security context fsGroup", x.scalar(*_POD_SC, "fsGroup")),
+    _f("ka.req.pod.fs_group", "Pod security context fsGroup", a.scalar(*_POD_SC, "fsGroup")),
     _lst("ka.req.pod.supplemental_groups", "Pod security context supplementalGroups",
          x.array_at(*_POD_SC, "supplementalGroups"), indexed=False),
-    _f("ka.req.service.type", "Service type", x.scalar(*_SPEC, "type")),
+    _f("ka.req.service.type", "Service type", a.scalar(*_SPEC, "type")),
     _lst("ka.req.service.ports", "Service ports, one JSON text each", x.array_at(*_SPEC, "ports")),
     _lst("ka.req.pod.volumes.hostpath", "hostPath paths of the pod's volumes",
          x.fanned(*_SPEC, "volumes", "hostPath", "path")),
     _f("ka.req.volume.hostpath", "Deprecated: \"true\" when a volume uses host path X (X* = prefix)",
-       x.cached("ka.req.volume.hostpath", x.volume_hostpath), arg=ArgMode.REQUIRED, arg_kind=ArgKind.KEY,
+       _req("ka.req.volume.hostpath", x.volume_hostpath), arg=ArgMode.REQUIRED, arg_kind=ArgKind.KEY,
        deprecated=True),
     _lst("ka.req.pod.volumes.flexvolume_driver", "flexVolume drivers of the pod's volumes",
          x.fanned(*_SPEC, "volumes", "flexVolume", "driver")),
     _lst("ka.req.pod.volumes.volume_type", "Volume types (the keys of each volume but name)", x.volume_types),
-    _f("ka.resp.name", "Response object name", x.scalar("responseObject", "metadata", "name")),
-    _f("ka.response.code", "Response status code", x.scalar("responseStatus", "code")),
-    _f("ka.response.reason", "Response status reason", x.scalar("responseStatus", "reason")),
-    _f("ka.useragent", "User agent of the client", x.scalar("userAgent")),
-    _lst("ka.sourceips", "Client IP addresses", x.array_at("sourceIPs")),
-    _f("ka.cluster.name", "Cluster name: the engine config's sources.k8s_audit.cluster_name", x.cluster_name),
+    _f("ka.resp.name", "Response object name", a.scalar("responseObject", "metadata", "name")),
+    _f("ka.response.code", "Response status code", a.scalar("responseStatus", "code")),
+    _f("ka.response.reason", "Response status reason", a.scalar("responseStatus", "reason")),
+    _f("ka.useragent", "User agent of the client", a.scalar("userAgent")),
+    _f("ka.sourceips", "Client IP addresses", a.part_list("sourceIPs"), is_list=True, arg=ArgMode.OPTIONAL),
+    _f("ka.cluster.name", "Cluster name: the engine config's sources.k8s_audit.cluster_name", a.cluster_name),
     *_container_fields("initContainers", "Init containers'"),
     *_container_fields("ephemeralContainers", "Ephemeral containers'"),
 )
@@ -156,11 +165,11 @@ KA_FIELDS: tuple[FieldSpec, ...] = (
 
 def _json_fields(prefix: str) -> tuple[FieldSpec, ...]:
     return (
-        _f(f"{prefix}.value", "Value at JSON pointer X of the event, as text", x.jevt_value,
+        _f(f"{prefix}.value", "Value at JSON pointer X of the event, as text", a.jevt_value,
            arg=ArgMode.REQUIRED, arg_kind=ArgKind.KEY),
-        _f(f"{prefix}.obj", "The whole event as JSON text", x.cached("json.obj", lambda o, a: render(o))),
+        _f(f"{prefix}.obj", "The whole event as JSON text", a.cached("json.obj", lambda o, a: render(o))),
         _f(f"{prefix}.rawtime", "The event time in nanoseconds since the epoch, as text",
-           x.rawtime),
+           a.rawtime),
     )
 
 

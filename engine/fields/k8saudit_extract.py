@@ -1,11 +1,13 @@
 """Extractors for the ``k8s_audit`` field table: reading values out of a decoded audit event, as the k8saudit
 (0.18.x) and json (0.7.x) plugins do.
 
-Owns: the path walking, fan-out over containers/rules/volumes, rendering of non-string JSON values, RFC 6901
-pointers and the per-event cache wrapper. The field names, list-ness and argument forms live in the table,
+Owns: the path walking, fan-out over containers/rules/volumes and rendering of non-string JSON values: the
+helpers ``fn(obj, arg)`` that read a decoded object (the request object, mostly), which the table wraps with
+``engine.fields.k8saudit_access.cached``. The field names, list-ness and argument forms live in the table,
 ``engine.fields.k8saudit``; each helper here builds or is an extractor ``(event, arg) -> value | None``.
 
-Must not: declare fields, decode payloads, or raise on odd events (a value that cannot be read is missing).
+Must not: declare fields, decode payloads, know where an event keeps a value (``k8saudit_access`` does), or
+raise on odd events (a value that cannot be read is missing).
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
-ABSENT: Any = object()
+from engine.events.k8s_audit import ABSENT as _ABSENT
+
+ABSENT: Any = _ABSENT
 
 
 def render(value: Any) -> str:
@@ -76,64 +80,19 @@ def as_strings(values: list[Any] | None, *, flatten: bool = False) -> list[str] 
     return out or None
 
 
-def cached(name: str, fn: Callable[[dict[str, Any], Any], Any]) -> Callable[[Any, Any], Any]:
-    def extract(event: Any, arg: Any) -> Any:
-        key = (name, arg)
-        cache = event.cache
-        if key in cache:
-            return cache[key]
-        try:
-            value = fn(event.obj, arg)
-        except (TypeError, ValueError, AttributeError, IndexError, KeyError):
-            value = None  # an odd event: the value cannot be read, so it is missing
-        cache[key] = value
-        return value
-    return extract
-
-
-def scalar(*keys: str) -> Callable[[Any, Any], Any]:
-    """A single value at a fixed path (the hot path: a few dict lookups, no cache)."""
-    if len(keys) == 1:
-        (k1,) = keys
-
-        def one(event: Any, arg: Any) -> str | None:
-            v = event.obj.get(k1)
-            return v if v is None or type(v) is str else render(v)
-        # Generated-code form (see ``engine.condition.codegen``): same reads, the call only to render non-strings.
-        one.inline = lambda arg, event, call: (  # type: ignore[attr-defined]
-            f"(_jv if (_jv := {event}.obj.get({k1!r})) is None or type(_jv) is str else {call})")
-        return one
-    if len(keys) == 2:
-        k1, k2 = keys
-
-        def two(event: Any, arg: Any) -> str | None:
-            v = event.obj.get(k1)
-            if type(v) is not dict:
-                return None
-            v = v.get(k2)
-            return v if v is None or type(v) is str else render(v)
-        two.inline = lambda arg, event, call: (  # type: ignore[attr-defined]
-            f"(None if type(_jo := {event}.obj.get({k1!r})) is not dict else "
-            f"(_jv if (_jv := _jo.get({k2!r})) is None or type(_jv) is str else {call}))")
-        return two
-
-    def many(event: Any, arg: Any) -> str | None:
-        v = get_path(event.obj, keys)
-        if v is ABSENT or v is None:
-            return None
-        return v if type(v) is str else render(v)
-    return many
+def array_strings(value: Any, index: int | None) -> list[str] | None:
+    """One string per element of a JSON array (only the ``index``-th when given); not an array, or empty -> None."""
+    if type(value) is not list:
+        return None
+    if index is not None:
+        value = value[index:index + 1]
+    return [render(x) for x in value] or None
 
 
 def array_at(*keys: str) -> Callable[[dict[str, Any], Any], Any]:
     """A JSON array at a fixed path, one string per element; not an array -> missing."""
     def fn(obj: dict[str, Any], arg: Any) -> list[str] | None:
-        v = get_path(obj, keys)
-        if type(v) is not list:
-            return None
-        if arg is not None:
-            v = v[arg:arg + 1]
-        return [render(x) for x in v] or None
+        return array_strings(get_path(obj, keys), arg)
     return fn
 
 
@@ -270,88 +229,3 @@ def rules_field(key: str) -> Callable[[dict[str, Any], Any], Any]:
                 out.extend(render(x) for x in v if x is not None)
         return out or None
     return fn
-
-
-def target_pod_name(obj: dict[str, Any], arg: Any) -> str | None:
-    ref = obj.get("objectRef")
-    if type(ref) is dict and ref.get("resource") == "pods" and isinstance(ref.get("name"), str):
-        name: str | None = ref["name"]
-        return name
-    return None
-
-
-def cluster_name(event: Any, arg: Any) -> str | None:
-    name = getattr(event, "cluster_name", None)
-    return name if isinstance(name, str) and name else None
-
-
-_POINTERS: dict[str, tuple[str, ...] | None] = {}
-
-
-def pointer_tokens(pointer: str) -> tuple[str, ...] | None:
-    """``/a/b~1c`` -> ("a", "b/c") (RFC 6901); None for text that is not a pointer. Memoized per pointer."""
-    tokens = _POINTERS.get(pointer, ABSENT)
-    if tokens is ABSENT:
-        if pointer == "":
-            tokens = ()
-        elif pointer.startswith("/"):
-            tokens = tuple(t.replace("~1", "/").replace("~0", "~") for t in pointer[1:].split("/"))
-        else:
-            tokens = None
-        if len(_POINTERS) < 4096:
-            _POINTERS[pointer] = tokens
-    return tokens  # type: ignore[no-any-return]
-
-
-def json_pointer(value: Any, pointer: str) -> Any:
-    """Resolve an RFC 6901 pointer (``/a/0/b``, ``~1`` = ``/``, ``~0`` = ``~``); ``ABSENT`` when absent."""
-    tokens = pointer_tokens(pointer)
-    if tokens is None:
-        return ABSENT
-    for token in tokens:
-        if type(value) is dict:
-            value = value.get(token, ABSENT)
-            if value is ABSENT:
-                return ABSENT
-        elif type(value) is list and token.isdigit() and int(token) < len(value):
-            value = value[int(token)]
-        else:
-            return ABSENT
-    return value
-
-
-def jevt_value(event: Any, arg: Any) -> str | None:
-    """Strings are returned straight from the decoded event; rendered objects are cached per event (the generated
-    code reads one-token pointers inline, see ``_jevt_value_inline``)."""
-    v = json_pointer(event.obj, str(arg))
-    if v is ABSENT:
-        return None
-    if v is None or type(v) is str:
-        return v
-    key = ("json.value", arg)
-    cache = event.cache
-    if key not in cache:
-        cache[key] = render(v)
-    return cache[key]  # type: ignore[no-any-return]
-
-
-def _jevt_value_inline(arg: Any, event: str, call: str) -> str | None:
-    """Generated-code form of ``jevt_value`` for a one-token pointer (``/stage``): the dict read inline, the call
-    only for values that need rendering (or an event whose ``obj`` is not a dict). Same results as the call."""
-    tokens = pointer_tokens(arg) if type(arg) is str else None
-    if tokens is None or len(tokens) != 1:
-        return None
-    return (f"(_jv if type(_jo := {event}.obj) is dict and ((_jv := _jo.get({tokens[0]!r})) is None "
-            f"or type(_jv) is str) else {call})")
-
-
-jevt_value.inline = _jevt_value_inline  # type: ignore[attr-defined]  # read by engine.condition.codegen
-
-
-def rawtime(event: Any, arg: Any) -> str:
-    return str(event.ts)
-
-
-rawtime.inline = lambda arg, event, call: f"str({event}.ts)"  # type: ignore[attr-defined]
-# The value is the decimal text of ``ts`` (never missing): codegen compares it with literals as an integer.
-rawtime.int_text = lambda arg, event: f"{event}.ts"  # type: ignore[attr-defined]

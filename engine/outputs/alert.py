@@ -1,6 +1,7 @@
 """Alerts in Falco's shape: the frozen ``Alert`` record, its JSON (orjson) and its text line.
 
-Owns: building an alert from a matched rule and an event, the JSON document
+Owns: building an alert from a matched rule and an event (``Alert`` is a frozen msgspec Struct: one is made per
+matched event, and its constructor is one C call), the JSON document
 (``hostname, output, output_fields, priority, rule, source, tags, time``) and the text line
 (``<time>: <Priority> <output>``). ``time`` is the event's own time (``Event.ts``, ns since the epoch) printed as
 UTC ISO-8601 with nanoseconds; the ``output`` string, as in Falco, starts with the event time and the priority.
@@ -13,9 +14,9 @@ from __future__ import annotations
 
 import socket
 import time
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import msgspec
 import orjson
 
 from engine.priority import FALCO_NAMES, Priority
@@ -51,14 +52,15 @@ def clock_ns(ts: int) -> str:
     return f"{_hms(secs)}.{nanos:09d}"
 
 
-@dataclass(frozen=True, slots=True)
-class Alert:
+class Alert(msgspec.Struct, frozen=True, gc=False):
+    """One alert; ``replace(alert, ...)`` makes a changed copy."""
+
     rule: str
     priority: Priority
     source: str
     ts: int
     output: str  # the full line: "<clock>: <Priority> <rule output>"
-    output_fields: dict[str, object] = field(default_factory=dict)
+    output_fields: dict[str, object] = msgspec.field(default_factory=dict)
     tags: tuple[str, ...] = ()
     hostname: str = _HOSTNAME
 
@@ -86,9 +88,9 @@ class Alert:
         return self.output
 
 
-_new = object.__new__
-_SETTERS = tuple(Alert.__dict__[name].__set__ for name in  # the slots, in field order (frozen: no __setattr__)
-                 ("rule", "priority", "source", "ts", "output", "output_fields", "tags", "hostname"))
+def replace(alert: Alert, **changes: Any) -> Alert:
+    """A copy of ``alert`` with ``changes`` (field names as keywords)."""
+    return msgspec.structs.replace(alert, **changes)
 
 
 def build_alert(rule: CompiledRule, event: Event, *, hostname: str | None = None) -> Alert:
@@ -104,15 +106,5 @@ def build_alert(rule: CompiledRule, event: Event, *, hostname: str | None = None
     secs, nanos = divmod(ts if type(ts) is int else int(ts), 1_000_000_000)
     hms = _CLOCK.get(secs) or _hms(secs)  # the lookup inline: nearly always a hit
     tags = rule.tags
-    # The same record ``Alert(...)`` builds, without the frozen dataclass's per-field ``object.__setattr__``.
-    alert = _new(Alert)
-    set_rule, set_priority, set_source, set_ts, set_output, set_fields, set_tags, set_host = _SETTERS
-    set_rule(alert, rule.name)
-    set_priority(alert, priority)
-    set_source(alert, event.source)
-    set_ts(alert, ts)
-    set_output(alert, f"{hms}.{nanos:09d}: {FALCO_NAMES[priority]} {text}")
-    set_fields(alert, fields)
-    set_tags(alert, tags if type(tags) is tuple else tuple(tags or ()))
-    set_host(alert, hostname or _HOSTNAME)
-    return alert
+    return Alert(rule.name, priority, event.source, ts, f"{hms}.{nanos:09d}: {FALCO_NAMES[priority]} {text}",
+                 fields, tags if type(tags) is tuple else tuple(tags or ()), hostname or _HOSTNAME)

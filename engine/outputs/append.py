@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from engine.outputs.alert import Alert
+from engine.outputs.alert import Alert, replace
 from engine.outputs.formatter import OutputFormatError, OutputFormatter
 
 if TYPE_CHECKING:

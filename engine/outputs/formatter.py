@@ -153,9 +153,15 @@ def _generate(parts: list[str | _Token]) -> Any:
     """One function ``event -> (text, output_fields)`` for an output's parts, as ``engine.condition.codegen``
     does for conditions: each token's extraction is a statement (an extractor's ``inline`` form when it has one;
     an extractor that raises gives a missing value), strings are used as they are, anything else goes through
-    ``_typed``; the text is one f-string, the fields one dict display (a key written twice keeps its last value)."""
-    consts: dict[str, Any] = {"_T": _typed}
-    lines: list[str] = []
+    ``_typed``; the text is one f-string, the fields one dict display (a key written twice keeps its last value).
+
+    When some token's extractor has a ``head_value(arg, head) -> str | None`` hook (an expression giving the
+    field's value, a string or None, from a k8s audit event's typed header), the function first takes the
+    header: for an event that has one (``e.head`` not None) those tokens are read from it directly, the others
+    as above."""
+    consts: dict[str, Any] = {"_T": _typed, "_NA": NA}
+    general: list[str] = []  # statements, one line each, unindented
+    fast: list[str] = []  # the same for an event with a typed header
     pieces: list[str] = []
     entries: list[str] = []
     for part in parts:
@@ -169,16 +175,22 @@ def _generate(parts: list[str | _Token]) -> Any:
         consts[f"X{len(consts)}"] = part.spec.extract
         inline = getattr(part.spec.extract, "inline", None)
         expr = (inline(part.arg, "e", call) if inline is not None else None) or call
-        lines += [f"        try:\n            v{i} = {expr}\n        except Exception:\n            v{i} = None\n",
-                  f"        if type(v{i}) is str:\n            t{i} = v{i}\n",
-                  f"        else:\n            t{i}, v{i} = _T(v{i}, {part.arg is not None})\n"]
+        stmts = ["try:", f"    v{i} = {expr}", "except Exception:", f"    v{i} = None",
+                 f"if type(v{i}) is str:", f"    t{i} = v{i}", "else:", f"    t{i}, v{i} = _T(v{i}, {part.arg is not None})"]
+        general += stmts
+        head_value = getattr(part.spec.extract, "head_value", None)
+        head_expr = head_value(part.arg, "h") if head_value is not None else None
+        fast += [f"v{i} = {head_expr}", f"t{i} = _NA if v{i} is None else v{i}"] if head_expr else stmts
         pieces.append(f"{{t{i}}}")
         entries.append(f"{part.key!r}: v{i}")
+    ret = f"return f\"{''.join(pieces)}\", {{{', '.join(entries)}}}"
+    body = [*general, ret]
+    if fast != general:
+        body = ["h = getattr(e, 'head', None)", "if h is not None:", *("    " + line for line in [*fast, ret]), *body]
     src = (f"def _factory({', '.join(consts)}):\n"
            f"    def format(e):\n"
-           f"{''.join(lines)}"
-           f"        return f\"{''.join(pieces)}\", {{{', '.join(entries)}}}\n"
-           f"    return format\n")
+           + "".join(f"        {line}\n" for line in body)
+           + "    return format\n")
     namespace: dict[str, Any] = {}
     exec(compile(src, "<output format>", "exec"), namespace)  # noqa: S102 - our own source
     fn = namespace["_factory"](*consts.values())

@@ -1,23 +1,25 @@
-"""Kubernetes audit events: the decoded event object and the payload decoder.
+"""Kubernetes audit payloads -> ``AuditEvent``s: the one decoder of the ``k8s_audit`` source.
 
-Owns: ``AuditEvent`` (the shared event contract for the ``k8s_audit`` source: ``.source``, ``.ts``, ``.evt_type``,
-``.cache``, ``.obj``, ``.raw``), the header pass (``read_event``, ``split_batch``), the cluster mark
-(``in_cluster``), ``decode_payload`` (a JSON ``Event``, an ``EventList`` or a JSON array of events, as the
-kube-apiserver webhook backend and audit log files send them), ``decode_stream`` (many payloads, decoded as they
-are read, the rejected ones reported by position) and the RFC 3339 timestamp parser.
+Owns: the checks that make JSON an audit ``Event`` (``kind``, ``auditID``, ``stageTimestamp``) and their errors
+(``AuditDecodeError``), the header pass (``read_event``: one event's text into an ``AuditEvent`` read through its
+typed ``EventHead``), ``split_batch`` (an ``EventList`` or array into its items' texts), ``decode_payload`` (a
+JSON ``Event``, an ``EventList`` or a JSON array of events, as the kube-apiserver webhook backend and audit log
+files send them, decoded whole), ``decode_stream`` (many payloads, decoded as they are read, the rejected ones
+reported by position), the cluster mark (``in_cluster``) and the RFC 3339 timestamp parser.
 
-Must not: extract fields (that is ``engine.fields.k8saudit``), read files or sockets (sources do), or know rules.
+Must not: extract fields (that is ``engine.fields.k8saudit``), define the event model (``engine.events.k8s_audit``
+does), read files or sockets (sources do), or know rules.
 
-An event is read in two steps. The header pass (msgspec, typed) reads only what every event needs: the checks
-(``kind``, ``auditID``, ``stageTimestamp``) and the rule-index key (verb, stage, resource, subresource, user
-name); it checks the syntax of the whole text but builds no Python objects for the rest. The whole event is
-decoded into ``.obj`` (orjson, once) only when something reads it: a rule whose condition needs more than the
-key fields, an alert's output, a repr. Most audit traffic (reads, watches, lease renewals) meets no rule that
-needs more, so most events are never decoded whole. Text that is not plain ASCII, and headers whose members are
-not of the expected JSON types, are decoded whole at once, so every check and error stays the same. The one
-difference: a number too large for a double (``1e400``, which kube-apiserver never writes) in a member the header
-pass skips is not rejected; if a rule later reads that event, the decode fails there and is counted as that
-rule's evaluation error.
+An event is read in one typed pass when it can be (msgspec, ``EventHead``): the checks, the rule-index key and the
+members the common fields read are typed; ``requestObject``, ``responseObject``, ``annotations`` and a few rarely
+read members (``engine.events.k8s_audit.RAW_PATHS``) are kept as raw JSON text (their syntax checked, nothing
+built) and parsed only when a field reads them; the whole event is
+decoded into ``.obj`` (orjson, once) only when something needs more (``jevt.obj``, a pointer the header does not
+answer). Most audit traffic (reads, watches, lease renewals) and most alerts need nothing beyond the header.
+Text that is not plain ASCII, and events whose members are not of the types the header expects, are decoded
+whole at once, so every check and error stays the same. The one difference: a number too large for a double
+(``1e400``, which kube-apiserver never writes) in a member the header pass skips is not rejected; if a field
+later reads that member, the parse fails there and is counted as that rule's evaluation error.
 """
 
 from __future__ import annotations
@@ -25,12 +27,13 @@ from __future__ import annotations
 import calendar
 import re
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, Literal
+from typing import Any
 
 import msgspec
 import orjson
 
-SOURCE = "k8s_audit"
+from engine.events.k8s_audit import AuditEvent, EventHead, HeaderEvent
+
 NOT_AUDIT = "data not recognized as a k8s audit event"
 
 # 2018-10-25T14:09:12Z, 2018-10-25T14:09:12.123456Z, ...123456789+02:00
@@ -95,41 +98,7 @@ def parse_rfc3339_ns(text: str) -> int:
     return _parse_slow(text)
 
 
-class _Ref(msgspec.Struct, frozen=True, gc=False):
-    resource: str | None = None
-    subresource: str | None = None
-
-
-class _User(msgspec.Struct, frozen=True, gc=False):
-    username: str | None = None
-
-
-# The verbs kube-apiserver writes (its request verbs, and lowercased HTTP methods for non-resource URLs) and the
-# audit stages. Read as literals, they come back as these very string objects, whose hashes are already known
-# (the rule index hashes them per event); an event with any other verb or stage is decoded whole instead.
-_Verb = Literal["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection", "proxy",
-                "post", "put", "head", "options"]
-_Stage = Literal["RequestReceived", "ResponseStarted", "ResponseComplete", "Panic"]
-
-
-_NO_REF, _NO_USER = _Ref(), _User()
-
-
-class _Header(msgspec.Struct, gc=False):
-    """What the header pass reads of an ``Event`` (attributes named as the JSON members); every other member is
-    skipped, its syntax still checked. No ``objectRef`` (a non-resource request) reads as no resource; a
-    ``null`` one, or any member of another JSON type, fails the pass and the event is decoded whole."""
-
-    kind: Literal["Event"]
-    auditID: str
-    stageTimestamp: str
-    verb: _Verb | None = None
-    stage: _Stage | None = None
-    objectRef: _Ref = _NO_REF
-    user: _User = _NO_USER
-
-
-_read_header = msgspec.json.Decoder(_Header).decode
+_read_header = msgspec.json.Decoder(EventHead).decode
 
 
 class _Batch(msgspec.Struct, gc=False):
@@ -142,109 +111,14 @@ class _Batch(msgspec.Struct, gc=False):
 _read_batch = msgspec.json.Decoder(_Batch | list[msgspec.Raw]).decode
 
 
-def _text(value: Any) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    return orjson.dumps(value).decode()
-
-
-class AuditEvent:
-    """One Kubernetes audit event (``audit.k8s.io`` ``Event``), decoded once.
-
-    ``ts`` is the event's own time (``stageTimestamp``), ``evt_type`` is always ``None`` for this source, and
-    ``cache`` holds lazily extracted field values for this event only.
-    """
-
-    __slots__ = ("_cache", "_cluster_name", "key", "obj", "raw", "ts")
-
-    source = SOURCE
-    evt_type = None
-    _cache: dict[Any, Any]
-    _cluster_name: str | None
-    # (verb, stage, resource, subresource, user name), each a string or None, when the header pass read the
-    # event: the rule index's memo key. Not set for events decoded whole at once.
-    key: tuple[str | None, str | None, str | None, str | None, str | None]
-
-    def __init__(self, obj: dict[str, Any], *, ts: int | None = None, raw: bytes | None = None,
-                 cluster_name: str | None = None) -> None:
-        self.obj = obj
-        self.ts = ts if ts is not None else parse_rfc3339_ns(obj["stageTimestamp"])
-        self.raw = raw
-        if cluster_name is not None:
-            self._cluster_name = cluster_name  # set by a source configured with one (ka.cluster.name)
-
-    # Most events never need these two: they are made on first use, not for every event decoded.
-    @property
-    def cache(self) -> dict[Any, Any]:
-        try:
-            return self._cache
-        except AttributeError:
-            cache: dict[Any, Any] = {}
-            self._cache = cache
-            return cache
-
-    @cache.setter
-    def cache(self, value: dict[Any, Any]) -> None:
-        self._cache = value
-
-    @property
-    def cluster_name(self) -> str | None:
-        try:
-            return self._cluster_name
-        except AttributeError:
-            return None
-
-    @cluster_name.setter
-    def cluster_name(self, value: str | None) -> None:
-        self._cluster_name = value
-
-    @property
-    def verb(self) -> str | None:
-        """``ka.verb`` as the field renders it (strings as-is, other JSON values as JSON text)."""
-        return _text(self.obj.get("verb"))
-
-    @property
-    def resource(self) -> str | None:
-        """``ka.target.resource`` as the field renders it."""
-        ref = self.obj.get("objectRef")
-        return _text(ref.get("resource")) if type(ref) is dict else None
-
-    @classmethod
-    def from_obj(cls, obj: Any, *, raw: bytes | None = None) -> AuditEvent:
-        """Validate one decoded JSON value as an audit ``Event``; raise ``AuditDecodeError`` when it is not one."""
-        if type(obj) is not dict or obj.get("kind") != "Event" or type(obj.get("auditID")) is not str:
-            raise AuditDecodeError(NOT_AUDIT)
-        stamp = obj.get("stageTimestamp")
-        if type(stamp) is not str:
-            raise AuditDecodeError(f"{NOT_AUDIT}: missing stageTimestamp")
-        return cls(obj, ts=parse_rfc3339_ns(stamp), raw=raw)
-
-    def __repr__(self) -> str:
-        return f"AuditEvent(auditID={self.obj.get('auditID')!r}, verb={self.verb!r}, resource={self.resource!r})"
-
-
-_OBJ_SLOT = AuditEvent.__dict__["obj"]  # the slot itself, past the property below
-
-
-class _HeaderEvent(AuditEvent):
-    """An ``AuditEvent`` read by the header pass: its ``obj`` is decoded from ``raw`` on first use.
-
-    On that first use the event becomes a plain ``AuditEvent`` (same slots, so the class can be swapped), and
-    every later read of ``obj`` is a plain slot read again. Events never read whole stay this class.
-    """
-
-    __slots__ = ()
-
-    @property
-    def obj(self) -> dict[str, Any]:
-        obj: dict[str, Any] = orjson.loads(self.raw)  # type: ignore[arg-type]  # the header pass keeps the bytes
-        self.obj = obj
-        return obj
-
-    @obj.setter
-    def obj(self, value: dict[str, Any]) -> None:
-        _OBJ_SLOT.__set__(self, value)
-        self.__class__ = AuditEvent  # type: ignore[assignment]  # same slots: a plain event from here on
+def from_obj(obj: Any, *, raw: bytes | None = None) -> AuditEvent:
+    """Validate one decoded JSON value as an audit ``Event``; raise ``AuditDecodeError`` when it is not one."""
+    if type(obj) is not dict or obj.get("kind") != "Event" or type(obj.get("auditID")) is not str:
+        raise AuditDecodeError(NOT_AUDIT)
+    stamp = obj.get("stageTimestamp")
+    if type(stamp) is not str:
+        raise AuditDecodeError(f"{NOT_AUDIT}: missing stageTimestamp")
+    return AuditEvent(obj, ts=parse_rfc3339_ns(stamp), raw=raw)
 
 
 def events_from_json(value: Any, *, raw: bytes | None = None) -> list[AuditEvent]:
@@ -256,11 +130,11 @@ def events_from_json(value: Any, *, raw: bytes | None = None) -> list[AuditEvent
     elif isinstance(value, list):
         items = value
     else:
-        return [AuditEvent.from_obj(value, raw=raw)]
+        return [from_obj(value, raw=raw)]
     out = []
     for i, item in enumerate(items):
         try:
-            out.append(AuditEvent.from_obj(item))
+            out.append(from_obj(item))
         except AuditDecodeError as exc:
             raise AuditDecodeError(f"item {i}: {exc.message}", index=i) from None
     return out
@@ -287,7 +161,7 @@ def read_event(data: bytes) -> AuditEvent | None:
     try:
         head = _read_header(data)
         stamp = head.stageTimestamp
-        event = _new(_HeaderEvent)
+        event = _new(HeaderEvent)
         try:
             event.ts = _SECONDS[stamp[:19]] + _MILLIS[stamp[19:23]] + _MICROS_Z[stamp[23:]]
         except KeyError:  # a new second, or another spelling: raises for what is not a time
@@ -295,6 +169,8 @@ def read_event(data: bytes) -> AuditEvent | None:
         ref = head.objectRef
         event.key = (head.verb, head.stage, ref.resource, ref.subresource, head.user.username)
         event.raw = data
+        event.head = head
+        event._cache = event._members = None  # the model's lazily made slots (see there)
         return event
     except Exception:  # noqa: BLE001 - anything unusual is decoded whole, where it is checked and reported
         return None
@@ -369,6 +245,8 @@ def new_event(obj: dict[str, Any], ts: int, raw: bytes | None = None) -> AuditEv
     event.obj = obj
     event.ts = ts
     event.raw = raw
+    event.head = None
+    event._cache = event._members = None  # as in ``read_event``
     return event
 
 

@@ -19,10 +19,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
+from engine.events.k8s_audit import SOURCE, AuditEvent
 from engine.fields.base import FieldClass
 from engine.outputs.queue import RateLimitedLog
 from engine.sources.base import Deliver, SourceStats
-from engine.sources.k8s_audit.decode import SOURCE, AuditDecodeError, AuditEvent, decode_stream, in_cluster
+from engine.sources.k8s_audit.decode import AuditDecodeError, decode_stream, in_cluster
 from engine.sources.k8s_audit.errors import ItemErrors
 
 log = logging.getLogger(__name__)

@@ -31,12 +31,11 @@ from typing import Any
 
 import orjson
 
+from engine.events.k8s_audit import SOURCE, AuditEvent
 from engine.fields.base import FieldClass
 from engine.sources.base import Deliver, HttpStats, SourceStats
 from engine.sources.k8s_audit.decode import (
-    SOURCE,
     AuditDecodeError,
-    AuditEvent,
     in_cluster,
     new_event,
     parse_rfc3339_ns,

@@ -7,14 +7,15 @@ from typing import Any
 
 import pytest
 
+from engine.events.k8s_audit import AuditEvent
 from engine.fields import lookup, plugin_versions
 from engine.fields.base import ArgMode
-from engine.sources.k8s_audit.decode import AuditEvent, decode_payload
+from engine.sources.k8s_audit.decode import decode_payload, from_obj
 
 
 def ev(obj: dict[str, Any]) -> AuditEvent:
     base = {"kind": "Event", "auditID": "a-1", "stageTimestamp": "2024-05-01T10:00:00.5Z"}
-    return AuditEvent.from_obj({**base, **obj})
+    return from_obj({**base, **obj})
 
 
 def x(event: AuditEvent, name: str, arg: Any = None) -> Any:

@@ -6,9 +6,9 @@ import hashlib
 
 from helpers import load
 
+from engine.events.k8s_audit import AuditEvent
 from engine.events.syscall import ProcessInfo, SyscallEvent
 from engine.rules import load_rules
-from engine.sources.k8s_audit.decode import AuditEvent
 
 RULES = """
 - rule: open by cat
@@ -83,7 +83,8 @@ def test_sources_are_kept_apart() -> None:
             "stage": "ResponseComplete",
             "user": {"username": "bob"},
             "stageTimestamp": "2024-01-01T00:00:00Z",
-        }
+        },
+        ts=1704067200_000000000,
     )
     (match,) = rs.evaluate(event)
     assert match.name == "audit"
@@ -130,7 +131,8 @@ def test_source_indexer_hook_decides_the_candidates() -> None:
     rs = load_rules([("a.yaml", AUDIT_TWO)], indexers={"k8s_audit": build}).ruleset
     assert [rule.name for rule, _ in seen["entries"]] == ["get one", "get two"]
     assert all(ast is not None for _, ast in seen["entries"])
-    event = AuditEvent({"verb": "get", "user": {"username": "bob"}, "stageTimestamp": "2024-01-01T00:00:00Z"})
+    event = AuditEvent({"verb": "get", "user": {"username": "bob"}, "stageTimestamp": "2024-01-01T00:00:00Z"},
+                       ts=1704067200_000000000)
     assert _names(rs.evaluate(event)) == ["get two"]
     unindexed = load_rules([("a.yaml", AUDIT_TWO)], indexers={}).ruleset
     assert _names(unindexed.evaluate(event)) == ["get one"]

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
-from engine.sources.k8s_audit.decode import AuditDecodeError, AuditEvent, decode_payload, parse_rfc3339_ns
+from engine.events.k8s_audit import AuditEvent
+from engine.sources.k8s_audit.decode import AuditDecodeError, decode_payload, parse_rfc3339_ns
 
 EVENT = {"kind": "Event", "apiVersion": "audit.k8s.io/v1", "auditID": "x", "verb": "get",
          "objectRef": {"resource": "pods"}, "stageTimestamp": "2018-10-25T14:09:12.123456Z"}

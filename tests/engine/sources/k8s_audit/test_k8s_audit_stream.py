@@ -7,9 +7,9 @@ from typing import Any
 import orjson
 import pytest
 
+from engine.events.k8s_audit import AuditEvent
 from engine.sources.k8s_audit.decode import (
     AuditDecodeError,
-    AuditEvent,
     decode_payload,
     decode_stream,
     new_event,
@@ -141,7 +141,7 @@ def test_cache_and_cluster_name_are_made_on_first_use() -> None:
     assert cache == {} and event.cache is cache  # one dict per event, kept once made
     event.cache = {"k": 1}
     assert event.cache == {"k": 1}
-    other = AuditEvent(EVENT, cluster_name="prod")
+    other = AuditEvent(EVENT, ts=5, cluster_name="prod")
     spec = field_lookup("k8s_audit", "ka.cluster.name")
     assert spec is not None
     assert (spec.extract(other, None), spec.extract(event, None)) == ("prod", None)
@@ -165,7 +165,7 @@ class _CountingOrjson:
 
 def test_header_read_events_decode_the_whole_event_once_and_only_when_read(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from engine.sources.k8s_audit import decode as module
+    from engine.events import k8s_audit as module
 
     counting = _CountingOrjson()
     monkeypatch.setattr(module, "orjson", counting)
@@ -185,23 +185,23 @@ def test_header_read_events_decode_the_whole_event_once_and_only_when_read(
     assert replaced.obj == {"kind": "Event"} and counting.decoded == lines[:3]
 
 
-def test_an_engine_decodes_only_the_events_a_rule_reads_beyond_the_index_key(
+def test_an_engine_parses_only_the_members_a_rule_or_an_alert_reads_beyond_the_header(
         monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.events import k8s_audit as module
     from engine.rules import load_rules
     from engine.runtime import Engine
-    from engine.sources.k8s_audit import decode as module
 
     rules = """
 - rule: Host network pod
   desc: a pod created on the host network
   condition: ka.verb=create and ka.target.resource=pods and ka.req.pod.host_network=true
-  output: host network pod %ka.target.namespace/%ka.resp.name by %ka.user.name
+  output: host network pod %ka.target.namespace/%ka.resp.name by %ka.user.name (%ka.auth.decision)
   priority: WARNING
   source: k8s_audit
 - rule: Lease renewed
   desc: every lease update (decided by the index key alone)
   condition: ka.verb=update and ka.target.resource=leases
-  output: lease %ka.target.name
+  output: lease %ka.target.name code=%ka.response.code by %ka.useragent
   priority: DEBUG
   source: k8s_audit
 """
@@ -214,11 +214,17 @@ def test_an_engine_decodes_only_the_events_a_rule_reads_beyond_the_index_key(
     monkeypatch.setattr(module, "orjson", counting)
     alerts = Engine(result.ruleset).process_batch(decode_stream(lines))
     assert [a.to_dict() for a in alerts] == eager
-    pods = sum(1 for line in lines if b'"verb":"create"' in line and b'"resource":"pods"' in line)
+    pods = [orjson.loads(line) for line in lines if b'"verb":"create"' in line and b'"resource":"pods"' in line]
     leases = [a for a in alerts if a.rule == "Lease renewed"]
-    assert pods > 20 and len(leases) > 100
-    # Pod creations are read whole for their condition, lease updates for their alert's output; nothing else is.
-    assert len(counting.decoded) == pods + len(leases)
+    hostnet = [a for a in alerts if a.rule == "Host network pod"]
+    assert len(pods) > 20 and len(leases) > 100 and hostnet
+    # No event is decoded whole: pod creations parse their request object for the condition, and the alerted
+    # ones their response object and annotations for the output; lease alerts read the typed header alone.
+    assert not set(counting.decoded) & set(lines)
+    want = [orjson.dumps(p["requestObject"]) for p in pods if "requestObject" in p]
+    assert sorted(counting.decoded) == sorted(want + [orjson.dumps(p[m]) for p in pods
+                                                      if p.get("requestObject", {}).get("spec", {}).get("hostNetwork")
+                                                      for m in ("responseObject", "annotations") if m in p])
 
 
 def test_a_number_beyond_a_double_in_a_skipped_member_fails_only_when_the_event_is_read() -> None:
@@ -252,3 +258,27 @@ def test_an_engine_counts_such_an_event_as_an_evaluation_error_and_goes_on() -> 
     assert len(alerts) == 2
     assert engine.stats()["errors_total"] == {"k8s_audit": 1}
     assert engine.stats()["events_total"] == {"k8s_audit": 3}
+
+
+def test_the_header_pass_reads_every_time_as_the_general_parser_does() -> None:
+    import random
+
+    from engine.sources.k8s_audit.decode import _parse_slow, read_event
+
+    rng = random.Random(7)
+    base = 1_767_225_600  # events of a few seconds, in and out of order, past the millisecond cache's bound
+    for _ in range(12_000):
+        secs = base + rng.randrange(6)
+        digits = rng.choice([6, 6, 6, 3, 9, 0])
+        frac = f".{rng.randrange(10**digits):0{digits}d}" if digits else ""
+        stamp = datetime_text(secs) + frac + rng.choice(["Z", "Z", "Z", "z", "+00:00"])
+        event = read_event(orjson.dumps({**EVENT, "stageTimestamp": stamp}))
+        assert event is not None and event.ts == _parse_slow(stamp), stamp
+    for bad in ("2026-01-01T00:00:00.12aZ", "2026-01-01T00:00:00.123456", "2026-01-01T00:00:61.000000Z"):
+        assert read_event(orjson.dumps({**EVENT, "stageTimestamp": bad})) is None
+
+
+def datetime_text(secs: int) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(secs, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")

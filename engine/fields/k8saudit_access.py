@@ -1,0 +1,299 @@
+"""Where a k8s audit event keeps each value, and the accessors that read it there, for the ``k8s_audit`` field
+table (``engine.fields.k8saudit``).
+
+Owns: the choice, per JSON path, between the event's typed header (``engine.events.k8s_audit.HEAD_PATHS``), one
+raw part parsed on first use (``RAW_PATHS``: ``requestObject``, ``responseObject``, ``annotations``, ...) and the
+whole decoded event; the scalar and list accessors built on it, RFC 6901 pointers (``jevt.value``), the per-event
+cache wrapper (``cached``) and the generated-code hooks the condition compiler and the output formatter read
+(``inline``, ``int_text``, ``head_value``). An event decoded whole (``head is None``) is read from ``obj`` alone;
+both forms give the same value for every field.
+
+Must not: declare fields, decode payloads, or raise on odd events (a value that cannot be read is missing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from engine.events.k8s_audit import HEAD_INTS, HEAD_PATHS, RAW_MEMBERS, RAW_PATHS
+from engine.fields.k8saudit_extract import ABSENT, array_strings, get_path, render
+
+__all__ = ["cached", "cluster_name", "jevt_value", "json_pointer", "part_list", "pointer_tokens",
+           "rawtime", "scalar", "target_pod_name"]
+
+
+def _view(event: Any, reads: str) -> dict[str, Any]:
+    """What an extractor reading only top-level member ``reads`` needs of the event: that member alone. A member
+    the header keeps raw is parsed from its text (the rest of the event is not decoded); a member the header
+    types (``requestURI``) is read from it, None standing for absent or ``null`` alike (give such a member only
+    to a function that treats both alike)."""
+    if reads in RAW_MEMBERS:
+        value = event.member(reads)
+    else:
+        head = event.head
+        value = event.obj.get(reads, ABSENT) if head is None else getattr(head, reads)
+    return {} if value is ABSENT else {reads: value}
+
+
+def cached(name: str, fn: Callable[[dict[str, Any], Any], Any], *,
+           reads: str | None = None) -> Callable[[Any, Any], Any]:
+    """``fn(obj, arg)`` once per event and argument. ``reads``: the one top-level member ``fn`` reads (it is then
+    given only that member, so the rest of the event need not be decoded); None: ``fn`` gets the whole event."""
+    def extract(event: Any, arg: Any) -> Any:
+        key = (name, arg)
+        cache = event.cache
+        if key in cache:
+            return cache[key]
+        try:
+            value = fn(event.obj if reads is None else _view(event, reads), arg)
+        except (TypeError, ValueError, AttributeError, IndexError, KeyError):
+            value = None  # an odd event: the value cannot be read, so it is missing
+        cache[key] = value
+        return value
+    return extract
+
+
+def _head_getter(chain: str) -> Callable[[Any], Any]:
+    attrs = chain.split(".")
+    if len(attrs) == 1:
+        (a1,) = attrs
+        return lambda head: getattr(head, a1)
+    a1, a2 = attrs
+    return lambda head: getattr(getattr(head, a1), a2)
+
+
+def _typed_scalar(keys: tuple[str, ...], chain: str) -> Callable[[Any, Any], Any]:
+    """A path the typed header answers: read from ``head``, or from ``obj`` for an event decoded whole."""
+    get = _head_getter(chain)
+    dict_path = _dict_scalar(keys)
+
+    def typed(event: Any, arg: Any) -> str | None:
+        head = event.head
+        if head is None:
+            return dict_path(event, arg)  # type: ignore[no-any-return]
+        v = get(head)
+        return v if v is None or type(v) is str else str(v)  # the header holds strings and ints
+    # Generated-code form (see ``engine.condition.codegen``): the header read inline, the call for what is not a
+    # string (an int from the header is rendered by the call, as is any value of an event decoded whole).
+    typed.inline = lambda arg, event, call: (  # type: ignore[attr-defined]
+        f"(_jv if (_jv := (_jh.{chain} if (_jh := {event}.head) is not None else {_dict_inline(keys, event)})) "
+        f"is None or type(_jv) is str else {call})")
+    typed.head_value = lambda arg, head: _head_text(keys, f"{head}.{chain}")  # type: ignore[attr-defined]
+    return typed
+
+
+def _head_text(keys: tuple[str, ...], expr: str) -> str:
+    """The field's value from the header attribute at ``keys``: a string or None as it is, an int as its text."""
+    return f"(None if (_jv := {expr}) is None else str(_jv))" if keys in HEAD_INTS else expr
+
+
+def _dict_inline(keys: tuple[str, ...], event: str) -> str:
+    """An expression for the raw value at a one- or two-key path of ``{event}.obj`` (None when absent)."""
+    if len(keys) == 1:
+        return f"{event}.obj.get({keys[0]!r})"
+    return f"(None if type(_jo := {event}.obj.get({keys[0]!r})) is not dict else _jo.get({keys[1]!r}))"
+
+
+def _raw_prefix(keys: tuple[str, ...]) -> int:
+    """How many leading keys of ``keys`` name a part the header keeps raw (0: none)."""
+    for n in (1, 2):
+        if keys[:n] in RAW_PATHS:
+            return n
+    return 0
+
+
+def _part_scalar(keys: tuple[str, ...], n: int) -> Callable[[Any, Any], Any]:
+    """A path inside a part the header keeps raw: only that part is parsed (once per event)."""
+    part, rest = keys[:n], keys[n:]
+
+    def extract(event: Any, arg: Any) -> str | None:
+        v = event.part(part)
+        if rest and v is not ABSENT:
+            v = get_path(v, rest)
+        if v is ABSENT or v is None:
+            return None
+        return v if type(v) is str else render(v)
+    return extract
+
+
+def scalar(*keys: str) -> Callable[[Any, Any], Any]:
+    """A single value at a fixed path (the hot path: a few attribute or dict lookups, no cache)."""
+    chain = HEAD_PATHS.get(keys)
+    if chain is not None:
+        return _typed_scalar(keys, chain)
+    n = _raw_prefix(keys)
+    return _part_scalar(keys, n) if n else _dict_scalar(keys)
+
+
+def _dict_scalar(keys: tuple[str, ...]) -> Callable[[Any, Any], Any]:
+    """A single value at a fixed path of the whole decoded event."""
+    if len(keys) == 1:
+        (k1,) = keys
+
+        def one(event: Any, arg: Any) -> str | None:
+            v = event.obj.get(k1)
+            return v if v is None or type(v) is str else render(v)
+        one.inline = lambda arg, event, call: (  # type: ignore[attr-defined]
+            f"(_jv if (_jv := {event}.obj.get({k1!r})) is None or type(_jv) is str else {call})")
+        return one
+    if len(keys) == 2:
+        k1, k2 = keys
+
+        def two(event: Any, arg: Any) -> str | None:
+            v = event.obj.get(k1)
+            if type(v) is not dict:
+                return None
+            v = v.get(k2)
+            return v if v is None or type(v) is str else render(v)
+        two.inline = lambda arg, event, call: (  # type: ignore[attr-defined]
+            f"(None if type(_jo := {event}.obj.get({k1!r})) is not dict else "
+            f"(_jv if (_jv := _jo.get({k2!r})) is None or type(_jv) is str else {call}))")
+        return two
+
+    def many(event: Any, arg: Any) -> str | None:
+        v = get_path(event.obj, keys)
+        if v is ABSENT or v is None:
+            return None
+        return v if type(v) is str else render(v)
+    return many
+
+
+def part_list(*keys: str) -> Callable[[Any, Any], Any]:
+    """A JSON array the header keeps raw (``sourceIPs``, ``user.groups``), one string per element; ``[N]`` picks
+    one; not an array, or empty -> missing. Parsed once per event (an event decoded whole reads ``obj``)."""
+    def extract(event: Any, arg: Any) -> list[str] | None:
+        return array_strings(event.part(keys), arg)
+    return extract
+
+
+def _target_pod_name_head(arg: Any, head: str) -> str:
+    return f"({head}.objectRef.name if {head}.objectRef.resource == 'pods' else None)"
+
+
+def target_pod_name(event: Any, arg: Any) -> str | None:
+    head = event.head
+    if head is not None:
+        ref = head.objectRef
+        return ref.name if ref.resource == "pods" else None
+    obj = event.obj
+    ref = obj.get("objectRef") if type(obj) is dict else None
+    if type(ref) is dict and ref.get("resource") == "pods" and isinstance(ref.get("name"), str):
+        return ref["name"]  # type: ignore[no-any-return]
+    return None
+
+
+target_pod_name.head_value = _target_pod_name_head  # type: ignore[attr-defined]  # read by the output formatter
+
+
+def cluster_name(event: Any, arg: Any) -> str | None:
+    name = getattr(event, "cluster_name", None)
+    return name if isinstance(name, str) and name else None
+
+
+_POINTERS: dict[str, tuple[str, ...] | None] = {}
+
+
+def pointer_tokens(pointer: str) -> tuple[str, ...] | None:
+    """``/a/b~1c`` -> ("a", "b/c") (RFC 6901); None for text that is not a pointer. Memoized per pointer."""
+    tokens = _POINTERS.get(pointer, ABSENT)
+    if tokens is ABSENT:
+        if pointer == "":
+            tokens = ()
+        elif pointer.startswith("/"):
+            tokens = tuple(t.replace("~1", "/").replace("~0", "~") for t in pointer[1:].split("/"))
+        else:
+            tokens = None
+        if len(_POINTERS) < 4096:
+            _POINTERS[pointer] = tokens
+    return tokens  # type: ignore[no-any-return]
+
+
+def json_pointer(value: Any, pointer: str) -> Any:
+    """Resolve an RFC 6901 pointer (``/a/0/b``, ``~1`` = ``/``, ``~0`` = ``~``); ``ABSENT`` when absent."""
+    tokens = pointer_tokens(pointer)
+    return ABSENT if tokens is None else _walk(value, tokens)
+
+
+def _walk(value: Any, tokens: tuple[str, ...]) -> Any:
+    for token in tokens:
+        if type(value) is dict:
+            value = value.get(token, ABSENT)
+            if value is ABSENT:
+                return ABSENT
+        elif type(value) is list and token.isdigit() and int(token) < len(value):
+            value = value[int(token)]
+        else:
+            return ABSENT
+    return value
+
+
+_HEAD_GETTERS = {path: _head_getter(chain) for path, chain in HEAD_PATHS.items()}
+
+
+def _pointed(event: Any, pointer: str) -> Any:
+    """The value at ``pointer`` of the event: from the typed header when it answers the path (None: absent or
+    null, which the json fields treat alike), from the one raw member the path is in, else from the whole event."""
+    tokens = pointer_tokens(pointer)
+    if tokens is None:
+        return ABSENT
+    if tokens:
+        head = event.head
+        if head is not None:
+            get = _HEAD_GETTERS.get(tokens)
+            if get is not None:
+                return get(head)
+        n = _raw_prefix(tokens)
+        if n:
+            return _walk(event.part(tokens[:n]), tokens[n:])
+    return _walk(event.obj, tokens)
+
+
+def jevt_value(event: Any, arg: Any) -> str | None:
+    """Strings are returned as they are; rendered objects are cached per event (the generated code reads
+    one-token pointers inline, see ``_jevt_value_inline``)."""
+    v = _pointed(event, str(arg))
+    if v is ABSENT:
+        return None
+    if v is None or type(v) is str:
+        return v
+    key = ("json.value", arg)
+    cache = event.cache
+    if key not in cache:
+        cache[key] = render(v)
+    return cache[key]  # type: ignore[no-any-return]
+
+
+def _jevt_value_inline(arg: Any, event: str, call: str) -> str | None:
+    """Generated-code form of ``jevt_value`` for a one-token pointer (``/stage``): the header or dict read inline,
+    the call only for values that need rendering. Same results as the call."""
+    tokens = pointer_tokens(arg) if type(arg) is str else None
+    if tokens is None or len(tokens) != 1 or tokens in RAW_PATHS:
+        return None
+    chain = HEAD_PATHS.get(tokens)
+    if chain is not None:
+        return (f"(_jv if (_jv := (_jh.{chain} if (_jh := {event}.head) is not None else "
+                f"(_jo.get({tokens[0]!r}) if type(_jo := {event}.obj) is dict else None))) is None "
+                f"or type(_jv) is str else {call})")
+    return (f"(_jv if type(_jo := {event}.obj) is dict and ((_jv := _jo.get({tokens[0]!r})) is None "
+            f"or type(_jv) is str) else {call})")
+
+
+def _jevt_value_head(arg: Any, head: str) -> str | None:
+    """``jevt_value`` read from the typed header, for a pointer the header answers."""
+    tokens = pointer_tokens(arg) if type(arg) is str else None
+    chain = HEAD_PATHS.get(tokens) if tokens else None
+    return None if chain is None else _head_text(tokens, f"{head}.{chain}")  # type: ignore[arg-type]
+
+
+jevt_value.inline = _jevt_value_inline  # type: ignore[attr-defined]  # read by engine.condition.codegen
+jevt_value.head_value = _jevt_value_head  # type: ignore[attr-defined]  # read by the output formatter
+
+
+def rawtime(event: Any, arg: Any) -> str:
+    return str(event.ts)
+
+
+rawtime.inline = lambda arg, event, call: f"str({event}.ts)"  # type: ignore[attr-defined]
+# The value is the decimal text of ``ts`` (never missing): codegen compares it with literals as an integer.
+rawtime.int_text = lambda arg, event: f"{event}.ts"  # type: ignore[attr-defined]
