@@ -215,7 +215,7 @@ _DIRFD_OF = {"name": ("dirfd",), "path": ("dirfd",), "pathname": ("dirfd",), "fi
              "oldpath": ("olddirfd", "olddir"), "newpath": ("newdirfd", "newdir"), "linkpath": ("linkdirfd",)}
 
 
-def resolved_path(event: Any, name: str) -> str | None:
+def resolved_path(event: SyscallEvent, name: str) -> str | None:
     """A path argument made absolute as Falco resolves it: the kernel's resolution when the backend captured one,
     an absolute path normalized, a relative one against the directory fd it names or else the thread's cwd.
     None when the argument is missing or relative to a directory fd whose path is not known."""
@@ -224,7 +224,7 @@ def resolved_path(event: Any, name: str) -> str | None:
         return None
     paths = event.paths
     if paths is not None and name in paths:
-        return paths[name]  # type: ignore[no-any-return]
+        return paths[name]
     if path[0] == "/":
         return os.path.normpath(path)
     for dirfd_name in _DIRFD_OF.get(name, ()):
@@ -235,7 +235,7 @@ def resolved_path(event: Any, name: str) -> str | None:
     return os.path.normpath(os.path.join(cwd, path)) if cwd else None
 
 
-def find_path(event: Any, names: tuple[str, ...]) -> str | None:
+def find_path(event: SyscallEvent, names: tuple[str, ...]) -> str | None:
     """``resolved_path`` of the first of ``names`` the event has."""
     args = event.args
     for name in names:

@@ -126,8 +126,9 @@ def apply_resources(kube: Kube, helm: Any, *, namespace: str, release: str, cont
 
     target = Target(release=release, namespace=namespace, context=context,
                     kubeconfig=str(kubeconfig) if kubeconfig else None)
+    # a re-size keeps the image the release already runs (checked when it was installed): no registry round-trip
     opts = plan.InstallOptions(target=target, profile=plan.stored_profile(kube, target) or profile,
-                               cost_model=str(cost_model), timeout=timeout)
+                               cost_model=str(cost_model), timeout=timeout, image_check=False)
     return plan.plan_and_apply(kube, helm, opts, plan.Callbacks(confirm=lambda _question: True))
 
 

@@ -143,7 +143,10 @@ def run_pod(rendered: dict[str, Any], caps: list[str], *, timeout: float = 40.0)
             pod.kill()
             pod.wait()
         reader.join(5)
-        err = pod.stderr.read() if pod.stderr else ""  # type: ignore[union-attr]
+        err = pod.stderr.read() if pod.stderr else ""
+        for pipe in (pod.stdout, pod.stderr):
+            if pipe is not None:
+                pipe.close()
     return {"code": pod.returncode, "alerts": alerts, "stderr": err}
 
 

@@ -43,7 +43,7 @@ REFUSE = textwrap.dedent("""
 START_AND_CLOSE = textwrap.dedent("""
     from engine.sources.syscall.ebpf.backend import EbpfBackend
     backend = EbpfBackend({"openat", "execve", "connect"}, scan=False)
-    backend.start()
+    backend.open()
     backend.close()
     print("started and closed")
 """)
@@ -55,16 +55,15 @@ def our_programs() -> int:
 
 
 def settled_programs() -> int:
-    """Our programs once the kernel has freed closed ones (it frees them shortly after the last fd closes)."""
+    """Our programs once the kernel has freed closed ones (it frees them a while after the last fd closes, so
+    two equal readings in a row are not enough): waits up to 5 s for none to be left, else returns the count."""
     import time
-    last = our_programs()
     for _ in range(50):
-        time.sleep(0.1)
         now = our_programs()
-        if now == last:
-            return now
-        last = now
-    return last
+        if now == 0:
+            return 0
+        time.sleep(0.1)
+    return our_programs()
 
 
 def under_filter(refused: str, *argv: str) -> subprocess.CompletedProcess[str]:

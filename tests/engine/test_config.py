@@ -102,8 +102,8 @@ def test_syscall_section_is_open_for_its_owner() -> None:
         "backend": "proc",
         "host_root": "/host",
     }
-    with pytest.raises(ConfigError, match="sources.syscall.backend: 'ebpf' is not one of auto, audit, proc"):
-        validate_config({"rules": ["r"], "sources": {"syscall": {"backend": "ebpf"}}})
+    with pytest.raises(ConfigError, match="sources.syscall.backend: 'kmod' is not one of auto, ebpf, audit, proc"):
+        validate_config({"rules": ["r"], "sources": {"syscall": {"backend": "kmod"}}})
 
 
 def test_bad_yaml_and_non_mapping(tmp_path: Path) -> None:

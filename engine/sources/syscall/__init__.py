@@ -169,7 +169,7 @@ class RecordingSource(EventStream):
                 yield event
 
 
-def host_root(section: Mapping[str, Any]) -> str:
+def host_root(section: Mapping[str, object]) -> str:
     """Where the host's filesystems are seen: ``host_root`` of the section, else ``$FALCOPY_HOST_ROOT``, else ``/``.
     Processes are read from ``<host_root>/proc`` (a pod without ``hostPID`` mounts the host's ``/proc`` there)."""
     root = str(section.get("host_root") or os.environ.get("FALCOPY_HOST_ROOT") or "/")

@@ -18,7 +18,7 @@ import struct
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Self
 
 from engine.sources.base import Deliver, SourceStats
 from engine.sources.syscall.ebpf.capture import CaptureWriter
@@ -26,10 +26,12 @@ from engine.sources.syscall.ebpf.decode import Decoder
 from engine.sources.syscall.ebpf.libbpf import BpfError, BpfObject, Libbpf
 from engine.sources.syscall.ebpf.ring import RingReader
 from engine.sources.syscall.ebpf.specs import spec_table
+from engine.sources.syscall.stream import EventStream
 from engine.state.proctable import ProcessTable
 
 if TYPE_CHECKING:
-    from engine.fields.base import FieldClass
+    from engine.events.syscall import ContainerInfo, SyscallEvent
+    from engine.state.pods import PodWatcher
 
 BTF = Path("/sys/kernel/btf/vmlinux")
 OBJECT = Path(__file__).with_name("probe.bpf.o")
@@ -81,14 +83,15 @@ def _boot_epoch_ns() -> int:
     return time.time_ns() - time.clock_gettime_ns(time.CLOCK_BOOTTIME)
 
 
-class EbpfBackend:
+class EbpfBackend(EventStream):
     """A ``Source`` of syscall events from the ebpf probe."""
 
     name = "syscall"
     backend = "ebpf"
 
     def __init__(self, event_types: Iterable[str], *, table: ProcessTable | None = None,
-                 containers: Callable[[str], Any] | None = None, watcher: Any = None,
+                 containers: Callable[[str], ContainerInfo | None] | None = None,
+                 watcher: PodWatcher | None = None,
                  ring_bytes: int = RING_BYTES, scan: bool = True, record: Path | str | None = None) -> None:
         self.specs = spec_table(event_types)
         self.table = table if table is not None else ProcessTable()
@@ -106,11 +109,6 @@ class EbpfBackend:
         self._stats = SourceStats()
         self._stopping = False
         self._cpus = 1
-
-    @property
-    def field_classes(self) -> tuple[FieldClass, ...]:
-        from engine.fields import field_classes
-        return tuple(fc for fc in field_classes() if "syscall" in fc.sources)
 
     def open(self) -> None:
         """Load and attach the probe (raises ``SyscallSourceUnavailable`` when the kernel refuses it)."""
@@ -215,7 +213,7 @@ class EbpfBackend:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def batches(self, *, timeout: float | None = None) -> Iterator[list[Any]]:
+    def batches(self, *, timeout: float | None = None) -> Iterator[list[SyscallEvent]]:
         """Lists of decoded events, one per ring batch, until ``stop()`` (or ``timeout`` seconds idle)."""
         ring = self._ring
         if ring is None:
@@ -232,7 +230,7 @@ class EbpfBackend:
                 continue
             idle = 0.0
             view = memoryview(data)
-            events = []
+            events: list[SyscallEvent] = []
             for at, length in spans:
                 try:
                     event = decode(view[at:at + length])
@@ -248,16 +246,9 @@ class EbpfBackend:
             if events:
                 yield events
 
-    def events(self, *, timeout: float | None = None) -> Iterator[Any]:
+    def events(self, *, timeout: float | None = None) -> Iterator[SyscallEvent]:
         for batch in self.batches(timeout=timeout):
             yield from batch
-
-    def __iter__(self) -> Iterator[Any]:
-        return self.events()
-
-    def run(self, callback: Callable[[Any], object]) -> None:
-        for event in self.events():
-            callback(event)
 
     def run_batches(self, deliver: Deliver) -> None:
         """Each ring batch, decoded, until ``stop``."""
