@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 import yaml
+from bpf_support import our_programs, settled
 
 from falcoctl_py.render import render
 from falcoctl_py.values import build_values
@@ -38,7 +39,6 @@ pytestmark = [
                        or not all(shutil.which(t) for t in ("unshare", "setpriv", "bpftool", "mount")),
                        reason="needs root, kernel BTF, the built probe, unshare, setpriv and bpftool"),
 ]
-PROGRAMS = ("on_sys_exit", "on_exec", "on_fork", "on_exit")
 RULE = "Marker file read"
 # Inside the new namespaces: the host's /proc goes read-only to <host_root>/proc (as the chart's hostPath mount),
 # the pod gets a /proc of its own PID namespace, then the engine starts with only the given capabilities, as
@@ -62,11 +62,6 @@ CAP_BITS = {"BPF": 39, "PERFMON": 38, "SYS_RESOURCE": 24, "SYS_PTRACE": 19}
 def kernel_at_least(major: int, minor: int) -> bool:
     parts = platform.release().split(".")
     return (int(parts[0]), int(parts[1].split("-")[0])) >= (major, minor)
-
-
-def our_programs() -> list[int]:
-    shown = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True, check=True).stdout
-    return sorted(p["id"] for p in json.loads(shown or "[]") if p.get("name") in PROGRAMS)
 
 
 @pytest.fixture(scope="module")
@@ -183,18 +178,9 @@ PROOF = {
 def full(rendered: dict[str, Any]) -> dict[str, Any]:
     before = our_programs()
     result = run_pod(rendered, _granted(rendered["caps"]))
-    result["leftover"] = _settled(before)
+    result["leftover"] = settled(before)
     result["before"] = before
     return result
-
-
-def _settled(before: list[int]) -> list[int]:
-    for _ in range(50):
-        now = our_programs()
-        if now == before:
-            break
-        time.sleep(0.1)
-    return now
 
 
 def test_every_added_capability_has_a_proof(rendered: dict[str, Any]) -> None:
@@ -222,7 +208,7 @@ def test_dropping_one_capability_shows_what_it_is_for(rendered: dict[str, Any], 
         return
     before = our_programs()
     result = run_pod(rendered, [c for c in granted if c != dropped], timeout=25.0)
-    assert _settled(before) == before
+    assert settled(before) == before
     outcome = PROOF[dropped]
     if outcome == "refused":
         assert result["code"] == 4 and f"CAP_{dropped}" in result["stderr"], (result["code"], result["stderr"][-800:])

@@ -10,7 +10,6 @@ syscalls, everything else allowed), so no kernel state outlives the test. Needs 
 from __future__ import annotations
 
 import ctypes.util
-import json
 import os
 import shutil
 import subprocess
@@ -19,6 +18,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from bpf_support import settled
 
 REPO = Path(__file__).resolve().parents[2]
 OBJECT = REPO / "engine/sources/syscall/ebpf/probe.bpf.o"
@@ -49,23 +49,6 @@ START_AND_CLOSE = textwrap.dedent("""
 """)
 
 
-def our_programs() -> int:
-    shown = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True, check=True).stdout
-    return sum(p.get("name") in ("on_sys_exit", "on_exec", "on_fork", "on_exit") for p in json.loads(shown or "[]"))
-
-
-def settled_programs() -> int:
-    """Our programs once the kernel has freed closed ones (it frees them a while after the last fd closes, so
-    two equal readings in a row are not enough): waits up to 5 s for none to be left, else returns the count."""
-    import time
-    for _ in range(50):
-        now = our_programs()
-        if now == 0:
-            return 0
-        time.sleep(0.1)
-    return our_programs()
-
-
 def under_filter(refused: str, *argv: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-c", REFUSE, refused, *argv], capture_output=True, text=True,
                           cwd=REPO, timeout=60, check=False)
@@ -80,11 +63,11 @@ def test_seccomp_refusing_bpf_is_named_and_exits_4(tmp_path: Path) -> None:
     config = tmp_path / "engine.yaml"
     config.write_text(f"rules: [{REPO / 'engine/default_rules'}]\nmetrics: {{listen: '127.0.0.1:0'}}\n"
                       "sources: {syscall: {backend: ebpf}}\n")
-    before = settled_programs()
+    before = settled([])  # none of ours, once earlier tests' programs are freed
     done = under_filter("bpf", sys.executable, "-m", "falcoctl_py.cli.main", "engine", "run", "--config",
                         str(config))
     assert done.returncode == 4, done.stderr[-1500:]
     line = next(x for x in done.stderr.splitlines() if "cannot start" in x)
     assert "seccomp filter is active" in line and "daemonset.seccompProfile" in line
     assert "Traceback" not in done.stderr
-    assert settled_programs() == before
+    assert settled(before) == before

@@ -8,7 +8,6 @@ built by ``make setup``; skipped otherwise.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -21,6 +20,7 @@ import time
 from pathlib import Path
 
 import pytest
+from bpf_support import our_programs, settled
 
 REPO = Path(__file__).resolve().parents[2]
 OBJECT = REPO / "engine/sources/syscall/ebpf/probe.bpf.o"
@@ -51,22 +51,6 @@ THREAD_OPEN = textwrap.dedent("""
         open("relative-file", "w").close()
     t = threading.Thread(target=work); t.start(); t.join()
 """)
-
-
-def our_programs() -> list[str]:
-    shown = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True, check=True).stdout
-    return sorted(p.get("name", "") for p in json.loads(shown or "[]")
-                  if p.get("name") in ("on_sys_exit", "on_exec", "on_fork", "on_exit"))
-
-
-def settled(expected: list[str]) -> list[str]:
-    """Our programs once the kernel has freed closed ones (it does so shortly after the last fd closes)."""
-    for _ in range(50):
-        now = our_programs()
-        if now == expected:
-            break
-        time.sleep(0.1)
-    return now
 
 
 @pytest.fixture(scope="module")
