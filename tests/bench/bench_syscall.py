@@ -27,6 +27,10 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from engine.rules.ruleset import Ruleset
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
@@ -86,6 +90,17 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def replay_through(capture: Path, ruleset: Ruleset) -> tuple[int, float, float, int]:
+    """Events in ``capture``, seconds to decode them all, seconds to evaluate them through ``ruleset``, alerts."""
+    from engine.sources.replay import ReplaySource
+    start = time.perf_counter()
+    events = list(ReplaySource(capture, name="syscall"))
+    decode_s = time.perf_counter() - start
+    start = time.perf_counter()
+    matched = sum(len(ruleset.evaluate(e)) for e in events)
+    return len(events), decode_s, time.perf_counter() - start, matched
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=20.0)
@@ -95,7 +110,6 @@ def main() -> int:
         return 0
     from engine.rules import load_rules
     from engine.runtime import Engine
-    from engine.sources.replay import ReplaySource
     from engine.sources.syscall import SyscallSourceUnavailable, check_audit
     from engine.sources.syscall.linux_audit.backend import AuditBackend
     from engine.sources.syscall.record.recorder import Recorder
@@ -207,13 +221,7 @@ def main() -> int:
     # 3. replay through falco_rules.yaml on one core
     stable = load_rules([SHARED_RULES / "falco_rules.yaml"]).ruleset
     assert stable is not None
-    start = time.perf_counter()
-    decoded = list(ReplaySource(recording, name="syscall"))
-    decode_s = time.perf_counter() - start
-    start = time.perf_counter()
-    matched = sum(len(stable.evaluate(e)) for e in decoded)
-    eval_s = time.perf_counter() - start
-    n = len(decoded)
+    n, decode_s, eval_s, matched = replay_through(recording, stable)
     print(f"replay of {n} recorded events through falco_rules.yaml: {n / (decode_s + eval_s):.0f} events/s "
           f"(decode+evaluate), {n / eval_s:.0f} events/s evaluate only, {matched} alerts")
 

@@ -28,7 +28,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
-from bench_syscall import cpu_seconds
+from bench_syscall import cpu_seconds, replay_through
 
 SHARED_RULES = Path(os.environ.get("FALCOPY_SHARED") or REPO.parent / "shared") / "upstream" / "rules"
 
@@ -85,7 +85,6 @@ def main() -> int:
         return 0
     from engine.rules import load_rules
     from engine.runtime import Engine
-    from engine.sources.replay import ReplaySource
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-ebpf-"))
     target = workdir / "opened"
@@ -143,13 +142,7 @@ def main() -> int:
     stable = load_rules([SHARED_RULES / "falco_rules.yaml"]).ruleset
     assert stable is not None
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core
-    start = time.perf_counter()
-    events = list(ReplaySource(capture_file, name="syscall"))
-    decode_s = time.perf_counter() - start
-    start = time.perf_counter()
-    matched = sum(len(stable.evaluate(e)) for e in events)
-    eval_s = time.perf_counter() - start
-    n = len(events)
+    n, decode_s, eval_s, matched = replay_through(capture_file, stable)
     print(f"replay of a {capture_file.stat().st_size >> 20} MiB binary capture ({n} events, "
           f"{recorded['kernel_lost']:.0f} lost while recording) through falco_rules.yaml on one core: "
           f"{n / (decode_s + eval_s):.0f} events/s (decode {n / decode_s:.0f}/s, evaluate {n / eval_s:.0f}/s), "
