@@ -323,8 +323,9 @@ static __always_inline u32 put_tuple(struct scratch *b, u32 off, u8 argi, struct
 		*(u32 *)(p + 8) = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
 		*(u32 *)(p + 24) = BPF_CORE_READ(sk, __sk_common.skc_daddr);
 	} else if (family == 10) { /* AF_INET6 */
-		BPF_CORE_READ_INTO(p + 8, sk, __sk_common.skc_v6_rcv_saddr);
-		BPF_CORE_READ_INTO(p + 24, sk, __sk_common.skc_v6_daddr);
+		/* the destination's type sets the size read: a byte pointer would copy one byte of each address */
+		BPF_CORE_READ_INTO((struct in6_addr *)(p + 8), sk, __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO((struct in6_addr *)(p + 24), sk, __sk_common.skc_v6_daddr);
 	} else if (family == 1) { /* AF_UNIX: the bound path of this end or of the peer */
 		struct unix_sock *us = (void *)sk;
 		struct unix_address *addr = BPF_CORE_READ(us, addr);
