@@ -66,6 +66,29 @@ def _ip(raw: bytes, family: int) -> str:
     return str(ipaddress.IPv4Address(raw[:4])) if family == 2 else str(ipaddress.IPv6Address(raw))
 
 
+def _sockaddr_ip(data: bytes) -> tuple[str, int] | None:
+    """(address, port) of a sockaddr_in or sockaddr_in6 as the caller passed it."""
+    family = struct.unpack_from("<H", data)[0] if len(data) >= 2 else 0
+    if family == 2 and len(data) >= 8:
+        return str(ipaddress.IPv4Address(data[4:8])), struct.unpack_from(">H", data, 2)[0]
+    if family == 10 and len(data) >= 24:
+        return str(ipaddress.IPv6Address(data[8:24])), struct.unpack_from(">H", data, 2)[0]
+    return None
+
+
+_FAMILY = {2: "ipv4", 10: "ipv6", 1: "unix", 16: "netlink"}
+_SOCK_TYPE_PROTO = {1: "tcp", 2: "udp", 3: "raw"}  # SOCK_STREAM, SOCK_DGRAM, SOCK_RAW when the protocol is 0
+
+
+def _new_socket(fd: int, domain: int, sock_type: int, proto: int) -> FdInfo:
+    """The descriptor ``socket()`` made: its family and layer-4 protocol, no address yet."""
+    family = _FAMILY.get(domain, "unknown")
+    info = FdInfo(num=fd, type=family, name="", connected=False)
+    if family in ("ipv4", "ipv6"):
+        info.l4proto = _PROTO.get(proto) if proto else _SOCK_TYPE_PROTO.get(sock_type & 0xF)
+    return info
+
+
 class Decoder:
     """Stateful: ``decode(record)`` returns the event a record makes (or None: fork, unknown syscalls)."""
 
@@ -181,9 +204,21 @@ class Decoder:
             for index, arg in enumerate(_NUMERIC[etype]):
                 if arg:
                     event.args[arg] = _s32(args[index]) if arg.endswith("fd") or arg == "pid" else args[index]
-            if etype in DUP_EVENTS and self.live:
-                dup_fd(event)
+            if etype in DUP_EVENTS:
+                self._dup(event, items)
+            elif etype == "socket" and res >= 0:
+                event.fd = _new_socket(res, event.args["domain"], event.args["type"], event.args["proto"])
         return event
+
+    def _dup(self, event: SyscallEvent, items: list[tuple[int, int, bytes]]) -> None:
+        """The new descriptor is the old one's file: its path as the kernel had it at the call (a later read of
+        ``/proc`` may find the descriptor closed or reused); other kinds (sockets, pipes) from the live process."""
+        path = next((components(d) for k, _a, d in items if k == I_FDPATH), "")
+        res = event.res if event.res is not None else -1
+        if res >= 0 and path not in ("", "/"):
+            event.fd = FdInfo(num=res, name=path, directory=os.path.dirname(path), filename=os.path.basename(path))
+        elif self.live:
+            dup_fd(event)
 
     # -- argument decoders ----------------------------------------------------------------------------------
     @staticmethod
@@ -277,18 +312,19 @@ class Decoder:
                     info.sip, info.sport = client
                     info.dip, info.dport = server
                     info.is_server = accepted
-                    if event.type == "bind":
+                    if event.type in ("bind", "listen"):  # a server socket: its bound address, no peer
                         info.sip = info.sport = None
                         info.dip, info.dport, info.is_server = local[0], local[1], True
                 elif family == 1:
                     info.type = "unix"
             elif kind == I_SOCKADDR and info.type == "unix":
                 info.name = data[2:].split(b"\0", 1)[0].decode(errors="surrogateescape")
-            elif kind == I_SOCKADDR and event.type == "connect" and len(data) >= 8 and not info.dport:
-                family = struct.unpack_from("<H", data)[0]
-                if family == 2:  # a refused connect: the kernel cleared the peer, the caller's address says it
-                    info.dport = struct.unpack_from(">H", data, 2)[0]
-                    info.dip = str(ipaddress.IPv4Address(data[4:8]))
+            elif kind == I_SOCKADDR and event.type in ("connect", "sendto") and not info.dport:
+                # A refused connect (the kernel cleared the peer) or a datagram sent without a connection:
+                # the caller's address is the other end.
+                peer = _sockaddr_ip(data)
+                if peer is not None:
+                    info.dip, info.dport = peer
         if info.dip is not None and info.type in ("ipv4", "ipv6"):
             info.name = (f"{info.dip}:{info.dport}" if info.sip is None
                          else f"{info.sip}:{info.sport}->{info.dip}:{info.dport}")
