@@ -74,11 +74,20 @@ def _server(fd: Any) -> tuple[Any, int | None]:
     return _ip(fd.dip), fd.dport
 
 
+_NO_END = (None, None)
+
+
 def _local(fd: Any) -> tuple[Any, int | None]:
+    # A server socket with no peer (bound, listening) has a server address but no local/remote pair, as in
+    # libsinsp, where only a connection's descriptor has these ends.
+    if fd.is_server and fd.sip is None:
+        return _NO_END
     return _server(fd) if fd.is_server else _client(fd)
 
 
 def _remote(fd: Any) -> tuple[Any, int | None]:
+    if fd.is_server and fd.sip is None:
+        return _NO_END
     return _client(fd) if fd.is_server else _server(fd)
 
 
@@ -135,7 +144,9 @@ def _name(event: Any, _arg: Any) -> str | None:
     if fd.name:
         name: str | None = fd.name
         return name
-    return tuple_name(fd) if fd.type in _IP_TYPES else None
+    if fd.type in _IP_TYPES:  # a socket with no address yet has an empty name, not a missing one
+        return tuple_name(fd) or ("" if fd.num >= 0 else None)
+    return "" if fd.type == "unix" and fd.num >= 0 else None
 
 
 def _directory(event: Any, _arg: Any) -> str | None:
