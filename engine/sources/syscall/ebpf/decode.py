@@ -25,7 +25,9 @@ from engine.state import containers as cgroups
 from engine.state.proctable import ProcessTable, exe_flags, fill_exe_facts, normalize_exepath
 
 K_SYSCALL, K_EXEC, K_FORK, K_EXIT = 1, 2, 3, 4
-I_STR, I_SOCKADDR, I_TUPLE, I_FDPATH, I_OPENHOW, I_CWD, I_EXE, I_ARGV, I_ENV, I_CGROUP, I_FILENAME = range(1, 12)
+(I_STR, I_SOCKADDR, I_TUPLE, I_FDPATH, I_OPENHOW, I_CWD, I_EXE, I_ARGV, I_ENV, I_CGROUP, I_FILENAME,
+ I_EXE_TIMES) = range(1, 13)
+EXE_TIMES = struct.Struct("<2Q")
 HDR = struct.Struct("<HHHHQIIq")
 ARGS = struct.Struct("<6Q")
 ITEM = struct.Struct("<BBH")
@@ -168,6 +170,8 @@ class Decoder:
                 info.env = [e.decode(errors="surrogateescape") for e in data.split(b"\0") if e]
             elif kind == I_CWD:
                 info.cwd = components(data).rstrip("/") + "/"
+            elif kind == I_EXE_TIMES and len(data) == EXE_TIMES.size:
+                info.exe_ino_ctime, info.exe_ino_mtime = EXE_TIMES.unpack(data)
             elif kind == I_CGROUP:
                 found = cgroups.match_path(components(data))
                 if found is not None:
