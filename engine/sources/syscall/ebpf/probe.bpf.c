@@ -510,14 +510,17 @@ struct inode___ts {
 	struct timespec64 i_mtime;
 } __attribute__((preserve_access_index));
 
+#define NSEC_MASK 0x3fffffff
+
 static __always_inline u32 put_exe_times(struct scratch *b, u32 off, struct inode *ino)
 {
 	u64 *t = (u64 *)&b->d[(off + 4) & MASK];
 	if (!ino || off > HALF - 64)
 		return off;
 	if (bpf_core_field_exists(ino->i_ctime_sec)) {
-		t[0] = BPF_CORE_READ(ino, i_ctime_sec) * 1000000000ULL + BPF_CORE_READ(ino, i_ctime_nsec);
-		t[1] = BPF_CORE_READ(ino, i_mtime_sec) * 1000000000ULL + BPF_CORE_READ(ino, i_mtime_nsec);
+		/* the top bits of i_ctime_nsec are flags (multigrain timestamps: "queried"); ns fit in 30 bits */
+		t[0] = BPF_CORE_READ(ino, i_ctime_sec) * 1000000000ULL + (BPF_CORE_READ(ino, i_ctime_nsec) & NSEC_MASK);
+		t[1] = BPF_CORE_READ(ino, i_mtime_sec) * 1000000000ULL + (BPF_CORE_READ(ino, i_mtime_nsec) & NSEC_MASK);
 	} else if (bpf_core_field_exists(((struct inode___ts66 *)ino)->__i_ctime)) {
 		struct inode___ts66 *o = (void *)ino;
 		t[0] = BPF_CORE_READ(o, __i_ctime.tv_sec) * 1000000000ULL + BPF_CORE_READ(o, __i_ctime.tv_nsec);
