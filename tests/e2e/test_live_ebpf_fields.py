@@ -246,11 +246,18 @@ def test_values_match_the_actions(captured: dict[str, Any]) -> None:
     assert values("inet6", "connect", "fd.cip", "fd.sip") == {("::1", "::1")}
     assert values("inet4", "sendto", "fd.sip") == {("127.0.0.1",)}  # TCP send, UDP sendto: the loopback peer
     assert ("::1",) in values("inet6", "sendto", "fd.sip") and ("::",) not in values("inet6", "sendto", "fd.sip")
+    for step, loopback in (("inet4", "127.0.0.1"), ("inet6", "::1")):  # the peer named in the msghdr
+        assert values(step, "sendmsg", "fd.sip") == {(loopback,)}
     cat = os.stat(shutil.which("cat") or "cat")
     execs = [e for e in captured["events"] if e.type == "execve" and e.proc is not None and e.proc.name == "cat"
              and _step_and_depth(e, captured["steps"]) is not None]
     assert execs and {(e.proc.exe_ino_ctime, e.proc.exe_ino_mtime) for e in execs} == {
         (cat.st_ctime_ns, cat.st_mtime_ns)}
+    if shutil.which("script"):  # the cat script runs on a new pseudo-terminal has it; the other has ours (if any)
+        ours = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[4])
+        ttys = {tuple(e.proc.args): e.proc.tty for e in execs}
+        assert ttys[("/etc/shadow",)] == ours and ttys[("/etc/hostname",)] >> 8 == 136, ttys  # 136: /dev/pts
+        assert ttys[("/etc/hostname",)] != ours
 
 
 def test_report(captured: dict[str, Any], checked: dict[str, Any]) -> None:

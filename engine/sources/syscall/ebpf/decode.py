@@ -323,7 +323,7 @@ class Decoder:
                     info.type = "unix"
             elif kind == I_SOCKADDR and info.type == "unix":
                 info.name = data[2:].split(b"\0", 1)[0].decode(errors="surrogateescape")
-            elif kind == I_SOCKADDR and event.type in ("connect", "sendto") and not info.dport:
+            elif kind == I_SOCKADDR and event.type in ("connect", "sendto", "sendmsg") and not info.dport:
                 # A refused connect (the kernel cleared the peer) or a datagram sent without a connection:
                 # the caller's address is the other end.
                 peer = _sockaddr_ip(data)

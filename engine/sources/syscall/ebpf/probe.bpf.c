@@ -60,6 +60,7 @@
 #define A_SOCK 5
 #define A_FD 6
 #define A_OPENHOW 7 /* size in the next argument */
+#define A_MSGHDR 8  /* a user msghdr: its msg_name, the address a datagram goes to */
 /* spec flags */
 #define F_ON 1
 #define F_SOCK_RES 2 /* the return value is a socket fd: capture its tuple */
@@ -415,6 +416,11 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 			u64 len = i < 5 ? a[(i + 1) & 7] : 0;
 			if (user && len)
 				off = put_user_bytes(b, off, I_SOCKADDR, i, (const void *)a[i], len, 128);
+		} else if (how == A_MSGHDR) {
+			struct user_msghdr m = {};
+			if (user && !bpf_probe_read_user(&m, sizeof(m), (const void *)a[i]) && m.msg_name &&
+			    m.msg_namelen > 0)
+				off = put_user_bytes(b, off, I_SOCKADDR, i, m.msg_name, (u32)m.msg_namelen, 128);
 		} else if (how == A_OPENHOW) {
 			u64 len = i < 5 ? a[(i + 1) & 7] : 0;
 			if (user && len)
