@@ -45,6 +45,8 @@ def files(work: Path) -> None:
     os.close(sys_("openat", AT_FDCWD, b(work / "written"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644))
     how = struct.pack("<3Q", os.O_RDONLY, 0, 0)
     os.close(sys_("openat2", AT_FDCWD, b("/etc/passwd"), how, len(how)))
+    how = struct.pack("<3Q", os.O_WRONLY | os.O_CREAT, 0o600, 0)
+    os.close(sys_("openat2", AT_FDCWD, b(work / "written2"), how, len(how)))
     os.close(sys_("creat", b(work / "created"), 0o600))
     os.close(sys_("open", b(work), os.O_RDONLY | os.O_DIRECTORY))
     sys_("open", b(work / "missing"), os.O_RDONLY)  # fails: ENOENT
@@ -151,6 +153,8 @@ def _exchange(family: int, host: str) -> None:
     sender.sendto(b"ping", udp.getsockname()[:2])
     udp.recvfrom(4)
     sender.sendmsg([b"pong"], [], 0, udp.getsockname()[:2])
+    sender.connect(udp.getsockname()[:2])  # a connected datagram socket: the peer is the socket's own
+    sender.send(b"again")
     sender.close()
     udp.close()
 
