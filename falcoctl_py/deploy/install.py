@@ -199,9 +199,12 @@ def plan_and_apply(kube: Kube, helm: steps.HelmRunner, opts: InstallOptions, cb:
     doc, sets = merged_inputs(old_doc, old_sets, opts.values_files, _sets(opts))
     with tempfile.TemporaryDirectory(prefix="falcoctl-") as tmp:
         vals = _values(opts, doc, sets, cluster=facts, tmp=Path(tmp))
-        deployed = steps.live_values(helm, t)
+        skipped = opts.skip_image_check is not None  # then the live digest is kept: read the release first
+        deployed = steps.live_values(helm, t) if skipped else None
         digest = _pinned(opts, vals, kube, cb, deployed)  # before anything is applied
         docs = _render_checked(vals, facts.kube_version, t)
+        if not skipped:
+            deployed = steps.live_values(helm, t)
         result = InstallResult(manifests=docs, diff=None, values=vals, image_digest=digest)
         result.diff = diff_manifests(steps.live_manifests(helm, t), docs, namespace=t.namespace)
         if deployed is not None:
