@@ -9,11 +9,7 @@ Must not: validate, fill defaults or read files (``engine.config`` does); import
 
 from __future__ import annotations
 
-from typing import Literal, NotRequired, TypeAlias, TypedDict, final
-
-# A JSON (or YAML safe-load) value: what config files, API objects and OCI documents are made of.
-JSON: TypeAlias = None | bool | int | float | str | list["JSON"] | dict[str, "JSON"]
-JSONObject: TypeAlias = dict[str, JSON]
+from typing import Literal, NotRequired, TypedDict, final
 
 
 class WebhookConfig(TypedDict, total=False):

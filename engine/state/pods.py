@@ -16,8 +16,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from engine.config_types import JSON
 from engine.events.syscall import ContainerInfo
+from engine.jsonvalue import JSON, as_object, as_objects, as_str
 from engine.state.containers import CgroupMatch
 
 # A pod as the API serves it (JSON, camelCase keys); only the members read below matter.
@@ -47,46 +47,34 @@ def _split_image(image: str) -> tuple[str, str | None]:
     return image, "latest"
 
 
-def _obj(value: JSON) -> dict[str, JSON]:
-    return value if isinstance(value, dict) else {}
-
-
-def _objs(value: JSON) -> list[dict[str, JSON]]:
-    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
-
-
-def _str(value: JSON) -> str | None:
-    return value if isinstance(value, str) else None
-
-
 def _privileged(spec_container: dict[str, JSON]) -> bool:
-    return bool(_obj(spec_container.get("securityContext")).get("privileged"))
+    return bool(as_object(spec_container.get("securityContext")).get("privileged"))
 
 
 def _uid(pod: Pod) -> str:
-    meta = _obj(pod.get("metadata"))
-    return _str(meta.get("uid")) or _str(meta.get("name")) or ""
+    meta = as_object(pod.get("metadata"))
+    return as_str(meta.get("uid")) or as_str(meta.get("name")) or ""
 
 
 def containers_of(pod: Pod) -> dict[str, ContainerInfo]:
     """Short container id → ``ContainerInfo`` for every container of a pod (JSON-shaped dict, camelCase)."""
-    meta, spec, status = (_obj(pod.get(k)) for k in ("metadata", "spec", "status"))
-    specs = {_str(c.get("name")): c for c in [*_objs(spec.get("containers")), *_objs(spec.get("initContainers"))]}
-    labels = {k: v for k, v in _obj(meta.get("labels")).items() if isinstance(v, str)}
+    meta, spec, status = (as_object(pod.get(k)) for k in ("metadata", "spec", "status"))
+    specs = {as_str(c.get("name")): c for c in [*as_objects(spec.get("containers")), *as_objects(spec.get("initContainers"))]}
+    labels = {k: v for k, v in as_object(meta.get("labels")).items() if isinstance(v, str)}
     out: dict[str, ContainerInfo] = {}
-    for cs in [*_objs(status.get("containerStatuses")), *_objs(status.get("initContainerStatuses"))]:
-        runtime, sep, full = (_str(cs.get("containerID")) or "").partition("://")
+    for cs in [*as_objects(status.get("containerStatuses")), *as_objects(status.get("initContainerStatuses"))]:
+        runtime, sep, full = (as_str(cs.get("containerID")) or "").partition("://")
         if not sep or len(full) < 12:
             continue
-        name = _str(cs.get("name"))
+        name = as_str(cs.get("name"))
         container = specs.get(name) or {}
-        image = _str(container.get("image")) or _str(cs.get("image")) or ""
+        image = as_str(container.get("image")) or as_str(cs.get("image")) or ""
         repo, tag = _split_image(image)
         out[full[:12]] = ContainerInfo(
             id=full[:12], full_id=full, name=name, image=image, image_repository=repo, image_tag=tag,
-            image_id=_str(cs.get("imageID")), privileged=_privileged(container), runtime=runtime,
-            pod_name=_str(meta.get("name")), pod_namespace=_str(meta.get("namespace")),
-            pod_uid=_str(meta.get("uid")), pod_labels=labels, pod_ip=_str(status.get("podIP")),
+            image_id=as_str(cs.get("imageID")), privileged=_privileged(container), runtime=runtime,
+            pod_name=as_str(meta.get("name")), pod_namespace=as_str(meta.get("namespace")),
+            pod_uid=as_str(meta.get("uid")), pod_labels=labels, pod_ip=as_str(status.get("podIP")),
             host_network=bool(spec.get("hostNetwork")), host_pid=bool(spec.get("hostPID")),
             host_ipc=bool(spec.get("hostIPC")),
         )
@@ -117,7 +105,7 @@ class PodIndex:
                 self._rebuild()
 
     def replace_all(self, pods: list[Pod]) -> None:
-        fresh = {_str(_obj(p.get("metadata")).get("uid")) or "": containers_of(p) for p in pods}
+        fresh = {as_str(as_object(p.get("metadata")).get("uid")) or "": containers_of(p) for p in pods}
         with self._lock:
             self._by_pod = fresh
             self._rebuild()
@@ -172,10 +160,10 @@ class PodWatcher:
         """List this node's pods into the index; returns the list's resourceVersion."""
         result = api.list_pod_for_all_namespaces(field_selector=self.selector, _preload_content=False)
         import orjson
-        body = _obj(orjson.loads(result.data))
-        self.index.replace_all(list(_objs(body.get("items"))))
+        body = as_object(orjson.loads(result.data))
+        self.index.replace_all(list(as_objects(body.get("items"))))
         self.lists += 1
-        return str(_obj(body.get("metadata")).get("resourceVersion") or "")
+        return str(as_object(body.get("metadata")).get("resourceVersion") or "")
 
     def _loop(self) -> None:
         backoff = 1.0
