@@ -29,6 +29,8 @@ from typing import Any
 import orjson
 import requests
 
+from engine.jsonvalue import JSONObject
+
 MANIFEST_TYPES = (
     "application/vnd.oci.image.manifest.v1+json",
     "application/vnd.oci.image.index.v1+json",
@@ -96,7 +98,7 @@ class Manifest:
     media_type: str
     raw: bytes
 
-    def json(self) -> dict[str, Any]:
+    def json(self) -> JSONObject:
         doc = orjson.loads(self.raw)
         if not isinstance(doc, dict):
             raise RegistryError(f"manifest {self.digest} is not a JSON object")
