@@ -211,7 +211,8 @@ class Decoder:
             if etype in DUP_EVENTS:
                 self._dup(event, items)
             elif etype == "socket" and res >= 0:
-                event.fd = _new_socket(res, event.args["domain"], event.args["type"], event.args["proto"])
+                domain, sock_type, proto = (int(args[i]) for i in range(3))
+                event.fd = _new_socket(res, domain, sock_type, proto)
         return event
 
     def _dup(self, event: SyscallEvent, items: list[tuple[int, int, bytes]]) -> None:
