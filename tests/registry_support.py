@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import time
 import urllib.error
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from http_support import free_port
 
 BINARY = "docker-registry"
 
@@ -43,18 +43,12 @@ class RunningRegistry:
                 self.proc.wait(5)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def start_registry(tmp: Path, *, auth: tuple[str, str] | None = None) -> RunningRegistry:
     exe = shutil.which(BINARY)
     if exe is None:
         pytest.skip(f"{BINARY} not installed (make test installs Debian's docker-registry)")
     tmp.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
+    port = free_port()
     config: dict[str, object] = {
         "version": 0.1,
         "log": {"level": "warn"},

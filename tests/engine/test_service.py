@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 import pytest
 import yaml
+from http_support import free_port
 from prometheus_client.parser import text_string_to_metric_families
 
 from engine.config import validate_config
@@ -158,12 +159,6 @@ def test_port_in_use_is_one_clear_error(tmp_path: Path) -> None:
     ):
         Service(validate_config(cfg))
     busy.close()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_cli_subprocess_flushes_outputs_on_sigterm(tmp_path: Path) -> None:
