@@ -1,9 +1,14 @@
-"""Running ``falcoctl-py`` in tests: in-process through the real CLI edge, and the helm requirement.
+"""Running ``falcoctl-py`` in tests: in-process through the real CLI edge, as a child process (``cli_process``
+waits for it, ``cli_popen`` starts it), and the helm requirement.
 
 Import from any test (``from cli_support import run, require_helm``; ``tests/`` is on pytest's pythonpath).
 """
 
 from __future__ import annotations
+
+import subprocess
+import sys
+from typing import Any
 
 import pytest
 
@@ -17,6 +22,19 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
         main(list(args))
     out, err = capsys.readouterr()
     return int(exc.value.code or 0), out, err
+
+
+CLI = (sys.executable, "-m", "falcoctl_py.cli.main")
+
+
+def cli_process(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """``falcoctl-py ARGS`` as a child process, waited for: exit code, stdout and stderr as text."""
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, check=False, timeout=timeout)
+
+
+def cli_popen(*args: str, **kwargs: Any) -> subprocess.Popen[str]:
+    """``falcoctl-py ARGS`` started as a child process with stdout and stderr piped as text."""
+    return subprocess.Popen([*CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
 
 
 def require_helm() -> None:
