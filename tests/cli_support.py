@@ -1,5 +1,6 @@
 """Running ``falcoctl-py`` in tests: in-process through the real CLI edge, as a child process (``cli_process``
-waits for it, ``cli_popen`` starts it), and the helm requirement.
+waits for it, ``cli_popen`` starts it, ``wait_or_kill`` ends any child that was asked to stop), and the helm
+requirement.
 
 Import from any test (``from cli_support import run, require_helm``; ``tests/`` is on pytest's pythonpath).
 """
@@ -33,8 +34,19 @@ def cli_process(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[
 
 
 def cli_popen(*args: str, **kwargs: Any) -> subprocess.Popen[str]:
-    """``falcoctl-py ARGS`` started as a child process with stdout and stderr piped as text."""
-    return subprocess.Popen([*CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
+    """``falcoctl-py ARGS`` started as a child process, text mode, stdout and stderr piped unless ``kwargs`` say
+    otherwise (they go to ``subprocess.Popen``)."""
+    return subprocess.Popen([*CLI, *args], text=True, **{"stdout": subprocess.PIPE, "stderr": subprocess.PIPE,
+                                                         **kwargs})
+
+
+def wait_or_kill(proc: subprocess.Popen[Any], timeout: float) -> int:
+    """Wait up to ``timeout`` seconds for ``proc`` (already asked to stop) to exit, else kill it; its exit code."""
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait()
 
 
 def require_helm() -> None:

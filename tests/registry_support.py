@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from cli_support import wait_or_kill
 from http_support import free_port
 
 BINARY = "docker-registry"
@@ -36,11 +37,7 @@ class RunningRegistry:
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+            wait_or_kill(self.proc, 10)
 
 
 def start_registry(tmp: Path, *, auth: tuple[str, str] | None = None) -> RunningRegistry:

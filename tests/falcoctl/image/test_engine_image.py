@@ -19,7 +19,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -30,7 +29,7 @@ from typing import Any
 import orjson
 import pytest
 import yaml
-from cli_support import cli_popen, run
+from cli_support import cli_popen, cli_process, run, wait_or_kill
 from http_support import free_port
 from kernel_support import kernel_lock
 from registry_support import RunningRegistry, registry  # noqa: F401
@@ -55,9 +54,7 @@ def _require_tools() -> None:
 def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     _require_tools()
     out = tmp_path_factory.mktemp("image") / "layout"
-    done = subprocess.run([sys.executable, "-m", "falcoctl_py.cli.main", "image", "build", "--context", str(REPO),
-                           "--out", str(out), "-o", "json"], check=False, capture_output=True, text=True,
-                          timeout=1500)
+    done = cli_process("image", "build", "--context", str(REPO), "--out", str(out), "-o", "json", timeout=1500)
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads(done.stdout)
     assert summary["tag"] == engine.__version__ and summary["user"] == "65532:65532"
@@ -96,48 +93,46 @@ def _record(work: Path) -> Recording:
     ordinary = (["ls", "-l", str(work)], ["cat", str(notes)], ["id", "-u"])
     shadow = ["cat", "/etc/shadow"]
     lines: list[str] = []
-    with kernel_lock():
-        engine = cli_popen("engine", "run", "--config", str(config), cwd=work)
+    log = work / "engine.log"
+
+    def alerts() -> list[dict[str, Any]]:
+        return [json.loads(x) for x in list(lines) if x.startswith("{")]
+
+    def wait_for(field: str, value: str, seconds: float, engine: subprocess.Popen[str],
+                 again: list[str] | None = None) -> None:
+        """Until the engine has raised an alert with ``field`` = ``value``, running ``again`` meanwhile."""
+        deadline = time.monotonic() + seconds
+        while not any(a["output_fields"].get(field) == value for a in alerts()):
+            assert engine.poll() is None, f"the engine exited {engine.returncode}: {log.read_text()[-2000:]}"
+            assert time.monotonic() < deadline, f"no alert with {field}={value} in {seconds} s"
+            if again:
+                subprocess.run(again, check=True, capture_output=True, timeout=10)
+            time.sleep(0.2)
+
+    with kernel_lock(), log.open("w") as err:
+        engine = cli_popen("engine", "run", "--config", str(config), stderr=err)
         reader = threading.Thread(target=lambda: lines.extend(iter(engine.stdout.readline, "")),  # type: ignore[union-attr]
                                   daemon=True)
         reader.start()
-        alerts: list[dict[str, Any]] = []
         try:
-            def seen() -> list[dict[str, Any]]:
-                alerts[:] = [json.loads(x) for x in list(lines) if x.startswith("{")]
-                return alerts
-
-            deadline = time.monotonic() + 40
-            while not any(a["output_fields"].get("proc.cmdline") == " ".join(shadow) for a in seen()):
-                assert engine.poll() is None and time.monotonic() < deadline, "the engine raised nothing"
-                subprocess.run(shadow, check=True, capture_output=True, timeout=10)  # until the capture is live
-                time.sleep(0.3)
+            wait_for("proc.cmdline", " ".join(shadow), 40, engine, again=shadow)  # until the capture is live
             for argv in ordinary:
                 subprocess.run(argv, check=True, capture_output=True, timeout=10)
             shutil.copy2("/bin/true", dropper)
             subprocess.run([str(dropper)], check=True, timeout=10)
-            deadline = time.monotonic() + 20
-            while not any(a["output_fields"].get("proc.exepath") == str(dropper) for a in seen()):
-                assert engine.poll() is None and time.monotonic() < deadline, "the /dev/shm exec raised nothing"
-                time.sleep(0.2)
+            wait_for("proc.exepath", str(dropper), 20, engine)  # the last action is out: all are in the capture
         finally:
             dropper.unlink(missing_ok=True)
             if engine.poll() is None:
                 engine.send_signal(signal.SIGTERM)
-            try:
-                engine.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                engine.kill()
-                engine.wait()
+            wait_or_kill(engine, 30)
             reader.join(5)
-            err = engine.stderr.read() if engine.stderr else ""
-            for pipe in (engine.stdout, engine.stderr):
-                if pipe is not None:
-                    pipe.close()
-    assert engine.returncode == 0, err[-2000:]
+            if engine.stdout is not None:
+                engine.stdout.close()
+    assert engine.returncode == 0, log.read_text()[-2000:]
     capture.chmod(0o644)
     print(f"\nrecorded {capture.stat().st_size} bytes with the {backend} backend")
-    return Recording(capture, backend, seen(), " ".join(shadow), str(dropper),
+    return Recording(capture, backend, alerts(), " ".join(shadow), str(dropper),
                      tuple(" ".join(a) for a in ordinary))
 
 
