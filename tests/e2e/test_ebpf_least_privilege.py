@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 import yaml
 from bpf_support import our_programs, settled
+from cli_support import wait_or_kill
 
 from falcoctl_py.render import render
 from falcoctl_py.values import build_values
@@ -132,11 +133,7 @@ def run_pod(rendered: dict[str, Any], caps: list[str], *, timeout: float = 40.0)
         engine = _engine_pid(pod.pid)
         if pod.poll() is None and engine:
             os.kill(engine, signal.SIGTERM)  # the engine is pid 1 of its namespace: it handles SIGTERM
-        try:
-            pod.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            pod.kill()
-            pod.wait()
+        wait_or_kill(pod, 20)
         reader.join(5)
         err = pod.stderr.read() if pod.stderr else ""
         for pipe in (pod.stdout, pod.stderr):
