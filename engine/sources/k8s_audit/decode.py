@@ -221,11 +221,27 @@ def read_events(texts: Sequence[bytes | str]) -> list[AuditEvent | None]:
         n = len(blobs)
         if len(items) != 2 * n or items[0::2].count(nonce) != n:
             break
+        seconds, millis, micros = _SECONDS, _MILLIS, _MICROS_Z
         for i, head, data in zip(where, items[1::2], blobs, strict=True):
+            # ``_header_event`` written out (this loop runs once per event); what it would raise for leaves the
+            # text to the caller, to be decoded whole, as ``read_event`` does
+            if type(head) is not EventHead:  # a text that is a bare integer
+                continue
+            stamp = head.stageTimestamp
             try:
-                out[i] = _header_event(head, data)  # type: ignore[arg-type]  # an int fails here too
-            except Exception:  # noqa: BLE001 - as in ``read_event``: decoded whole by the caller
-                out[i] = None
+                ts = seconds[stamp[:19]] + millis[stamp[19:23]] + micros[stamp[23:]]
+            except KeyError:
+                try:
+                    ts = parse_rfc3339_ns(stamp)
+                except (ValueError, OverflowError):  # not a time (``AuditDecodeError``)
+                    continue
+            event = out[i] = _new(HeaderEvent)
+            ref = head.objectRef
+            event.key = (head.verb, head.stage, ref.resource, ref.subresource, head.user.username)
+            event.ts = ts
+            event.raw = data
+            event.head = head
+            event._cache = event._members = None
         return out
     for i, data in zip(where, blobs, strict=True):
         out[i] = read_event(data)
