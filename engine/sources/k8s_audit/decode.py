@@ -28,7 +28,6 @@ import calendar
 import re
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any
 
 import msgspec
 import orjson
@@ -112,7 +111,7 @@ class _Batch(msgspec.Struct, gc=False):
 _read_batch = msgspec.json.Decoder(_Batch | list[msgspec.Raw]).decode
 
 
-def from_obj(obj: Any, *, raw: bytes | None = None) -> AuditEvent:
+def from_obj(obj: object, *, raw: bytes | None = None) -> AuditEvent:
     """Validate one decoded JSON value as an audit ``Event``; raise ``AuditDecodeError`` when it is not one."""
     if type(obj) is not dict or obj.get("kind") != "Event" or type(obj.get("auditID")) is not str:
         raise AuditDecodeError(NOT_AUDIT)
@@ -122,7 +121,7 @@ def from_obj(obj: Any, *, raw: bytes | None = None) -> AuditEvent:
     return AuditEvent(obj, ts=parse_rfc3339_ns(stamp), raw=raw)
 
 
-def events_from_json(value: Any, *, raw: bytes | None = None) -> list[AuditEvent]:
+def events_from_json(value: object, *, raw: bytes | None = None) -> list[AuditEvent]:
     """Audit events from an already decoded ``Event``, ``EventList`` or JSON array of events."""
     if isinstance(value, dict) and value.get("kind") == "EventList":
         items = value.get("items")
@@ -325,7 +324,7 @@ def in_cluster(events: Iterable[AuditEvent], cluster_name: str) -> Iterator[Audi
         yield event
 
 
-def new_event(obj: dict[str, Any], ts: int, raw: bytes | None = None) -> AuditEvent:
+def new_event(obj: dict[str, object], ts: int, raw: bytes | None = None) -> AuditEvent:
     """An ``AuditEvent`` for an already checked ``obj`` (``AuditEvent(obj, ts=ts, raw=raw)``, built faster)."""
     event = _new(AuditEvent)
     event.obj = obj
