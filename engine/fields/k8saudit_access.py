@@ -14,7 +14,7 @@ Must not: declare fields, decode payloads, or raise on odd events (a value that 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Final, TypeVar
 
 from engine.events.k8s_audit import ABSENT, HEAD_INTS, HEAD_PATHS, RAW_MEMBERS, RAW_PATHS, AuditEvent, EventHead
 from engine.fields.k8saudit_extract import Helper, JsonObject, array_strings, get_path, render
@@ -40,16 +40,29 @@ def _view(event: AuditEvent, reads: str) -> JsonObject:
     return {} if value is ABSENT else {reads: value}
 
 
+_MISS: Final = object()
+
+
 def cached(name: str, fn: Helper[A], *, reads: str | None = None) -> Callable[[AuditEvent, A], object]:
     """``fn(obj, arg)`` once per event and argument. ``reads``: the one top-level member ``fn`` reads (it is then
     given only that member, so the rest of the event need not be decoded); None: ``fn`` gets the whole event."""
+    part = (reads,) if reads in RAW_MEMBERS else None  # a member kept raw: read with ``event.part`` directly
+
     def extract(event: AuditEvent, arg: A) -> object:
         key = (name, arg)
-        cache = event.cache
-        if key in cache:
-            return cache[key]
+        cache = event._cache  # the slot itself (``event.cache`` makes it on first use): read per extraction
+        if cache is None:
+            cache = event._cache = {}
+        else:
+            value = cache.get(key, _MISS)
+            if value is not _MISS:
+                return value
         try:
-            value = fn(event.obj if reads is None else _view(event, reads), arg)
+            if part is not None:
+                member = event.part(part)
+                value = fn({} if member is ABSENT else {part[0]: member}, arg)
+            else:
+                value = fn(event.obj if reads is None else _view(event, reads), arg)
         except (TypeError, ValueError, AttributeError, IndexError, KeyError):
             value = None  # an odd event: the value cannot be read, so it is missing
         cache[key] = value

@@ -55,22 +55,30 @@ def fan_out(value: object, keys: tuple[str, ...], index: int | None) -> list[obj
     Elements where the rest of the path is absent contribute ``ABSENT`` (skipped later), like the plugin's
     nil entries. Returns None when the path is absent before any array.
     """
-    for i, key in enumerate(keys):
-        if type(value) is list:
+    i = 0
+    for key in keys:
+        if type(value) is not dict:  # the common step is an object: one check for it
+            if type(value) is not list:
+                return None
             if index is None:
+                rest = keys[i:]
                 out: list[object] = []
                 for item in value:
-                    got = fan_out(item, keys[i:], None)
-                    out.extend(got if got is not None else (ABSENT,))
+                    got = fan_out(item, rest, None)
+                    if got is None:
+                        out.append(ABSENT)
+                    else:
+                        out.extend(got)
                 return out
             if index >= len(value):
                 return None
             value = value[index]
-        if type(value) is not dict:
-            return None
+            if type(value) is not dict:
+                return None
         value = value.get(key, ABSENT)
         if value is ABSENT:
             return None
+        i += 1
     return [value]
 
 

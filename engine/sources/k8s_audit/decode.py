@@ -2,9 +2,9 @@
 
 Owns: the checks that make JSON an audit ``Event`` (``kind``, ``auditID``, ``stageTimestamp``) and their errors
 (``AuditDecodeError``), the header pass (``read_event``: one event's text into an ``AuditEvent`` read through its
-typed ``EventHead``; ``read_events``: many texts in one msgspec call), ``split_batch`` (an ``EventList`` or array into its items' texts), ``decode_payload`` (a
-JSON ``Event``, an ``EventList`` or a JSON array of events, as the kube-apiserver webhook backend and audit log
-files send them, decoded whole), ``decode_stream`` (many payloads, decoded as they are read, the rejected ones
+typed ``EventHead``; ``read_events``: many texts in one msgspec call), ``split_batch`` (an ``EventList`` or array
+into its items' texts), ``decode_payload`` (a JSON ``Event``, an ``EventList`` or a JSON array of events, as the
+kube-apiserver webhook backend and audit log files send them, decoded whole), ``decode_stream`` (many payloads, decoded as they are read, the rejected ones
 reported by position), the cluster mark (``in_cluster``) and the RFC 3339 timestamp parser.
 
 Must not: extract fields (that is ``engine.fields.k8saudit``), define the event model (``engine.events.k8s_audit``
@@ -28,6 +28,7 @@ import calendar
 import re
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Final
 
 import msgspec
 import orjson
@@ -181,14 +182,19 @@ def _header_event(head: EventHead, data: bytes) -> AuditEvent:
 
 
 # Many events' headers in one msgspec call: the texts are joined as ``[N,t0,N,t1,...,N,tn]`` with ``N`` a random
-# integer drawn per call, and decoded as one array. One call instead of one per event saves most of msgspec's
-# per-call cost. The array splits into exactly the texts when every even element is ``N`` and there are 2n: a
-# text cannot write ``N`` (it does not know it), so each ``N`` is the one put there, and msgspec's grammar then
-# leaves exactly one value between two of them -- the text, parsed as it parses alone (a text that is not one
-# whole value on its own breaks the pattern). Anything else is read text by text.
+# integer drawn once per process (never written anywhere), and decoded as one array, which saves msgspec's per-call
+# cost (a few per cent of the decode in a stream; measured in tests/bench/bench_audit_throughput.py). The array splits
+# into exactly the texts when every even element is ``N`` and there are 2n: a text cannot write ``N`` (it does not
+# know it), so each ``N`` is the one put there, and msgspec's grammar then leaves exactly one value between two of
+# them -- the text, parsed as it parses alone (a text that is not one whole value on its own breaks the pattern).
+# Anything else is read text by text. The events' raw parts (``msgspec.Raw``) point into the joined text, which
+# therefore lives as long as one of its events: fit for a stream whose events are used as they are read
+# (``decode_stream``), not for events that wait in a queue (the webhook reads its items one by one).
 _read_heads = msgspec.json.Decoder(list[int | EventHead]).decode
 _AT_ITEM = re.compile(r"at `\$\[(\d+)\]")
 _RETRIES = 4  # texts refused by the joined pass before the rest of a batch is read one by one
+_NONCE: Final = secrets.randbits(62)
+_MARK: Final = b"%d," % _NONCE
 
 
 def read_events(texts: Sequence[bytes | str]) -> list[AuditEvent | None]:
@@ -204,8 +210,7 @@ def read_events(texts: Sequence[bytes | str]) -> list[AuditEvent | None]:
     for _ in range(_RETRIES):
         if not blobs:
             return out
-        nonce = secrets.randbits(62)
-        mark = b"%d," % nonce
+        mark = _MARK
         try:
             items = _read_heads(b"[" + mark + (b"," + mark).join(blobs) + b"]")
         except msgspec.ValidationError as exc:  # one text is not a plain event: read it alone, retry the rest
@@ -218,7 +223,7 @@ def read_events(texts: Sequence[bytes | str]) -> list[AuditEvent | None]:
         except msgspec.DecodeError:
             break
         n = len(blobs)
-        if len(items) != 2 * n or items[0::2].count(nonce) != n:
+        if len(items) != 2 * n or items[0::2].count(_NONCE) != n:
             break
         seconds, millis, micros = _SECONDS, _MILLIS, _MICROS_Z
         for i, head, data in zip(where, items[1::2], blobs, strict=True):

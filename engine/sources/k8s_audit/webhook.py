@@ -40,7 +40,6 @@ from engine.sources.k8s_audit.decode import (
     new_event,
     parse_rfc3339_ns,
     read_event,
-    read_events,
     split_batch,
 )
 from engine.sources.k8s_audit.errors import ItemErrors
@@ -295,11 +294,8 @@ class WebhookSource:
         max_event = self.max_event
         events: list[AuditEvent] = []
         dropped: Counter[str] = Counter()
-        # An item's size is its text as sent (a body decoded whole measures compact JSON); the header pass reads
-        # the items that fit in one joined pass.
-        small = all(len(text) <= max_event for text in texts)
-        read = read_events(texts) if small else [read_event(t) if len(t) <= max_event else None for t in texts]
-        for text, event in zip(texts, read, strict=True):
+        for text in texts:  # an item's size is its text as sent (a body decoded whole measures compact JSON)
+            event = read_event(text) if len(text) <= max_event else None
             if event is not None:
                 events.append(event)
             else:  # too large, or not a plain event: decoded whole, dropped for the reason it gives
