@@ -129,7 +129,7 @@ def fanned(*keys: str, flatten: bool = False) -> IndexHelper:
 def images(kind: str, *, repository: bool) -> ListHelper:
     def fn(obj: JsonObject, arg: int | None) -> list[str] | None:
         values = fan_out(obj, ("requestObject", "spec", kind, "image"), arg)
-        if not values or any(v is ABSENT or v is None for v in values):
+        if not values or ABSENT in values or None in values:  # JSON values: == is identity for these two
             return None  # the plugin fails the whole extraction when one container has no image
         images = [render(v) for v in values]
         if repository:
