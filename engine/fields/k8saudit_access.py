@@ -16,7 +16,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final, TypeVar
 
-from engine.events.k8s_audit import ABSENT, HEAD_INTS, HEAD_PATHS, RAW_MEMBERS, RAW_PATHS, AuditEvent, EventHead
+from engine.events.k8s_audit import (
+    ABSENT,
+    HEAD_INTS,
+    HEAD_PATHS,
+    RAW_MEMBERS,
+    RAW_PATHS,
+    AuditEvent,
+    EventHead,
+)
 from engine.fields.k8saudit_extract import Helper, JsonObject, array_strings, get_path, render
 
 A = TypeVar("A")
