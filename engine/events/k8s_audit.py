@@ -120,6 +120,7 @@ RAW_PATHS: Final[Mapping[tuple[str, ...], str]] = {
     ("annotations",): "annotations", ("requestObject",): "requestObject", ("responseObject",): "responseObject",
     ("sourceIPs",): "sourceIPs", ("impersonatedUser",): "impersonatedUser", ("user", "groups"): "user.groups",
 }
+_RAW_ATTRS: Final = {path: tuple(chain.split(".")) for path, chain in RAW_PATHS.items()}
 # The top-level members among them (``AuditEvent.member``).
 RAW_MEMBERS: Final = frozenset(path[0] for path in RAW_PATHS if len(path) == 1)
 
@@ -261,11 +262,11 @@ class HeaderEvent(AuditEvent):
             members = self._members = {}
         value = members.get(path, members)  # the dict itself: not parsed yet
         if value is members:
-            chain = RAW_PATHS.get(path)
+            chain = _RAW_ATTRS.get(path)
             head = self.head
             if chain is not None and head is not None:
                 raw: object = head
-                for attr in chain.split("."):
+                for attr in chain:
                     raw = getattr(raw, attr)
                 # orjson, so numbers are read as a whole decode reads them
                 value = orjson.loads(bytes(raw)) if raw else ABSENT  # type: ignore[call-overload]

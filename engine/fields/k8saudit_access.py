@@ -14,16 +14,28 @@ Must not: declare fields, decode payloads, or raise on odd events (a value that 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Final, TypeVar
 
-from engine.events.k8s_audit import HEAD_INTS, HEAD_PATHS, RAW_MEMBERS, RAW_PATHS
-from engine.fields.k8saudit_extract import ABSENT, array_strings, get_path, render
+from engine.events.k8s_audit import (
+    ABSENT,
+    HEAD_INTS,
+    HEAD_PATHS,
+    RAW_MEMBERS,
+    RAW_PATHS,
+    AuditEvent,
+    EventHead,
+)
+from engine.fields.k8saudit_extract import Helper, JsonObject, array_strings, get_path, render
+
+A = TypeVar("A")
+# What the table's extractors are: ``(event, arg) -> value | None`` on this source's events.
+TextExtractor = Callable[[AuditEvent, object], str | None]
 
 __all__ = ["cached", "cluster_name", "jevt_value", "json_pointer", "part_list", "pointer_tokens",
            "rawtime", "scalar", "target_pod_name"]
 
 
-def _view(event: Any, reads: str) -> dict[str, Any]:
+def _view(event: AuditEvent, reads: str) -> JsonObject:
     """What an extractor reading only top-level member ``reads`` needs of the event: that member alone. A member
     the header keeps raw is parsed from its text (the rest of the event is not decoded); a member the header
     types (``requestURI``) is read from it, None standing for absent or ``null`` alike (give such a member only
@@ -36,17 +48,29 @@ def _view(event: Any, reads: str) -> dict[str, Any]:
     return {} if value is ABSENT else {reads: value}
 
 
-def cached(name: str, fn: Callable[[dict[str, Any], Any], Any], *,
-           reads: str | None = None) -> Callable[[Any, Any], Any]:
+_MISS: Final = object()
+
+
+def cached(name: str, fn: Helper[A], *, reads: str | None = None) -> Callable[[AuditEvent, A], object]:
     """``fn(obj, arg)`` once per event and argument. ``reads``: the one top-level member ``fn`` reads (it is then
     given only that member, so the rest of the event need not be decoded); None: ``fn`` gets the whole event."""
-    def extract(event: Any, arg: Any) -> Any:
+    part = (reads,) if reads in RAW_MEMBERS else None  # a member kept raw: read with ``event.part`` directly
+
+    def extract(event: AuditEvent, arg: A) -> object:
         key = (name, arg)
-        cache = event.cache
-        if key in cache:
-            return cache[key]
+        cache = event._cache  # the slot itself (``event.cache`` makes it on first use): read per extraction
+        if cache is None:
+            cache = event._cache = {}
+        else:
+            value = cache.get(key, _MISS)
+            if value is not _MISS:
+                return value
         try:
-            value = fn(event.obj if reads is None else _view(event, reads), arg)
+            if part is not None:
+                member = event.part(part)
+                value = fn({} if member is ABSENT else {part[0]: member}, arg)
+            else:
+                value = fn(event.obj if reads is None else _view(event, reads), arg)
         except (TypeError, ValueError, AttributeError, IndexError, KeyError):
             value = None  # an odd event: the value cannot be read, so it is missing
         cache[key] = value
@@ -54,7 +78,7 @@ def cached(name: str, fn: Callable[[dict[str, Any], Any], Any], *,
     return extract
 
 
-def _head_getter(chain: str) -> Callable[[Any], Any]:
+def _head_getter(chain: str) -> Callable[[EventHead], object]:
     attrs = chain.split(".")
     if len(attrs) == 1:
         (a1,) = attrs
@@ -63,15 +87,15 @@ def _head_getter(chain: str) -> Callable[[Any], Any]:
     return lambda head: getattr(getattr(head, a1), a2)
 
 
-def _typed_scalar(keys: tuple[str, ...], chain: str) -> Callable[[Any, Any], Any]:
+def _typed_scalar(keys: tuple[str, ...], chain: str) -> TextExtractor:
     """A path the typed header answers: read from ``head``, or from ``obj`` for an event decoded whole."""
     get = _head_getter(chain)
     dict_path = _dict_scalar(keys)
 
-    def typed(event: Any, arg: Any) -> str | None:
+    def typed(event: AuditEvent, arg: object) -> str | None:
         head = event.head
         if head is None:
-            return dict_path(event, arg)  # type: ignore[no-any-return]
+            return dict_path(event, arg)
         v = get(head)
         return v if v is None or type(v) is str else str(v)  # the header holds strings and ints
     # Generated-code form (see ``engine.condition.codegen``): the header read inline, the call for what is not a
@@ -103,11 +127,11 @@ def _raw_prefix(keys: tuple[str, ...]) -> int:
     return 0
 
 
-def _part_scalar(keys: tuple[str, ...], n: int) -> Callable[[Any, Any], Any]:
+def _part_scalar(keys: tuple[str, ...], n: int) -> TextExtractor:
     """A path inside a part the header keeps raw: only that part is parsed (once per event)."""
     part, rest = keys[:n], keys[n:]
 
-    def extract(event: Any, arg: Any) -> str | None:
+    def extract(event: AuditEvent, arg: object) -> str | None:
         v = event.part(part)
         if rest and v is not ABSENT:
             v = get_path(v, rest)
@@ -117,7 +141,7 @@ def _part_scalar(keys: tuple[str, ...], n: int) -> Callable[[Any, Any], Any]:
     return extract
 
 
-def scalar(*keys: str) -> Callable[[Any, Any], Any]:
+def scalar(*keys: str) -> TextExtractor:
     """A single value at a fixed path (the hot path: a few attribute or dict lookups, no cache)."""
     chain = HEAD_PATHS.get(keys)
     if chain is not None:
@@ -126,12 +150,12 @@ def scalar(*keys: str) -> Callable[[Any, Any], Any]:
     return _part_scalar(keys, n) if n else _dict_scalar(keys)
 
 
-def _dict_scalar(keys: tuple[str, ...]) -> Callable[[Any, Any], Any]:
+def _dict_scalar(keys: tuple[str, ...]) -> TextExtractor:
     """A single value at a fixed path of the whole decoded event."""
     if len(keys) == 1:
         (k1,) = keys
 
-        def one(event: Any, arg: Any) -> str | None:
+        def one(event: AuditEvent, arg: object) -> str | None:
             v = event.obj.get(k1)
             return v if v is None or type(v) is str else render(v)
         one.inline = lambda arg, event, call: (  # type: ignore[attr-defined]
@@ -140,7 +164,7 @@ def _dict_scalar(keys: tuple[str, ...]) -> Callable[[Any, Any], Any]:
     if len(keys) == 2:
         k1, k2 = keys
 
-        def two(event: Any, arg: Any) -> str | None:
+        def two(event: AuditEvent, arg: object) -> str | None:
             v = event.obj.get(k1)
             if type(v) is not dict:
                 return None
@@ -151,7 +175,7 @@ def _dict_scalar(keys: tuple[str, ...]) -> Callable[[Any, Any], Any]:
             f"(_jv if (_jv := _jo.get({k2!r})) is None or type(_jv) is str else {call}))")
         return two
 
-    def many(event: Any, arg: Any) -> str | None:
+    def many(event: AuditEvent, arg: object) -> str | None:
         v = get_path(event.obj, keys)
         if v is ABSENT or v is None:
             return None
@@ -159,34 +183,35 @@ def _dict_scalar(keys: tuple[str, ...]) -> Callable[[Any, Any], Any]:
     return many
 
 
-def part_list(*keys: str) -> Callable[[Any, Any], Any]:
+def part_list(*keys: str) -> Callable[[AuditEvent, int | None], list[str] | None]:
     """A JSON array the header keeps raw (``sourceIPs``, ``user.groups``), one string per element; ``[N]`` picks
     one; not an array, or empty -> missing. Parsed once per event (an event decoded whole reads ``obj``)."""
-    def extract(event: Any, arg: Any) -> list[str] | None:
+    def extract(event: AuditEvent, arg: int | None) -> list[str] | None:
         return array_strings(event.part(keys), arg)
     return extract
 
 
-def _target_pod_name_head(arg: Any, head: str) -> str:
+def _target_pod_name_head(arg: object, head: str) -> str:
     return f"({head}.objectRef.name if {head}.objectRef.resource == 'pods' else None)"
 
 
-def target_pod_name(event: Any, arg: Any) -> str | None:
+def target_pod_name(event: AuditEvent, arg: object) -> str | None:
     head = event.head
     if head is not None:
         ref = head.objectRef
         return ref.name if ref.resource == "pods" else None
     obj = event.obj
-    ref = obj.get("objectRef") if type(obj) is dict else None
-    if type(ref) is dict and ref.get("resource") == "pods" and isinstance(ref.get("name"), str):
-        return ref["name"]  # type: ignore[no-any-return]
+    target = obj.get("objectRef") if type(obj) is dict else None
+    if type(target) is dict and target.get("resource") == "pods":
+        name = target.get("name")
+        return name if isinstance(name, str) else None
     return None
 
 
 target_pod_name.head_value = _target_pod_name_head  # type: ignore[attr-defined]  # read by the output formatter
 
 
-def cluster_name(event: Any, arg: Any) -> str | None:
+def cluster_name(event: AuditEvent, arg: object) -> str | None:
     name = getattr(event, "cluster_name", None)
     return name if isinstance(name, str) and name else None
 
@@ -196,26 +221,27 @@ _POINTERS: dict[str, tuple[str, ...] | None] = {}
 
 def pointer_tokens(pointer: str) -> tuple[str, ...] | None:
     """``/a/b~1c`` -> ("a", "b/c") (RFC 6901); None for text that is not a pointer. Memoized per pointer."""
-    tokens = _POINTERS.get(pointer, ABSENT)
-    if tokens is ABSENT:
-        if pointer == "":
-            tokens = ()
-        elif pointer.startswith("/"):
-            tokens = tuple(t.replace("~1", "/").replace("~0", "~") for t in pointer[1:].split("/"))
-        else:
-            tokens = None
-        if len(_POINTERS) < 4096:
-            _POINTERS[pointer] = tokens
-    return tokens  # type: ignore[no-any-return]
+    try:
+        return _POINTERS[pointer]
+    except KeyError:
+        pass
+    tokens: tuple[str, ...] | None = None
+    if pointer == "":
+        tokens = ()
+    elif pointer.startswith("/"):
+        tokens = tuple(t.replace("~1", "/").replace("~0", "~") for t in pointer[1:].split("/"))
+    if len(_POINTERS) < 4096:
+        _POINTERS[pointer] = tokens
+    return tokens
 
 
-def json_pointer(value: Any, pointer: str) -> Any:
+def json_pointer(value: object, pointer: str) -> object:
     """Resolve an RFC 6901 pointer (``/a/0/b``, ``~1`` = ``/``, ``~0`` = ``~``); ``ABSENT`` when absent."""
     tokens = pointer_tokens(pointer)
     return ABSENT if tokens is None else _walk(value, tokens)
 
 
-def _walk(value: Any, tokens: tuple[str, ...]) -> Any:
+def _walk(value: object, tokens: tuple[str, ...]) -> object:
     for token in tokens:
         if type(value) is dict:
             value = value.get(token, ABSENT)
@@ -231,7 +257,7 @@ def _walk(value: Any, tokens: tuple[str, ...]) -> Any:
 _HEAD_GETTERS = {path: _head_getter(chain) for path, chain in HEAD_PATHS.items()}
 
 
-def _pointed(event: Any, pointer: str) -> Any:
+def _pointed(event: AuditEvent, pointer: str) -> object:
     """The value at ``pointer`` of the event: from the typed header when it answers the path (None: absent or
     null, which the json fields treat alike), from the one raw member the path is in, else from the whole event."""
     tokens = pointer_tokens(pointer)
@@ -249,7 +275,7 @@ def _pointed(event: Any, pointer: str) -> Any:
     return _walk(event.obj, tokens)
 
 
-def jevt_value(event: Any, arg: Any) -> str | None:
+def jevt_value(event: AuditEvent, arg: object) -> str | None:
     """Strings are returned as they are; rendered objects are cached per event (the generated code reads
     one-token pointers inline, see ``_jevt_value_inline``)."""
     v = _pointed(event, str(arg))
@@ -259,12 +285,13 @@ def jevt_value(event: Any, arg: Any) -> str | None:
         return v
     key = ("json.value", arg)
     cache = event.cache
-    if key not in cache:
-        cache[key] = render(v)
-    return cache[key]  # type: ignore[no-any-return]
+    text = cache.get(key)
+    if type(text) is not str:
+        text = cache[key] = render(v)
+    return text
 
 
-def _jevt_value_inline(arg: Any, event: str, call: str) -> str | None:
+def _jevt_value_inline(arg: object, event: str, call: str) -> str | None:
     """Generated-code form of ``jevt_value`` for a one-token pointer (``/stage``): the header or dict read inline,
     the call only for values that need rendering. Same results as the call."""
     tokens = pointer_tokens(arg) if type(arg) is str else None
@@ -279,18 +306,18 @@ def _jevt_value_inline(arg: Any, event: str, call: str) -> str | None:
             f"or type(_jv) is str) else {call})")
 
 
-def _jevt_value_head(arg: Any, head: str) -> str | None:
+def _jevt_value_head(arg: object, head: str) -> str | None:
     """``jevt_value`` read from the typed header, for a pointer the header answers."""
     tokens = pointer_tokens(arg) if type(arg) is str else None
     chain = HEAD_PATHS.get(tokens) if tokens else None
-    return None if chain is None else _head_text(tokens, f"{head}.{chain}")  # type: ignore[arg-type]
+    return None if chain is None or tokens is None else _head_text(tokens, f"{head}.{chain}")
 
 
 jevt_value.inline = _jevt_value_inline  # type: ignore[attr-defined]  # read by engine.condition.codegen
 jevt_value.head_value = _jevt_value_head  # type: ignore[attr-defined]  # read by the output formatter
 
 
-def rawtime(event: Any, arg: Any) -> str:
+def rawtime(event: AuditEvent, arg: object) -> str:
     return str(event.ts)
 
 

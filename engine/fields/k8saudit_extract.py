@@ -14,24 +14,32 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
-from engine.events.k8s_audit import ABSENT as _ABSENT
+from engine.events.k8s_audit import ABSENT
 
-ABSENT: Any = _ABSENT
+# A decoded JSON value is read as ``object`` and narrowed where it is used (``type(v) is dict`` ...): it is
+# whatever orjson made of the event, or ``ABSENT`` for a path that is not there.
+JsonObject = dict[str, object]
+A = TypeVar("A")
+# A helper ``fn(obj, arg) -> value | None`` over a decoded object (the table wraps it with ``cached``); ``arg``
+# is the field's argument: an index (``int | None``) or a key (``str``), as the field declares.
+Helper = Callable[[JsonObject, A], object]
+IndexHelper = Callable[[JsonObject, int | None], object]
+ListHelper = Callable[[JsonObject, int | None], list[str] | None]
 
 
-def render(value: Any) -> str:
+def render(value: object) -> str:
     """A JSON value as the plugins render it: strings as-is, anything else as compact JSON text."""
     if type(value) is str:
         return value
     return orjson.dumps(value).decode()
 
 
-def get_path(value: Any, keys: tuple[str, ...]) -> Any:
+def get_path(value: object, keys: tuple[str, ...]) -> object:
     for key in keys:
         if type(value) is not dict:
             return ABSENT
@@ -41,32 +49,40 @@ def get_path(value: Any, keys: tuple[str, ...]) -> Any:
     return value
 
 
-def fan_out(value: Any, keys: tuple[str, ...], index: int | None) -> list[Any] | None:
+def fan_out(value: object, keys: tuple[str, ...], index: int | None) -> list[object] | None:
     """Walk ``keys``; at every array met on the way take each element (or only ``[index]``).
 
     Elements where the rest of the path is absent contribute ``ABSENT`` (skipped later), like the plugin's
     nil entries. Returns None when the path is absent before any array.
     """
-    for i, key in enumerate(keys):
-        if type(value) is list:
+    i = 0
+    for key in keys:
+        if type(value) is not dict:  # the common step is an object: one check for it
+            if type(value) is not list:
+                return None
             if index is None:
-                out: list[Any] = []
+                rest = keys[i:]
+                out: list[object] = []
                 for item in value:
-                    got = fan_out(item, keys[i:], None)
-                    out.extend(got if got is not None else (ABSENT,))
+                    got = fan_out(item, rest, None)
+                    if got is None:
+                        out.append(ABSENT)
+                    else:
+                        out.extend(got)
                 return out
             if index >= len(value):
                 return None
             value = value[index]
-        if type(value) is not dict:
-            return None
+            if type(value) is not dict:
+                return None
         value = value.get(key, ABSENT)
         if value is ABSENT:
             return None
+        i += 1  # noqa: SIM113 - no tuple per step: this walk runs for every container field read
     return [value]
 
 
-def as_strings(values: list[Any] | None, *, flatten: bool = False) -> list[str] | None:
+def as_strings(values: list[object] | None, *, flatten: bool = False) -> list[str] | None:
     if not values:
         return None
     out: list[str] = []
@@ -80,7 +96,7 @@ def as_strings(values: list[Any] | None, *, flatten: bool = False) -> list[str] 
     return out or None
 
 
-def array_strings(value: Any, index: int | None) -> list[str] | None:
+def array_strings(value: object, index: int | None) -> list[str] | None:
     """One string per element of a JSON array (only the ``index``-th when given); not an array, or empty -> None."""
     if type(value) is not list:
         return None
@@ -89,31 +105,31 @@ def array_strings(value: Any, index: int | None) -> list[str] | None:
     return [render(x) for x in value] or None
 
 
-def array_at(*keys: str) -> Callable[[dict[str, Any], Any], Any]:
+def array_at(*keys: str) -> IndexHelper:
     """A JSON array at a fixed path, one string per element; not an array -> missing."""
-    def fn(obj: dict[str, Any], arg: Any) -> list[str] | None:
+    def fn(obj: JsonObject, arg: int | None) -> list[str] | None:
         return array_strings(get_path(obj, keys), arg)
     return fn
 
 
-def rendered(*keys: str) -> Callable[[dict[str, Any], Any], Any]:
+def rendered(*keys: str) -> IndexHelper:
     """The value at a fixed path as text (objects rendered as JSON): for big values, used with ``cached``."""
-    def fn(obj: dict[str, Any], arg: Any) -> str | None:
+    def fn(obj: JsonObject, arg: int | None) -> str | None:
         v = get_path(obj, keys)
         return None if v is ABSENT or v is None else render(v)
     return fn
 
 
-def fanned(*keys: str, flatten: bool = False) -> Callable[[dict[str, Any], Any], Any]:
-    def fn(obj: dict[str, Any], arg: Any) -> list[str] | None:
+def fanned(*keys: str, flatten: bool = False) -> IndexHelper:
+    def fn(obj: JsonObject, arg: int | None) -> list[str] | None:
         return as_strings(fan_out(obj, keys, arg), flatten=flatten)
     return fn
 
 
-def images(kind: str, *, repository: bool) -> Callable[[dict[str, Any], Any], Any]:
-    def fn(obj: dict[str, Any], arg: Any) -> list[str] | None:
+def images(kind: str, *, repository: bool) -> ListHelper:
+    def fn(obj: JsonObject, arg: int | None) -> list[str] | None:
         values = fan_out(obj, ("requestObject", "spec", kind, "image"), arg)
-        if not values or any(v is ABSENT or v is None for v in values):
+        if not values or ABSENT in values or None in values:  # JSON values: == is identity for these two
             return None  # the plugin fails the whole extraction when one container has no image
         images = [render(v) for v in values]
         if repository:
@@ -122,15 +138,15 @@ def images(kind: str, *, repository: bool) -> Callable[[dict[str, Any], Any], An
     return fn
 
 
-def first_of(fn: Callable[[dict[str, Any], Any], Any]) -> Callable[[dict[str, Any], Any], Any]:
-    def first(obj: dict[str, Any], arg: Any) -> str | None:
+def first_of(fn: ListHelper) -> IndexHelper:
+    def first(obj: JsonObject, arg: int | None) -> str | None:
         values = fn(obj, 0)
         return values[0] if values else None
     return first
 
 
-def host_ports(kind: str) -> Callable[[dict[str, Any], Any], Any]:
-    def fn(obj: dict[str, Any], arg: Any) -> list[str] | None:
+def host_ports(kind: str) -> IndexHelper:
+    def fn(obj: JsonObject, arg: int | None) -> list[str] | None:
         per_container = fan_out(obj, ("requestObject", "spec", kind, "ports"), arg)
         out: list[str] = []
         for ports in per_container or ():
@@ -146,8 +162,8 @@ def host_ports(kind: str) -> Callable[[dict[str, Any], Any], Any]:
     return fn
 
 
-def effective(kind: str, key: str) -> Callable[[dict[str, Any], Any], Any]:
-    def fn(obj: dict[str, Any], arg: Any) -> list[str] | None:
+def effective(kind: str, key: str) -> IndexHelper:
+    def fn(obj: JsonObject, arg: int | None) -> list[str] | None:
         pod = get_path(obj, ("requestObject", "spec", "securityContext", key))
         default = "0" if pod is ABSENT or pod is None else render(pod)
         containers = get_path(obj, ("requestObject", "spec", kind))
@@ -163,14 +179,14 @@ def effective(kind: str, key: str) -> Callable[[dict[str, Any], Any], Any]:
     return fn
 
 
-def any_privileged(obj: dict[str, Any], arg: Any) -> str | None:
+def any_privileged(obj: JsonObject, arg: object) -> str | None:
     values = fan_out(obj, ("requestObject", "spec", "containers", "securityContext", "privileged"), None)
     if values is None:
         return None
     return "true" if any(v is True for v in values) else "false"
 
 
-def volume_hostpath(obj: dict[str, Any], arg: Any) -> str | None:
+def volume_hostpath(obj: JsonObject, arg: str) -> str | None:
     paths = as_strings(fan_out(obj, ("requestObject", "spec", "volumes", "hostPath", "path"), None)) or []
     if get_path(obj, ("requestObject", "spec", "volumes")) is ABSENT:
         return None
@@ -180,7 +196,7 @@ def volume_hostpath(obj: dict[str, Any], arg: Any) -> str | None:
     return "true" if want in paths else "false"
 
 
-def volume_types(obj: dict[str, Any], arg: Any) -> list[str] | None:
+def volume_types(obj: JsonObject, arg: int | None) -> list[str] | None:
     volumes = fan_out(obj, ("requestObject", "spec", "volumes"), None)
     if not volumes or type(volumes[0]) is not list:
         return None
@@ -193,7 +209,7 @@ def volume_types(obj: dict[str, Any], arg: Any) -> list[str] | None:
 _NEEDS_PARSERS = re.compile(r"[%+#\t\r\n]")
 
 
-def uri_param(obj: dict[str, Any], arg: Any) -> str | None:
+def uri_param(obj: JsonObject, arg: str) -> str | None:
     uri = obj.get("requestURI")
     if type(uri) is not str:
         return None
@@ -208,8 +224,8 @@ def uri_param(obj: dict[str, Any], arg: Any) -> str | None:
     return values[0] if values else None
 
 
-def subjects(kind: str, *, with_ns: bool = False) -> Callable[[dict[str, Any], Any], Any]:
-    def fn(obj: dict[str, Any], arg: Any) -> list[str] | None:
+def subjects(kind: str, *, with_ns: bool = False) -> IndexHelper:
+    def fn(obj: JsonObject, arg: int | None) -> list[str] | None:
         subjects = get_path(obj, ("requestObject", "subjects"))
         if type(subjects) is not list:
             return None
@@ -221,8 +237,8 @@ def subjects(kind: str, *, with_ns: bool = False) -> Callable[[dict[str, Any], A
     return fn
 
 
-def rules_field(key: str) -> Callable[[dict[str, Any], Any], Any]:
-    def fn(obj: dict[str, Any], arg: Any) -> list[str] | None:
+def rules_field(key: str) -> IndexHelper:
+    def fn(obj: JsonObject, arg: int | None) -> list[str] | None:
         out: list[str] = []
         for v in fan_out(obj, ("requestObject", "rules", key), arg) or ():
             if type(v) is list:

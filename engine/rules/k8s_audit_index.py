@@ -26,9 +26,21 @@ Must not: know about the rules loader; it reads the AST only through ``_shape`` 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar, cast
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from engine.events.base import Event
+    from engine.events.k8s_audit import AuditEvent
 
 T = TypeVar("T")
+# A condition node is whatever the ``shape`` function classifies (the real AST's nodes by default; tests give
+# their own), so it is an ``object`` here; ``Shape`` is the classification (see ``_shape``).
+Shape = tuple[str, object]
+ShapeFn = Callable[[object], Shape]
+Comparison = tuple[str, str, tuple[str, ...]]  # the payload of a "cmp" shape: (field, operator, literals)
+Matcher = Callable[["Event"], bool]
 
 # Indexed key -> the field whose (string) value an event is looked up by. Conditions may name the stage either way.
 INDEXED_FIELDS: Mapping[str, str] = {"ka.verb": "ka.verb", "ka.target.resource": "ka.target.resource",
@@ -41,7 +53,7 @@ _MEMO_LIMIT = 8192  # distinct (verb, stage, resource, subresource, user) keys r
 Constraint = dict[str, frozenset[str]]  # field -> allowed values; a field not present is unconstrained
 
 
-def _shape(node: Any) -> tuple[str, Any]:
+def _shape(node: object) -> Shape:
     """Classify an AST node: ("and"|"or", children), ("not", child), ("cmp", (field, op, values)) for a field
     compared with literals, or ("other", fields read | None when unknown) for anything else.
 
@@ -69,7 +81,7 @@ def _shape(node: Any) -> tuple[str, Any]:
     return "other", None  # a leftover macro reference or an unknown node: reads unknown fields
 
 
-def _operand_refs(node: Any, ast: Any, out: set[str]) -> None:
+def _operand_refs(node: object, ast: ModuleType, out: set[str]) -> None:
     if isinstance(node, ast.FieldRef):
         out.add(_ALIASES.get((node.name, node.arg)) or
                 (node.name if node.arg is None else f"{node.name}[{node.arg}]"))
@@ -78,7 +90,7 @@ def _operand_refs(node: Any, ast: Any, out: set[str]) -> None:
             _operand_refs(arg, ast, out)
 
 
-def _literal_values(node: Any, ast: Any) -> tuple[str, ...] | None:
+def _literal_values(node: object, ast: ModuleType) -> tuple[str, ...] | None:
     if isinstance(node, ast.Value):
         return (node.text,)
     if isinstance(node, ast.ListValue) and all(isinstance(item, ast.Value) for item in node.items):
@@ -86,34 +98,34 @@ def _literal_values(node: Any, ast: Any) -> tuple[str, ...] | None:
     return None
 
 
-def constraint(node: Any, *, shape: Callable[[Any], tuple[str, Any]] = _shape) -> Constraint:
+def constraint(node: object, *, shape: ShapeFn = _shape) -> Constraint:
     """The values of the indexed fields an event must have for ``node`` to be true (conservative)."""
     kind, payload = shape(node)
     if kind == "and":
         out: Constraint = {}
-        for child in payload:
+        for child in _children(payload):
             for fld, allowed in constraint(child, shape=shape).items():
                 out[fld] = out[fld] & allowed if fld in out else allowed
         return out
     if kind == "or":
-        parts = [constraint(child, shape=shape) for child in payload]
+        parts = [constraint(child, shape=shape) for child in _children(payload)]
         if not parts:
             return {}
         common = set(parts[0]).intersection(*parts[1:])
         return {fld: frozenset().union(*(p[fld] for p in parts)) for fld in common}
     if kind == "cmp":
-        fld, op, values = payload
+        fld, op, values = cast("Comparison", payload)
         if fld in INDEXED_FIELDS and (op in ("=", "==") and len(values) == 1 or op == "in"):
             return {fld: frozenset(values)}
     return {}  # "not", other operators, other fields: no constraint
 
 
-def reads(node: Any, *, shape: Callable[[Any], tuple[str, Any]] = _shape) -> frozenset[str] | None:
+def reads(node: object, *, shape: ShapeFn = _shape) -> frozenset[str] | None:
     """The fields ``node`` reads (``jevt.value[/stage]`` counted as ``ka.stage``); None when not known."""
     kind, payload = shape(node)
     if kind in ("and", "or"):
         out: set[str] = set()
-        for child in payload:
+        for child in _children(payload):
             got = reads(child, shape=shape)
             if got is None:
                 return None
@@ -122,26 +134,26 @@ def reads(node: Any, *, shape: Callable[[Any], tuple[str, Any]] = _shape) -> fro
     if kind == "not":
         return reads(payload, shape=shape)
     if kind == "cmp":
-        return frozenset({payload[0]})
-    return payload  # type: ignore[no-any-return]
+        return frozenset({cast("Comparison", payload)[0]})
+    return cast("frozenset[str] | None", payload)
 
 
-def membership(node: Any, *, shape: Callable[[Any], tuple[str, Any]] = _shape) -> tuple[str, frozenset[str]] | None:
+def membership(node: object, *, shape: ShapeFn = _shape) -> tuple[str, frozenset[str]] | None:
     """``(field, values)`` when ``node`` is exactly "the indexed field's value is one of ``values``" (a ``=`` or
     ``in`` comparison with literals, or an ``or`` of such comparisons on one field); None otherwise."""
     kind, payload = shape(node)
     if kind == "cmp":
         got = constraint(node, shape=shape)
         return next(iter(got.items())) if len(got) == 1 else None
-    if kind == "or" and payload:
-        parts = [membership(child, shape=shape) for child in payload]
-        if all(p is not None for p in parts) and len({p[0] for p in parts if p}) == 1:
-            return parts[0][0], frozenset().union(*(p[1] for p in parts if p))  # type: ignore[index]
+    if kind == "or":
+        parts = [membership(child, shape=shape) for child in _children(payload)]
+        found = [p for p in parts if p is not None]
+        if found and len(found) == len(parts) and len({p[0] for p in found}) == 1:
+            return found[0][0], frozenset().union(*(p[1] for p in found))
     return None
 
 
-def residual_conjuncts(node: Any, cons: Constraint, *,
-                       shape: Callable[[Any], tuple[str, Any]] = _shape) -> list[Any] | None:
+def residual_conjuncts(node: object, cons: Constraint, *, shape: ShapeFn = _shape) -> list[object] | None:
     """The top-level conjuncts of ``node`` that an event meeting ``cons`` does not already satisfy (in order;
     ``[]``: all are satisfied); None when none can be dropped."""
     kept = []
@@ -154,21 +166,27 @@ def residual_conjuncts(node: Any, cons: Constraint, *,
     return None if len(kept) == len(flat) else kept
 
 
-def _flatten_and(node: Any, shape: Callable[[Any], tuple[str, Any]]) -> list[Any]:
+def _flatten_and(node: object, shape: ShapeFn) -> list[object]:
     kind, payload = shape(node)
     if kind != "and":
         return [node]
-    return [leaf for child in payload for leaf in _flatten_and(child, shape)]
+    return [leaf for child in _children(payload) for leaf in _flatten_and(child, shape)]
 
 
-def _compile_conjunction(nodes: list[Any]) -> Callable[[Any], bool]:
+def _children(payload: object) -> Sequence[object]:
+    """The children of an "and" or "or" shape (a sequence of nodes)."""
+    return cast("Sequence[object]", payload)
+
+
+def _compile_conjunction(nodes: list[object]) -> Matcher:
     """The real AST's residual matcher: the conjunction of ``nodes`` compiled for the k8s_audit source."""
     from engine.condition import ast, compile_condition
 
-    return compile_condition(nodes[0] if len(nodes) == 1 else ast.And(tuple(nodes)), "k8s_audit")
+    conjuncts = cast("list[ast.Node]", nodes)  # nodes of the real AST: this is the default shape's conjunction
+    return compile_condition(conjuncts[0] if len(conjuncts) == 1 else ast.And(tuple(conjuncts)), "k8s_audit")
 
 
-def _always(event: Any) -> bool:
+def _always(event: Event) -> bool:
     return True
 
 
@@ -182,16 +200,15 @@ class K8sAuditIndexer(Generic[T]):
 
     source = "k8s_audit"
 
-    def __init__(self, *, shape: Callable[[Any], tuple[str, Any]] = _shape,
-                 predicate: Callable[[Any], Callable[[Any], bool] | None] | None = None,
-                 conjunction: Callable[[list[Any]], Callable[[Any], bool]] | None = None) -> None:
+    def __init__(self, *, shape: ShapeFn = _shape, predicate: Callable[[T], Matcher | None] | None = None,
+                 conjunction: Callable[[list[object]], Matcher] | None = None) -> None:
         self._shape = shape
         # How to evaluate an item, for rules whose result depends on the memo key alone (see ``build``).
         self._predicate = predicate or (lambda item: getattr(item, "match", None))
         # How to evaluate a list of conjuncts (a residual condition); without it, items keep their predicate.
         self._conjunction = conjunction or (_compile_conjunction if shape is _shape else None)
 
-    def _residual(self, node: Any, cons: Constraint, full: Callable[[Any], bool] | None) -> Any:
+    def _residual(self, node: object, cons: Constraint, full: Matcher | None) -> Matcher | None:
         if full is None or self._conjunction is None:
             return full
         kept = residual_conjuncts(node, cons, shape=self._shape)
@@ -204,13 +221,13 @@ class K8sAuditIndexer(Generic[T]):
         except Exception:  # noqa: BLE001 - a residual that cannot be built: the full condition is always right
             return full
 
-    def build(self, entries: Sequence[tuple[T, Any]]) -> Callable[[Any], Sequence[T]]:
+    def build(self, entries: Sequence[tuple[T, object]]) -> Callable[[Event], Sequence[T]]:
         from engine.fields import lookup as field_lookup
 
         items = [item for item, _ in entries]
         constraints = [constraint(node, shape=self._shape) for _, node in entries]
         everything = (1 << len(items)) - 1
-        tables: list[tuple[Callable[[Any, Any], Any], dict[str, int], int]] = []
+        tables: list[tuple[Callable[..., object], dict[object, int], int]] = []
         for key, field_name in INDEXED_FIELDS.items():
             pinned = [(i, c[key]) for i, c in enumerate(constraints) if key in c]
             if not pinned:
@@ -218,7 +235,7 @@ class K8sAuditIndexer(Generic[T]):
             free = everything
             for i, _ in pinned:
                 free &= ~(1 << i)
-            by_value: dict[str, int] = {}
+            by_value: dict[object, int] = {}  # a field's value (a string) -> the rules it allows
             for i, allowed in pinned:
                 for value in allowed:
                     by_value[value] = by_value.get(value, free) | (1 << i)
@@ -228,7 +245,7 @@ class K8sAuditIndexer(Generic[T]):
         # Rules that read only the memo-key fields have one result per key: evaluate them once per key and
         # keep them as candidates only where they matched (with a constant-true matcher: the key decided it).
         keyed = frozenset(INDEXED_FIELDS)
-        folded: dict[int, Callable[[Any], bool]] = {}
+        folded: dict[int, Matcher] = {}
         predicates = [self._predicate(item) for item in items]
         for i, (_item, node) in enumerate(entries):
             fields_read = reads(node, shape=self._shape)
@@ -239,10 +256,10 @@ class K8sAuditIndexer(Generic[T]):
         # that say no more than that need not run again.
         residuals = [self._residual(node, constraints[i], predicates[i]) for i, (_item, node) in enumerate(entries)]
         # Candidates per (mask, folded true, folded failing), as (item, matcher) pairs.
-        by_mask: dict[tuple[int, int, int], tuple[tuple[T, Any], ...]] = {}
-        memo: dict[tuple[Any, ...], tuple[tuple[T, Any], ...]] = {}
+        by_mask: dict[tuple[int, int, int], tuple[tuple[T, Matcher | None], ...]] = {}
+        memo: dict[tuple[object, ...], tuple[tuple[T, Matcher | None], ...]] = {}
 
-        def compute(event: Any, *, fold: bool = False) -> tuple[tuple[T, Any], ...]:
+        def compute(event: AuditEvent, *, fold: bool = False) -> tuple[tuple[T, Matcher | None], ...]:
             mask = everything
             for extract, by_value, free in tables:
                 value = extract(event, None)
@@ -265,7 +282,7 @@ class K8sAuditIndexer(Generic[T]):
                     for i in range(len(items)) if mask >> i & 1)
             return found
 
-        def general(event: Any) -> tuple[tuple[T, Any], ...]:
+        def general(event: AuditEvent) -> tuple[tuple[T, Matcher | None], ...]:
             # The raw values of every indexed field key a memo of the computed candidates; ``compute`` reads
             # them through the field extractors, so the result is exactly what the conditions would see.
             obj = event.obj
@@ -289,35 +306,28 @@ class K8sAuditIndexer(Generic[T]):
                 found = remember(key, event)
             return found
 
-        def remember(key: tuple[Any, ...], event: Any) -> tuple[tuple[T, Any], ...]:
+        def remember(key: tuple[object, ...], event: AuditEvent) -> tuple[tuple[T, Matcher | None], ...]:
             """Compute (folding key-only rules) and memoize the candidates of a key of plain strings or None."""
             if len(memo) >= _MEMO_LIMIT:
                 memo.clear()
             found = memo[key] = compute(event, fold=True)
             return found
 
-        def pairs(event: Any) -> Sequence[tuple[T, Any]]:
-            # The common case, an event whose key is remembered: the key the header pass read, or else the key
-            # ``general`` would build, read from the decoded event with plain subscripts. Anything else (a field
-            # absent, not an object, a new key) goes the general way.
+        def pairs(event: AuditEvent) -> Sequence[tuple[T, Matcher | None]]:
+            # The common case, an event read through its header whose key is remembered; an event decoded whole
+            # goes the general way (its key read from the decoded object).
             try:
                 return memo[event.key]
             except KeyError:  # the header pass's key is the key ``general`` builds, already of plain strings
                 return remember(event.key, event)
-            except AttributeError:  # an event decoded whole at once
-                pass
-            obj = event.obj
-            try:
-                ref = obj["objectRef"]
-                return memo[(obj["verb"], obj["stage"], ref["resource"], ref.get("subresource"),
-                             obj["user"]["username"])]
-            except (KeyError, TypeError, AttributeError):
+            except AttributeError:  # an event decoded whole at once: keyed by what ``general`` reads
                 return general(event)
 
-        def lookup(event: Any) -> Sequence[T]:
+        def lookup(event: AuditEvent) -> Sequence[T]:
             return tuple(item for item, _ in pairs(event))
 
         lookup.pairs = pairs  # type: ignore[attr-defined]
         lookup.constraints = constraints  # type: ignore[attr-defined]  # for describe/debug output
         lookup.folded = frozenset(folded)  # type: ignore[attr-defined]
-        return lookup
+        # The ruleset calls it with its generic ``Event``; this source's events are ``AuditEvent``s.
+        return cast("Callable[[Event], Sequence[T]]", lookup)

@@ -26,8 +26,8 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from io import BufferedIOBase
 from pathlib import Path
-from typing import Any
 
 import orjson
 
@@ -302,7 +302,7 @@ class WebhookSource:
                 self._check_item(orjson.loads(text), True, events, dropped)
         return events, dropped
 
-    def _check_item(self, item: Any, check_size: bool, events: list[AuditEvent], dropped: Counter[str]) -> None:
+    def _check_item(self, item: object, check_size: bool, events: list[AuditEvent], dropped: Counter[str]) -> None:
         if type(item) is not dict or item.get("kind") != "Event":
             dropped["not_event"] += 1
             return
@@ -351,7 +351,7 @@ def _cumulative(counts: list[int]) -> list[int]:
     return out
 
 
-def _read_chunked(rfile: Any, limit: int) -> bytes:
+def _read_chunked(rfile: BufferedIOBase, limit: int) -> bytes:
     parts: list[bytes] = []
     size = 0
     while True:
@@ -374,7 +374,7 @@ def _read_chunked(rfile: Any, limit: int) -> bytes:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def handle_error(self, request: Any, client_address: Any) -> None:
+    def handle_error(self, request: object, client_address: tuple[str, int]) -> None:
         """Failed handshakes and dropped connections are the client's problem: a debug line, no traceback."""
         log.debug("webhook connection from %s failed: %s", client_address[0], sys.exc_info()[1])
 
@@ -392,7 +392,7 @@ def _handler_for(source: WebhookSource) -> type[BaseHTTPRequestHandler]:
 
         server_version = "falcopy-webhook"
 
-        def _reply(self, status: int, doc: dict[str, Any], *, extra: dict[str, str] | None = None) -> None:
+        def _reply(self, status: int, doc: dict[str, object], *, extra: dict[str, str] | None = None) -> None:
             body = orjson.dumps(doc)
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
@@ -429,7 +429,7 @@ def _handler_for(source: WebhookSource) -> type[BaseHTTPRequestHandler]:
             )  # counted before the client can see the reply
             self._reply(status, doc, extra=extra)
 
-        def _post(self) -> tuple[int, dict[str, Any], dict[str, str] | None]:
+        def _post(self) -> tuple[int, dict[str, object], dict[str, str] | None]:
             if self.path.split("?", 1)[0] != source.path:
                 raise _Reject(
                     404, f"no such path {self.path.split('?', 1)[0]!r}, post to {source.path}", code="not_found"
@@ -464,7 +464,7 @@ def _handler_for(source: WebhookSource) -> type[BaseHTTPRequestHandler]:
             source.count_request(body, len(events), dropped, self.client_address[0])
             return 200, {"accepted": len(events), "dropped": sum(dropped.values())}, None
 
-        def log_message(self, fmt: str, *args: Any) -> None:
+        def log_message(self, fmt: str, *args: object) -> None:
             log.debug("webhook %s: " + fmt, self.client_address[0], *args)
 
     return Handler
