@@ -145,7 +145,7 @@ def auths_from_dockerconfig(doc: object, *, where: str = "docker config") -> dic
     return out
 
 
-def read_json_object(path: Path, what: str) -> dict[str, Any]:
+def read_json_object(path: Path, what: str) -> JSONObject:
     """The JSON object in the file at ``path`` (``what`` names it in errors): an auth file, an image layout's
     index, manifest or config. Unreadable is ``kind="usage"`` (the path given is wrong), anything but a JSON object
     is ``kind="invalid"``."""
