@@ -104,7 +104,7 @@ def replay_run(*, rules: list[Path], source: str, events: Path, fmt: str, priori
 
 def server_config(*, rules: list[Path], source: str, fmt: str, priority: str, rule_matching: str,
                   webhook_listen: str | None, metrics_listen: str | None, backend: str | None,
-                  base: dict[str, Any] | None, log_level: str) -> dict[str, Any]:
+                  base: dict[str, Any] | None, log_level: str, record: Path | None = None) -> dict[str, Any]:
     """The service config: the config file's content (if any) with the flags given on top."""
     config: dict[str, Any] = dict(base or {})
     if rules or "rules" not in config:
@@ -122,6 +122,8 @@ def server_config(*, rules: list[Path], source: str, fmt: str, priority: str, ru
         if backend:
             syscall["backend"] = backend
         syscall.setdefault("backend", "auto")
+        if record is not None:
+            syscall["record"] = str(record)
         sources["syscall"] = syscall
     config["sources"] = sources
     config.setdefault("outputs", {"stdout": {"format": fmt}})
@@ -164,16 +166,19 @@ def group() -> None:
 @click.option("--metrics-listen", metavar="HOST:PORT", callback=_listen, help="Serve /metrics and /healthz here.")
 @click.option("--backend", type=click.Choice(["auto", "ebpf", "audit", "proc"]),
               help="Syscall capture backend (with --source syscall).")
+@click.option("--record", type=click.Path(path_type=Path, dir_okay=False), metavar="PATH",
+              help="With --source syscall: also write every captured event to PATH (the probe's binary capture "
+                   "with ebpf, JSON lines with audit/proc), to replay later with --events PATH.")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="Engine config file (YAML).")
 @click.pass_context
 def run(ctx: click.Context, rules: tuple[Path, ...], source: str, events: Path | None, fmt: str, priority: str,
         rule_matching: str, webhook_listen: str | None, metrics_listen: str | None, backend: str | None,
-        config_path: Path | None) -> None:
+        record: Path | None, config_path: Path | None) -> None:
     """Replay events (--events) or serve: the audit webhook, syscall capture, metrics."""
     if events is not None:
-        if webhook_listen or config_path or backend:
+        if webhook_listen or config_path or backend or record:
             raise UsageError("--events replays a file; it cannot be combined with --webhook-listen, "
-                             "--config or --backend")
+                             "--config, --backend or --record")
         if not events.exists():
             raise UsageError(f"events file not found: {events}")
         if not events.is_file():
@@ -185,9 +190,11 @@ def run(ctx: click.Context, rules: tuple[Path, ...], source: str, events: Path |
                             rule_matching=rule_matching))
     if backend and source != "syscall":
         raise UsageError("--backend applies to --source syscall")
+    if record is not None and source != "syscall":
+        raise UsageError("--record applies to --source syscall")
     config = server_config(rules=list(rules), source=source, fmt=fmt, priority=priority,
                            rule_matching=rule_matching, webhook_listen=webhook_listen,
-                           metrics_listen=metrics_listen, backend=backend,
+                           metrics_listen=metrics_listen, backend=backend, record=record,
                            base=_read_config(config_path) if config_path else None,
                            log_level=(ctx.find_root().obj or {}).get("log_level", "info"))
     try:

@@ -72,6 +72,8 @@ def test_bad_rules_print_findings_and_exit_1(tmp_path: Path, capsys: pytest.Capt
     (["--events", str(REPO / "tests")], f"events path is not a file: {REPO / 'tests'}"),
     (["--source", "k8s_audit", "--backend", "proc"], "--backend applies to --source syscall"),
     (["--events", "x", "--webhook-listen", "0.0.0.0:1"], "cannot be combined"),
+    (["--events", __file__, "--record", "capture.bin"], "cannot be combined"),
+    (["--record", "capture.bin"], "--record applies to --source syscall"),
     (["--rules", "/nonexistent/rules.yaml", "--events", __file__], "rules file not found"),
 ])
 def test_usage_errors_exit_2(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -132,6 +134,18 @@ def test_syscall_mode(fake_service: list[dict[str, Any]], tmp_path: Path,
                           capsys)
     assert code == 7
     assert fake_service[0]["sources"] == {"syscall": {"backend": "proc"}}
+
+
+def test_record_flag_names_the_capture_file_over_the_config(fake_service: list[dict[str, Any]], tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "engine.yaml"
+    cfg.write_text("rules: [/etc/falco-py/rules.yaml]\nsources:\n  syscall:\n    backend: ebpf\n    record: /var/old.bin\n")
+    capture = tmp_path / "capture.bin"
+    code, _, _ = run_main(["engine", "run", "--config", str(cfg), "--source", "syscall", "--record", str(capture)],
+                          capsys)
+    assert code == 7
+    syscall = fake_service[0]["sources"]["syscall"]
+    assert (syscall["backend"], syscall["record"]) == ("ebpf", str(capture))
 
 
 def test_bad_config_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

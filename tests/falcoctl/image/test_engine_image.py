@@ -1,7 +1,7 @@
 """The engine image, really: built by ``image build`` (buildah on a debootstrapped base), pushed by ``image push``
 to a real registry (Debian's docker-registry), pulled back by another client (skopeo), unpacked (umoci), and its
 entrypoint run in a chroot as the image's user to replay a Kubernetes audit file and a syscall capture that the
-engine recorded live on this host (``sources.syscall.record``; the ebpf backend where the kernel allows it, else
+engine recorded live on this host (``engine run --record``; the ebpf backend where the kernel allows it, else
 audit) while an untrusted program read /etc/shadow, a program ran from /dev/shm and ordinary commands ran: the
 actions' rules fire, the ordinary commands raise nothing, and the alerts are the ones the live engine and the
 source tree's engine give for the same input. Also: the image holds no compiler and no pip, carries its OCI
@@ -75,7 +75,7 @@ class Recording:
 
 
 def _record(work: Path) -> Recording:
-    """``engine run`` with ``sources.syscall.record`` (ebpf where the kernel allows it, else audit) while an
+    """``engine run --record`` (ebpf where the kernel allows it, else audit) while an
     untrusted program reads /etc/shadow, a program runs from /dev/shm and ordinary commands run; stopped with
     SIGTERM once the last action's alert is out, so every action is in the capture."""
     from engine.sources.syscall.ebpf.backend import missing
@@ -86,7 +86,7 @@ def _record(work: Path) -> Recording:
     config.write_text(yaml.safe_dump({
         "rules": [str(REPO / "engine" / "default_rules")], "metrics": {"listen": f"127.0.0.1:{free_port()}"},
         "outputs": {"stdout": {"format": "json"}},
-        "sources": {"syscall": {"backend": backend, "record": str(capture), "k8s_metadata": {"enabled": False}}}}))
+        "sources": {"syscall": {"backend": backend, "k8s_metadata": {"enabled": False}}}}))
     notes = work / "notes.txt"
     notes.write_text("nothing to see\n")
     dropper = Path(f"/dev/shm/falcopy-image-dropper-{os.getpid()}")
@@ -110,7 +110,8 @@ def _record(work: Path) -> Recording:
             time.sleep(0.2)
 
     with kernel_lock(), log.open("w") as err:
-        engine = cli_popen("engine", "run", "--config", str(config), stderr=err)
+        engine = cli_popen("engine", "run", "--config", str(config), "--source", "syscall", "--record", str(capture),
+                           stderr=err)
         reader = threading.Thread(target=lambda: lines.extend(iter(engine.stdout.readline, "")),  # type: ignore[union-attr]
                                   daemon=True)
         reader.start()
