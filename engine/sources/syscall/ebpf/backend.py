@@ -229,11 +229,10 @@ class EbpfBackend(EventStream):
                         return
                 continue
             idle = 0.0
-            view = memoryview(data)
             events: list[SyscallEvent] = []
             for at, length in spans:
                 try:
-                    event = decode(view[at:at + length])
+                    event = decode(data[at:at + length])
                 except (struct.error, ValueError, IndexError):
                     self._stats.bad_payloads += 1
                     continue

@@ -100,6 +100,10 @@ def _ip(raw: bytes, family: int) -> str:
     return str(ipaddress.IPv4Address(raw[:4])) if family == 2 else str(ipaddress.IPv6Address(raw))
 
 
+_Opened = tuple[str, str | None, str | None, FdInfo, int, int, int]
+_OPENED_MAX = 8192
+
+
 class Decoder:
     """Stateful: ``decode(record)`` returns the event a record makes (or None: fork, unknown syscalls)."""
 
@@ -111,6 +115,9 @@ class Decoder:
         self.containers = containers
         self.num = 0
         self.undecodable = 0
+        # What repeated opens come to (see ``_open``): their events share the ``FdInfo``, which nothing changes
+        # once an event carries it.
+        self._opened: dict[tuple[object, ...], _Opened] = {}
 
     def decode(self, rec: bytes | memoryview) -> SyscallEvent | None:
         if rec[0] == K_SYSCALL and rec[1] == 0:
@@ -261,10 +268,49 @@ class Decoder:
 
     def _open(self, rec: bytes | memoryview, kind: str, cpu: int, ts: int, tgid: int, tid: int, res: int,
               a0: int, a1: int, a2: int, a3: int) -> SyscallEvent:
-        """open, openat, openat2, creat: the hottest records, read without the generic item list."""
+        """open, openat, openat2, creat: the hottest records, read without the generic item list. What the
+        path and the descriptor come to depends only on the record's items, the numbers below and the caller's
+        cwd, so a repeated open (the same file by the same kind of call) reuses them from ``_opened``."""
+        proc = self.table.get(tgid)
+        if proc is None:
+            proc = self.table.put(ProcessInfo(pid=tgid, tid=tgid))
+        fd = res if res >= 0 else -1
+        dirfd = _s32(a0)
+        key = (kind, bytes(rec[SYSCALL.size:]), fd, a2 if kind == "openat" else a1, dirfd, proc.cwd)
+        known = self._opened.get(key)
+        if known is None:
+            if len(self._opened) >= _OPENED_MAX:
+                self._opened.clear()
+            known = self._opened[key] = self._open_items(rec, kind, fd, dirfd, a1, a2, proc.cwd)
+        given, path, cwd, fdinfo, flags, mode, resolve = known
+        if cwd is not None:
+            proc.cwd = cwd
+        self.num += 1
+        if kind == "openat":
+            event_args: dict[str, Any] = {"dirfd": dirfd, "fd": fd, "flags": flags, "mode": a3, "name": given}
+        elif kind == "open":
+            event_args = {"fd": fd, "flags": flags, "mode": a2, "name": given}
+        elif kind == "creat":
+            event_args = {"fd": fd, "mode": a1, "name": given}
+        else:
+            event_args = {"dirfd": dirfd, "resolve": resolve, "fd": fd, "flags": flags, "mode": mode,
+                          "name": given}
+        event = SyscallEvent(kind, "<", self.boot_ns + ts, tid, tgid, res, event_args, proc, fdinfo, None,
+                             self.num, cpu)
+        if path and given[0] != "/":
+            event.paths = {"name": path}
+        if proc.container_id != cgroups.HOST and self.containers is not None:
+            event.container = self.containers(proc.container_id)
+        return event
+
+    @staticmethod
+    def _open_items(rec: bytes | memoryview, kind: str, fd: int, dirfd: int, a1: int, a2: int,
+                    cwd: str) -> _Opened:
+        """(path as given, resolved path or None, the cwd the record carries or None, the descriptor, flags, mode
+        and resolve of openat2) of an open record."""
         at = kind == "openat" or kind == "openat2"
         index = 1 if at else 0  # of the path argument
-        given, base, cwd_data, how = "", None, None, b""
+        given, base, new_cwd, how = "", None, None, b""
         pos, end = SYSCALL.size, len(rec)
         while pos + 4 <= end:
             item, argi, length = rec[pos], rec[pos + 1], rec[pos + 2] | rec[pos + 3] << 8
@@ -275,41 +321,30 @@ class Decoder:
                 if argi == index:
                     given = str(data, "utf-8", "surrogateescape")
             elif item == I_CWD:
-                cwd_data = bytes(data)
+                new_cwd = cwd = components(bytes(data)).rstrip("/") + "/"
             elif item == I_FDPATH:
                 if argi == 0:
                     base = components(bytes(data))
             elif item == I_OPENHOW:
                 how = bytes(data)
-        proc = self.table.get(tgid)
-        if proc is None:
-            proc = self.table.put(ProcessInfo(pid=tgid, tid=tgid))
-        if cwd_data is not None:
-            proc.cwd = components(cwd_data).rstrip("/") + "/"
         path: str | None
         if not given:
             path = ""
         elif given[0] == "/":
             path = _normal(given)
-        elif at and _s32(a0) != AT_FDCWD:
+        elif at and dirfd != AT_FDCWD:
             path = _normal(_under(base, given)) if base else None
         else:
-            path = _normal(_under(proc.cwd, given)) if proc.cwd else None
-        self.num += 1
-        fd = res if res >= 0 else -1
+            path = _normal(_under(cwd, given)) if cwd else None
+        mode = resolve = 0
         if kind == "openat":
             flags = a2
-            event_args: dict[str, Any] = {"dirfd": _s32(a0), "fd": fd, "flags": flags, "mode": a3, "name": given}
         elif kind == "open":
             flags = a1
-            event_args = {"fd": fd, "flags": flags, "mode": a2, "name": given}
         elif kind == "creat":
             flags = 0o1101
-            event_args = {"fd": fd, "mode": a1, "name": given}
         else:
             flags, mode, resolve = struct.unpack_from("<3Q", how.ljust(24, b"\0"))
-            event_args = {"dirfd": _s32(a0), "resolve": resolve, "fd": fd, "flags": flags, "mode": mode,
-                          "name": given}
         name = path if path is not None else given
         if flags & O_DIRECTORY:
             fdinfo = FdInfo(num=fd, type="directory", name=name, nameraw=given, directory=name,
@@ -318,13 +353,7 @@ class Decoder:
             directory, filename = _split(name)
             fdinfo = FdInfo(num=fd, type="file", name=name, nameraw=given, directory=directory,
                             filename=filename, open_flags=flags)
-        event = SyscallEvent(kind, "<", self.boot_ns + ts, tid, tgid, res, event_args, proc, fdinfo, None,
-                             self.num, cpu)
-        if path and given[0] != "/":
-            event.paths = {"name": path}
-        if proc.container_id != cgroups.HOST and self.containers is not None:
-            event.container = self.containers(proc.container_id)
-        return event
+        return given, path, new_cwd, fdinfo, flags, mode, resolve
 
     def _exec_call(self, event: SyscallEvent, args: tuple[int, ...], items: list[tuple[int, int, bytes]]) -> None:
         proc = event.proc
