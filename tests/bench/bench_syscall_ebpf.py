@@ -19,8 +19,8 @@ Usage: python tests/bench/bench_syscall_ebpf.py [--seconds 20] [--open-rate 5000
 from __future__ import annotations
 
 import argparse
-import os
 import mmap
+import os
 import shutil
 import subprocess
 import sys

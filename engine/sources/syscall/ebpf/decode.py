@@ -122,7 +122,7 @@ class Decoder:
     def decode(self, rec: bytes | memoryview) -> SyscallEvent | None:
         if rec[0] == K_SYSCALL and rec[1] == 0:
             return self._syscall(rec)
-        kind, nr, cpu, _pad, ts, tgid, tid, res = HDR.unpack_from(rec, 0)
+        kind, _nr, cpu, _pad, ts, tgid, tid, _res = HDR.unpack_from(rec, 0)
         if kind == K_EXEC:
             self._exec(rec, tgid, tid)
             return None
