@@ -198,14 +198,16 @@ def main() -> int:
             backend.close()
         return {"events": ev1 - ev0, "wall": t1 - t0, "storm_wall": storm_wall, "cpu": cpu1 - cpu0,
                 "ops": execs + opens, "execs": execs, "kernel_lost": stats.kernel_lost,
-                "drops": stats.dropped - stats.kernel_lost, "alerts": counts["alerts"], "syscalls": syscalls}
+                "drops": stats.dropped - stats.kernel_lost, "retried": float(stats.detail.get("ring_retries", 0)),
+                "alerts": counts["alerts"], "syscalls": syscalls}
 
     got = capture(args.seconds, record=None)
     rate = got["events"] / got["storm_wall"]
     under = got["ops"] / got["storm_wall"]
     print(f"capture for {got['storm_wall']:.0f}s (stable+incubating rules, {got['syscalls']:.0f} syscalls in the "
           f"kernel filter): {got['events']:.0f} events, {rate:.0f} events/s captured, {got['alerts']:.0f} alerts")
-    print(f"loss: {got['kernel_lost']:.0f} records dropped in the kernel (ring full), {got['drops']:.0f} by us")
+    print(f"loss: {got['kernel_lost']:.0f} records dropped in the kernel, {got['drops']:.0f} by us "
+          f"({got['retried']:.0f} retries of records the ring refused at first)")
     print(f"engine CPU: {got['cpu'] / max(got['events'], 1) * 1e6:.1f} us per event "
           f"({got['cpu'] / got['wall'] * 100:.0f}% of one core)")
     print(f"storm under capture: {under:.0f} ops/s = {under / free:.2f} of the capture-free rate")
