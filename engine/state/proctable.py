@@ -274,14 +274,17 @@ class ProcessTable:
     def get(self, pid: int, *, refresh: bool = False) -> ProcessInfo | None:
         """The process with its parent chain linked (read from ``/proc`` when unknown or ``refresh``)."""
         info = None if refresh else self._procs.get(pid)
-        if info is None:
-            self.misses += 1
-            info = self._reader(pid)
-            if info is None:
-                return self._procs.get(pid)
-            self.put(info)
-        else:
+        if info is not None:  # the common case, with ``link``'s check inlined: most events find their process
             self._procs.move_to_end(pid)
+            linked = self._linked.get(pid)
+            if linked is None or linked[0] is not info or linked[1] != self._generation:
+                self.link(info)
+            return info
+        self.misses += 1
+        info = self._reader(pid)
+        if info is None:
+            return self._procs.get(pid)
+        self.put(info)
         self.link(info)
         return info
 
