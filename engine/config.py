@@ -18,10 +18,12 @@ import copy
 import functools
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import jsonschema
 import yaml
+
+from engine.config_types import EngineConfig
 
 SCHEMA_PATH = Path(__file__).with_name("config.schema.json")
 
@@ -119,8 +121,8 @@ def _semantic(cfg: dict[str, Any]) -> list[tuple[tuple[Any, ...], str]]:
 
 
 def validate_config(
-    data: Any, *, file: str | None = None, lines: dict[tuple[str | int, ...], int] | None = None
-) -> dict[str, Any]:
+    data: object, *, file: str | None = None, lines: dict[tuple[str | int, ...], int] | None = None
+) -> EngineConfig:
     """Check ``data`` and return a copy with defaults filled in; raise ``ConfigError`` listing every problem."""
     where = f"{file}: " if file else ""
     if data is None:
@@ -139,7 +141,7 @@ def validate_config(
             loc = f"{file}:{line}: " if file and line else where
             out.append(f"{loc}{_dotted(path)}: {msg}")
         raise ConfigError(out)
-    return cfg
+    return cast(EngineConfig, cfg)  # the schema checked every key this type names
 
 
 def _line_for(lines: dict[tuple[Any, ...], int], path: tuple[Any, ...]) -> int | None:
@@ -149,7 +151,7 @@ def _line_for(lines: dict[tuple[Any, ...], int], path: tuple[Any, ...]) -> int |
     return None
 
 
-def load_config(path: str | Path) -> dict[str, Any]:
+def load_config(path: str | Path) -> EngineConfig:
     """Read, validate and default a YAML config file; ``ConfigError`` names file, line and key path."""
     path = Path(path)
     try:

@@ -23,10 +23,12 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.config import ConfigError, rules_files, validate_config
+from engine.config_types import EngineConfig
 from engine.progress import DeliveryWatch
 
 if TYPE_CHECKING:
@@ -47,7 +49,7 @@ class ServiceError(Exception):
 
 
 class Service:
-    def __init__(self, config: dict[str, Any]) -> None:
+    def __init__(self, config: EngineConfig) -> None:
         from engine.metrics import EngineCollector, MetricsServer
         from engine.outputs.queue import OutputQueue
         from engine.outputs.sinks import build_sinks
@@ -179,9 +181,12 @@ class Service:
         if file.get("enabled"):
             from engine.sources.k8s_audit.file import AuditFileSource
 
+            path = file.get("path")
+            if not path:  # validate_config refuses this; a Service built from a hand-made dict may not
+                raise ServiceError("sources.k8s_audit.file.path: required when the audit-log file source is on")
             self.sources.append(
                 AuditFileSource(
-                    file["path"],
+                    path,
                     start_at=file["start_at"],
                     poll_interval=file["poll_interval"],
                     max_line_bytes=file["max_line_bytes"],
@@ -328,7 +333,7 @@ def _setup_logging(level: str, fmt: str) -> None:
             handler.setFormatter(_JsonLines())
 
 
-def serve(config: dict[str, Any]) -> int:
+def serve(config: Mapping[str, object]) -> int:
     """Run the engine server until SIGTERM/SIGINT; 0 after a clean stop, 1 for bad config/rules or a crash."""
     try:
         cfg = validate_config(config)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import time
 import urllib.error
@@ -22,6 +21,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from cli_support import wait_or_kill
+from http_support import free_port
 
 BINARY = "docker-registry"
 
@@ -36,17 +37,7 @@ class RunningRegistry:
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+            wait_or_kill(self.proc, 10)
 
 
 def start_registry(tmp: Path, *, auth: tuple[str, str] | None = None) -> RunningRegistry:
@@ -54,7 +45,7 @@ def start_registry(tmp: Path, *, auth: tuple[str, str] | None = None) -> Running
     if exe is None:
         pytest.skip(f"{BINARY} not installed (make test installs Debian's docker-registry)")
     tmp.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
+    port = free_port()
     config: dict[str, object] = {
         "version": 0.1,
         "log": {"level": "warn"},

@@ -163,7 +163,7 @@ class SyscallEvent:
     tid: int = 0
     pid: int = 0
     res: int | None = None
-    args: dict[str, Any] = field(default_factory=dict)
+    args: dict[str, object] = field(default_factory=dict)
     proc: ProcessInfo | None = None
     fd: FdInfo | None = None
     container: ContainerInfo | None = None

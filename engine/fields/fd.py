@@ -74,11 +74,20 @@ def _server(fd: Any) -> tuple[Any, int | None]:
     return _ip(fd.dip), fd.dport
 
 
+_NO_END = (None, None)
+
+
 def _local(fd: Any) -> tuple[Any, int | None]:
+    # A server socket with no peer (bound, listening) has a server address but no local/remote pair, as in
+    # libsinsp, where only a connection's descriptor has these ends.
+    if fd.is_server and fd.sip is None:
+        return _NO_END
     return _server(fd) if fd.is_server else _client(fd)
 
 
 def _remote(fd: Any) -> tuple[Any, int | None]:
+    if fd.is_server and fd.sip is None:
+        return _NO_END
     return _client(fd) if fd.is_server else _server(fd)
 
 
@@ -135,7 +144,9 @@ def _name(event: Any, _arg: Any) -> str | None:
     if fd.name:
         name: str | None = fd.name
         return name
-    return tuple_name(fd) if fd.type in _IP_TYPES else None
+    if fd.type in _IP_TYPES:  # a socket with no address yet has an empty name, not a missing one
+        return tuple_name(fd) or ("" if fd.num >= 0 else None)
+    return "" if fd.type == "unix" and fd.num >= 0 else None
 
 
 def _directory(event: Any, _arg: Any) -> str | None:
@@ -152,12 +163,25 @@ def _directory(event: Any, _arg: Any) -> str | None:
 
 def _filename(event: Any, _arg: Any) -> str | None:
     fd = event.fd
-    if fd is None or fd.type not in _FILE_TYPES or fd.type == "directory":
-        return None
+    if fd is None or fd.type not in _FILE_TYPES or fd.type == "directory" or fd.num < 0:
+        return None  # a failed open made no descriptor: libsinsp has a name for it (the path), not a file name
     if fd.filename:
         filename: str | None = fd.filename
         return filename
     return os.path.basename(fd.name) or None if fd.name else None
+
+
+def _connected(event: Any, _arg: Any) -> bool | None:
+    """As libsinsp keeps it for every descriptor in its table: false for anything but a connected socket; a socket
+    whose two ends are known is connected unless the backend said otherwise."""
+    fd = event.fd
+    if fd is None or fd.num < 0:
+        return None
+    if fd.connected is not None:
+        return bool(fd.connected)
+    if fd.type in _IP_TYPES:
+        return fd.sip is not None and fd.dip is not None and bool(fd.sport) and bool(fd.dport)
+    return fd.type == "unix" and bool(fd.name) and event.type in ("connect", "accept", "accept4")
 
 
 def _sockfamily(event: Any, _arg: Any) -> str | None:
@@ -251,7 +275,7 @@ _FD = (
     _f("fd.l4proto", T.STRING, "layer 4 protocol: tcp, udp, icmp or raw.", _attr("l4proto")),
     _f("fd.sockfamily", T.STRING, "socket family: ip or unix.", _sockfamily),
     _f("fd.is_server", T.BOOL, "true when the process is the server end of the connection.", _attr("is_server")),
-    _f("fd.connected", T.BOOL, "true when the socket is connected.", _attr("connected")),
+    _f("fd.connected", T.BOOL, "true when the socket is connected.", _connected),
     _f("fd.name_changed", T.BOOL, "true when the event changed the fd's name.", _attr("name_changed")),
     _f("fd.net", T.IPNET, "either end's address, compared against networks.", _both(0), is_list=True, match_any=True),
     _f("fd.cnet", T.IPNET, "client address, compared against networks.", _end_ip(_client)),

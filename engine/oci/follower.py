@@ -30,10 +30,13 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from engine.oci.registry import Reference, Registry, RegistryError, load_docker_config
 from engine.oci.rulesfile import check_engine_requirement, read_artifact
+
+if TYPE_CHECKING:
+    from engine.config_types import FollowConfig
 
 log = logging.getLogger(__name__)
 
@@ -217,7 +220,7 @@ def _digest_of(dirname: str) -> str | None:
 
 
 
-def from_config(section: dict[str, Any], *, ruleset: Callable[[], list[Path]], rule_matching: str) -> RulesFollower:
+def from_config(section: FollowConfig, *, ruleset: Callable[[], list[Path]], rule_matching: str) -> RulesFollower:
     """A follower for a validated ``follow`` config section; candidate rulesets load with ``engine.rules``."""
     from engine.reload import _describe
     from engine.rules import load_rules

@@ -29,6 +29,8 @@ from typing import Any
 import orjson
 import requests
 
+from engine.jsonvalue import JSONObject
+
 MANIFEST_TYPES = (
     "application/vnd.oci.image.manifest.v1+json",
     "application/vnd.oci.image.index.v1+json",
@@ -96,7 +98,7 @@ class Manifest:
     media_type: str
     raw: bytes
 
-    def json(self) -> dict[str, Any]:
+    def json(self) -> JSONObject:
         doc = orjson.loads(self.raw)
         if not isinstance(doc, dict):
             raise RegistryError(f"manifest {self.digest} is not a JSON object")
@@ -143,14 +145,23 @@ def auths_from_dockerconfig(doc: object, *, where: str = "docker config") -> dic
     return out
 
 
-def load_docker_config(path: Path) -> dict[str, tuple[str, str]]:
+def read_json_object(path: Path, what: str) -> dict[str, Any]:
+    """The JSON object in the file at ``path`` (``what`` names it in errors): an auth file, an image layout's
+    index, manifest or config. Unreadable is ``kind="usage"`` (the path given is wrong), anything but a JSON object
+    is ``kind="invalid"``."""
     try:
         doc = orjson.loads(path.read_bytes())
     except OSError as exc:
-        raise RegistryError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        raise RegistryError(f"{path}: cannot read {what}: {exc.strerror or exc}", kind="usage") from None
     except orjson.JSONDecodeError as exc:
-        raise RegistryError(f"{path}: not JSON: {exc}") from None
-    return auths_from_dockerconfig(doc, where=str(path))
+        raise RegistryError(f"{path}: {what} is not JSON: {exc}", kind="invalid") from None
+    if not isinstance(doc, dict):
+        raise RegistryError(f"{path}: {what} is not a JSON object", kind="invalid")
+    return doc
+
+
+def load_docker_config(path: Path) -> dict[str, tuple[str, str]]:
+    return auths_from_dockerconfig(read_json_object(path, "registry auth file"), where=str(path))
 
 
 def _oras_registry_class() -> type:

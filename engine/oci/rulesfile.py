@@ -34,6 +34,7 @@ import orjson
 import yaml
 
 from engine import FALCO_ENGINE_VERSION
+from engine.jsonvalue import JSONObject, as_object, as_objects, as_str
 from engine.oci.registry import Reference, Registry, RegistryError, sha256_digest
 
 CONFIG_MEDIA_TYPE = "application/vnd.cncf.falco.rulesfile.config.v1+json"
@@ -54,18 +55,18 @@ _SEMVER = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)")
 class Artifact:
     """A rules artifact: the config document and each file's name and bytes, in layer order."""
 
-    config: dict[str, Any]
+    config: JSONObject
     files: dict[str, bytes]
     digest: str = ""
     annotations: dict[str, str] = field(default_factory=dict)
 
     @property
     def engine_requirement(self) -> str | None:
-        for req in self.config.get("requirements") or ():
-            if isinstance(req, dict) and req.get("name") == ENGINE_REQUIREMENT:
+        for req in as_objects(self.config.get("requirements")):
+            if req.get("name") == ENGINE_REQUIREMENT:
                 return str(req.get("version"))
-        for req in self.config.get("requirements") or ():
-            if isinstance(req, dict) and req.get("name") == "engine_version":
+        for req in as_objects(self.config.get("requirements")):
+            if req.get("name") == "engine_version":
                 return f"0.{req.get('version')}.0"
         return None
 
@@ -225,12 +226,12 @@ def read_artifact(registry: Registry, ref: Reference) -> Artifact:
     doc = manifest.json()
     digest = manifest.digest
     if manifest.media_type in INDEX_MEDIA_TYPES or "manifests" in doc:
-        entries = [m for m in doc.get("manifests") or () if isinstance(m, dict) and m.get("digest")]
+        entries = [d for m in as_objects(doc.get("manifests")) if (d := as_str(m.get("digest")))]
         if not entries:
             raise RegistryError(f"{ref}: image index lists no manifest", kind="invalid")
-        sub = registry.get_manifest(ref.with_digest(entries[0]["digest"]))
+        sub = registry.get_manifest(ref.with_digest(entries[0]))
         doc = sub.json()
-    config_desc = doc.get("config") or {}
+    config_desc = as_object(doc.get("config"))
     if config_desc.get("mediaType") != CONFIG_MEDIA_TYPE:
         raise RegistryError(
             f"{ref}: not a Falco rulesfile artifact (config media type {config_desc.get('mediaType')!r}, "
@@ -243,11 +244,11 @@ def read_artifact(registry: Registry, ref: Reference) -> Artifact:
     if not isinstance(config, dict):
         raise RegistryError(f"{ref}: config blob is not a JSON object", kind="invalid")
     files: dict[str, bytes] = {}
-    layers = [lay for lay in doc.get("layers") or () if isinstance(lay, dict) and lay.get("mediaType") == LAYER_MEDIA_TYPE]
+    layers = [lay for lay in as_objects(doc.get("layers")) if lay.get("mediaType") == LAYER_MEDIA_TYPE]
     if not layers:
         raise RegistryError(f"{ref}: artifact has no {LAYER_MEDIA_TYPE} layer", kind="invalid")
     for layer in layers:
-        title = (layer.get("annotations") or {}).get(TITLE) or layer.get("digest")
+        title = as_object(layer.get("annotations")).get(TITLE) or layer.get("digest")
         blob = registry.fetch_blob(ref, str(layer.get("digest")), max_bytes=MAX_LAYER_BYTES)
         for name, data in unpack_layer(blob, where=f"{ref} layer {title}").items():
             if name in files:
@@ -255,4 +256,5 @@ def read_artifact(registry: Registry, ref: Reference) -> Artifact:
             files[name] = data
     if not files:
         raise RegistryError(f"{ref}: its layers hold no file", kind="invalid")
-    return Artifact(config=config, files=files, digest=digest, annotations=dict(doc.get("annotations") or {}))
+    annotations = {k: v for k, v in as_object(doc.get("annotations")).items() if isinstance(v, str)}
+    return Artifact(config=config, files=files, digest=digest, annotations=annotations)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import socket
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import msgspec
 import orjson
@@ -88,7 +88,7 @@ class Alert(msgspec.Struct, frozen=True, gc=False):
         return self.output
 
 
-def replace(alert: Alert, **changes: Any) -> Alert:
+def replace(alert: Alert, **changes: object) -> Alert:
     """A copy of ``alert`` with ``changes`` (field names as keywords)."""
     return msgspec.structs.replace(alert, **changes)
 

@@ -18,9 +18,10 @@ import threading
 import time
 import urllib.parse
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from engine.config_types import OutputsConfig
     from engine.outputs.alert import Alert
     from engine.outputs.queue import Sink
 
@@ -210,7 +211,7 @@ class HttpSink:
             self._conn = None
 
 
-def build_sinks(outputs: dict[str, Any]) -> list[Sink]:
+def build_sinks(outputs: OutputsConfig) -> list[Sink]:
     """Sinks for the enabled entries of the ``outputs`` config section (already validated, defaults applied)."""
     sinks: list[Sink] = []
     stdout = outputs.get("stdout") or {}
@@ -218,16 +219,18 @@ def build_sinks(outputs: dict[str, Any]) -> list[Sink]:
         sinks.append(StdoutSink(fmt=stdout.get("format", "json")))
     file = outputs.get("file") or {}
     if file.get("enabled"):
-        if not file.get("path"):
+        path = file.get("path")
+        if not path:
             raise ValueError("outputs.file.path: required when outputs.file is enabled")
-        sinks.append(FileSink(file["path"], fmt=file.get("format", "json")))
+        sinks.append(FileSink(path, fmt=file.get("format", "json")))
     http = outputs.get("http") or {}
     if http.get("enabled"):
-        if not http.get("url"):
+        url = http.get("url")
+        if not url:
             raise ValueError("outputs.http.url: required when outputs.http is enabled")
         sinks.append(
             HttpSink(
-                http["url"],
+                url,
                 headers=http.get("headers"),
                 ca_file=http.get("ca_file"),
                 token_file=http.get("token_file"),

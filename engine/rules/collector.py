@@ -71,7 +71,7 @@ class RuleUpdate:
     name: str
     pos: Position
     source: str | None = None
-    values: dict[str, Any] = field(default_factory=dict)
+    values: dict[str, object] = field(default_factory=dict)
     exceptions: list[ExceptionInfo] | None = None
 
 
@@ -196,8 +196,9 @@ class Collector:
                 setattr(prev, attr, f"{getattr(prev, attr)} {upd.values[key]}")
                 if key == "condition":
                     prev.cond_pos = prev.cond_pos or upd.pos
-        if "tags" in upd.values:
-            prev.tags.extend(t for t in upd.values["tags"] if t not in prev.tags)
+        tags = upd.values.get("tags")
+        if isinstance(tags, list):
+            prev.tags.extend(t for t in tags if t not in prev.tags)
         for ex in upd.exceptions or ():
             self._append_exception(prev, ex)
         self._touch(prev, upd.pos)
@@ -239,7 +240,7 @@ class Collector:
             "An 'override.<key>: replace' to a rule was requested but no rule by that name already exists",
         )
         for key, value in upd.values.items():
-            setattr(prev, _ATTR[key], list(value) if key == "tags" else value)
+            setattr(prev, _ATTR[key], list(value) if key == "tags" and isinstance(value, list) else value)
         if "condition" in upd.values:
             prev.cond_pos = upd.pos
         if "output" in upd.values:

@@ -96,8 +96,9 @@ class RuleDecoder:
                         )
                     expected.discard(key)
                     upd.values[key] = self._value(item, key, pos, append=op == "append")
-                if "exceptions" in upd.values:
-                    upd.exceptions = upd.values.pop("exceptions")
+                exceptions = upd.values.pop("exceptions", None)
+                if isinstance(exceptions, list):
+                    upd.exceptions = exceptions
                 apply(upd)
             for key in sorted(expected):
                 raise LoadError(
@@ -138,8 +139,11 @@ class RuleDecoder:
 
     @staticmethod
     def _int(item: RawItem, key: str, pos: Position) -> int:
+        value = item.data[key]
         try:
-            return int(item.data[key])
+            if not isinstance(value, (str, int, float)):  # what int() accepts from YAML scalars
+                raise TypeError(key)
+            return int(value)
         except (TypeError, ValueError):
             raise LoadError(
                 F.LOAD_ERR_YAML_VALIDATE,

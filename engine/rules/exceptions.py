@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias
 
 from engine import fields as field_registry
 from engine.condition import lexer
@@ -37,13 +37,17 @@ _RHS_TRANSFORMER = re.compile(r"^([a-z_0-9]+)\(\S*\)$")
 _RHS_TRANSFORMER_NAMES = frozenset((*FIELD_TRANSFORMERS, VAL))
 
 
+# One exception value as decoded: a string, or (for a fields list) a list of them, nested as written.
+ExceptionValue: TypeAlias = str | list["ExceptionValue"]
+
+
 @dataclass(slots=True)
 class ExceptionInfo:
     name: str
     pos: Position
     fields: str | list[str] | None = None
     comps: str | list[str] | None = None
-    values: list[Any] = field(default_factory=list)
+    values: list[ExceptionValue] = field(default_factory=list)
 
 
 def decode_exceptions(
@@ -114,7 +118,7 @@ def _strings(value: Any, key: str, pos: Position) -> str | list[str]:
     return str(value)
 
 
-def _value(value: Any, pos: Position) -> Any:
+def _value(value: Any, pos: Position) -> ExceptionValue:
     if isinstance(value, list):
         return [_value(v, pos) for v in value]
     if isinstance(value, dict) or value is None:

@@ -59,7 +59,7 @@ class RawItem:
     """One top-level list entry of a rules file."""
 
     file: str
-    data: dict[str, Any]
+    data: dict[str, object]
     line: int
     column: int
     marks: dict[Path, tuple[int, int]]

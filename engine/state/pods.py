@@ -14,10 +14,27 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from engine.events.syscall import ContainerInfo
+from engine.jsonvalue import JSON, as_object, as_objects, as_str
 from engine.state.containers import CgroupMatch
+
+# A pod as the API serves it (JSON, camelCase keys); only the members read below matter.
+Pod = Mapping[str, JSON]
+
+
+class RawResponse(Protocol):
+    """What a ``_preload_content=False`` call of the kubernetes client returns: the body, unparsed."""
+
+    @property
+    def data(self) -> bytes: ...
+
+
+class PodsApi(Protocol):
+    """The part of the kubernetes client's ``CoreV1Api`` the watcher uses (the client itself has no types)."""
+
+    def list_pod_for_all_namespaces(self, **kwargs: object) -> RawResponse: ...
 
 
 def _split_image(image: str) -> tuple[str, str | None]:
@@ -30,32 +47,34 @@ def _split_image(image: str) -> tuple[str, str | None]:
     return image, "latest"
 
 
-def _privileged(spec_container: Mapping[str, Any] | None) -> bool:
-    ctx = (spec_container or {}).get("securityContext") or {}
-    return bool(ctx.get("privileged"))
+def _privileged(spec_container: dict[str, JSON]) -> bool:
+    return bool(as_object(spec_container.get("securityContext")).get("privileged"))
 
 
-def containers_of(pod: Mapping[str, Any]) -> dict[str, ContainerInfo]:
+def _uid(pod: Pod) -> str:
+    meta = as_object(pod.get("metadata"))
+    return as_str(meta.get("uid")) or as_str(meta.get("name")) or ""
+
+
+def containers_of(pod: Pod) -> dict[str, ContainerInfo]:
     """Short container id → ``ContainerInfo`` for every container of a pod (JSON-shaped dict, camelCase)."""
-    meta = pod.get("metadata") or {}
-    spec = pod.get("spec") or {}
-    status = pod.get("status") or {}
-    specs = {c.get("name"): c for c in [*(spec.get("containers") or []), *(spec.get("initContainers") or [])]}
+    meta, spec, status = (as_object(pod.get(k)) for k in ("metadata", "spec", "status"))
+    specs = {as_str(c.get("name")): c for c in [*as_objects(spec.get("containers")), *as_objects(spec.get("initContainers"))]}
+    labels = {k: v for k, v in as_object(meta.get("labels")).items() if isinstance(v, str)}
     out: dict[str, ContainerInfo] = {}
-    statuses = [*(status.get("containerStatuses") or []), *(status.get("initContainerStatuses") or [])]
-    for cs in statuses:
-        cid = cs.get("containerID") or ""
-        runtime, sep, full = cid.partition("://")
+    for cs in [*as_objects(status.get("containerStatuses")), *as_objects(status.get("initContainerStatuses"))]:
+        runtime, sep, full = (as_str(cs.get("containerID")) or "").partition("://")
         if not sep or len(full) < 12:
             continue
-        name = cs.get("name")
-        image = (specs.get(name) or {}).get("image") or cs.get("image") or ""
+        name = as_str(cs.get("name"))
+        container = specs.get(name) or {}
+        image = as_str(container.get("image")) or as_str(cs.get("image")) or ""
         repo, tag = _split_image(image)
         out[full[:12]] = ContainerInfo(
             id=full[:12], full_id=full, name=name, image=image, image_repository=repo, image_tag=tag,
-            image_id=cs.get("imageID"), privileged=_privileged(specs.get(name)), runtime=runtime,
-            pod_name=meta.get("name"), pod_namespace=meta.get("namespace"), pod_uid=meta.get("uid"),
-            pod_labels=dict(meta.get("labels") or {}), pod_ip=status.get("podIP"),
+            image_id=as_str(cs.get("imageID")), privileged=_privileged(container), runtime=runtime,
+            pod_name=as_str(meta.get("name")), pod_namespace=as_str(meta.get("namespace")),
+            pod_uid=as_str(meta.get("uid")), pod_labels=labels, pod_ip=as_str(status.get("podIP")),
             host_network=bool(spec.get("hostNetwork")), host_pid=bool(spec.get("hostPID")),
             host_ipc=bool(spec.get("hostIPC")),
         )
@@ -73,20 +92,20 @@ class PodIndex:
     def __len__(self) -> int:
         return len(self._by_pod)
 
-    def upsert(self, pod: Mapping[str, Any]) -> None:
-        uid = (pod.get("metadata") or {}).get("uid") or (pod.get("metadata") or {}).get("name") or ""
+    def upsert(self, pod: Pod) -> None:
+        uid = _uid(pod)
         with self._lock:
             self._by_pod[uid] = containers_of(pod)
             self._rebuild()
 
-    def remove(self, pod: Mapping[str, Any]) -> None:
-        uid = (pod.get("metadata") or {}).get("uid") or (pod.get("metadata") or {}).get("name") or ""
+    def remove(self, pod: Pod) -> None:
+        uid = _uid(pod)
         with self._lock:
             if self._by_pod.pop(uid, None) is not None:
                 self._rebuild()
 
-    def replace_all(self, pods: list[Mapping[str, Any]]) -> None:
-        fresh = {((p.get("metadata") or {}).get("uid") or ""): containers_of(p) for p in pods}
+    def replace_all(self, pods: list[Pod]) -> None:
+        fresh = {as_str(as_object(p.get("metadata")).get("uid")) or "": containers_of(p) for p in pods}
         with self._lock:
             self._by_pod = fresh
             self._rebuild()
@@ -111,7 +130,7 @@ class PodIndex:
 class PodWatcher:
     """Keeps a ``PodIndex`` current from the API server: list, watch, relist every ``resync`` seconds."""
 
-    def __init__(self, index: PodIndex, node_name: str, *, api_factory: Callable[[], Any] | None = None,
+    def __init__(self, index: PodIndex, node_name: str, *, api_factory: Callable[[], PodsApi] | None = None,
                  resync: float = 300.0, backoff_max: float = 30.0) -> None:
         self.index = index
         self.node_name = node_name
@@ -137,14 +156,14 @@ class PodWatcher:
         if self._thread is not None:
             self._thread.join(timeout)
 
-    def sync_once(self, api: Any) -> str:
+    def sync_once(self, api: PodsApi) -> str:
         """List this node's pods into the index; returns the list's resourceVersion."""
         result = api.list_pod_for_all_namespaces(field_selector=self.selector, _preload_content=False)
         import orjson
-        body = orjson.loads(result.data)
-        self.index.replace_all(body.get("items") or [])
+        body = as_object(orjson.loads(result.data))
+        self.index.replace_all(list(as_objects(body.get("items"))))
         self.lists += 1
-        return str((body.get("metadata") or {}).get("resourceVersion") or "")
+        return str(as_object(body.get("metadata")).get("resourceVersion") or "")
 
     def _loop(self) -> None:
         backoff = 1.0

@@ -117,11 +117,13 @@ EXE_WRITABLE, EXE_UPPER_LAYER, EXE_FROM_MEMFD, EXE_LOWER_LAYER = 1, 2, 4, 8  # e
 _CAP_DAC_OVERRIDE = 1
 
 
-def exe_writable(pid: int, *, uid: int | None, gid: int | None, cap_effective: int, proc: str = "/proc") -> bool:
+def exe_writable(pid: int, *, uid: int | None, gid: int | None, cap_effective: int, proc: str = "/proc",
+                 st: os.stat_result | None = None) -> bool:
     """Whether the process's user may write its executable (Falco's ``proc.is_exe_writable``): the file's mode
-    for the owner, group or others, or any file on a writable filesystem with ``CAP_DAC_OVERRIDE``."""
+    for the owner, group or others, or any file on a writable filesystem with ``CAP_DAC_OVERRIDE``. ``st``: the
+    executable's stat when the caller has it."""
     try:
-        st = os.stat(f"{proc}/{pid}/exe")
+        st = st or os.stat(f"{proc}/{pid}/exe")
         readonly = bool(os.statvfs(f"{proc}/{pid}/exe").f_flag & os.ST_RDONLY)
     except OSError:
         return False
@@ -194,11 +196,22 @@ def read_process(pid: int, *, proc: str = "/proc") -> ProcessInfo | None:
     return info
 
 
+def _stat(path: str) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except OSError:
+        return None
+
+
 def fill_exe_facts(info: ProcessInfo, *, proc: str = "/proc") -> None:
-    """What the kernel does not say about a live process's executable: writable by its user, and for a
-    container process which overlay layer it comes from (``proc``: where the host's procfs is seen)."""
-    info.exe_writable = exe_writable(info.pid, uid=info.euid, gid=info.egid, cap_effective=info.cap_effective,
-                                     proc=proc)
+    """What the kernel does not say about a live process's executable: its inode's change and modification
+    times (``proc.exe_ino.ctime``/``mtime``), writable by its user, and for a container process which overlay
+    layer it comes from (``proc``: where the host's procfs is seen)."""
+    st = _stat(f"{proc}/{info.pid}/exe")
+    if st is not None and not info.exe_ino_ctime and (not info.exe_ino or st.st_ino == info.exe_ino):
+        info.exe_ino_ctime, info.exe_ino_mtime = st.st_ctime_ns, st.st_mtime_ns  # unless the kernel said them
+    info.exe_writable = st is not None and exe_writable(
+        info.pid, uid=info.euid, gid=info.egid, cap_effective=info.cap_effective, proc=proc, st=st)
     if not info.exe_from_memfd and info.container_id not in ("", containers.HOST):
         layer = _overlay_layer(info.pid, info.exepath, proc=proc)
         info.exe_upper_layer, info.exe_lower_layer = layer == "upper", layer == "lower"

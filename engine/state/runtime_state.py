@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TypedDict, cast
 
 import orjson
 
@@ -29,6 +29,44 @@ DEFAULT_ROOTS = ("/run/containerd/io.containerd.runtime.v2.task",)
 _MISS_TTL = 2.0
 _ANN_NAME = ("io.kubernetes.cri.container-name", "io.kubernetes.container.name", "nerdctl/name")
 _ANN_IMAGE = ("io.kubernetes.cri.image-name", "org.opencontainers.image.ref.name", "nerdctl/image")
+
+
+class OciMount(TypedDict, total=False):
+    source: str
+    destination: str
+    type: str
+    options: list[str]
+
+
+class OciNamespace(TypedDict, total=False):
+    type: str
+    path: str
+
+
+class OciLinux(TypedDict, total=False):
+    namespaces: list[OciNamespace]
+
+
+class OciCapabilities(TypedDict, total=False):
+    bounding: list[str]
+
+
+class OciUser(TypedDict, total=False):
+    uid: int
+
+
+class OciProcess(TypedDict, total=False):
+    capabilities: OciCapabilities
+    user: OciUser
+
+
+class OciSpec(TypedDict, total=False):
+    """The members of an OCI runtime spec (``config.json``) read here; a spec has many more."""
+
+    annotations: dict[str, str]
+    process: OciProcess
+    linux: OciLinux
+    mounts: list[OciMount]
 
 
 def _last_cap() -> int:
@@ -46,7 +84,7 @@ def _split_image(image: str) -> tuple[str, str | None]:
     return repo, None if digest else "latest"
 
 
-def info_from_spec(cid: str, spec: Mapping[str, Any], *, last_cap: int | None = None) -> ContainerInfo:
+def info_from_spec(cid: str, spec: OciSpec, *, last_cap: int | None = None) -> ContainerInfo:
     """``ContainerInfo`` for container ``cid`` (full id) from its OCI runtime spec (``config.json``)."""
     ann = spec.get("annotations") or {}
     name = next((ann[k] for k in _ANN_NAME if ann.get(k)), None)
@@ -107,9 +145,9 @@ class RuntimeState:
         if bundle is not None:
             try:
                 spec = orjson.loads((bundle / "config.json").read_bytes())
-                if isinstance(spec, dict):
-                    info = info_from_spec(bundle.name, spec)
-            except (OSError, orjson.JSONDecodeError):
+                if isinstance(spec, dict):  # a member of another shape than OciSpec says: not this container
+                    info = info_from_spec(bundle.name, cast(OciSpec, spec))
+            except (OSError, orjson.JSONDecodeError, AttributeError, TypeError, KeyError):
                 info = None
         if info is None:
             self._missed[cid] = now

@@ -138,7 +138,7 @@ def _read_config(path: Path) -> dict[str, Any]:
     from engine.config import ConfigError, load_config
 
     try:
-        return load_config(path)
+        return dict(load_config(path))  # a plain dict: the flags are merged on top, then serve() re-validates
     except ConfigError as exc:
         for problem in exc.problems:
             click.echo(problem, err=True)

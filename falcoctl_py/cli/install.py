@@ -130,7 +130,7 @@ def command(**kw: Any) -> None:
         dry_run=kw["dry_run"],
         timeout=float(kw["timeout"]),
         image=kw["image"],
-        image_check=not kw["no_image_check"],
+        skip_image_check="--no-image-check" if kw["no_image_check"] else None,
     )
     run_install(target, opts, yes=kw["yes"], output=kw["output"])
 

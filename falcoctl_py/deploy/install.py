@@ -43,7 +43,9 @@ class InstallOptions:
     dry_run: bool = False
     timeout: float = 300.0
     image: str | None = None  # --image REPO[:TAG][@DIGEST]: replayed by later installs like a --set
-    image_check: bool = True  # resolve the image in its registry before deploying, pin its digest
+    # None: resolve the image in its registry before deploying and pin its digest; else why that is skipped, in
+    # the words shown to the user ("--no-image-check", or the caller's own reason)
+    skip_image_check: str | None = None
 
 
 @dataclass
@@ -130,10 +132,23 @@ def _values(opts: InstallOptions, doc: dict[str, Any], sets: list[str], *, clust
     )
 
 
-def _pinned(opts: InstallOptions, vals: dict[str, Any], kube: Kube | None, cb: Callbacks) -> str | None:
-    """Check the image exists in its registry (refusing if not) and pin the chart to the digest found."""
-    if not opts.image_check:
-        cb.say("image check skipped (--no-image-check): the image is not verified")
+def _image_ref(image: object) -> tuple[object, ...]:
+    fields = image if isinstance(image, dict) else {}
+    return tuple(fields.get(k) for k in ("registry", "repository", "tag"))
+
+
+def _pinned(opts: InstallOptions, vals: dict[str, Any], kube: Kube | None, cb: Callbacks,
+            deployed: dict[str, Any] | None = None) -> str | None:
+    """Check the image exists in its registry (refusing if not) and pin the chart to the digest found. Skipped,
+    the digest the release runs is kept when the image reference is unchanged (a re-size must not move it)."""
+    if opts.skip_image_check is not None:
+        live = (deployed or {}).get("image")
+        digest = live.get("digest") if isinstance(live, dict) else None
+        if digest and _image_ref(live) == _image_ref(vals.get("image")):
+            vals["image"] = {**vals.get("image", {}), "digest": digest}
+            cb.say(f"image check skipped ({opts.skip_image_check}): keeping the digest the release runs, {digest}")
+            return str(digest)
+        cb.say(f"image check skipped ({opts.skip_image_check}): the image is not verified")
         return None
     found = image_check.check_image(vals, kube=kube, namespace=opts.target.namespace, dry_run=opts.dry_run,
                                     app_version=image_check.chart_app_version(), say=cb.say)
@@ -184,9 +199,12 @@ def plan_and_apply(kube: Kube, helm: steps.HelmRunner, opts: InstallOptions, cb:
     doc, sets = merged_inputs(old_doc, old_sets, opts.values_files, _sets(opts))
     with tempfile.TemporaryDirectory(prefix="falcoctl-") as tmp:
         vals = _values(opts, doc, sets, cluster=facts, tmp=Path(tmp))
-        digest = _pinned(opts, vals, kube, cb)  # before anything is applied
+        skipped = opts.skip_image_check is not None  # then the live digest is kept: read the release first
+        deployed = steps.live_values(helm, t) if skipped else None
+        digest = _pinned(opts, vals, kube, cb, deployed)  # before anything is applied
         docs = _render_checked(vals, facts.kube_version, t)
-        deployed = steps.live_values(helm, t)
+        if not skipped:
+            deployed = steps.live_values(helm, t)
         result = InstallResult(manifests=docs, diff=None, values=vals, image_digest=digest)
         result.diff = diff_manifests(steps.live_manifests(helm, t), docs, namespace=t.namespace)
         if deployed is not None:

@@ -5,7 +5,8 @@ descriptors, checking that every blob is present with the size its descriptor sa
 and ``push_layout``: blobs first (skipped when the repository has them), then the manifest, unchanged, under the
 tag, so the digest printed is the digest a node pulls.
 
-Must not: speak HTTP itself (``engine.oci.registry`` does, through oras) or build images (``builder``).
+Must not: speak HTTP itself (``engine.oci.registry`` does, through oras, and reads the layout's JSON files
+with the same reader as auth files) or build images (``builder``).
 """
 
 from __future__ import annotations
@@ -14,9 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import orjson
-
 from falcoctl_py.errors import FindingsError, UsageError
+from falcoctl_py.registry import registry_errors
 
 if TYPE_CHECKING:
     from engine.oci.registry import Reference, Registry
@@ -55,15 +55,10 @@ class ImageLayout:
 
 
 def _load(path: Path, what: str) -> dict[str, object]:
-    try:
-        doc = orjson.loads(path.read_bytes())
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read {what}: {exc.strerror or exc}") from None
-    except orjson.JSONDecodeError as exc:
-        raise FindingsError(f"{path}: {what} is not JSON: {exc}") from None
-    if not isinstance(doc, dict):
-        raise FindingsError(f"{path}: {what} is not a JSON object")
-    return doc
+    from engine.oci.registry import read_json_object
+
+    with registry_errors():
+        return read_json_object(path, what)
 
 
 def _blob(desc: object, where: str) -> Blob:

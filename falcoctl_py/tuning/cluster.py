@@ -10,7 +10,7 @@ measured cost model go out through the engine upgrade path when a pool is over b
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +93,8 @@ def predicted_counts(alerts: Sequence[dict[str, Any]], proposals: Sequence[Propo
     return rows
 
 
+# why a re-size does not ask the registry again: it keeps the image the release was installed with (checked then)
+RESIZE_KEEPS_IMAGE = "tune re-size: the release keeps its installed image"
 TUNED_KEY = "zz-falcopy-tuned-rules.yaml"  # sorts after the files it overrides: pods load the folder in name order
 
 
@@ -118,7 +120,8 @@ def apply_exceptions(kube: Kube, *, namespace: str, release: str, context: str |
 
 
 def apply_resources(kube: Kube, helm: Any, *, namespace: str, release: str, context: str | None,
-                    kubeconfig: Path | None, profile: str, cost_model: Path, timeout: float = 300.0) -> Any:
+                    kubeconfig: Path | None, profile: str, cost_model: Path, timeout: float = 300.0,
+                    say: Callable[[str], None] = lambda _line: None) -> Any:
     """Re-size the release from the measured cost model through the engine upgrade path (helm upgrade with
     rollback on failure, rollout watched, health verified), keeping the user's stored overrides and profile."""
     from falcoctl_py.deploy import install as plan
@@ -126,10 +129,9 @@ def apply_resources(kube: Kube, helm: Any, *, namespace: str, release: str, cont
 
     target = Target(release=release, namespace=namespace, context=context,
                     kubeconfig=str(kubeconfig) if kubeconfig else None)
-    # a re-size keeps the image the release already runs (checked when it was installed): no registry round-trip
     opts = plan.InstallOptions(target=target, profile=plan.stored_profile(kube, target) or profile,
-                               cost_model=str(cost_model), timeout=timeout, image_check=False)
-    return plan.plan_and_apply(kube, helm, opts, plan.Callbacks(confirm=lambda _question: True))
+                               cost_model=str(cost_model), timeout=timeout, skip_image_check=RESIZE_KEEPS_IMAGE)
+    return plan.plan_and_apply(kube, helm, opts, plan.Callbacks(say=say, confirm=lambda _question: True))
 
 
 def measure(kube: Kube, namespace: str, *, release: str, duration: float) -> tuple[list[Sample], list[Any], float]:

@@ -7,7 +7,6 @@ for temporary ones, nothing else in the rendered config is changed.
 from __future__ import annotations
 
 import copy
-import socket
 import subprocess
 import sys
 import time
@@ -19,18 +18,13 @@ import orjson
 import pytest
 import yaml
 from chartutil import CHART, by_kind
+from http_support import free_port
 
 from falcoctl_py.helm import Helm
 from falcoctl_py.render import render
 from falcoctl_py.values import build_values
 
 pytestmark = [pytest.mark.helm, pytest.mark.slow]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _start_rendered_auditlog_engine(tmp_path: Path, values: dict[str, Any]) -> tuple[subprocess.Popen[str], int,

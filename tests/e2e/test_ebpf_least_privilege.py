@@ -26,7 +26,8 @@ from typing import Any
 
 import pytest
 import yaml
-from bpf_support import our_programs, settled
+from bpf_support import settled
+from cli_support import wait_or_kill
 
 from falcoctl_py.render import render
 from falcoctl_py.values import build_values
@@ -132,11 +133,7 @@ def run_pod(rendered: dict[str, Any], caps: list[str], *, timeout: float = 40.0)
         engine = _engine_pid(pod.pid)
         if pod.poll() is None and engine:
             os.kill(engine, signal.SIGTERM)  # the engine is pid 1 of its namespace: it handles SIGTERM
-        try:
-            pod.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            pod.kill()
-            pod.wait()
+        wait_or_kill(pod, 20)
         reader.join(5)
         err = pod.stderr.read() if pod.stderr else ""
         for pipe in (pod.stdout, pod.stderr):
@@ -176,7 +173,7 @@ PROOF = {
 
 @pytest.fixture(scope="module")
 def full(rendered: dict[str, Any]) -> dict[str, Any]:
-    before = our_programs()
+    before = settled([])  # what is loaded once programs of earlier tests are freed
     result = run_pod(rendered, _granted(rendered["caps"]))
     result["leftover"] = settled(before)
     result["before"] = before
@@ -206,7 +203,7 @@ def test_dropping_one_capability_shows_what_it_is_for(rendered: dict[str, Any], 
         # this machine cannot grant it at all: every run here, the full one included, is the run without it
         assert PROOF[dropped] == "memlock" and kernel_at_least(5, 11) and full["alerts"]
         return
-    before = our_programs()
+    before = settled([])  # what is loaded once programs of earlier tests are freed
     result = run_pod(rendered, [c for c in granted if c != dropped], timeout=25.0)
     assert settled(before) == before
     outcome = PROOF[dropped]

@@ -62,7 +62,7 @@ def live(tmp_path_factory: pytest.TempPathFactory, upstream_rules: Path) -> dict
     assert result.successful
     ruleset = result.ruleset
     work = tmp_path_factory.mktemp("ebpf")
-    before = our_programs()
+    before = settled([])  # what is loaded once programs of earlier tests are freed
     backend = EbpfBackend(ruleset.evttypes_needed("syscall") | {"openat2", "mkdirat", "renameat", "renameat2",
                                                                  "unlinkat"})
     events: list[object] = []
@@ -232,7 +232,7 @@ CRASHER = textwrap.dedent("""
 
 
 def test_sigkill_leaves_no_program_loaded() -> None:
-    before = our_programs()
+    before = settled([])  # what is loaded once programs of earlier tests are freed
     child = subprocess.Popen([sys.executable, "-c", CRASHER], stdout=subprocess.PIPE, cwd=REPO)
     try:
         assert child.stdout is not None and child.stdout.readline().strip() == b"started"
@@ -258,7 +258,7 @@ def error_lines(done: subprocess.CompletedProcess[str]) -> list[str]:
 
 @pytest.mark.skipif(shutil.which("setpriv") is None, reason="needs util-linux setpriv")
 def test_without_bpf_capabilities_one_line_exit_4_nothing_loaded(upstream_rules: Path) -> None:
-    before = our_programs()
+    before = settled([])  # what is loaded once programs of earlier tests are freed
     drop = "-bpf,-perfmon,-sys_admin"
     done = engine_run("setpriv", f"--inh-caps={drop}", f"--bounding-set={drop}", upstream=upstream_rules)
     assert done.returncode == 4, done.stderr
@@ -272,7 +272,7 @@ def test_without_bpf_capabilities_one_line_exit_4_nothing_loaded(upstream_rules:
 def test_probe_the_kernel_refuses_is_exit_4_and_nothing_loaded(tmp_path: Path, upstream_rules: Path) -> None:
     broken = tmp_path / "probe.bpf.o"
     broken.write_bytes(b"\x7fELF not really an object")
-    before = our_programs()
+    before = settled([])  # what is loaded once programs of earlier tests are freed
     done = engine_run(env={"FALCOPY_BPF_OBJECT": str(broken)}, upstream=upstream_rules)
     assert done.returncode == 4, done.stderr
     lines = error_lines(done)

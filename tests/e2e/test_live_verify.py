@@ -10,13 +10,12 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import textwrap
 import time
 from pathlib import Path
 
 import pytest
+from cli_support import cli_popen
 from hoststate import changes, snapshot
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not Path("/proc/self/mountinfo").exists(),
@@ -89,11 +88,6 @@ tests:
 """
 
 
-def _verify(*args: str, **kwargs: object) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "falcoctl_py.cli.main", "verify", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)  # type: ignore
-
-
 @pytest.fixture
 def files(tmp_path: Path) -> tuple[Path, Path]:
     rules, suite = tmp_path / "rules.yaml", tmp_path / "suite.yaml"
@@ -105,7 +99,7 @@ def files(tmp_path: Path) -> tuple[Path, Path]:
 def test_container_network_and_failure_then_host_as_found(files: tuple[Path, Path]) -> None:
     rules, suite = files
     before = snapshot()
-    proc = _verify("--suite", str(suite), "--rules", str(rules), "--timeout", "20", "-o", "json")
+    proc = cli_popen("verify", "--suite", str(suite), "--rules", str(rules), "--timeout", "20", "-o", "json")
     out, err = proc.communicate(timeout=300)
     after = snapshot()
     assert proc.returncode == 1, err  # one test is written to fail
@@ -137,7 +131,7 @@ def test_interrupted_run_removes_everything(files: tuple[Path, Path], tmp_path: 
               - {type: clientServer, name: cs, l4Proto: udp6, address: "[2001:db8::7]:53"}
         """))
     before = snapshot()
-    proc = _verify("--suite", str(suite), "--rules", str(rules))
+    proc = cli_popen("verify", "--suite", str(suite), "--rules", str(rules))
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not snapshot().namespaces - before.namespaces:
         time.sleep(0.2)  # until the container's namespaces exist

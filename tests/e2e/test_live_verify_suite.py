@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
 import pytest
+from cli_support import cli_process
 from hoststate import changes, snapshot
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="verify needs root and a real Linux kernel")
@@ -44,10 +43,8 @@ def test_upstream_suite(backend: str, shared: Path, upstream_rules: Path) -> Non
     if not _backend_runs(backend):
         pytest.skip(f"the {backend} backend is not built here")
     before = snapshot()
-    done = subprocess.run([sys.executable, "-m", "falcoctl_py.cli.main", "verify", "--suite",
-                           str(shared / "upstream" / "evtgen_suite"), "--rules",
-                           str(upstream_rules / "falco_rules.yaml"), "--backend", backend, "-o", "json"],
-                          capture_output=True, text=True, timeout=900, check=False)
+    done = cli_process("verify", "--suite", str(shared / "upstream" / "evtgen_suite"), "--rules",
+                       str(upstream_rules / "falco_rules.yaml"), "--backend", backend, "-o", "json", timeout=900)
     after = snapshot()
     assert done.stdout, done.stderr
     report = json.loads(done.stdout)

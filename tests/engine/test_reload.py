@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from service_support import RULE, audit
 
 from engine.config import rules_files
 from engine.reload import Reloader
@@ -15,33 +16,11 @@ from engine.rules import load_rules
 from engine.runtime import Engine
 from engine.sources.k8s_audit.decode import decode_payload
 
-RULE = """\
-- rule: {name}
-  desc: test rule
-  condition: ka.verb = {verb}
-  output: "{verb} of %ka.target.resource by %ka.user.name"
-  priority: WARNING
-  source: k8s_audit
-"""
 BROKEN = "- rule: Half\n  condition: ka.verb = \n  output: x\n  priority: nope\n  source: k8s_audit\n"
 
 
 def event(verb: str) -> Any:
-    return decode_payload(
-        orjson.dumps(
-            {
-                "kind": "Event",
-                "apiVersion": "audit.k8s.io/v1",
-                "auditID": f"id-{verb}",
-                "stage": "ResponseComplete",
-                "verb": verb,
-                "user": {"username": "alice"},
-                "objectRef": {"resource": "pods", "namespace": "default"},
-                "stageTimestamp": "2026-01-01T00:00:00.000001Z",
-                "requestReceivedTimestamp": "2026-01-01T00:00:00Z",
-            }
-        )
-    )[0]
+    return decode_payload(orjson.dumps(audit(0, verb)))[0]
 
 
 def fired(engine: Engine, verb: str) -> list[str]:

@@ -3,7 +3,6 @@ real ``falcoctl-py engine run --config`` subprocess that flushes its outputs on 
 
 from __future__ import annotations
 
-import http.client
 import logging
 import os
 import signal
@@ -20,85 +19,12 @@ from typing import Any
 import orjson
 import pytest
 import yaml
-from prometheus_client.parser import text_string_to_metric_families
+from http_support import free_port
+from service_support import RULE, audit, build_checksum, config, metric, request, wait_for
 
 from engine.config import validate_config
 from engine.service import Service, serve
 from engine.sources.base import SourceStats
-
-RULE = """\
-- rule: {name}
-  desc: test rule
-  condition: ka.verb = {verb}
-  output: "{verb} of %ka.target.resource by %ka.user.name"
-  priority: WARNING
-  source: k8s_audit
-"""
-
-
-def audit(i: int, verb: str = "create") -> dict[str, Any]:
-    return {
-        "kind": "Event",
-        "apiVersion": "audit.k8s.io/v1",
-        "auditID": f"id-{i}",
-        "stage": "ResponseComplete",
-        "verb": verb,
-        "user": {"username": "alice"},
-        "objectRef": {"resource": "pods", "namespace": "default"},
-        "stageTimestamp": f"2026-01-01T00:00:{i % 60:02d}.000001Z",
-        "requestReceivedTimestamp": "2026-01-01T00:00:00Z",
-    }
-
-
-def request(port: int, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-    conn.request(method, path, body=body, headers={"Content-Type": "application/json"})
-    resp = conn.getresponse()
-    data = resp.read()
-    conn.close()
-    return resp.status, data
-
-
-def metric(port: int, family: str) -> dict[tuple[tuple[str, str], ...], float]:
-    _, body = request(port, "GET", "/metrics")
-    for fam in text_string_to_metric_families(body.decode()):
-        if fam.name == family:
-            return {
-                tuple(sorted(s.labels.items())): s.value for s in fam.samples if s.name.endswith("_total")
-            }
-    return {}
-
-
-def build_checksum(port: int) -> str:
-    _, body = request(port, "GET", "/metrics")
-    for fam in text_string_to_metric_families(body.decode()):
-        if fam.name == "falcopy_build_info":
-            return str(fam.samples[0].labels["rules_checksum"])
-    raise AssertionError("falcopy_build_info missing")
-
-
-def wait_for(predicate: Any, timeout: float = 5.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return bool(predicate())
-
-
-def config(tmp_path: Path, **extra: Any) -> dict[str, Any]:
-    rules = tmp_path / "rules.yaml"
-    if not rules.exists():
-        rules.write_text(RULE.format(name="Creates", verb="create"))
-    return {
-        "rules": [str(rules)],
-        "log_level": "warning",
-        "sources": {"k8s_audit": {"webhook": {"listen": "127.0.0.1:0"}}},
-        "outputs": {"stdout": {"enabled": False}, "file": {"path": str(tmp_path / "alerts.json")}},
-        "metrics": {"listen": "127.0.0.1:0"},
-        "reload": {"interval": 0.05},
-        **extra,
-    }
 
 
 def test_events_to_alerts_metrics_reload_and_drain(tmp_path: Path) -> None:
@@ -158,12 +84,6 @@ def test_port_in_use_is_one_clear_error(tmp_path: Path) -> None:
     ):
         Service(validate_config(cfg))
     busy.close()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_cli_subprocess_flushes_outputs_on_sigterm(tmp_path: Path) -> None:

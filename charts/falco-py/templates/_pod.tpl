@@ -10,6 +10,9 @@ ConfigMap), resources, affinityTerms (YAML, node pods only), auditLog (bool).
 {{- if not $node -}}{{- $host = dict "hostNetwork" false "hostPID" false "caps" list "root" false "btf" false -}}{{- end -}}
 {{- $stateRoots := ternary $root.Values.syscall.containerStateRoots list (and $node (ne $root.Values.syscall.backend "none")) -}}
 {{- $sink := default dict (first $root.Values.outputs.http) -}}
+{{- /* AppArmor for node pods that read host processes: the field from Kubernetes 1.30, the annotation before */ -}}
+{{- $appArmor := ternary $root.Values.daemonset.appArmorProfile dict (and $node (ne $root.Values.syscall.backend "none")) -}}
+{{- $appArmorField := and $appArmor (semverCompare ">=1.30-0" $root.Capabilities.KubeVersion.Version) -}}
 metadata:
   labels:
     {{- include "falco-py.labels" $root | nindent 4 }}
@@ -20,6 +23,10 @@ metadata:
     {{- end }}
   annotations:
     checksum/config: {{ include "falco-py.configChecksum" $root }}
+    {{- if and $appArmor (not $appArmorField) }}
+    {{- $aa := $appArmor.type | lower | replace "runtimedefault" "runtime/default" }}
+    container.apparmor.security.beta.kubernetes.io/engine: {{ ternary (printf "localhost/%s" $appArmor.localhostProfile) $aa (eq $appArmor.type "Localhost") | quote }}
+    {{- end }}
     {{- with $root.Values.daemonset.podAnnotations }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
@@ -100,10 +107,6 @@ spec:
           valueFrom:
             fieldRef:
               fieldPath: spec.nodeName
-        - name: FALCOPY_POD_NAMESPACE
-          valueFrom:
-            fieldRef:
-              fieldPath: metadata.namespace
         {{- if and $node (ne $root.Values.syscall.backend "none") }}
         - name: FALCOPY_HOST_ROOT
           value: /host
@@ -136,6 +139,10 @@ spec:
       securityContext:
         privileged: false
         allowPrivilegeEscalation: false
+        {{- if $appArmorField }}
+        appArmorProfile:
+          {{- toYaml $appArmor | nindent 10 }}
+        {{- end }}
         readOnlyRootFilesystem: true
         capabilities:
           drop: ["ALL"]

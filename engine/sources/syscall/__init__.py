@@ -3,7 +3,8 @@
 Owns: ``build(config, ...)`` (what ``engine.service`` calls when ``sources.syscall.enabled``), the up-front
 privilege and namespace checks that turn "cannot work here" into ``SyscallSourceUnavailable`` (one line naming
 what is missing; exit code 4 at the CLI edge) before anything in the kernel is changed, where the host is seen
-(``host_root``: the process table reads ``<host_root>/proc``, the runtime state defaults under it), and the
+(``host_root``: the process table reads ``<host_root>/proc``, the runtime state defaults under it), which node's
+pods are watched (``pod_watcher``: ``k8s_metadata.node_name`` or ``$FALCOPY_NODE_NAME``), and the
 optional recording of every delivered event (``sources.syscall.record``: JSON lines for the audit and proc
 backends, the binary capture of the probe's records for ebpf).
 
@@ -22,17 +23,20 @@ import logging
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from engine.sources.base import Source, SourceStats, SourceUnavailable
 from engine.sources.syscall.stream import EventStream, LiveBackend
 
 if TYPE_CHECKING:
+    from engine.config_types import SyscallConfig, WithSources
     from engine.events.syscall import SyscallEvent
     from engine.fields.base import FieldClass
+    from engine.state.pods import PodIndex, PodsApi, PodWatcher
 
 BACKENDS = ("auto", "ebpf", "audit", "proc")
 CAP_NET_ADMIN, CAP_AUDIT_CONTROL = 12, 30
+NODE_NAME_ENV = "FALCOPY_NODE_NAME"  # the node whose pods are watched, when k8s_metadata.node_name is unset
 
 
 class SyscallSourceUnavailable(SourceUnavailable):
@@ -169,7 +173,7 @@ class RecordingSource(EventStream):
                 yield event
 
 
-def host_root(section: Mapping[str, object]) -> str:
+def host_root(section: SyscallConfig) -> str:
     """Where the host's filesystems are seen: ``host_root`` of the section, else ``$FALCOPY_HOST_ROOT``, else ``/``.
     Processes are read from ``<host_root>/proc`` (a pod without ``hostPID`` mounts the host's ``/proc`` there)."""
     root = str(section.get("host_root") or os.environ.get("FALCOPY_HOST_ROOT") or "/")
@@ -182,20 +186,41 @@ def host_root(section: Mapping[str, object]) -> str:
     return root
 
 
-def build(config: Mapping[str, Any], *, event_types: Iterable[str] | None = None,
+def pod_watcher(section: SyscallConfig, index: PodIndex, *, environ: Mapping[str, str] = os.environ,
+                api_factory: Callable[[], PodsApi] | None = None) -> PodWatcher | None:
+    """The watch of this node's pods for ``sources.syscall.k8s_metadata``: the node is ``node_name`` there, else
+    ``$FALCOPY_NODE_NAME`` (the chart sets it from the pod's ``spec.nodeName``). None when it is disabled or no
+    node is known; inside a cluster (``$KUBERNETES_SERVICE_HOST``) the missing node is logged as a warning.
+    ``api_factory``: the API client (default: in-cluster credentials, else the kubeconfig)."""
+    from engine.state.pods import PodWatcher
+    k8s = section.get("k8s_metadata") or {}
+    if not k8s.get("enabled", True):
+        return None
+    node = k8s.get("node_name") or environ.get(NODE_NAME_ENV)
+    if not node:
+        level = logging.WARNING if environ.get("KUBERNETES_SERVICE_HOST") else logging.DEBUG
+        logging.getLogger("engine.sources.syscall").log(
+            level, "pod metadata off: no node name (set sources.syscall.k8s_metadata.node_name or $%s)",
+            NODE_NAME_ENV)
+        return None
+    return PodWatcher(index, str(node), api_factory=api_factory, resync=float(k8s.get("resync_seconds", 300)))
+
+
+def build(config: SyscallConfig | WithSources, *, event_types: Iterable[str] | None = None,
           ruleset: object = None) -> Source:
     """A started-ready (not yet started) syscall source for ``sources.syscall`` settings.
 
     ``event_types`` (or ``ruleset.evttypes_needed("syscall")``) says what the audit backend must capture.
     Raises ``SyscallSourceUnavailable`` when the backend cannot run here, before changing anything.
     """
-    section = config.get("sources", {}).get("syscall", config) if "sources" in config else config
+    section: SyscallConfig = config["sources"].get("syscall", {}) if "sources" in config else config
     wanted = str(section.get("backend", "auto"))
     if wanted == "replay":  # recorded events, no kernel: measurements and tests
         from engine.sources.paced_replay import PacedReplay
-        if not section.get("path"):
+        path = section.get("path")
+        if not path:
             raise ValueError("sources.syscall.path: the replay backend needs the recorded events file")
-        return PacedReplay(section["path"], name="syscall", rate=float(section.get("rate", 0) or 0),
+        return PacedReplay(path, name="syscall", rate=float(section.get("rate", 0) or 0),
                            loop=bool(section.get("loop", False)),
                            start_after=float(section.get("start_after", 0) or 0))
     if event_types is None:
@@ -205,12 +230,9 @@ def build(config: Mapping[str, Any], *, event_types: Iterable[str] | None = None
     from engine.state.proctable import ProcessTable
     root = host_root(section)
     table = ProcessTable(max_size=int(section.get("max_processes", 32768)), proc=os.path.join(root, "proc"))
-    from engine.state.pods import PodIndex, PodWatcher
+    from engine.state.pods import PodIndex
     pods = PodIndex()
-    k8s = section.get("k8s_metadata") or {}
-    node = k8s.get("node_name") or os.environ.get("NODE_NAME")
-    watcher = PodWatcher(pods, node, resync=float(k8s.get("resync_seconds", 300))) if (
-        k8s.get("enabled", True) and node) else None
+    watcher = pod_watcher(section, pods)
     from engine.state.runtime_state import DEFAULT_ROOTS, RuntimeState, combined
     roots = section.get("container_state_roots") or [os.path.join(root, r.lstrip("/")) for r in DEFAULT_ROOTS]
     containers = combined(pods.container, RuntimeState(roots))

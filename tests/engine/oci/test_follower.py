@@ -12,7 +12,7 @@ import orjson
 from registry_support import RunningRegistry, registry  # noqa: F401
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from test_service import audit, config, metric, request, wait_for
+from service_support import audit, config, metric, request, wait_for
 
 from engine.config import validate_config
 from engine.oci import rulesfile

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 
 from falcoctl_py.cli import install as install_cli
@@ -11,6 +9,7 @@ from falcoctl_py.helm import find_helm
 from tests.falcoctl.cli.cluster_cli import run_cli
 from tests.falcoctl.deploy.fake_helm import FakeHelm
 from tests.falcoctl.deploy.test_install import seed_cluster
+from tests.http_support import free_port
 from tests.kmock_support import api  # noqa: F401
 
 try:
@@ -53,18 +52,12 @@ async def test_without_yes_and_no_terminal_refuses(api, capsys, monkeypatch):  #
     assert code == 3 and "pass --yes" in err and api.mutations() == []
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def test_unreachable_cluster_exits_3_with_one_line(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(install_cli, "make_helm", lambda: FakeHelm())
     cfg = tmp_path / "kc"
     cfg.write_text(
         "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
-        f"clusters: [{{name: c, cluster: {{server: 'https://127.0.0.1:{_free_port()}'}}}}]\n"
+        f"clusters: [{{name: c, cluster: {{server: 'https://127.0.0.1:{free_port()}'}}}}]\n"
         "users: [{name: u, user: {token: x}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\n"
     )
     for cmd in (
@@ -91,7 +84,7 @@ async def test_dry_run_with_unreachable_cluster_renders_from_the_profile(tmp_pat
     helm = FakeHelm()
     monkeypatch.setattr(install_cli, "make_helm", lambda: helm)
     cfg = tmp_path / "kc"
-    server = f"https://127.0.0.1:{_free_port()}"
+    server = f"https://127.0.0.1:{free_port()}"
     cfg.write_text(
         "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
         f"clusters: [{{name: c, cluster: {{server: '{server}'}}}}]\n"

@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import click
 import pytest
+from cli_support import cli_process
 
 from falcoctl_py.cli import main as cli_main
 from falcoctl_py.errors import ClusterError
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "falcoctl_py.cli.main", *args],
-                          capture_output=True, text=True, check=False, timeout=60)
-
-
 def test_version_json_reports_engine_semantics() -> None:
-    proc = run_cli("version", "-o", "json")
+    proc = cli_process("version", "-o", "json")
     assert proc.returncode == 0, proc.stderr
     info = json.loads(proc.stdout)
     import engine
@@ -28,7 +22,7 @@ def test_version_json_reports_engine_semantics() -> None:
 
 
 def test_unknown_command_is_usage_error() -> None:
-    proc = run_cli("no-such-command")
+    proc = cli_process("no-such-command")
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
 

@@ -1,32 +1,40 @@
 """The engine image, really: built by ``image build`` (buildah on a debootstrapped base), pushed by ``image push``
 to a real registry (Debian's docker-registry), pulled back by another client (skopeo), unpacked (umoci), and its
-entrypoint run in a chroot as the image's user to replay a syscall capture and a Kubernetes audit file through
-the bundled rules: the alerts are the ones the source tree's engine gives for the same input. Also: the image
-holds no compiler and no pip, carries its OCI labels and runs as non-root.
+entrypoint run in a chroot as the image's user to replay a Kubernetes audit file and a syscall capture that the
+engine recorded live on this host (``sources.syscall.record``; the ebpf backend where the kernel allows it, else
+audit) while an untrusted program read /etc/shadow, a program ran from /dev/shm and ordinary commands ran: the
+actions' rules fire, the ordinary commands raise nothing, and the alerts are the ones the live engine and the
+source tree's engine give for the same input. Also: the image holds no compiler and no pip, carries its OCI
+labels and runs as non-root, and its own probe captures live syscalls.
 
 Needs root, buildah, debootstrap, skopeo, umoci (``make test`` installs them); the Debian base is cached
-(``$FALCOPY_IMAGE_CACHE``), so only the first run on a machine pays for debootstrap.
+(``$FALCOPY_IMAGE_CACHE``), so only the first run on a machine pays for debootstrap. The live parts hold the
+kernel lock (``kernel_support``).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import random
 import shutil
+import signal
 import subprocess
-import sys
+import threading
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
-from cli_support import run
+import yaml
+from cli_support import cli_popen, cli_process, run, wait_or_kill
+from http_support import free_port
+from kernel_support import kernel_lock
 from registry_support import RunningRegistry, registry  # noqa: F401
-from syscall_events import literals, synth_event
 
 import engine
-from engine.events.syscall import ContainerInfo, FdInfo, ProcessInfo, SyscallEvent
 from engine.oci.registry import Reference, Registry
 
 REPO = Path(__file__).resolve().parents[3]
@@ -46,9 +54,7 @@ def _require_tools() -> None:
 def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     _require_tools()
     out = tmp_path_factory.mktemp("image") / "layout"
-    done = subprocess.run([sys.executable, "-m", "falcoctl_py.cli.main", "image", "build", "--context", str(REPO),
-                           "--out", str(out), "-o", "json"], check=False, capture_output=True, text=True,
-                          timeout=1500)
+    done = cli_process("image", "build", "--context", str(REPO), "--out", str(out), "-o", "json", timeout=1500)
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads(done.stdout)
     assert summary["tag"] == engine.__version__ and summary["user"] == "65532:65532"
@@ -56,36 +62,85 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     yield out
 
 
-def _capture(path: Path) -> None:
-    """Events the bundled rules care about, then seeded events of the same types (a recording's v1 lines)."""
-    shim = ProcessInfo(pid=40, ppid=1, name="containerd-shim", exepath="/usr/bin/containerd-shim")
-    pod = ContainerInfo(id="0123456789ab", image="nginx", image_repository="nginx", name="web",
-                        pod_name="web-0", pod_namespace="shop")
-    bash = ProcessInfo(pid=41, ppid=40, name="bash", exe="bash", exepath="/bin/bash", args=["-i"],
-                       cmdline="bash -i", parent=shim, container_id="0123456789ab")
-    cat = ProcessInfo(pid=42, ppid=1, name="cat", exe="cat", exepath="/usr/bin/cat", args=["/etc/shadow"],
-                      cmdline="cat /etc/shadow")
-    dropper = ProcessInfo(pid=43, ppid=1, name="x", exe="/tmp/x", exepath="/tmp/x", cmdline="/tmp/x")
-    base = 1_700_000_000_000_000_000
-    events = [
-        SyscallEvent(type="execve", ts=base + 1, num=1, tid=41, pid=41, res=0, args={"filename": "/bin/bash"},
-                     proc=bash, container=pod),
-        SyscallEvent(type="openat", ts=base + 2, num=2, tid=42, pid=42, res=3,
-                     args={"fd": 3, "dirfd": -100, "name": "/etc/shadow", "flags": 0, "mode": 0}, proc=cat,
-                     fd=FdInfo(num=3, type="file", name="/etc/shadow", directory="/etc", filename="shadow",
-                               open_flags=0)),
-        SyscallEvent(type="execve", ts=base + 3, num=3, tid=43, pid=43, res=0, args={"filename": "/tmp/x"},
-                     proc=dropper),
-    ]
-    from engine.rules import load_rules
+@dataclass
+class Recording:
+    """A capture the engine recorded live on this host while the actions below ran, and what it raised live."""
 
-    loaded = load_rules([REPO / "engine" / "default_rules" / "falco_py_rules.yaml"]).ruleset
-    assert loaded is not None
-    lits = literals(r.ast for r in loaded.rules)
-    rng = random.Random(16)
-    for num in range(4, 400):
-        events.append(synth_event(rng, lits, rng.choice(["execve", "openat", "open"]), num))
-    path.write_bytes(b"".join(e.to_json() + b"\n" for e in events))
+    path: Path
+    backend: str
+    live: list[dict[str, Any]]
+    shadow: str  # the cmdline of the untrusted read of /etc/shadow
+    dropper: str  # the exepath of the program run from /dev/shm
+    ordinary: tuple[str, ...]  # cmdlines of commands no bundled rule is about
+
+
+def _record(work: Path) -> Recording:
+    """``engine run`` with ``sources.syscall.record`` (ebpf where the kernel allows it, else audit) while an
+    untrusted program reads /etc/shadow, a program runs from /dev/shm and ordinary commands run; stopped with
+    SIGTERM once the last action's alert is out, so every action is in the capture."""
+    from engine.sources.syscall.ebpf.backend import missing
+
+    backend = "ebpf" if missing() is None else "audit"
+    capture = work / ("capture.bin" if backend == "ebpf" else "capture.jsonl")
+    config = work / "engine.yaml"
+    config.write_text(yaml.safe_dump({
+        "rules": [str(REPO / "engine" / "default_rules")], "metrics": {"listen": f"127.0.0.1:{free_port()}"},
+        "outputs": {"stdout": {"format": "json"}},
+        "sources": {"syscall": {"backend": backend, "record": str(capture), "k8s_metadata": {"enabled": False}}}}))
+    notes = work / "notes.txt"
+    notes.write_text("nothing to see\n")
+    dropper = Path(f"/dev/shm/falcopy-image-dropper-{os.getpid()}")
+    ordinary = (["ls", "-l", str(work)], ["cat", str(notes)], ["id", "-u"])
+    shadow = ["cat", "/etc/shadow"]
+    lines: list[str] = []
+    log = work / "engine.log"
+
+    def alerts() -> list[dict[str, Any]]:
+        return [json.loads(x) for x in list(lines) if x.startswith("{")]
+
+    def wait_for(field: str, value: str, seconds: float, engine: subprocess.Popen[str],
+                 again: list[str] | None = None) -> None:
+        """Until the engine has raised an alert with ``field`` = ``value``, running ``again`` meanwhile."""
+        deadline = time.monotonic() + seconds
+        while not any(a["output_fields"].get(field) == value for a in alerts()):
+            assert engine.poll() is None, f"the engine exited {engine.returncode}: {log.read_text()[-2000:]}"
+            assert time.monotonic() < deadline, f"no alert with {field}={value} in {seconds} s"
+            if again:
+                subprocess.run(again, check=True, capture_output=True, timeout=10)
+            time.sleep(0.2)
+
+    with kernel_lock(), log.open("w") as err:
+        engine = cli_popen("engine", "run", "--config", str(config), stderr=err)
+        reader = threading.Thread(target=lambda: lines.extend(iter(engine.stdout.readline, "")),  # type: ignore[union-attr]
+                                  daemon=True)
+        reader.start()
+        try:
+            wait_for("proc.cmdline", " ".join(shadow), 40, engine, again=shadow)  # until the capture is live
+            for argv in ordinary:
+                subprocess.run(argv, check=True, capture_output=True, timeout=10)
+            shutil.copy2("/bin/true", dropper)
+            subprocess.run([str(dropper)], check=True, timeout=10)
+            wait_for("proc.exepath", str(dropper), 20, engine)  # the last action is out: all are in the capture
+        finally:
+            dropper.unlink(missing_ok=True)
+            if engine.poll() is None:
+                engine.send_signal(signal.SIGTERM)
+            wait_or_kill(engine, 30)
+            reader.join(5)
+            if engine.stdout is not None:
+                engine.stdout.close()
+    assert engine.returncode == 0, log.read_text()[-2000:]
+    capture.chmod(0o644)
+    print(f"\nrecorded {capture.stat().st_size} bytes with the {backend} backend")
+    return Recording(capture, backend, alerts(), " ".join(shadow), str(dropper),
+                     tuple(" ".join(a) for a in ordinary))
+
+
+@pytest.fixture(scope="module")
+def recording(tmp_path_factory: pytest.TempPathFactory) -> Recording:
+    if os.geteuid() != 0:
+        pytest.skip("recording syscalls needs root")
+    return _record(tmp_path_factory.mktemp("record"))
 
 
 def _audit_file(path: Path, conformance: Path) -> None:
@@ -110,8 +165,9 @@ def _alerts(text: str) -> list[tuple[str, str, str, dict[str, object]]]:
     return out
 
 
-def test_built_image_pushed_pulled_back_runs_the_engine_with_the_expected_alerts(
-    built: Path, registry: RunningRegistry, tmp_path: Path, conformance: Path, capsys: pytest.CaptureFixture[str],  # noqa: F811
+def test_built_image_pushed_pulled_back_replays_a_kernel_recording_and_an_audit_file(
+    built: Path, recording: Recording, registry: RunningRegistry, tmp_path: Path, conformance: Path,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     code, out, err = run(capsys, "image", "push", "--registry", f"{registry.host}/falcopy", "--layout", str(built))
     assert code == 0, err
@@ -152,8 +208,8 @@ def test_built_image_pushed_pulled_back_runs_the_engine_with_the_expected_alerts
     if probe_sources:
         assert "FALCOPY_BPF_OBJECT=/opt/falco-py/lib/bpf/probe.bpf.o" in config["Env"]
 
-    capture, audit = rootfs / "tmp" / "capture.jsonl", rootfs / "tmp" / "audit.jsonl"
-    _capture(capture)
+    capture, audit = rootfs / "tmp" / recording.path.name, rootfs / "tmp" / "audit.jsonl"
+    shutil.copyfile(recording.path, capture)
     _audit_file(audit, conformance)
     env = ["env", "-i", *(e for e in config["Env"])]
     user = config["User"]
@@ -168,11 +224,26 @@ def test_built_image_pushed_pulled_back_runs_the_engine_with_the_expected_alerts
         assert in_image == _alerts(host_out) and in_image
         rules = {a[0] for a in in_image}
         if source == "syscall":
-            assert {"FPY Shell Spawned In Container", "FPY Shadow File Read By Unexpected Program",
-                    "FPY Program Run From Temporary Directory"} <= rules
+            _check_replayed_recording(in_image, recording)
         else:
             assert rules == {"FPY Privileged Pod Created", "FPY Pod Mounts Sensitive Host Path",
                              "FPY Anonymous Request Allowed"}
+
+
+def _check_replayed_recording(replayed: list[tuple[str, str, str, dict[str, object]]], recording: Recording) -> None:
+    """The actions' rules fire on the replay, with the fields the live run gave; the ordinary commands raise
+    nothing; and the replay raises what the live engine raised (the capture holds everything it saw)."""
+    shadow = [a for a in replayed if a[3].get("proc.cmdline") == recording.shadow]
+    assert shadow and {a[0] for a in shadow} == {"FPY Shadow File Read By Unexpected Program"}
+    assert {a[3].get("proc.name") for a in shadow} == {"cat"}
+    dropped = [a for a in replayed if a[3].get("proc.exepath") == recording.dropper]
+    assert [a[0] for a in dropped] == ["FPY Program Run From Temporary Directory"]
+    assert not [a for a in replayed if a[3].get("proc.cmdline") in recording.ordinary]
+    def key(alert: tuple[str, str, str, dict[str, object]]) -> tuple[str, str, str]:
+        return alert[2], alert[0], json.dumps(alert[3], sort_keys=True)
+
+    live = _alerts("\n".join(json.dumps(a) for a in recording.live))
+    assert sorted(replayed, key=key) == sorted(live, key=key)
 
 
 def test_image_captures_live_syscalls_with_its_own_ebpf_probe(built: Path, tmp_path: Path) -> None:
@@ -193,8 +264,9 @@ def test_image_captures_live_syscalls_with_its_own_ebpf_probe(built: Path, tmp_p
     )
     argv = [*config["env"], *config["args"][:3], "--source", "syscall", "--backend", "ebpf", "-o", "json",
             "--metrics-listen", "127.0.0.1:18766"]
-    done = subprocess.run(["unshare", "--mount", "--fork", "sh", "-c", script, "sh", *argv], check=False,
-                          capture_output=True, text=True, timeout=60, env={**os.environ, "R": str(rootfs)})
+    with kernel_lock():
+        done = subprocess.run(["unshare", "--mount", "--fork", "sh", "-c", script, "sh", *argv], check=False,
+                              capture_output=True, text=True, timeout=60, env={**os.environ, "R": str(rootfs)})
     assert done.returncode in (0, 124), done.stderr[-2000:]
     alerts = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     assert any(a["rule"] == "FPY Shadow File Read By Unexpected Program" and a["output_fields"]["proc.name"] == "cat"

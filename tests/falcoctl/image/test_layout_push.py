@@ -94,3 +94,30 @@ def test_bad_layouts_and_registries_are_one_line(tmp_path: Path, capsys: pytest.
     code, _, err = run(capsys, "image", "push", "--registry", "127.0.0.1:1", "--layout", str(tmp_path / "layout"),
                        "--tag", "x")
     assert code == 1  # the layout is checked before the registry is called
+
+
+def test_damaged_layout_json_and_auth_files_name_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The layout's JSON files and the auth file go through one reader: unreadable is a usage error (2), a file
+    that is not a JSON object is a finding (1), each one line naming the file and what it should have been."""
+    layout = tmp_path / "layout"
+    make_layout(layout)
+    push = ["image", "push", "--registry", "127.0.0.1:1", "--layout", str(layout)]
+    auth = tmp_path / "auth.json"
+    code, _, err = run(capsys, *push, "--registry-config", str(auth))
+    assert code == 2 and f"{auth}: cannot read registry auth file" in err and err.count("\n") == 1
+    auth.write_text("{not json")
+    code, _, err = run(capsys, *push, "--registry-config", str(auth))
+    assert code == 1 and f"{auth}: registry auth file is not JSON" in err and err.count("\n") == 1
+    index = layout / "index.json"
+    good = index.read_bytes()
+    index.write_text("[1, 2]")
+    code, _, err = run(capsys, *push)
+    assert code == 1 and f"{index}: index is not a JSON object" in err and err.count("\n") == 1
+    index.write_bytes(good)
+    entry = json.loads(good)["manifests"][0]
+    manifest = layout / "blobs" / "sha256" / entry["digest"].split(":")[1]
+    config_blob = json.loads(manifest.read_text())["config"]["digest"].split(":")[1]
+    blob = layout / "blobs" / "sha256" / config_blob
+    blob.write_bytes(b"~" * blob.stat().st_size)  # the size its descriptor says, but not JSON
+    code, _, err = run(capsys, *push)
+    assert code == 1 and f"{blob}: image config is not JSON" in err and err.count("\n") == 1

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 
 import pytest
 
 from falcoctl_py.errors import ClusterError
 from falcoctl_py.k8s import connect, metrics, objects, preflight, rollout
+from tests.http_support import free_port
 from tests.kmock_support import api, daemonset, in_thread, metrics_body, node  # noqa: F401
 
 
@@ -89,17 +89,11 @@ async def test_garbage_metrics_are_a_cluster_error():
         metrics.parse_metrics("p", "this is { not metrics")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_unreachable_server_is_one_line_cluster_error(tmp_path):
     cfg = tmp_path / "kc"
     cfg.write_text(
         "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
-        f"clusters: [{{name: c, cluster: {{server: 'http://127.0.0.1:{_free_port()}'}}}}]\n"
+        f"clusters: [{{name: c, cluster: {{server: 'http://127.0.0.1:{free_port()}'}}}}]\n"
         "users: [{name: u, user: {token: x}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\n"
     )
     with pytest.raises(ClusterError) as err:

@@ -128,6 +128,42 @@ async def test_resources_go_through_the_engine_upgrade_path(api: Any, tmp_path: 
     assert [p["name"] for p in pushed["costly"]["nodePools"]["pools"]] == ["general"]
 
 
+async def test_a_resize_says_why_it_skips_the_image_check_and_keeps_the_running_digest(
+        api: Any, tmp_path: Path) -> None:  # noqa: F811
+    """The re-size never asks the registry; its message names that reason (the user passed no --no-image-check)
+    and the digest the release was pinned to at install stays in the values helm gets."""
+    from falcoctl_py.errors import ClusterError
+    from falcoctl_py.tuning.cluster import RESIZE_KEEPS_IMAGE, apply_resources
+    from falcoctl_py.values import build_values
+    from tests.falcoctl.deploy.fake_helm import FakeHelm
+    from tests.kmock_support import dns_service, endpoint_slice
+
+    api.seed("v1/nodes", node("n1", labels={"eks.amazonaws.com/nodegroup": "general"}, cpu="8", memory="32Gi"))
+    api.seed("discovery.k8s.io/v1/endpointslices", endpoint_slice(["172.18.0.2"]))
+    api.seed("v1/services", dns_service())
+    cost_model = Path(__file__).resolve().parents[3] / "falcoctl_py" / "data" / "cost-model.default.json"
+    digest = "sha256:" + "ab" * 32
+    for deployed, kept in ((None, None), ({**build_values(profile="medium"), "image": {
+            **build_values(profile="medium")["image"], "digest": digest}}, digest)):
+        said: list[str] = []
+        pushed: list[dict[str, Any]] = []
+
+        def upgrade(argv: list[str], pushed: list[dict[str, Any]] = pushed) -> None:  # read while the file exists
+            pushed.append(orjson.loads(Path(argv[argv.index("--values") + 1]).read_bytes()))
+
+        helm = FakeHelm(deployed_values=deployed, on_upgrade=upgrade)
+        try:
+            await in_thread(apply_resources, api.kube(), helm, namespace="falco-py", release="falco-py",
+                            context=None, kubeconfig=api.kubeconfig, profile="medium", cost_model=cost_model,
+                            timeout=1, say=said.append)
+        except ClusterError:
+            pass  # nothing rolls out in the emulator after a fake helm
+        (skipped,) = [line for line in said if line.startswith("image check skipped")]
+        assert "--no-image-check" not in skipped and f"({RESIZE_KEEPS_IMAGE})" in skipped
+        assert pushed[0]["image"]["digest"] == (kept or "")
+        assert (digest in skipped) == (kept is not None)
+
+
 def upstream_secret_log(n: int) -> str:
     lines = []
     for i in range(n):

@@ -4,23 +4,17 @@ and key — checked on small descriptions written here and on the upstream suite
 from __future__ import annotations
 
 import platform
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+from cli_support import cli_process
 from click.testing import CliRunner
 
 from falcoctl_py.cli.main import cli
 from falcoctl_py.verify.model import GOARCH, Binding
 from falcoctl_py.verify.suite import SUITE_ENV, load, suite_paths
 from falcoctl_py.verify.suite_yaml import SuiteError
-
-
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "falcoctl_py.cli.main", *args], capture_output=True, text=True,
-                          check=False, timeout=60)
 
 
 def _suite(tmp_path: Path, body: str, name: str = "s.yaml") -> Path:
@@ -148,13 +142,13 @@ def test_suite_directory_comes_from_the_environment_when_no_path_is_given(
     assert done.exit_code == 0, done.output
     assert done.output.splitlines() == ["one\tR1", "two\tR2"]
     monkeypatch.delenv(SUITE_ENV)
-    done = _cli("verify", "--list")
+    done = cli_process("verify", "--list")
     assert done.returncode == 2 and SUITE_ENV in done.stderr
 
 
 def test_an_invalid_suite_exits_1_with_one_line_and_no_traceback(tmp_path: Path) -> None:
     path = _suite(tmp_path, "tests:\n  - name: t\n    rule: R\n    runner: HostRunner\n    stepz: []\n")
-    done = _cli("verify", "--list", "--suite", str(path))
+    done = cli_process("verify", "--list", "--suite", str(path))
     assert done.returncode == 1
     assert "Traceback" not in done.stderr and f"{path}:5" in done.stderr and "stepz" in done.stderr
 

@@ -18,7 +18,7 @@ import struct
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING
 
 from engine.sources.base import Deliver, SourceStats
 from engine.sources.syscall.ebpf.capture import CaptureWriter
@@ -190,13 +190,7 @@ class EbpfBackend(EventStream):
         return f"{self.name} ebpf backend ({on} syscalls in the kernel filter, ring {self.ring_bytes >> 20} MiB" \
                f"{recorded})"
 
-    def stop(self) -> None:
-        self._stopping = True
-
-    def close(self) -> None:
-        self._stopping = True
-        if self.watcher is not None:
-            self.watcher.stop()
+    def release(self) -> None:
         if self._ring is not None:
             self._ring.close()
             self._ring = None
@@ -206,13 +200,6 @@ class EbpfBackend(EventStream):
         if self._capture is not None:
             self._capture.close()
             self.table.reader = self._table_reader
-
-    def __enter__(self) -> Self:
-        self.open()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def batches(self, *, timeout: float | None = None) -> Iterator[list[SyscallEvent]]:
         """Lists of decoded events, one per ring batch, until ``stop()`` (or ``timeout`` seconds idle)."""

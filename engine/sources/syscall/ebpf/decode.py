@@ -25,7 +25,9 @@ from engine.state import containers as cgroups
 from engine.state.proctable import ProcessTable, exe_flags, fill_exe_facts, normalize_exepath
 
 K_SYSCALL, K_EXEC, K_FORK, K_EXIT = 1, 2, 3, 4
-I_STR, I_SOCKADDR, I_TUPLE, I_FDPATH, I_OPENHOW, I_CWD, I_EXE, I_ARGV, I_ENV, I_CGROUP, I_FILENAME = range(1, 12)
+(I_STR, I_SOCKADDR, I_TUPLE, I_FDPATH, I_OPENHOW, I_CWD, I_EXE, I_ARGV, I_ENV, I_CGROUP, I_FILENAME,
+ I_EXE_TIMES) = range(1, 13)
+EXE_TIMES = struct.Struct("<2Q")
 HDR = struct.Struct("<HHHHQIIq")
 ARGS = struct.Struct("<6Q")
 SYSCALL = struct.Struct("<HHHHQIIq6Q")  # HDR then ARGS: a syscall record's fixed part in one unpack
@@ -98,6 +100,29 @@ def _join(base: str | None, name: str) -> str:
 
 def _ip(raw: bytes, family: int) -> str:
     return str(ipaddress.IPv4Address(raw[:4])) if family == 2 else str(ipaddress.IPv6Address(raw))
+
+
+def _sockaddr_ip(data: bytes) -> tuple[str, int] | None:
+    """(address, port) of a sockaddr_in or sockaddr_in6 as the caller passed it."""
+    family = struct.unpack_from("<H", data)[0] if len(data) >= 2 else 0
+    if family == 2 and len(data) >= 8:
+        return str(ipaddress.IPv4Address(data[4:8])), struct.unpack_from(">H", data, 2)[0]
+    if family == 10 and len(data) >= 24:
+        return str(ipaddress.IPv6Address(data[8:24])), struct.unpack_from(">H", data, 2)[0]
+    return None
+
+
+_FAMILY = {2: "ipv4", 10: "ipv6", 1: "unix", 16: "netlink"}
+_SOCK_TYPE_PROTO = {1: "tcp", 2: "udp", 3: "raw"}  # SOCK_STREAM, SOCK_DGRAM, SOCK_RAW when the protocol is 0
+
+
+def _new_socket(fd: int, domain: int, sock_type: int, proto: int) -> FdInfo:
+    """The descriptor ``socket()`` made: its family and layer-4 protocol, no address yet."""
+    family = _FAMILY.get(domain, "unknown")
+    info = FdInfo(num=fd, type=family, name="", connected=False)
+    if family in ("ipv4", "ipv6"):
+        info.l4proto = _PROTO.get(proto) if proto else _SOCK_TYPE_PROTO.get(sock_type & 0xF)
+    return info
 
 
 _Opened = tuple[str, str | None, str | None, FdInfo, int, int, int]
@@ -186,6 +211,8 @@ class Decoder:
                 info.env = [e.decode(errors="surrogateescape") for e in data.split(b"\0") if e]
             elif kind == I_CWD:
                 info.cwd = components(data).rstrip("/") + "/"
+            elif kind == I_EXE_TIMES and len(data) == EXE_TIMES.size:
+                info.exe_ino_ctime, info.exe_ino_mtime = EXE_TIMES.unpack(data)
             elif kind == I_CGROUP:
                 found = cgroups.match_path(components(data))
                 if found is not None:
@@ -222,9 +249,22 @@ class Decoder:
             for index, arg in enumerate(_NUMERIC[etype]):
                 if arg:
                     event.args[arg] = _s32(args[index]) if arg.endswith("fd") or arg == "pid" else args[index]
-            if etype in DUP_EVENTS and self.live:
-                dup_fd(event)
+            if etype in DUP_EVENTS:
+                self._dup(event, self.items(rec, SYSCALL.size))
+            elif etype == "socket" and res >= 0:
+                domain, sock_type, proto = (int(args[i]) for i in range(3))
+                event.fd = _new_socket(res, domain, sock_type, proto)
         return event
+
+    def _dup(self, event: SyscallEvent, items: list[tuple[int, int, bytes]]) -> None:
+        """The new descriptor is the old one's file: its path as the kernel had it at the call (a later read of
+        ``/proc`` may find the descriptor closed or reused); other kinds (sockets, pipes) from the live process."""
+        path = next((components(d) for k, _a, d in items if k == I_FDPATH), "")
+        res = event.res if event.res is not None else -1
+        if res >= 0 and path not in ("", "/"):
+            event.fd = FdInfo(num=res, name=path, directory=os.path.dirname(path), filename=os.path.basename(path))
+        elif self.live:
+            dup_fd(event)
 
     # -- argument decoders ----------------------------------------------------------------------------------
     @staticmethod
@@ -383,18 +423,19 @@ class Decoder:
                     info.sip, info.sport = client
                     info.dip, info.dport = server
                     info.is_server = accepted
-                    if event.type == "bind":
+                    if event.type in ("bind", "listen"):  # a server socket: its bound address, no peer
                         info.sip = info.sport = None
                         info.dip, info.dport, info.is_server = local[0], local[1], True
                 elif family == 1:
                     info.type = "unix"
             elif kind == I_SOCKADDR and info.type == "unix":
                 info.name = data[2:].split(b"\0", 1)[0].decode(errors="surrogateescape")
-            elif kind == I_SOCKADDR and event.type == "connect" and len(data) >= 8 and not info.dport:
-                family = struct.unpack_from("<H", data)[0]
-                if family == 2:  # a refused connect: the kernel cleared the peer, the caller's address says it
-                    info.dport = struct.unpack_from(">H", data, 2)[0]
-                    info.dip = str(ipaddress.IPv4Address(data[4:8]))
+            elif kind == I_SOCKADDR and event.type in ("connect", "sendto", "sendmsg") and not info.dport:
+                # A refused connect (the kernel cleared the peer) or a datagram sent without a connection:
+                # the caller's address is the other end.
+                peer = _sockaddr_ip(data)
+                if peer is not None:
+                    info.dip, info.dport = peer
         if info.dip is not None and info.type in ("ipv4", "ipv6"):
             info.name = (f"{info.dip}:{info.dport}" if info.sip is None
                          else f"{info.sip}:{info.sport}->{info.dip}:{info.dport}")

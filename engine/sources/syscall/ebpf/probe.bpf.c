@@ -51,6 +51,7 @@
 #define I_ENV 9      /* environment bytes, NUL separated */
 #define I_CGROUP 10  /* cgroup2 path components, leaf first */
 #define I_FILENAME 11 /* the file name exec was given (kernel string) */
+#define I_EXE_TIMES 12 /* the executable inode's change and modification times, ns (2 x u64) */
 /* argument specs */
 #define A_PATH 1
 #define A_PATH_AT 2 /* a path relative to the directory fd in the previous argument */
@@ -59,6 +60,7 @@
 #define A_SOCK 5
 #define A_FD 6
 #define A_OPENHOW 7 /* size in the next argument */
+#define A_MSGHDR 8  /* a user msghdr: its msg_name, the address a datagram goes to */
 /* spec flags */
 #define F_ON 1
 #define F_SOCK_RES 2 /* the return value is a socket fd: capture its tuple */
@@ -336,8 +338,9 @@ static __always_inline u32 put_tuple(struct scratch *b, u32 off, u8 argi, struct
 		*(u32 *)(p + 8) = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
 		*(u32 *)(p + 24) = BPF_CORE_READ(sk, __sk_common.skc_daddr);
 	} else if (family == 10) { /* AF_INET6 */
-		BPF_CORE_READ_INTO(p + 8, sk, __sk_common.skc_v6_rcv_saddr);
-		BPF_CORE_READ_INTO(p + 24, sk, __sk_common.skc_v6_daddr);
+		/* the destination's type sets the size read: a byte pointer would copy one byte of each address */
+		BPF_CORE_READ_INTO((struct in6_addr *)(p + 8), sk, __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO((struct in6_addr *)(p + 24), sk, __sk_common.skc_v6_daddr);
 	} else if (family == 1) { /* AF_UNIX: the bound path of this end or of the peer */
 		struct unix_sock *us = (void *)sk;
 		struct unix_address *addr = BPF_CORE_READ(us, addr);
@@ -426,6 +429,11 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 			u64 len = i < 5 ? a[(i + 1) & 7] : 0;
 			if (user && len)
 				off = put_user_bytes(b, off, I_SOCKADDR, i, (const void *)a[i], len, 128);
+		} else if (how == A_MSGHDR) {
+			struct user_msghdr m = {};
+			if (user && !bpf_probe_read_user(&m, sizeof(m), (const void *)a[i]) && m.msg_name &&
+			    m.msg_namelen > 0)
+				off = put_user_bytes(b, off, I_SOCKADDR, i, m.msg_name, (u32)m.msg_namelen, 128);
 		} else if (how == A_OPENHOW) {
 			u64 len = i < 5 ? a[(i + 1) & 7] : 0;
 			if (user && len)
@@ -511,6 +519,40 @@ static __always_inline u32 tty_nr(struct task_struct *t)
 	return (minor & 0xff) | (major << 8) | ((minor & ~0xffu) << 12); /* new_encode_dev, as /proc shows it */
 }
 
+/* Inode times before 6.11 (timespec64 members; named __i_ctime from 6.6): CO-RE picks what the kernel has. */
+struct inode___ts66 {
+	struct timespec64 __i_ctime;
+	struct timespec64 __i_mtime;
+} __attribute__((preserve_access_index));
+struct inode___ts {
+	struct timespec64 i_ctime;
+	struct timespec64 i_mtime;
+} __attribute__((preserve_access_index));
+
+#define NSEC_MASK 0x3fffffff
+
+static __always_inline u32 put_exe_times(struct scratch *b, u32 off, struct inode *ino)
+{
+	u64 *t = (u64 *)&b->d[(off + 4) & MASK];
+	if (!ino || off > HALF - 64)
+		return off;
+	if (bpf_core_field_exists(ino->i_ctime_sec)) {
+		/* the top bits of i_ctime_nsec are flags (multigrain timestamps: "queried"); ns fit in 30 bits */
+		t[0] = BPF_CORE_READ(ino, i_ctime_sec) * 1000000000ULL + (BPF_CORE_READ(ino, i_ctime_nsec) & NSEC_MASK);
+		t[1] = BPF_CORE_READ(ino, i_mtime_sec) * 1000000000ULL + (BPF_CORE_READ(ino, i_mtime_nsec) & NSEC_MASK);
+	} else if (bpf_core_field_exists(((struct inode___ts66 *)ino)->__i_ctime)) {
+		struct inode___ts66 *o = (void *)ino;
+		t[0] = BPF_CORE_READ(o, __i_ctime.tv_sec) * 1000000000ULL + BPF_CORE_READ(o, __i_ctime.tv_nsec);
+		t[1] = BPF_CORE_READ(o, __i_mtime.tv_sec) * 1000000000ULL + BPF_CORE_READ(o, __i_mtime.tv_nsec);
+	} else {
+		struct inode___ts *o = (void *)ino;
+		t[0] = BPF_CORE_READ(o, i_ctime.tv_sec) * 1000000000ULL + BPF_CORE_READ(o, i_ctime.tv_nsec);
+		t[1] = BPF_CORE_READ(o, i_mtime.tv_sec) * 1000000000ULL + BPF_CORE_READ(o, i_mtime.tv_nsec);
+	}
+	item_hdr(b, off, I_EXE_TIMES, 0, 16);
+	return (off + 20) & MASK;
+}
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
@@ -562,6 +604,7 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 		}
 	}
 	off = put_path(b, off, I_EXE, 0, BPF_CORE_READ(exe, f_path.dentry), BPF_CORE_READ(exe, f_path.mnt));
+	off = put_exe_times(b, off, BPF_CORE_READ(exe, f_inode));
 	struct mm_struct *mm = BPF_CORE_READ(p, mm);
 	u64 arg_start = BPF_CORE_READ(mm, arg_start), arg_end = BPF_CORE_READ(mm, arg_end);
 	u64 env_start = BPF_CORE_READ(mm, env_start), env_end = BPF_CORE_READ(mm, env_end);

@@ -17,7 +17,7 @@ from engine.fields.evttypes import SYSCALLS_FOR_EVENT
 from engine.sources.syscall.linux_audit.syscalls import X86_64
 
 NR_SPECS = 512
-A_PATH, A_PATH_AT, A_STR, A_SOCKADDR, A_SOCK, A_FD, A_OPENHOW = 1, 2, 3, 4, 5, 6, 7
+A_PATH, A_PATH_AT, A_STR, A_SOCKADDR, A_SOCK, A_FD, A_OPENHOW, A_MSGHDR = 1, 2, 3, 4, 5, 6, 7, 8
 F_ON, F_SOCK_RES, F_EXEC = 1, 2, 4
 _ = 0
 # Always captured, whatever the rules: the process table follows exec (the kernel's exec record) and chdir.
@@ -27,8 +27,8 @@ ARG_SPECS: Mapping[str, tuple[tuple[int, ...], int]] = {
     "open": ((A_PATH,), 0), "openat": ((_, A_PATH_AT), 0), "openat2": ((_, A_PATH_AT, A_OPENHOW), 0),
     "creat": ((A_PATH,), 0), "execve": ((A_PATH,), F_EXEC), "execveat": ((_, A_PATH_AT), F_EXEC),
     "connect": ((A_SOCK, A_SOCKADDR), 0), "bind": ((A_SOCK, A_SOCKADDR), 0), "listen": ((A_SOCK,), 0),
-    "accept": ((), F_SOCK_RES), "accept4": ((), F_SOCK_RES), "sendto": ((A_SOCK,), 0),
-    "sendmsg": ((A_SOCK,), 0), "recvfrom": ((A_SOCK,), 0), "recvmsg": ((A_SOCK,), 0),
+    "accept": ((), F_SOCK_RES), "accept4": ((), F_SOCK_RES), "sendto": ((A_SOCK, _, _, _, A_SOCKADDR), 0),
+    "sendmsg": ((A_SOCK, A_MSGHDR), 0), "recvfrom": ((A_SOCK,), 0), "recvmsg": ((A_SOCK,), 0),
     "symlink": ((A_STR, A_PATH), 0), "symlinkat": ((A_STR, _, A_PATH_AT), 0),
     "link": ((A_PATH, A_PATH), 0), "linkat": ((_, A_PATH_AT, _, A_PATH_AT), 0),
     "rename": ((A_PATH, A_PATH), 0), "renameat": ((_, A_PATH_AT, _, A_PATH_AT), 0),
@@ -41,6 +41,7 @@ ARG_SPECS: Mapping[str, tuple[tuple[int, ...], int]] = {
     "faccessat": ((_, A_PATH_AT), 0), "faccessat2": ((_, A_PATH_AT), 0), "memfd_create": ((A_STR,), 0),
     "finit_module": ((A_FD, A_STR), 0), "init_module": ((_, _, A_STR), 0), "delete_module": ((A_STR,), 0),
     "mount": ((A_PATH, A_PATH, A_STR), 0), "umount2": ((A_PATH,), 0), "setns": ((A_FD,), 0),
+    "dup": ((A_FD,), 0), "dup2": ((A_FD,), 0), "dup3": ((A_FD,), 0),
 }
 
 

@@ -17,7 +17,7 @@ import os
 import select
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -202,11 +202,8 @@ class AuditBackend(EventStream):
         self.syscalls = wanted
         return True
 
-    def close(self) -> None:
+    def release(self) -> None:
         """Remove our rules and restore the saved status; safe to call twice."""
-        self._stopping = True
-        if self.watcher is not None:
-            self.watcher.stop()
         if self._ctl is not None:
             try:
                 recover(state_file=self.state_file, sock=self._ctl)
@@ -216,16 +213,6 @@ class AuditBackend(EventStream):
         if self._events_sock is not None:
             self._events_sock.close()
             self._events_sock = None
-
-    def __enter__(self) -> Self:
-        self.open()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def stop(self) -> None:
-        self._stopping = True
 
     # -- events ---------------------------------------------------------------------------------------------
     def describe(self) -> str:

@@ -16,7 +16,7 @@ import socket
 import struct
 import time
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING
 
 from engine.events.syscall import SyscallEvent
 from engine.sources.base import SourceStats
@@ -113,10 +113,7 @@ class ProcConnectorBackend(EventStream):
             raise
         self._sock = sock
 
-    def close(self) -> None:
-        self._stopping = True
-        if self.watcher is not None:
-            self.watcher.stop()
+    def release(self) -> None:
         if self._sock is not None:
             try:
                 self._sock.send(_subscription(PROC_CN_MCAST_IGNORE))
@@ -124,16 +121,6 @@ class ProcConnectorBackend(EventStream):
                 pass
             self._sock.close()
             self._sock = None
-
-    def __enter__(self) -> Self:
-        self.open()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def stop(self) -> None:
-        self._stopping = True
 
     def update_event_types(self, event_types: frozenset[str]) -> bool:
         return False  # nothing is filtered at the source

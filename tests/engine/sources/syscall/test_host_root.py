@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from engine.config import validate_config
 from engine.sources import syscall
 from engine.sources.syscall import SyscallSourceUnavailable, build
 
@@ -47,6 +48,9 @@ def test_host_root_comes_from_the_environment_when_the_config_has_none(
     host = _host(tmp_path)
     monkeypatch.setenv("FALCOPY_HOST_ROOT", str(host))
     assert build({"backend": "proc"}).table.proc == f"{host}/proc"
+    # also after the config file's defaults are filled in: the schema must not default host_root over the env
+    loaded = validate_config({"rules": ["r"], "sources": {"syscall": {"backend": "proc"}}})
+    assert build(loaded["sources"]["syscall"]).table.proc == f"{host}/proc"
     monkeypatch.delenv("FALCOPY_HOST_ROOT")
     assert build({"backend": "proc"}).table.proc == "/proc"
 
