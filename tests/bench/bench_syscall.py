@@ -212,8 +212,10 @@ def main() -> int:
     print(f"loss: kernel dropped {got['lost']:.0f} records; {got['drops'] - got['lost']:.0f} events discarded "
           f"incomplete or overflowed (drops counter {got['drops']:.0f}); kernel backlog peak "
           f"{got['backlog_peak']:.0f} of {got['backlog_limit']:.0f} records")
-    print(f"engine CPU: {cpu_frac * 100:.1f}% of one core = {cpu_frac * 100 / (ev_rate / 1000):.1f}% per 1,000 "
-          f"events/s")
+    print(f"engine CPU: {got['cpu'] / max(got['events'], 1) * 1e6:.1f} us per event ({cpu_frac * 100:.1f}% of one "
+          f"core = {cpu_frac * 100 / (ev_rate / 1000):.1f}% per 1,000 events/s)")
+    print(f"storm under capture: {exec_rate:.0f} execs/s = {exec_rate / (free_rate / 2):.2f} of its target (half the "
+          f"capture-free rate)")
     recorded = capture(min(args.seconds, 5.0), record=True)
     print(f"recorded {recorded['events']:.0f} events of a {recorded['exec_wall']:.0f}s storm for the replay "
           f"(recorder loss: {recorded['drops']:.0f})")

@@ -100,3 +100,41 @@ def test_table_reads_processes_from_the_proc_it_is_given(tmp_path: Path) -> None
                                                                           "/srv/", 1000)
     assert info.vpid == 7 and info.container_id == "cd" * 6
     assert ProcessTable(proc=str(proc)).get(os.getpid()) is None  # this process is not in that /proc
+
+
+def test_a_chain_follows_every_change_of_the_table_and_unreadable_ancestors_are_not_reread() -> None:
+    reads: list[int] = []
+
+    def reader(pid: int) -> ProcessInfo | None:
+        reads.append(pid)
+        return None
+
+    table = ProcessTable(reader=reader)
+    table.put(ProcessInfo(pid=1, name="init"))
+    table.put(ProcessInfo(pid=10, ppid=1, name="bash"))
+    child = table.put(ProcessInfo(pid=20, ppid=10, name="cat"))
+    got = table.get(20)
+    assert got is child and got.parent is not None and got.parent.name == "bash"
+    assert got.parent.parent is not None and got.parent.parent.name == "init"
+    table.put(ProcessInfo(pid=10, ppid=1, name="python"))  # the parent exec'd: a new entry under its pid
+    got = table.get(20)
+    assert got is not None and got.parent is not None and got.parent.name == "python"
+    table.on_exit(10)
+    got = table.get(20)
+    assert got is not None and got.parent is None and reads == [10]  # the parent is gone: read once
+    got = table.get(20)
+    assert got is not None and got.parent is None and reads == [10]  # nothing changed: not asked again
+    table.put(ProcessInfo(pid=10, ppid=1, name="zsh"))
+    got = table.get(20)
+    assert got is not None and got.parent is not None and got.parent.name == "zsh"
+
+
+def test_fork_copies_every_attribute_but_the_ids() -> None:
+    table = ProcessTable(reader=lambda pid: None)
+    parent = table.put(ProcessInfo(pid=10, ppid=1, name="bash", args=["-c", "x"], cwd="/w/", uid=1000,
+                                   cap_effective=5, container_id="abc", exe_writable=True))
+    child = table.on_fork(10, 11)
+    assert child is not None and child.parent is parent
+    assert (child.pid, child.tid, child.ppid) == (11, 11, 10)
+    assert (child.name, child.args, child.cwd, child.uid, child.cap_effective, child.container_id,
+            child.exe_writable) == ("bash", ["-c", "x"], "/w/", 1000, 5, "abc", True)

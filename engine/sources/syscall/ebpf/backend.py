@@ -169,18 +169,19 @@ class EbpfBackend(EventStream):
         self.specs = wanted
         return True
 
-    def kernel_drops(self) -> int:
-        """Records the kernel could not put in the ring, summed over CPUs."""
+    def kernel_drops(self, *, retried: bool = False) -> int:
+        """Records the kernel could not put in the ring, summed over CPUs (``retried``: the retries it made for
+        records the ring refused at first)."""
         if self._obj is None:
             return 0
-        raw = self._obj.lookup("drops", struct.pack("<I", 0), 8 * self._cpus)
+        raw = self._obj.lookup("drops", struct.pack("<I", 1 if retried else 0), 8 * self._cpus)
         return sum(struct.unpack(f"<{self._cpus}Q", raw))
 
     def stats(self) -> SourceStats:
         snap = self._stats.snapshot()
         snap.kernel_lost = self.kernel_drops()  # records the ring had no room for: lost in the kernel
         snap.process_table = len(self.table)
-        snap.detail.update(decode_errors=self._decoder.undecodable)
+        snap.detail.update(decode_errors=self._decoder.undecodable, ring_retries=self.kernel_drops(retried=True))
         return snap
 
     def describe(self) -> str:
@@ -216,11 +217,10 @@ class EbpfBackend(EventStream):
                         return
                 continue
             idle = 0.0
-            view = memoryview(data)
             events: list[SyscallEvent] = []
             for at, length in spans:
                 try:
-                    event = decode(view[at:at + length])
+                    event = decode(data[at:at + length])
                 except (struct.error, ValueError, IndexError):
                     self._stats.bad_payloads += 1
                     continue

@@ -30,6 +30,7 @@ K_SYSCALL, K_EXEC, K_FORK, K_EXIT = 1, 2, 3, 4
 EXE_TIMES = struct.Struct("<2Q")
 HDR = struct.Struct("<HHHHQIIq")
 ARGS = struct.Struct("<6Q")
+SYSCALL = struct.Struct("<HHHHQIIq6Q")  # HDR then ARGS: a syscall record's fixed part in one unpack
 ITEM = struct.Struct("<BBH")
 EXEC = struct.Struct("<6I6I2I3Q3Q16s")
 FORK = struct.Struct("<4I")
@@ -46,8 +47,20 @@ def _s32(value: int) -> int:
     return value - (1 << 32) if value >= 1 << 31 else value
 
 
+_COMPONENTS: dict[bytes, str] = {}  # the same few cwds and directories come back on most records
+
+
 def components(data: bytes) -> str:
     """A path from leaf-first components (each a length byte and the name)."""
+    got = _COMPONENTS.get(data)
+    if got is None:
+        if len(_COMPONENTS) >= 4096:
+            _COMPONENTS.clear()
+        got = _COMPONENTS[data] = _components(data)
+    return got
+
+
+def _components(data: bytes) -> str:
     parts: list[str] = []
     at = 0
     while at < len(data):
@@ -56,6 +69,27 @@ def components(data: bytes) -> str:
         at += 1 + n
     parts = [p for p in parts if p != "/"]
     return "/" + "/".join(reversed(parts))
+
+
+def _normal(path: str) -> str:
+    """``os.path.normpath`` of an absolute path, without the call when there is nothing to normalize."""
+    if path[0] != "/" or "/." in path or "//" in path or (path[-1] == "/" and len(path) > 1):
+        return os.path.normpath(path)
+    return path
+
+
+def _under(base: str, name: str) -> str:
+    """``os.path.join`` of a directory and a relative name."""
+    return base + name if base[-1] == "/" else base + "/" + name
+
+
+def _split(path: str) -> tuple[str, str]:
+    """(``os.path.dirname``, ``os.path.basename``) of ``path`` in one pass."""
+    i = path.rfind("/") + 1
+    head = path[:i]
+    if head and head != "/" * len(head):
+        head = head.rstrip("/")
+    return head, path[i:]
 
 
 def _join(base: str | None, name: str) -> str:
@@ -91,6 +125,10 @@ def _new_socket(fd: int, domain: int, sock_type: int, proto: int) -> FdInfo:
     return info
 
 
+_Opened = tuple[str, str | None, str | None, FdInfo, int, int, int]
+_OPENED_MAX = 8192
+
+
 class Decoder:
     """Stateful: ``decode(record)`` returns the event a record makes (or None: fork, unknown syscalls)."""
 
@@ -102,11 +140,14 @@ class Decoder:
         self.containers = containers
         self.num = 0
         self.undecodable = 0
+        # What repeated opens come to (see ``_open``): their events share the ``FdInfo``, which nothing changes
+        # once an event carries it.
+        self._opened: dict[tuple[object, ...], _Opened] = {}
 
     def decode(self, rec: bytes | memoryview) -> SyscallEvent | None:
-        kind, nr, cpu, _pad, ts, tgid, tid, res = HDR.unpack_from(rec, 0)
-        if kind == K_SYSCALL:
-            return self._syscall(rec, nr, cpu, ts, tgid, tid, res)
+        if rec[0] == K_SYSCALL and rec[1] == 0:
+            return self._syscall(rec)
+        kind, _nr, cpu, _pad, ts, tgid, tid, _res = HDR.unpack_from(rec, 0)
         if kind == K_EXEC:
             self._exec(rec, tgid, tid)
             return None
@@ -190,26 +231,26 @@ class Decoder:
             self.table.on_exit(tgid)
         return event
 
-    def _syscall(self, rec: bytes | memoryview, nr: int, cpu: int, ts: int, tgid: int, tid: int,
-                 res: int) -> SyscallEvent | None:
-        name = BY_NUMBER.get(nr)
-        if name is None:
+    def _syscall(self, rec: bytes | memoryview) -> SyscallEvent | None:
+        _kind, nr, cpu, _pad, ts, tgid, tid, res, a0, a1, a2, a3, a4, a5 = SYSCALL.unpack_from(rec, 0)
+        call = _CALLS.get(nr)
+        if call is None:
             self.undecodable += 1
             return None
-        etype = EVENT_FOR_SYSCALL.get(name, name)
+        etype, handler = call
+        if handler is _OPEN:
+            return self._open(rec, etype, cpu, ts, tgid, tid, res, a0, a1, a2, a3)
         proc = self._proc(tgid, tid)
         event = self._event(etype, cpu, ts, tgid, tid, res, proc)
-        args = ARGS.unpack_from(rec, HDR.size)
-        items = self.items(rec, HDR.size + ARGS.size)
-        handler = _HANDLERS.get(etype)
+        args = (a0, a1, a2, a3, a4, a5)
         if handler is not None:
-            handler(self, event, args, items)
+            handler(self, event, args, self.items(rec, SYSCALL.size))
         elif etype in _NUMERIC:
             for index, arg in enumerate(_NUMERIC[etype]):
                 if arg:
                     event.args[arg] = _s32(args[index]) if arg.endswith("fd") or arg == "pid" else args[index]
             if etype in DUP_EVENTS:
-                self._dup(event, items)
+                self._dup(event, self.items(rec, SYSCALL.size))
             elif etype == "socket" and res >= 0:
                 domain, sock_type, proto = (int(args[i]) for i in range(3))
                 event.fd = _new_socket(res, domain, sock_type, proto)
@@ -265,29 +306,94 @@ class Decoder:
                 event.paths = {}
             event.paths[name] = resolved
 
-    def _open(self, event: SyscallEvent, args: tuple[int, ...], items: list[tuple[int, int, bytes]]) -> None:
-        kind = event.type
-        at = kind in ("openat", "openat2")
-        index = 1 if at else 0
-        raw, path = self._paths(event, items, args, {index: 0 if at else None})[index]
-        if at:
-            event.args["dirfd"] = _s32(args[0])
-        flags, mode = (args[2], args[3]) if kind == "openat" else (args[1], args[2]) if kind == "open" else (
-            0o1101, args[1])
-        if kind == "openat2":
-            how = next((d for k, _a, d in items if k == I_OPENHOW), b"")
+    def _open(self, rec: bytes | memoryview, kind: str, cpu: int, ts: int, tgid: int, tid: int, res: int,
+              a0: int, a1: int, a2: int, a3: int) -> SyscallEvent:
+        """open, openat, openat2, creat: the hottest records, read without the generic item list. What the
+        path and the descriptor come to depends only on the record's items, the numbers below and the caller's
+        cwd, so a repeated open (the same file by the same kind of call) reuses them from ``_opened``."""
+        proc = self.table.get(tgid)
+        if proc is None:
+            proc = self.table.put(ProcessInfo(pid=tgid, tid=tgid))
+        fd = res if res >= 0 else -1
+        dirfd = _s32(a0)
+        key = (kind, bytes(rec[SYSCALL.size:]), fd, a2 if kind == "openat" else a1, dirfd, proc.cwd)
+        known = self._opened.get(key)
+        if known is None:
+            if len(self._opened) >= _OPENED_MAX:
+                self._opened.clear()
+            known = self._opened[key] = self._open_items(rec, kind, fd, dirfd, a1, a2, proc.cwd)
+        given, path, cwd, fdinfo, flags, mode, resolve = known
+        if cwd is not None:
+            proc.cwd = cwd
+        self.num += 1
+        if kind == "openat":
+            event_args: dict[str, Any] = {"dirfd": dirfd, "fd": fd, "flags": flags, "mode": a3, "name": given}
+        elif kind == "open":
+            event_args = {"fd": fd, "flags": flags, "mode": a2, "name": given}
+        elif kind == "creat":
+            event_args = {"fd": fd, "mode": a1, "name": given}
+        else:
+            event_args = {"dirfd": dirfd, "resolve": resolve, "fd": fd, "flags": flags, "mode": mode,
+                          "name": given}
+        event = SyscallEvent(kind, "<", self.boot_ns + ts, tid, tgid, res, event_args, proc, fdinfo, None,
+                             self.num, cpu)
+        if path and given[0] != "/":
+            event.paths = {"name": path}
+        if proc.container_id != cgroups.HOST and self.containers is not None:
+            event.container = self.containers(proc.container_id)
+        return event
+
+    @staticmethod
+    def _open_items(rec: bytes | memoryview, kind: str, fd: int, dirfd: int, a1: int, a2: int,
+                    cwd: str) -> _Opened:
+        """(path as given, resolved path or None, the cwd the record carries or None, the descriptor, flags, mode
+        and resolve of openat2) of an open record."""
+        at = kind == "openat" or kind == "openat2"
+        index = 1 if at else 0  # of the path argument
+        given, base, new_cwd, how = "", None, None, b""
+        pos, end = SYSCALL.size, len(rec)
+        while pos + 4 <= end:
+            item, argi, length = rec[pos], rec[pos + 1], rec[pos + 2] | rec[pos + 3] << 8
+            pos += 4
+            data = rec[pos:pos + length]
+            pos += length
+            if item == I_STR:
+                if argi == index:
+                    given = str(data, "utf-8", "surrogateescape")
+            elif item == I_CWD:
+                new_cwd = cwd = components(bytes(data)).rstrip("/") + "/"
+            elif item == I_FDPATH:
+                if argi == 0:
+                    base = components(bytes(data))
+            elif item == I_OPENHOW:
+                how = bytes(data)
+        path: str | None
+        if not given:
+            path = ""
+        elif given[0] == "/":
+            path = _normal(given)
+        elif at and dirfd != AT_FDCWD:
+            path = _normal(_under(base, given)) if base else None
+        else:
+            path = _normal(_under(cwd, given)) if cwd else None
+        mode = resolve = 0
+        if kind == "openat":
+            flags = a2
+        elif kind == "open":
+            flags = a1
+        elif kind == "creat":
+            flags = 0o1101
+        else:
             flags, mode, resolve = struct.unpack_from("<3Q", how.ljust(24, b"\0"))
-            event.args["resolve"] = resolve
-        fd = event.res if event.res is not None and event.res >= 0 else -1
-        event.args.update(fd=fd, flags=flags, mode=mode)
-        self._set_path(event, "name", (raw, path))
-        if kind == "creat":
-            del event.args["flags"]
-        name = path if path is not None else raw
-        is_dir = bool(flags & O_DIRECTORY)
-        event.fd = FdInfo(num=fd, type="directory" if is_dir else "file", name=name, nameraw=raw,
-                          directory=name if is_dir else os.path.dirname(name), filename=os.path.basename(name),
-                          open_flags=flags)
+        name = path if path is not None else given
+        if flags & O_DIRECTORY:
+            fdinfo = FdInfo(num=fd, type="directory", name=name, nameraw=given, directory=name,
+                            filename=_split(name)[1], open_flags=flags)
+        else:
+            directory, filename = _split(name)
+            fdinfo = FdInfo(num=fd, type="file", name=name, nameraw=given, directory=directory,
+                            filename=filename, open_flags=flags)
+        return given, path, new_cwd, fdinfo, flags, mode, resolve
 
     def _exec_call(self, event: SyscallEvent, args: tuple[int, ...], items: list[tuple[int, int, bytes]]) -> None:
         proc = event.proc
@@ -403,8 +509,17 @@ class Decoder:
             event.args.update(length=args[1], uargs=strings.get(2, ""))
 
 
-_HANDLERS: dict[str, Callable[[Decoder, SyscallEvent, tuple[int, ...], list[tuple[int, int, bytes]]], Any]] = {
-    **{k: Decoder._open for k in ("open", "openat", "openat2", "creat")},
+_Handler = Callable[[Decoder, SyscallEvent, tuple[int, ...], list[tuple[int, int, bytes]]], Any]
+
+
+def _open_marker(decoder: Decoder, event: SyscallEvent, args: tuple[int, ...],
+                 items: list[tuple[int, int, bytes]]) -> None:
+    raise AssertionError("open records are decoded by Decoder._open")  # pragma: no cover
+
+
+_OPEN: _Handler = _open_marker
+_HANDLERS: dict[str, _Handler] = {
+    **{k: _OPEN for k in ("open", "openat", "openat2", "creat")},
     **{k: Decoder._exec_call for k in ("execve", "execveat")},
     **{k: Decoder._socket for k in ("connect", "bind", "accept", "accept4", "listen", "sendto", "sendmsg",
                                     "recvfrom", "recvmsg")},
@@ -414,4 +529,10 @@ _HANDLERS: dict[str, Callable[[Decoder, SyscallEvent, tuple[int, ...], list[tupl
                                       "fchownat", "chown", "lchown")},
     **{k: Decoder._fd_call for k in ("fchdir", "fchmod", "fchown", "setns")},
     **{k: Decoder._strings for k in ("memfd_create", "finit_module", "init_module")},
+}
+
+# syscall number -> (event type, argument decoder or None)
+_CALLS: dict[int, tuple[str, _Handler | None]] = {
+    nr: (etype, _HANDLERS.get(etype)) for nr, name in BY_NUMBER.items()
+    for etype in (EVENT_FOR_SYSCALL.get(name, name),)
 }

@@ -17,6 +17,7 @@ import struct
 BUSY, DISCARD = 1 << 31, 1 << 30
 _U64 = struct.Struct("<Q")
 _U32 = struct.Struct("<I")
+BATCH_BYTES = 1 << 20  # at most this much of a backlog per batch: about 8,000 records
 
 
 class RingReader:
@@ -33,22 +34,25 @@ class RingReader:
         self._epoll = select.epoll()
         self._epoll.register(fd, select.EPOLLIN)
 
-    def batch(self) -> tuple[bytes, list[tuple[int, int]]]:
-        """The records ready now: one copy of their region and (offset, length) of each record in it."""
+    def batch(self, limit: int = BATCH_BYTES) -> tuple[bytes, list[tuple[int, int]]]:
+        """The records ready now (those in the first ``limit`` bytes of a longer backlog): one copy of their
+        region and (offset, length) of each record in it."""
         cons = _U64.unpack_from(self._consumer, 0)[0]
         prod = _U64.unpack_from(self._producer, 0)[0]
         if prod == cons:
             return b"", []
         base = self._page + (cons & self.mask)
-        data = self._producer[base:base + (prod - cons)]
+        data = self._producer[base:base + min(prod - cons, limit)]
         spans: list[tuple[int, int]] = []
-        at, end = 0, prod - cons
+        at, end = 0, len(data)
         unpack = _U32.unpack_from
-        while at < end:
+        while at + 8 <= end:
             head = unpack(data, at)[0]
             if head & BUSY:
                 break
             length = head & ~(BUSY | DISCARD)
+            if at + 8 + length > end:
+                break  # the rest of this record is past ``limit``: the next batch starts with it
             if not head & DISCARD:
                 spans.append((at + 8, length))
             at += (length + 8 + 7) & ~7
