@@ -12,21 +12,21 @@ seen), or evaluate rules.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import struct
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from engine.events.syscall import ContainerInfo, FdInfo, ProcessInfo, SyscallEvent
+from engine.sources.syscall.ebpf.sockets import I_TUPLE, new_socket, socket_fd
 from engine.sources.syscall.linux_audit.decode import _NUMERIC, DUP_EVENTS, EVENT_FOR_SYSCALL, dup_fd
 from engine.sources.syscall.linux_audit.syscalls import BY_NUMBER
 from engine.state import containers as cgroups
 from engine.state.proctable import ProcessTable, exe_flags, fill_exe_facts, normalize_exepath
 
 K_SYSCALL, K_EXEC, K_FORK, K_EXIT = 1, 2, 3, 4
-(I_STR, I_SOCKADDR, I_TUPLE, I_FDPATH, I_OPENHOW, I_CWD, I_EXE, I_ARGV, I_ENV, I_CGROUP, I_FILENAME,
- I_EXE_TIMES) = range(1, 13)
+# item kinds (probe.bpf.c's I_*; the socket ones, 2 and 3, are engine.sources.syscall.ebpf.sockets')
+I_STR, I_FDPATH, I_OPENHOW, I_CWD, I_EXE, I_ARGV, I_ENV, I_CGROUP, I_FILENAME, I_EXE_TIMES = 1, *range(4, 13)
 EXE_TIMES = struct.Struct("<2Q")
 HDR = struct.Struct("<HHHHQIIq")
 ARGS = struct.Struct("<6Q")
@@ -35,11 +35,9 @@ ITEM = struct.Struct("<BBH")
 EXEC = struct.Struct("<6I6I2I3Q3Q16s")
 FORK = struct.Struct("<4I")
 EXIT = struct.Struct("<iI")
-TUPLE = struct.Struct("<HHHH16s16s")
 AT_FDCWD = -100
 EXE_UPPER_LAYER, EXE_LOWER_LAYER = 1, 2
 O_DIRECTORY = 0o200000
-_PROTO = {6: "tcp", 17: "udp", 1: "icmp", 58: "icmp", 255: "raw"}
 
 
 def _s32(value: int) -> int:
@@ -96,33 +94,6 @@ def _join(base: str | None, name: str) -> str:
     if name.startswith("/") or not base:
         return os.path.normpath(name) if name.startswith("/") else name
     return os.path.normpath(os.path.join(base, name))
-
-
-def _ip(raw: bytes, family: int) -> str:
-    return str(ipaddress.IPv4Address(raw[:4])) if family == 2 else str(ipaddress.IPv6Address(raw))
-
-
-def _sockaddr_ip(data: bytes) -> tuple[str, int] | None:
-    """(address, port) of a sockaddr_in or sockaddr_in6 as the caller passed it."""
-    family = struct.unpack_from("<H", data)[0] if len(data) >= 2 else 0
-    if family == 2 and len(data) >= 8:
-        return str(ipaddress.IPv4Address(data[4:8])), struct.unpack_from(">H", data, 2)[0]
-    if family == 10 and len(data) >= 24:
-        return str(ipaddress.IPv6Address(data[8:24])), struct.unpack_from(">H", data, 2)[0]
-    return None
-
-
-_FAMILY = {2: "ipv4", 10: "ipv6", 1: "unix", 16: "netlink"}
-_SOCK_TYPE_PROTO = {1: "tcp", 2: "udp", 3: "raw"}  # SOCK_STREAM, SOCK_DGRAM, SOCK_RAW when the protocol is 0
-
-
-def _new_socket(fd: int, domain: int, sock_type: int, proto: int) -> FdInfo:
-    """The descriptor ``socket()`` made: its family and layer-4 protocol, no address yet."""
-    family = _FAMILY.get(domain, "unknown")
-    info = FdInfo(num=fd, type=family, name="", connected=False)
-    if family in ("ipv4", "ipv6"):
-        info.l4proto = _PROTO.get(proto) if proto else _SOCK_TYPE_PROTO.get(sock_type & 0xF)
-    return info
 
 
 _Opened = tuple[str, str | None, str | None, FdInfo, int, int, int]
@@ -253,16 +224,19 @@ class Decoder:
                 self._dup(event, self.items(rec, SYSCALL.size))
             elif etype == "socket" and res >= 0:
                 domain, sock_type, proto = (int(args[i]) for i in range(3))
-                event.fd = _new_socket(res, domain, sock_type, proto)
+                event.fd = new_socket(res, domain, sock_type, proto)
         return event
 
     def _dup(self, event: SyscallEvent, items: list[tuple[int, int, bytes]]) -> None:
-        """The new descriptor is the old one's file: its path as the kernel had it at the call (a later read of
-        ``/proc`` may find the descriptor closed or reused); other kinds (sockets, pipes) from the live process."""
+        """The new descriptor is the old one's file: its path, or a socket's ends, as the kernel had them at the
+        call (a later read of ``/proc`` may find the descriptor closed or reused); other kinds (pipes, anonymous
+        inodes) from the live process."""
         path = next((components(d) for k, _a, d in items if k == I_FDPATH), "")
         res = event.res if event.res is not None else -1
         if res >= 0 and path not in ("", "/"):
             event.fd = FdInfo(num=res, name=path, directory=os.path.dirname(path), filename=os.path.basename(path))
+        elif res >= 0 and any(k == I_TUPLE for k, _a, _d in items):  # a socket: the kernel's ends of it
+            event.fd = socket_fd(event.type, res, items, accepted=False)
         elif self.live:
             dup_fd(event)
 
@@ -411,38 +385,10 @@ class Decoder:
     def _socket(self, event: SyscallEvent, args: tuple[int, ...], items: list[tuple[int, int, bytes]]) -> None:
         accepted = event.type in ("accept", "accept4")
         fd = (event.res if event.res is not None and event.res >= 0 else -1) if accepted else _s32(args[0])
-        info = FdInfo(num=fd, type="ipv4")
-        for kind, _argi, data in items:
-            if kind == I_TUPLE:
-                family, proto, lport, rport, laddr, raddr = TUPLE.unpack(data)
-                if family in (2, 10):
-                    info.type = "ipv4" if family == 2 else "ipv6"
-                    info.l4proto = _PROTO.get(proto, "tcp")
-                    local, remote = (_ip(laddr, family), lport), (_ip(raddr, family), rport)
-                    client, server = (remote, local) if accepted else (local, remote)
-                    info.sip, info.sport = client
-                    info.dip, info.dport = server
-                    info.is_server = accepted
-                    if event.type in ("bind", "listen"):  # a server socket: its bound address, no peer
-                        info.sip = info.sport = None
-                        info.dip, info.dport, info.is_server = local[0], local[1], True
-                elif family == 1:
-                    info.type = "unix"
-            elif kind == I_SOCKADDR and info.type == "unix":
-                info.name = data[2:].split(b"\0", 1)[0].decode(errors="surrogateescape")
-            elif kind == I_SOCKADDR and event.type in ("connect", "sendto", "sendmsg") and not info.dport:
-                # A refused connect (the kernel cleared the peer) or a datagram sent without a connection:
-                # the caller's address is the other end.
-                peer = _sockaddr_ip(data)
-                if peer is not None:
-                    info.dip, info.dport = peer
-        if info.dip is not None and info.type in ("ipv4", "ipv6"):
-            info.name = (f"{info.dip}:{info.dport}" if info.sip is None
-                         else f"{info.sip}:{info.sport}->{info.dip}:{info.dport}")
-            if info.sip is not None:
-                event.args["tuple"] = info.name
+        event.fd = socket_fd(event.type, fd, items, accepted=accepted)
+        if event.fd.dip is not None and event.fd.sip is not None and event.fd.type in ("ipv4", "ipv6"):
+            event.args["tuple"] = event.fd.name
         event.args["fd"] = fd
-        event.fd = info
 
     def _two_paths(self, event: SyscallEvent, args: tuple[int, ...], items: list[tuple[int, int, bytes]]) -> None:
         kind = event.type

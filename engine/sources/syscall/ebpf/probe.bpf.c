@@ -303,6 +303,11 @@ static __always_inline u32 put_fd_path(struct scratch *b, u32 off, u8 type, u8 a
 	struct file *f = fd_file(t, fd);
 	if (!f)
 		return off;
+	/* sockets and anonymous inodes have no path: their dentry's name ("TCP", "[eventfd]") is not one, so user
+	 * space learns them from the socket tuple or /proc instead */
+	umode_t mode = BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT;
+	if (mode == S_IFSOCK || mode == 0)
+		return off;
 	return put_path(b, off, type, argi, BPF_CORE_READ(f, f_path.dentry), BPF_CORE_READ(f, f_path.mnt));
 }
 
@@ -440,8 +445,9 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 				off = put_user_bytes(b, off, I_OPENHOW, i, (const void *)a[i], len, 24);
 		} else if (how == A_SOCK) {
 			off = put_tuple(b, off, i, t, (int)a[i]);
-		} else if (how == A_FD) {
+		} else if (how == A_FD) { /* a file's path, or a socket's tuple (each puts nothing for the other) */
 			off = put_fd_path(b, off, I_FDPATH, i, t, (int)a[i]);
+			off = put_tuple(b, off, i, t, (int)a[i]);
 		}
 	}
 	if ((sp->flags & F_SOCK_RES) && ret >= 0)
