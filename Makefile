@@ -16,7 +16,7 @@ setup: $(VENV)/.installed $(BIN)/helm $(BPF_OBJ)
 
 # The ebpf backend's CO-RE probe, built against this kernel's BTF (never committed). Missing Debian tools are
 # installed when we are root; without BTF or the tools the object is not built and the backend says so.
-$(BPF_OBJ): $(BPF_DIR)/probe.bpf.c
+$(BPF_OBJ): $(BPF_DIR)/probe.bpf.c $(BPF_DIR)/probe_record.bpf.h
 	@if [ ! -e /sys/kernel/btf/vmlinux ]; then echo "ebpf probe: no kernel BTF, not built"; exit 0; fi; \
 	missing=""; for t in clang:clang llvm-strip:llvm bpftool:bpftool /usr/include/bpf/bpf_helpers.h:libbpf-dev; do \
 	  [ -e "$${t%%:*}" ] || command -v "$${t%%:*}" >/dev/null 2>&1 || missing="$$missing $${t##*:}"; done; \
