@@ -81,7 +81,7 @@ ARGS: dict[str, frozenset[str]] = {
 ALWAYS = frozenset({
     "evt.type", "evt.num", "evt.res", "evt.rawres", "evt.args", "evt.is_open_read", "evt.is_open_write",
     "proc.name", "proc.exe", "proc.exepath", "proc.cmdline", "proc.args", "proc.cwd", "proc.env", "proc.tty",
-    "proc.vpid", "proc.duration", "proc.sname", "proc.is_exe_from_memfd", "proc.is_exe_upper_layer",
+    "proc.vpid", "proc.duration", "proc.is_exe_from_memfd", "proc.is_exe_upper_layer",
     "proc.exe_ino.ctime", "proc.exe_ino.mtime", "proc.exe_ino.ctime_duration_proc_start",
     "thread.cap_effective", "thread.cap_permitted", "user.uid", "user.name", "user.loginuid",
     "group.gid", "group.name", "container.id",
@@ -98,6 +98,7 @@ class Context:
     fd_kind: str  # one of the kinds above
     ancestors: int  # how many ancestors the process has (pid 1 included)
     loginuid_set: bool
+    session_leader_known: bool  # the session leader is the process or one of its ancestors
 
 
 def expected(field: str, ctx: Context) -> bool | None:
@@ -110,6 +111,8 @@ def expected(field: str, ctx: Context) -> bool | None:
         return ctx.ancestors >= 1
     if field == "user.loginname":
         return ctx.loginuid_set
+    if field == "proc.sname":  # found by walking up the parent chain; none when the leader is not on it
+        return ctx.session_leader_known
     ancestor = _ANCESTOR.match(field)
     if ancestor:
         depth = ancestor.group(2)

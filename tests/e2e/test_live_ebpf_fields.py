@@ -63,14 +63,20 @@ def rule_fields(ruleset: Any) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _ancestors(pid: int) -> int:
-    """How many ancestors ``pid`` has, from /proc (pid 1 counted; pid 0 is not a process)."""
-    count = 0
+def _chain(pid: int) -> list[int]:
+    """``pid`` and its ancestors, from /proc (pid 0 is not a process)."""
+    chain = [pid]
     while pid > 1:
         stat = Path(f"/proc/{pid}/stat").read_text()
         pid = int(stat.rsplit(")", 1)[1].split()[1])
-        count += pid > 0
-    return count
+        if pid > 0:
+            chain.append(pid)
+    return chain
+
+
+def _ancestors(pid: int) -> int:
+    """How many ancestors ``pid`` has (pid 1 counted)."""
+    return len(_chain(pid)) - 1
 
 
 @pytest.fixture(scope="module")
@@ -112,6 +118,9 @@ def captured(tmp_path_factory: pytest.TempPathFactory, upstream_rules: Path) -> 
     assert all(pid > 0 for pid in steps.values()), (steps, done.stderr)
     return {"events": events, "steps": steps, "fields": fields, "ruleset": ruleset, "stats": stats,
             "base": _ancestors(os.getpid()),
+            # Falco looks for the session leader among the process's ancestors: this test's own session has its
+            # leader there only when no process between them has exited (a reparented job has lost it)
+            "sid": os.getsid(0), "sid_in_chain": os.getsid(0) in _chain(os.getpid()),
             "loginuid_set": Path("/proc/self/loginuid").read_text().strip() not in ("", "4294967295")}
 
 
@@ -160,7 +169,10 @@ def _context(event: Any, captured: dict[str, Any]) -> tuple[str, Context] | None
     kind = _fd_kind(event, step)
     if kind is None:
         return None
-    return step, Context(event.type, kind, captured["base"] + depth, captured["loginuid_set"])
+    # a session made below this test (the pty step's) has its leader between the test and the event's process
+    sid = event.proc.sid if event.proc is not None else 0
+    leader_known = captured["sid_in_chain"] if sid == captured["sid"] else sid > 0
+    return step, Context(event.type, kind, captured["base"] + depth, captured["loginuid_set"], leader_known)
 
 
 @pytest.fixture(scope="module")
