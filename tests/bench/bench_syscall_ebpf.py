@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
-from bench_syscall import cpu_seconds, replay_through
+from bench_syscall import cpu_seconds, replay_through, rss_mb
 
 if TYPE_CHECKING:
     from engine.events.syscall import ProcessInfo
@@ -78,14 +78,6 @@ def drive(seconds: float, target: Path, open_rate: float) -> tuple[int, int, flo
                          capture_output=True,
                          text=True, check=True).stdout.split()
     return int(out[0]), int(out[1]), float(out[2])
-
-
-def rss_mb() -> float:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def exec_record(info: ProcessInfo, pid: int) -> bytes:

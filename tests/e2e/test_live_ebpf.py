@@ -15,12 +15,10 @@ import socket
 import subprocess
 import sys
 import textwrap
-import threading
-import time
 from pathlib import Path
 
 import pytest
-from bpf_support import our_programs, settled
+from bpf_support import capturing, our_programs, settled
 
 REPO = Path(__file__).resolve().parents[2]
 OBJECT = REPO / "engine/sources/syscall/ebpf/probe.bpf.o"
@@ -67,28 +65,18 @@ def live(tmp_path_factory: pytest.TempPathFactory, upstream_rules: Path) -> dict
                                                                  "unlinkat"})
     events: list[object] = []
     alerts: list[tuple[str, int]] = []
-    failures: list[BaseException] = []
 
-    def consume() -> None:
-        try:
-            for batch in backend.batches():
-                for event in batch:
-                    events.append(event)
-                    alerts.extend((rule.name, event.pid) for rule in ruleset.evaluate(event))
-        except BaseException as exc:  # noqa: BLE001 - reported by the tests
-            failures.append(exc)
+    def evaluate(batch: list[object]) -> None:
+        for event in batch:
+            events.append(event)
+            alerts.extend((rule.name, event.pid) for rule in ruleset.evaluate(event))  # type: ignore[attr-defined]
 
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(1)
     port = server.getsockname()[1]
-    thread = threading.Thread(target=consume, daemon=True)
-    backend.open()
-    during = our_programs()
-    thread.start()
-    time.sleep(0.3)
     procs: dict[str, subprocess.Popen[str]] = {}
-    try:
+    with capturing(backend, evaluate) as capture:
         for name, argv in {
             "shadow": ["cat", "/etc/shadow"], "symlink": ["ln", "-s", "/etc/shadow", str(work / "shadow-link")],
             "openat2": [sys.executable, "-c", OPENAT2],
@@ -100,13 +88,7 @@ def live(tmp_path_factory: pytest.TempPathFactory, upstream_rules: Path) -> dict
         }.items():
             procs[name] = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
             procs[name].wait(timeout=20)
-        time.sleep(1.0)
-    finally:
-        backend.stop()
-        thread.join(5)
-        stats = backend.stats()
-        backend.close()
-        server.close()
+    server.close()
     outputs = {}
     for name, proc in procs.items():
         assert proc.stdout is not None
@@ -114,7 +96,8 @@ def live(tmp_path_factory: pytest.TempPathFactory, upstream_rules: Path) -> dict
         proc.stdout.close()
     return {"events": events, "alerts": alerts, "pids": {k: p.pid for k, p in procs.items()},
             "thread_tid": int(outputs["thread"].strip() or 0),
-            "before": before, "during": during, "after": settled(before), "failures": failures, "stats": stats,
+            "before": before, "during": capture.during, "after": settled(before), "failures": capture.failures,
+            "stats": capture.stats,
             "work": work, "port": port}
 
 

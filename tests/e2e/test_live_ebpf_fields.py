@@ -16,13 +16,12 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
-import time
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
 import pytest
+from bpf_support import capturing
 from falco_fill import FD_EVENTS, OPENS, Context, expected
 
 REPO = Path(__file__).resolve().parents[2]
@@ -91,28 +90,10 @@ def captured(tmp_path_factory: pytest.TempPathFactory, upstream_rules: Path) -> 
     work = tmp_path_factory.mktemp("fill")
     backend = EbpfBackend(frozenset(fields) | {"mkdir", "memfd_create"})
     events: list[Any] = []
-    failures: list[BaseException] = []
-
-    def consume() -> None:
-        try:
-            for batch in backend.batches():
-                events.extend(batch)
-        except BaseException as exc:  # noqa: BLE001 - reported by the tests
-            failures.append(exc)
-
-    thread = threading.Thread(target=consume, daemon=True)
-    backend.open()
-    thread.start()
-    time.sleep(0.3)
-    try:
+    with capturing(backend, events.extend) as capture:
         done = subprocess.run([sys.executable, str(ACTIONS), str(work)], capture_output=True, text=True,
                               timeout=60, check=False)
-        time.sleep(1.0)
-    finally:
-        backend.stop()
-        thread.join(5)
-        stats = backend.stats()
-        backend.close()
+    failures, stats = capture.failures, capture.stats
     assert done.returncode == 0 and not failures, (done.stderr, failures)
     steps = json.loads(done.stdout.splitlines()[-1])
     assert all(pid > 0 for pid in steps.values()), (steps, done.stderr)
