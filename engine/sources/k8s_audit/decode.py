@@ -26,6 +26,7 @@ later reads that member, the parse fails there and is counted as that rule's eva
 from __future__ import annotations
 
 import calendar
+import operator
 import re
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -203,29 +204,38 @@ _MARK: Final = b"%d," % _NONCE
 def read_events(texts: Sequence[bytes | str]) -> list[AuditEvent | None]:
     """``read_event`` of each text (ASCII or not, bytes or not: such texts are None), read in one pass."""
     out: list[AuditEvent | None] = [None] * len(texts)
-    try:
-        plain = b"".join(texts).isascii()  # type: ignore[arg-type]  # the common case: one check for all
-    except TypeError:  # a text that is not bytes: never read by the header pass
-        plain = False
-    where = list(range(len(texts))) if plain else [
-        i for i, text in enumerate(texts) if type(text) is bytes and text.isascii()]
+    if max(map(len, texts)) <= _JOIN_MAX:  # the common case: all joined, the ASCII check made on the whole
+        try:
+            joined = b"[" + _MARK + (b"," + _MARK).join(texts) + b"]"  # type: ignore[arg-type]
+        except TypeError:  # a text that is not bytes: never read by the header pass
+            joined = b""
+        if joined and joined.isascii():
+            return _read_joined(out, list(range(len(texts))), texts, joined)  # type: ignore[arg-type]
+    where = [i for i, text in enumerate(texts) if type(text) is bytes and text.isascii()]
     if max(map(len, texts)) > _JOIN_MAX:  # big events are read alone (joined, they cost more than they save)
         for i in where:
             if len(texts[i]) > _JOIN_MAX:
                 out[i] = read_event(texts[i])  # type: ignore[arg-type]  # bytes, as just checked
         where = [i for i in where if len(texts[i]) <= _JOIN_MAX]
     blobs: list[bytes] = [texts[i] for i in where]  # type: ignore[misc]  # bytes, as just checked
+    return _read_joined(out, where, blobs, None)
+
+
+def _read_joined(out: list[AuditEvent | None], where: list[int], blobs: list[bytes],
+                 joined: bytes | None) -> list[AuditEvent | None]:
+    """``out[where[k]]`` = the event of ``blobs[k]`` (ASCII texts), read joined (``joined``: the joined text of
+    all of them, when the caller already made it); returns ``out``."""
     for _ in range(_RETRIES):
         if not blobs:
             return out
-        mark = _MARK
         try:
-            items = _read_heads(b"[" + mark + (b"," + mark).join(blobs) + b"]")
+            items = _read_heads(joined or b"[" + _MARK + (b"," + _MARK).join(blobs) + b"]")
         except msgspec.ValidationError as exc:  # one text is not a plain event: read it alone, retry the rest
             found = _AT_ITEM.search(str(exc))
             if found is None or int(found[1]) % 2 == 0 or int(found[1]) // 2 >= len(blobs):
                 break
             bad = int(found[1]) // 2
+            where, blobs, joined = where.copy(), blobs.copy(), None  # the caller's lists stay as they were
             out[where.pop(bad)] = read_event(blobs.pop(bad))
             continue
         except msgspec.DecodeError:
@@ -295,7 +305,15 @@ def decode_stream(payloads: Iterable[bytes | str], *,
     event: AuditEvent | None
     try:
         for chunk in _chunks(payloads):
-            for data, event in zip(chunk, read_events(chunk), strict=True):
+            events = read_events(chunk)
+            if None not in events:  # the common case: every payload read by the header pass
+                rest = iter(events)
+                try:
+                    yield from rest  # type: ignore[misc]  # no None in it, as just checked
+                finally:  # how many were taken, even when the stream is closed in the middle of the chunk
+                    fast += len(events) - operator.length_hint(rest)
+                continue
+            for data, event in zip(chunk, events, strict=True):
                 if event is not None:
                     fast += 1
                     yield event
