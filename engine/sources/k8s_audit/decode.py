@@ -204,20 +204,26 @@ _MARK: Final = b"%d," % _NONCE
 def read_events(texts: Sequence[bytes | str]) -> list[AuditEvent | None]:
     """``read_event`` of each text (ASCII or not, bytes or not: such texts are None), read in one pass."""
     out: list[AuditEvent | None] = [None] * len(texts)
-    if max(map(len, texts)) <= _JOIN_MAX:  # the common case: all joined, the ASCII check made on the whole
-        try:
-            joined = b"[" + _MARK + (b"," + _MARK).join(texts) + b"]"  # type: ignore[arg-type]
-        except TypeError:  # a text that is not bytes: never read by the header pass
-            joined = b""
-        if joined and joined.isascii():
-            return _read_joined(out, list(range(len(texts))), texts, joined)  # type: ignore[arg-type]
-    where = [i for i, text in enumerate(texts) if type(text) is bytes and text.isascii()]
-    if max(map(len, texts)) > _JOIN_MAX:  # big events are read alone (joined, they cost more than they save)
-        for i in where:
-            if len(texts[i]) > _JOIN_MAX:
-                out[i] = read_event(texts[i])  # type: ignore[arg-type]  # bytes, as just checked
-        where = [i for i in where if len(texts[i]) <= _JOIN_MAX]
-    blobs: list[bytes] = [texts[i] for i in where]  # type: ignore[misc]  # bytes, as just checked
+    where: list[int]
+    blobs: list[bytes]
+    if max(map(len, texts)) <= _JOIN_MAX:
+        where, blobs = list(range(len(texts))), texts  # type: ignore[assignment]  # bytes: checked below
+    else:  # big events are read alone (joined, they cost more than they save)
+        where, blobs = [], []
+        for i, text in enumerate(texts):
+            if len(text) <= _JOIN_MAX:
+                where.append(i)
+                blobs.append(text)  # type: ignore[arg-type]  # bytes: checked below
+            elif type(text) is bytes and text.isascii():
+                out[i] = read_event(text)
+    try:  # the common case: the ASCII check made once, on the joined text of them all
+        joined = b"[" + _MARK + (b"," + _MARK).join(blobs) + b"]"
+    except TypeError:  # a text that is not bytes: never read by the header pass
+        joined = b""
+    if joined.isascii() and joined:
+        return _read_joined(out, where, blobs, joined)
+    plain = [k for k, text in enumerate(blobs) if type(text) is bytes and text.isascii()]
+    where, blobs = [where[k] for k in plain], [blobs[k] for k in plain]
     return _read_joined(out, where, blobs, None)
 
 
@@ -243,11 +249,11 @@ def _read_joined(out: list[AuditEvent | None], where: list[int], blobs: list[byt
         n = len(blobs)
         if len(items) != 2 * n or items[0::2].count(_NONCE) != n:
             break
-        seconds, millis, micros = _SECONDS, _MILLIS, _MICROS_Z
-        for i, head, data in zip(where, items[1::2], blobs, strict=True):
+        seconds, millis, micros, new, header_event, typed = _SECONDS, _MILLIS, _MICROS_Z, _new, HeaderEvent, EventHead
+        for i, head, data in zip(where, items[1::2], blobs):  # of the same length, as just checked
             # ``_header_event`` written out (this loop runs once per event); what it would raise for leaves the
             # text to the caller, to be decoded whole, as ``read_event`` does
-            if type(head) is not EventHead:  # a text that is a bare integer
+            if type(head) is not typed:  # a text that is a bare integer
                 continue
             stamp = head.stageTimestamp
             try:
@@ -257,7 +263,7 @@ def _read_joined(out: list[AuditEvent | None], where: list[int], blobs: list[byt
                     ts = parse_rfc3339_ns(stamp)
                 except (ValueError, OverflowError):  # not a time (``AuditDecodeError``)
                     continue
-            event = out[i] = _new(HeaderEvent)
+            event = out[i] = new(header_event)
             ref = head.objectRef
             event.key = (head.verb, head.stage, ref.resource, ref.subresource, head.user.username)
             event.ts = ts
