@@ -162,7 +162,7 @@ KA_FIELDS: tuple[FieldSpec, ...] = (
     _lst("ka.req.pod.volumes.flexvolume_driver", "flexVolume drivers of the pod's volumes",
          x.fanned(*_SPEC, "volumes", "flexVolume", "driver")),
     _lst("ka.req.pod.volumes.volume_type", "Volume types (the keys of each volume but name)", x.volume_types),
-    _f("ka.resp.name", "Response object name", a.scalar("responseObject", "metadata", "name")),
+    _f("ka.resp.name", "Response object name", a.response_name_scalar()),
     _f("ka.response.code", "Response status code", a.scalar("responseStatus", "code")),
     _f("ka.response.reason", "Response status reason", a.scalar("responseStatus", "reason")),
     _f("ka.useragent", "User agent of the client", a.scalar("userAgent")),

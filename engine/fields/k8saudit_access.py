@@ -26,7 +26,7 @@ from engine.events.k8s_audit import (
     EventHead,
 )
 from engine.fields.k8saudit_extract import Helper, JsonObject, array_strings, get_path, render
-from engine.fields.k8saudit_pod import PodRequest, pod_of
+from engine.fields.k8saudit_pod import NO_NAME, PodRequest, pod_of, response_name
 
 A = TypeVar("A")
 # What the table's extractors are: ``(event, arg) -> value | None`` on this source's events.
@@ -154,6 +154,16 @@ def scalar(*keys: str) -> TextExtractor:
         return _typed_scalar(keys, chain)
     n = _raw_prefix(keys)
     return _part_scalar(keys, n) if n else _dict_scalar(keys)
+
+
+def response_name_scalar() -> TextExtractor:
+    """``scalar("responseObject", "metadata", "name")``, read from the typed view when the event has one."""
+    general = scalar("responseObject", "metadata", "name")
+
+    def extract(event: AuditEvent, arg: object) -> str | None:
+        name = response_name(event)
+        return general(event, arg) if name is NO_NAME else name  # type: ignore[return-value]  # str or None
+    return extract
 
 
 def pod_scalar(keys: tuple[str, ...], typed: Callable[[PodRequest], object]) -> TextExtractor:

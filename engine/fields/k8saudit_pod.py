@@ -1,4 +1,5 @@
-"""A typed view of a pod request object, for the few ``ka.req.pod.*`` fields the upstream rules read.
+"""Typed views of raw parts, for the fields the upstream rules read most inside them: the pod request object
+(a few ``ka.req.pod.*`` fields) and the response object's name (``ka.resp.name``, in many outputs).
 
 Owns: the msgspec Structs for the parts of a pod spec those fields read (each container's ``image`` and
 ``securityContext.privileged`` for ``containers``/``initContainers``/``ephemeralContainers``, ``hostNetwork``,
@@ -12,7 +13,8 @@ cannot say that for sure, there is no view (``pod_of`` is None) and the general 
 decoded whole, a request object already parsed (reading it again costs less than a second decode), or one whose
 members are not of the types below (a string where a bool belongs, a ``null`` container, ...).
 
-A member that is absent or JSON ``null`` is None here; the general extractors treat both alike for these fields.
+``response_name(event)`` does the same for ``responseObject.metadata.name`` (``_NO_NAME`` where the view cannot
+say). A member that is absent or JSON ``null`` is None here; the general extractors treat both alike for these fields.
 """
 
 from __future__ import annotations
@@ -131,3 +133,44 @@ def flag(name: str) -> Typed:
         value = None if spec is None else getattr(spec, name)
         return None if value is None else ("true" if value else "false")
     return fn
+
+
+class _Metadata(msgspec.Struct, frozen=True, gc=False):
+    name: str | None = None
+
+
+class _Named(msgspec.Struct, frozen=True, gc=False):
+    metadata: _Metadata | None = None
+
+
+_decode_named = msgspec.json.Decoder(_Named | None).decode
+NO_NAME: Final = object()  # ``response_name``: the view cannot say, the general extractor reads the event
+_NAME_KEY: Final = object()
+
+
+def response_name(event: AuditEvent) -> object:
+    """``ka.resp.name`` from a typed decode of the raw ``responseObject`` (a string or None), or ``NO_NAME``."""
+    head = event.head
+    if head is None:
+        return NO_NAME
+    cache = event._cache
+    if cache is None:
+        cache = event._cache = {}
+    else:
+        got = cache.get(_NAME_KEY, _MISS)
+        if got is not _MISS:
+            return got
+    members = event._members
+    if members is not None and ("responseObject",) in members:
+        return NO_NAME  # already parsed whole: read from it
+    raw = head.responseObject
+    name: object = None
+    if raw:
+        try:
+            named = _decode_named(raw)
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            name = NO_NAME
+        else:
+            name = None if named is None or named.metadata is None else named.metadata.name
+    cache[_NAME_KEY] = name
+    return name

@@ -75,6 +75,9 @@ def _variants() -> list[bytes]:
         {"spec": {**spec, "volumes": [{"hostPath": {"path": None}}, None]}},
     ]
     out += [orjson.dumps({**BASE, "requestObject": pod}) for pod in pods]
+    responses: list[Any] = [None, [], "x", {}, {"metadata": {}}, {"metadata": {"name": None}},
+                            {"metadata": {"name": 5}}, {"metadata": {"name": {"a": 1}}}, {"metadata": []}]
+    out += [orjson.dumps({**BASE, "responseObject": response}) for response in responses]
     text = orjson.dumps(BASE)  # a duplicate member: the last one wins in the view as in the decoded object
     out.append(text.replace(b'"hostNetwork":true', b'"hostNetwork":true,"hostNetwork":false'))
     out.append(text.replace(b'"privileged":true', b'"privileged":false,"privileged":true'))
