@@ -55,6 +55,9 @@ class Attaches(Protocol):
 _Maker = tuple["CompiledRule", Callable[["Event"], Alert], str]  # (rule, its alert maker, its name)
 
 
+_MAKERS_MAX = 4096  # rules with a cached alert maker (a ruleset has far fewer)
+
+
 class _Tally:
     """What building one batch's alerts found, added to the engine's counters at once, under one lock."""
 
@@ -240,6 +243,8 @@ class Engine:
     def _maker(self, rule: CompiledRule) -> _Maker:
         """The alert maker of ``rule`` and the key it counts its matches under, made on its first alert."""
         make = alert_maker(rule, hostname=self.hostname)
+        if len(self._makers) >= _MAKERS_MAX:  # an evaluator that makes new rule objects: keep the cache bounded
+            self._makers = {}
         entry = self._makers[id(rule)] = (rule, make, rule.name)
         return entry
 
