@@ -19,10 +19,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Protocol, TypedDict
 
-from engine.outputs.alert import Alert, build_alert
+from engine.outputs.alert import Alert, alert_maker
 from engine.outputs.append import AppendOutput
 from engine.priority import FALCO_NAMES, Priority
-from engine.workload import WorkloadCounter
+from engine.workload import WorkloadCounter, key_of
 
 if TYPE_CHECKING:
     from engine.events.base import Event
@@ -50,6 +50,25 @@ class Attaches(Protocol):
     """A metrics object that reads this engine's counters once attached."""
 
     def attach(self, engine: Engine) -> object: ...
+
+
+_Maker = tuple["CompiledRule", Callable[["Event"], Alert], str]  # (rule, its alert maker, its name)
+
+
+_MAKERS_MAX = 4096  # rules with a cached alert maker (a ruleset has far fewer)
+
+
+class _Tally:
+    """What building one batch's alerts found, added to the engine's counters at once, under one lock."""
+
+    __slots__ = ("alerts", "errors", "filtered", "matches", "workloads")
+
+    def __init__(self) -> None:
+        self.alerts: list[Alert] = []
+        self.filtered: dict[str, int] = {}  # source -> matches below the priority threshold
+        self.errors: dict[str, int] = {}  # source -> failed evaluations or output formatting
+        self.matches: dict[tuple[str, Priority, str], int] = {}  # (rule, priority, source) -> alerts
+        self.workloads: dict[tuple[str, str, str, str], int] = {}  # (rule, source, namespace, workload) -> alerts
 
 
 class EngineStats(TypedDict):
@@ -126,6 +145,9 @@ class Engine:
         self.filtered_total: Counter[str] = Counter()  # source -> matches below the priority threshold
         self.errors_total: Counter[str] = Counter()  # source -> failed evaluations or output formatting
         self.workload_matches = WorkloadCounter()  # (rule, source, namespace, workload) -> alerts, bounded
+        # id(rule) -> (rule, its alert maker, its matches key): made on a rule's first alert, dropped on a swap
+        # (the rule is kept in the entry, so its id cannot be reused while the entry lives)
+        self._makers: dict[int, _Maker] = {}
         self.swaps_total = 0
         self.output_errors_total = 0
         if metrics is not None:
@@ -141,6 +163,7 @@ class Engine:
             raise ValueError("swap_ruleset needs a loaded ruleset (a failed load must keep the old one)")
         ruleset = self._thresholded(ruleset)  # built before the swap, outside any lock
         self._ruleset = ruleset  # a single reference assignment: atomic under the GIL
+        self._makers = {}
         if self._append is not None:
             self._append.reset()
         with self._lock:
@@ -179,17 +202,13 @@ class Engine:
             with self._lock:
                 events_total[source] = events_total.get(source, 0) + 1
             return []
-        alerts: list[Alert] = []
-        filtered, failed = self._build(event, matched, alerts)
+        tally = _Tally()
+        self._build(event, matched, tally)
         with self._lock:
             self.events_total[source] = self.events_total.get(source, 0) + 1
-            if filtered:
-                self.filtered_total[source] += filtered
-            if failed:
-                self.errors_total[source] += failed
-            self._count_matches(alerts)
-        self._emit(alerts)
-        return alerts
+            self._count(tally)
+        self._emit(tally.alerts)
+        return tally.alerts
 
     def process_batch(self, events: Iterable[Event]) -> list[Alert]:
         """Evaluate a batch of events in order; emit and return their alerts.
@@ -204,55 +223,72 @@ class Engine:
         evaluate_batch = getattr(ruleset, "evaluate_batch", None)
         result: BatchResult = (evaluate_batch(events) if evaluate_batch is not None
                                else _evaluate_each(ruleset, events))
-        errors: Counter[str] = Counter()
+        tally = _Tally()
         for event, exc in result.failed:
             log.error("rule evaluation failed for a %s event", event.source, exc_info=exc)
-            errors[event.source] += 1
-        alerts: list[Alert] = []
-        filtered: Counter[str] = Counter()
+            tally.errors[event.source] = tally.errors.get(event.source, 0) + 1
+        build = self._build
         for event, rules in result.matched:
-            n_filtered, n_failed = self._build(event, rules, alerts)
-            if n_filtered:
-                filtered[event.source] += n_filtered
-            if n_failed:
-                errors[event.source] += n_failed
+            build(event, rules, tally)
         with self._lock:
             events_total = self.events_total
             for source, n in result.counts.items():
                 events_total[source] = events_total.get(source, 0) + n
-            if filtered:
-                self.filtered_total.update(filtered)
-            if errors:
-                self.errors_total.update(errors)
-            self._count_matches(alerts)
-        self._emit(alerts)
+            self._count(tally)
+        self._emit(tally.alerts)
         if result.stopped is not None:
             raise result.stopped
-        return alerts
+        return tally.alerts
 
-    def _build(self, event: Event, matched: Iterable[CompiledRule], alerts: list[Alert]) -> tuple[int, int]:
-        """Append the alerts of ``matched`` rules for ``event``; return (filtered by priority, failed to format)."""
+    def _maker(self, rule: CompiledRule) -> _Maker:
+        """The alert maker of ``rule`` and the key it counts its matches under, made on its first alert."""
+        make = alert_maker(rule, hostname=self.hostname)
+        if len(self._makers) >= _MAKERS_MAX:  # an evaluator that makes new rule objects: keep the cache bounded
+            self._makers = {}
+        entry = self._makers[id(rule)] = (rule, make, rule.name)
+        return entry
+
+    def _build(self, event: Event, matched: Iterable[CompiledRule], tally: _Tally) -> None:
+        """The alerts of ``matched`` rules for ``event``, into ``tally`` with their counts (filtered by the
+        priority threshold, failed to format, matches, workloads)."""
         threshold = self.priority_threshold
-        filtered = failed = 0
+        source = event.source
+        makers = self._makers
         for rule in matched:
             if rule.priority > threshold:
-                filtered += 1
+                tally.filtered[source] = tally.filtered.get(source, 0) + 1
                 continue
+            entry = makers.get(id(rule))
+            if entry is None or entry[0] is not rule:
+                entry = self._maker(rule)
             try:
-                alert = build_alert(rule, event, hostname=self.hostname)
-                alerts.append(alert if self._append is None else self._append.apply(rule, event, alert))
-                self.workload_matches.add(rule.name, event.source, event)
+                alert = entry[1](event)
+                if self._append is not None:
+                    alert = self._append.apply(rule, event, alert)
             except Exception:
                 log.exception("formatting the output of rule %r failed", rule.name)
-                failed += 1
-        return filtered, failed
+                tally.errors[source] = tally.errors.get(source, 0) + 1
+                continue
+            tally.alerts.append(alert)
+            key = (entry[2], alert.priority, alert.source)
+            matches = tally.matches
+            matches[key] = matches.get(key, 0) + 1
+            key4 = key_of(entry[2], source, event)
+            workloads = tally.workloads
+            workloads[key4] = workloads.get(key4, 0) + 1
 
-    def _count_matches(self, alerts: list[Alert]) -> None:
-        """Count alerts per (rule, priority, source); the caller holds the lock."""
-        matches = self.matches_total
-        for alert in alerts:
-            priority = alert.priority
-            matches[(alert.rule, FALCO_NAMES.get(priority) or priority.falco_name, alert.source)] += 1
+    def _count(self, tally: _Tally) -> None:
+        """Add a tally's counts to the engine's; the caller holds the lock."""
+        if tally.filtered:
+            self.filtered_total.update(tally.filtered)
+        if tally.errors:
+            self.errors_total.update(tally.errors)
+        if tally.matches:
+            matches = self.matches_total
+            for (rule, priority, source), n in tally.matches.items():
+                matches[(rule, FALCO_NAMES.get(priority) or priority.falco_name, source)] += n
+        if tally.workloads:
+            self.workload_matches.add_counts(tally.workloads)
 
     def _emit(self, alerts: list[Alert]) -> None:
         for alert in alerts:

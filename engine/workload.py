@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from engine.events.k8s_audit import AuditEvent
@@ -54,6 +55,19 @@ def workload_of(event: Event) -> tuple[str, str]:
     return str(c.pod_namespace or ""), str(c.image_repository or c.image or c.id)
 
 
+def key_of(rule: str, source: str, event: Event) -> tuple[str, str, str, str]:
+    """The counter key of one match: ``(rule, source, namespace, workload)`` (``other`` for both when the event
+    cannot be read)."""
+    try:
+        if source == "k8s_audit" and isinstance(event, AuditEvent) and event.head is not None:
+            head = event.head  # the common case inline: nothing else of the event is read
+            return rule, source, head.objectRef.namespace or "", head.user.username or ""
+        ns, workload = workload_of(event)
+    except Exception:  # noqa: BLE001 - an event we cannot read still counts
+        ns, workload = OTHER, OTHER
+    return rule, source, ns, workload
+
+
 class WorkloadCounter:
     """Thread-safe bounded counter of matches per (rule, source, namespace, workload)."""
 
@@ -65,20 +79,23 @@ class WorkloadCounter:
         self._pairs: dict[tuple[str, str], int] = {}  # (rule, source) -> distinct pairs kept
 
     def add(self, rule: str, source: str, event: Event) -> None:
-        try:
-            ns, workload = workload_of(event)
-        except Exception:  # noqa: BLE001 - an event we cannot read still counts
-            ns, workload = OTHER, OTHER
-        key = (rule, source, ns, workload)
+        self.add_counts({key_of(rule, source, event): 1})
+
+    def add_counts(self, counts: Mapping[tuple[str, str, str, str], int]) -> None:
+        """Count many matches at once (``(rule, source, namespace, workload) -> n``, as ``key_of`` gives the
+        keys), under one lock: the engine tallies a batch's alerts, then adds them here."""
         with self._lock:
-            counts = self._counts
-            if key not in counts:
-                kept = self._pairs.get((rule, source), 0)
-                if kept >= self.per_rule or len(counts) >= self.max_series:
-                    key = (rule, source, OTHER, OTHER)
-                else:
-                    self._pairs[(rule, source)] = kept + 1
-            counts[key] = counts.get(key, 0) + 1
+            kept_counts = self._counts
+            pairs = self._pairs
+            for key, n in counts.items():
+                if key not in kept_counts:
+                    rule, source = key[0], key[1]
+                    kept = pairs.get((rule, source), 0)
+                    if kept >= self.per_rule or len(kept_counts) >= self.max_series:
+                        key = (rule, source, OTHER, OTHER)
+                    else:
+                        pairs[(rule, source)] = kept + 1
+                kept_counts[key] = kept_counts.get(key, 0) + n
 
     def snapshot(self) -> dict[tuple[str, str, str, str], int]:
         with self._lock:

@@ -26,6 +26,7 @@ from typing import Any
 
 from engine.fields import k8saudit_access as a
 from engine.fields import k8saudit_extract as x
+from engine.fields import k8saudit_pod as pod
 from engine.fields.base import ArgKind, ArgMode, FieldClass, FieldSpec, FieldType
 from engine.fields.k8saudit_access import json_pointer
 from engine.fields.k8saudit_extract import render
@@ -43,13 +44,20 @@ def _f(name: str, desc: str, extract: Callable[[Any, Any], Any], *, is_list: boo
                      extract=extract, deprecated=deprecated)
 
 
-def _lst(name: str, desc: str, fn: Callable[[dict[str, Any], Any], Any], *, indexed: bool = True) -> FieldSpec:
-    """A list field read from the request object (only that member of the event is parsed)."""
-    return _f(name, desc, _req(name, fn), is_list=True, arg=ArgMode.OPTIONAL if indexed else ArgMode.NONE)
+def _lst(name: str, desc: str, fn: Callable[[dict[str, Any], Any], Any], *, indexed: bool = True,
+         typed: pod.Typed | None = None) -> FieldSpec:
+    """A list field read from the request object (only that member of the event is parsed; ``typed``: its form
+    over the typed pod view, see ``engine.fields.k8saudit_pod``)."""
+    return _f(name, desc, _req(name, fn, typed), is_list=True, arg=ArgMode.OPTIONAL if indexed else ArgMode.NONE)
 
 
-def _req(name: str, fn: Callable[[dict[str, Any], Any], Any]) -> Callable[[Any, Any], Any]:
-    return a.cached(name, fn, reads="requestObject")
+def _req(name: str, fn: Callable[[dict[str, Any], Any], Any],
+         typed: pod.Typed | None = None) -> Callable[[Any, Any], Any]:
+    return a.cached(name, fn, reads="requestObject", typed=typed)
+
+
+def _flag(name: str) -> Callable[[Any, Any], Any]:
+    return a.pod_scalar(("requestObject", "spec", name), pod.flag(name))
 
 
 def _container_fields(kind: str, label: str) -> list[FieldSpec]:
@@ -57,14 +65,16 @@ def _container_fields(kind: str, label: str) -> list[FieldSpec]:
     sc = ("requestObject", "spec", kind, "securityContext")
     return [
         _lst(f"{p}.name", f"{label} names", x.fanned("requestObject", "spec", kind, "name")),
-        _lst(f"{p}.image", f"{label} images", x.images(kind, repository=False)),
+        _lst(f"{p}.image", f"{label} images", x.images(kind, repository=False),
+             typed=pod.images(kind, repository=False)),
         _lst(f"{p}.image.repository", f"{label} image repositories (no tag or digest)",
-             x.images(kind, repository=True)),
+             x.images(kind, repository=True), typed=pod.images(kind, repository=True)),
         _lst(f"{p}.command", f"{label} command items", x.fanned("requestObject", "spec", kind, "command",
                                                                 flatten=True)),
         _lst(f"{p}.args", f"{label} args items", x.fanned("requestObject", "spec", kind, "args", flatten=True)),
         _lst(f"{p}.host_port", f"{label} hostPort values (containerPort when no hostPort)", x.host_ports(kind)),
-        _lst(f"{p}.privileged", f"{label} securityContext.privileged", x.fanned(*sc, "privileged")),
+        _lst(f"{p}.privileged", f"{label} securityContext.privileged", x.fanned(*sc, "privileged"),
+             typed=pod.privileged(kind)),
         _lst(f"{p}.allow_privilege_escalation", f"{label} securityContext.allowPrivilegeEscalation",
              x.fanned(*sc, "allowPrivilegeEscalation")),
         _lst(f"{p}.read_only_fs", f"{label} securityContext.readOnlyRootFilesystem",
@@ -124,11 +134,11 @@ KA_FIELDS: tuple[FieldSpec, ...] = (
     _f("ka.req.container.image.repository", "Deprecated: image repository of the first container",
        _req("ka.req.container.image.repository", x.first_of(x.images("containers", repository=True))),
        deprecated=True),
-    _f("ka.req.pod.host_ipc", "Pod hostIPC flag", a.scalar(*_SPEC, "hostIPC")),
-    _f("ka.req.pod.host_network", "Pod hostNetwork flag", a.scalar(*_SPEC, "hostNetwork")),
+    _f("ka.req.pod.host_ipc", "Pod hostIPC flag", _flag("hostIPC")),
+    _f("ka.req.pod.host_network", "Pod hostNetwork flag", _flag("hostNetwork")),
     _f("ka.req.container.host_network", "Deprecated alias of ka.req.pod.host_network",
-       a.scalar(*_SPEC, "hostNetwork"), deprecated=True),
-    _f("ka.req.pod.host_pid", "Pod hostPID flag", a.scalar(*_SPEC, "hostPID")),
+       _flag("hostNetwork"), deprecated=True),
+    _f("ka.req.pod.host_pid", "Pod hostPID flag", _flag("hostPID")),
     _f("ka.req.container.privileged", "Deprecated: \"true\" when any container is privileged",
        _req("ka.req.container.privileged", x.any_privileged), deprecated=True),
     _f("ka.req.pod.run_as_user", "Pod security context runAsUser", a.scalar(*_POD_SC, "runAsUser")),
@@ -145,14 +155,14 @@ KA_FIELDS: tuple[FieldSpec, ...] = (
     _f("ka.req.service.type", "Service type", a.scalar(*_SPEC, "type")),
     _lst("ka.req.service.ports", "Service ports, one JSON text each", x.array_at(*_SPEC, "ports")),
     _lst("ka.req.pod.volumes.hostpath", "hostPath paths of the pod's volumes",
-         x.fanned(*_SPEC, "volumes", "hostPath", "path")),
+         x.fanned(*_SPEC, "volumes", "hostPath", "path"), typed=pod.host_paths),
     _f("ka.req.volume.hostpath", "Deprecated: \"true\" when a volume uses host path X (X* = prefix)",
        _req("ka.req.volume.hostpath", x.volume_hostpath), arg=ArgMode.REQUIRED, arg_kind=ArgKind.KEY,
        deprecated=True),
     _lst("ka.req.pod.volumes.flexvolume_driver", "flexVolume drivers of the pod's volumes",
          x.fanned(*_SPEC, "volumes", "flexVolume", "driver")),
     _lst("ka.req.pod.volumes.volume_type", "Volume types (the keys of each volume but name)", x.volume_types),
-    _f("ka.resp.name", "Response object name", a.scalar("responseObject", "metadata", "name")),
+    _f("ka.resp.name", "Response object name", a.response_name_scalar()),
     _f("ka.response.code", "Response status code", a.scalar("responseStatus", "code")),
     _f("ka.response.reason", "Response status reason", a.scalar("responseStatus", "reason")),
     _f("ka.useragent", "User agent of the client", a.scalar("userAgent")),

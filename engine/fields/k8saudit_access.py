@@ -26,6 +26,7 @@ from engine.events.k8s_audit import (
     EventHead,
 )
 from engine.fields.k8saudit_extract import Helper, JsonObject, array_strings, get_path, render
+from engine.fields.k8saudit_pod import NO_NAME, PodRequest, pod_of, response_name
 
 A = TypeVar("A")
 # What the table's extractors are: ``(event, arg) -> value | None`` on this source's events.
@@ -51,9 +52,12 @@ def _view(event: AuditEvent, reads: str) -> JsonObject:
 _MISS: Final = object()
 
 
-def cached(name: str, fn: Helper[A], *, reads: str | None = None) -> Callable[[AuditEvent, A], object]:
+def cached(name: str, fn: Helper[A], *, reads: str | None = None,
+           typed: Callable[[PodRequest], object] | None = None) -> Callable[[AuditEvent, A], object]:
     """``fn(obj, arg)`` once per event and argument. ``reads``: the one top-level member ``fn`` reads (it is then
-    given only that member, so the rest of the event need not be decoded); None: ``fn`` gets the whole event."""
+    given only that member, so the rest of the event need not be decoded); None: ``fn`` gets the whole event.
+    ``typed``: the same value read from the typed pod view (``k8saudit_pod``), used without an argument when the
+    event has that view."""
     part = (reads,) if reads in RAW_MEMBERS else None  # a member kept raw: read with ``event.part`` directly
 
     def extract(event: AuditEvent, arg: A) -> object:
@@ -66,7 +70,9 @@ def cached(name: str, fn: Helper[A], *, reads: str | None = None) -> Callable[[A
             if value is not _MISS:
                 return value
         try:
-            if part is not None:
+            if typed is not None and arg is None and (pod := pod_of(event)) is not None:
+                value = typed(pod)
+            elif part is not None:
                 member = event.part(part)
                 value = fn({} if member is ABSENT else {part[0]: member}, arg)
             else:
@@ -148,6 +154,27 @@ def scalar(*keys: str) -> TextExtractor:
         return _typed_scalar(keys, chain)
     n = _raw_prefix(keys)
     return _part_scalar(keys, n) if n else _dict_scalar(keys)
+
+
+def response_name_scalar() -> TextExtractor:
+    """``scalar("responseObject", "metadata", "name")``, read from the typed view when the event has one."""
+    general = scalar("responseObject", "metadata", "name")
+
+    def extract(event: AuditEvent, arg: object) -> str | None:
+        name = response_name(event)
+        return general(event, arg) if name is NO_NAME else name  # type: ignore[return-value]  # str or None
+    return extract
+
+
+def pod_scalar(keys: tuple[str, ...], typed: Callable[[PodRequest], object]) -> TextExtractor:
+    """``scalar(*keys)`` for a path the typed pod view answers (``typed``), read from the view when the event
+    has one."""
+    general = scalar(*keys)
+
+    def extract(event: AuditEvent, arg: object) -> str | None:
+        pod = pod_of(event)
+        return general(event, arg) if pod is None else typed(pod)  # type: ignore[return-value]  # text or None
+    return extract
 
 
 def _dict_scalar(keys: tuple[str, ...]) -> TextExtractor:

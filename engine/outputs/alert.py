@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import socket
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -98,13 +99,26 @@ def build_alert(rule: CompiledRule, event: Event, *, hostname: str | None = None
 
     ``rule.formatter.format(event)`` must return a fresh ``output_fields`` dict (the alert keeps it).
     """
-    text, fields = rule.formatter.format(event)
+    return alert_maker(rule, hostname=hostname)(event)
+
+
+def alert_maker(rule: CompiledRule, *, hostname: str | None = None) -> Callable[[Event], Alert]:
+    """``build_alert`` for one rule, with what does not change from event to event worked out once: the priority
+    (parsed when given as text) and its word, the tags as a tuple, the formatter and the host name. The engine
+    keeps one per rule; each call makes the event's output line and the ``Alert`` in one constructor call."""
     priority: Priority | str = rule.priority
     if type(priority) is not Priority:
         priority = Priority.parse(str(priority))
-    ts = event.ts
-    secs, nanos = divmod(ts if type(ts) is int else int(ts), 1_000_000_000)
-    hms = _CLOCK.get(secs) or _hms(secs)  # the lookup inline: nearly always a hit
-    tags = rule.tags
-    return Alert(rule.name, priority, event.source, ts, f"{hms}.{nanos:09d}: {FALCO_NAMES[priority]} {text}",
-                 fields, tags if type(tags) is tuple else tuple(tags or ()), hostname or _HOSTNAME)
+    word = FALCO_NAMES[priority]
+    tags = rule.tags if type(rule.tags) is tuple else tuple(rule.tags or ())
+    name, host, fmt = rule.name, hostname or _HOSTNAME, rule.formatter.format
+    clock = _CLOCK
+
+    def make(event: Event) -> Alert:
+        text, fields = fmt(event)
+        ts = event.ts
+        secs, nanos = divmod(ts if type(ts) is int else int(ts), 1_000_000_000)
+        hms = clock.get(secs) or _hms(secs)  # the lookup inline: nearly always a hit
+        return Alert(name, priority, event.source, ts, f"{hms}.{nanos:09d}: {word} {text}", fields, tags, host)
+
+    return make

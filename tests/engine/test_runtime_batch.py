@@ -132,3 +132,28 @@ def test_run_reads_lists_in_batches_batch_sources_by_batch_and_live_iterables_ev
     assert engine.run(live()) == 5 and counted == []
     assert seen == [before + i for i in range(5)]  # each event processed before the next is read
     assert engine.stats()["matches_total"][("Write", Priority.NOTICE.falco_name, "k8s_audit")] > 0
+
+
+def test_rules_made_anew_per_event_get_their_own_alerts_and_a_bounded_maker_cache(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+
+    from engine import runtime
+
+    class FreshRules:
+        """An evaluator that returns a new rule object (a new name each time) for every event."""
+
+        def __init__(self) -> None:
+            self.n = 0
+
+        def evaluate(self, event: Any) -> list[Any]:
+            self.n += 1
+            return [dataclasses.replace(RULES[1], name=f"Rule {self.n}", tags=("t",))]
+
+    monkeypatch.setattr(runtime, "_MAKERS_MAX", 50)
+    engine = Engine(FreshRules())  # type: ignore[arg-type]
+    evs = events(300)
+    alerts = engine.process_batch(evs)
+    assert [a.rule for a in alerts] == [f"Rule {i}" for i in range(1, len(evs) + 1)]
+    assert all(a.tags == ("t",) for a in alerts) and len(engine._makers) <= 50
+    assert sum(engine.stats()["matches_total"].values()) == len(evs)

@@ -26,6 +26,7 @@ later reads that member, the parse fails there and is counted as that rule's eva
 from __future__ import annotations
 
 import calendar
+import operator
 import re
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -203,29 +204,44 @@ _MARK: Final = b"%d," % _NONCE
 def read_events(texts: Sequence[bytes | str]) -> list[AuditEvent | None]:
     """``read_event`` of each text (ASCII or not, bytes or not: such texts are None), read in one pass."""
     out: list[AuditEvent | None] = [None] * len(texts)
-    try:
-        plain = b"".join(texts).isascii()  # type: ignore[arg-type]  # the common case: one check for all
+    where: list[int]
+    blobs: list[bytes]
+    if max(map(len, texts)) <= _JOIN_MAX:
+        where, blobs = list(range(len(texts))), texts  # type: ignore[assignment]  # bytes: checked below
+    else:  # big events are read alone (joined, they cost more than they save)
+        where, blobs = [], []
+        for i, text in enumerate(texts):
+            if len(text) <= _JOIN_MAX:
+                where.append(i)
+                blobs.append(text)  # type: ignore[arg-type]  # bytes: checked below
+            elif type(text) is bytes and text.isascii():
+                out[i] = read_event(text)
+    try:  # the common case: the ASCII check made once, on the joined text of them all
+        joined = b"[" + _MARK + (b"," + _MARK).join(blobs) + b"]"
     except TypeError:  # a text that is not bytes: never read by the header pass
-        plain = False
-    where = list(range(len(texts))) if plain else [
-        i for i, text in enumerate(texts) if type(text) is bytes and text.isascii()]
-    if max(map(len, texts)) > _JOIN_MAX:  # big events are read alone (joined, they cost more than they save)
-        for i in where:
-            if len(texts[i]) > _JOIN_MAX:
-                out[i] = read_event(texts[i])  # type: ignore[arg-type]  # bytes, as just checked
-        where = [i for i in where if len(texts[i]) <= _JOIN_MAX]
-    blobs: list[bytes] = [texts[i] for i in where]  # type: ignore[misc]  # bytes, as just checked
+        joined = b""
+    if joined.isascii() and joined:
+        return _read_joined(out, where, blobs, joined)
+    plain = [k for k, text in enumerate(blobs) if type(text) is bytes and text.isascii()]
+    where, blobs = [where[k] for k in plain], [blobs[k] for k in plain]
+    return _read_joined(out, where, blobs, None)
+
+
+def _read_joined(out: list[AuditEvent | None], where: list[int], blobs: list[bytes],
+                 joined: bytes | None) -> list[AuditEvent | None]:
+    """``out[where[k]]`` = the event of ``blobs[k]`` (ASCII texts), read joined (``joined``: the joined text of
+    all of them, when the caller already made it); returns ``out``."""
     for _ in range(_RETRIES):
         if not blobs:
             return out
-        mark = _MARK
         try:
-            items = _read_heads(b"[" + mark + (b"," + mark).join(blobs) + b"]")
+            items = _read_heads(joined or b"[" + _MARK + (b"," + _MARK).join(blobs) + b"]")
         except msgspec.ValidationError as exc:  # one text is not a plain event: read it alone, retry the rest
             found = _AT_ITEM.search(str(exc))
             if found is None or int(found[1]) % 2 == 0 or int(found[1]) // 2 >= len(blobs):
                 break
             bad = int(found[1]) // 2
+            where, blobs, joined = where.copy(), blobs.copy(), None  # the caller's lists stay as they were
             out[where.pop(bad)] = read_event(blobs.pop(bad))
             continue
         except msgspec.DecodeError:
@@ -233,11 +249,11 @@ def read_events(texts: Sequence[bytes | str]) -> list[AuditEvent | None]:
         n = len(blobs)
         if len(items) != 2 * n or items[0::2].count(_NONCE) != n:
             break
-        seconds, millis, micros = _SECONDS, _MILLIS, _MICROS_Z
-        for i, head, data in zip(where, items[1::2], blobs, strict=True):
+        seconds, millis, micros, new, header_event, typed = _SECONDS, _MILLIS, _MICROS_Z, _new, HeaderEvent, EventHead
+        for i, head, data in zip(where, items[1::2], blobs):  # of the same length, as just checked
             # ``_header_event`` written out (this loop runs once per event); what it would raise for leaves the
             # text to the caller, to be decoded whole, as ``read_event`` does
-            if type(head) is not EventHead:  # a text that is a bare integer
+            if type(head) is not typed:  # a text that is a bare integer
                 continue
             stamp = head.stageTimestamp
             try:
@@ -247,7 +263,7 @@ def read_events(texts: Sequence[bytes | str]) -> list[AuditEvent | None]:
                     ts = parse_rfc3339_ns(stamp)
                 except (ValueError, OverflowError):  # not a time (``AuditDecodeError``)
                     continue
-            event = out[i] = _new(HeaderEvent)
+            event = out[i] = new(header_event)
             ref = head.objectRef
             event.key = (head.verb, head.stage, ref.resource, ref.subresource, head.user.username)
             event.ts = ts
@@ -295,7 +311,15 @@ def decode_stream(payloads: Iterable[bytes | str], *,
     event: AuditEvent | None
     try:
         for chunk in _chunks(payloads):
-            for data, event in zip(chunk, read_events(chunk), strict=True):
+            events = read_events(chunk)
+            if None not in events:  # the common case: every payload read by the header pass
+                rest = iter(events)
+                try:
+                    yield from rest  # type: ignore[misc]  # no None in it, as just checked
+                finally:  # how many were taken, even when the stream is closed in the middle of the chunk
+                    fast += len(events) - operator.length_hint(rest)
+                continue
+            for data, event in zip(chunk, events, strict=True):
                 if event is not None:
                     fast += 1
                     yield event

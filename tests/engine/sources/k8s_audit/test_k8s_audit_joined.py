@@ -88,3 +88,23 @@ def test_the_stream_rejects_what_each_payload_alone_rejects() -> None:
             want_errors.append((i, exc.message))
     assert [(e.obj, e.ts) for e in got] == [(e.obj, e.ts) for e in want]
     assert errors == want_errors and [i for i, _ in errors] == [30, 31, 32, 34, 135, 136]
+
+
+def test_big_non_ascii_and_str_texts_in_one_batch_are_judged_as_each_alone() -> None:
+    big = orjson.dumps({**EVENT, "requestObject": {"data": "x" * decode._JOIN_MAX}})
+    accented = GOOD.replace(b'"x"', b'"z\xc3\xab"')
+    texts = [GOOD, big, accented, GOOD.decode(), big.replace(b'"x"', b'"\xc3\xab"'), GOOD, OPEN, CLOSE]
+    got = read_events(texts)  # type: ignore[arg-type]  # a str among the bytes, as a caller may pass
+    assert [_key(e) for e in got] == _alone(texts)
+    assert [e is not None for e in got] == [True, True, False, False, False, True, False, False]
+
+
+@pytest.mark.parametrize("taken", [0, 1, 63, 64, 65, 100])
+def test_a_stream_closed_inside_a_chunk_reports_the_events_taken(taken: int) -> None:
+    lines = synth_lines(100, seed=15)
+    done: list[tuple[int, int]] = []
+    stream = decode_stream(lines, on_done=lambda n, m: done.append((n, m)))
+    got = [next(stream) for _ in range(taken)]
+    stream.close()
+    assert [e.raw for e in got] == lines[:taken]
+    assert done == [(taken, taken)] if taken else done in ([], [(0, 0)])
