@@ -68,8 +68,10 @@ test-debs:
 	fi
 
 test: setup $(BIN)/promtool test-debs
+	$(BIN)/ruff check falcoctl_py engine tests
 	$(BIN)/lint-imports
 	$(BIN)/mypy --strict engine
+	$(BIN)/mypy falcoctl_py
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
 bench: setup

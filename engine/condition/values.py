@@ -12,7 +12,6 @@ Must not: know about operators or the AST.
 from __future__ import annotations
 
 import ipaddress
-from typing import Any
 
 from engine.fields.base import FieldType
 

@@ -35,14 +35,13 @@ def make_kube(target: Target) -> Kube:
 
 
 def cluster_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    for opt in reversed(
-        [
-            options.context(),
-            options.kubeconfig(),
-            options.namespace(),
-            click.option("--release", default="falco-py", show_default=True, help="Helm release name."),
-        ]
-    ):
+    shared: list[options.Decorator] = [
+        options.context(),
+        options.kubeconfig(),
+        options.namespace(),
+        click.option("--release", default="falco-py", show_default=True, help="Helm release name."),
+    ]
+    for opt in reversed(shared):
         fn = opt(fn)
     return fn
 

@@ -52,7 +52,7 @@ def _rule_dict(rule: Any) -> dict[str, Any]:
     }
 
 
-_files_options = [
+_files_options: list[options.Decorator] = [
     options.rules_files(help="A rules file (repeat for more)."),
     click.option("--default-rules", is_flag=True, help="Load the bundled default ruleset first."),
     options.output(["text", "json"], default="text"),

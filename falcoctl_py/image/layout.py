@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from falcoctl_py.errors import FindingsError, UsageError
 from falcoctl_py.registry import registry_errors
@@ -54,7 +54,7 @@ class ImageLayout:
         return self.path / "blobs" / algo / hexpart
 
 
-def _load(path: Path, what: str) -> dict[str, object]:
+def _load(path: Path, what: str) -> dict[str, Any]:  # the callers check each key they read
     from engine.oci.registry import read_json_object
 
     with registry_errors():

@@ -66,10 +66,11 @@ def write_audit_stream(path: Path, *, source: Path | None, count: int, seed: int
     if source is not None:
         import orjson
 
+        from engine.events.k8s_audit import AuditEvent
         from engine.sources.replay import ReplayError, ReplaySource
 
-        try:
-            lines = [orjson.dumps(ev.obj) for ev in ReplaySource(source, name="k8s_audit")]
+        try:  # a k8s_audit replay yields audit events only
+            lines = [orjson.dumps(ev.obj) for ev in ReplaySource(source, name="k8s_audit") if isinstance(ev, AuditEvent)]
         except ReplayError as exc:
             raise FindingsError(str(exc)) from None
         except OSError as exc:

@@ -169,7 +169,7 @@ class Agent:
 
     def reap(self, pid: int) -> int:
         """Wait for a child of the agent; its wait status (negative errno when there is none)."""
-        got, status = struct.unpack("<qq", self._request(b"R" + struct.pack("<i", pid)))
+        _got, status = struct.unpack("<qq", self._request(b"R" + struct.pack("<i", pid)))
         if pid in self.children:
             self.children.remove(pid)
         return int(status)

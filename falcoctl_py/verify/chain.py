@@ -26,11 +26,15 @@ from falcoctl_py.verify.agent import Agent, AgentError, ControlServer
 from falcoctl_py.verify.model import Process
 
 TEST_ID_ENV = "FALCOPY_VERIFY_TEST_ID"
-CAP_NAMES = ("chown dac_override dac_read_search fowner fsetid kill setgid setuid setpcap linux_immutable "
-             "net_bind_service net_broadcast net_admin net_raw ipc_lock ipc_owner sys_module sys_rawio sys_chroot "
-             "sys_ptrace sys_pacct sys_admin sys_boot sys_nice sys_resource sys_time sys_tty_config mknod lease "
-             "audit_write audit_control setfcap mac_override mac_admin syslog wake_alarm block_suspend audit_read "
-             "perfmon bpf checkpoint_restore").split()
+# capability numbers are positions in this list (linux/capability.h order)
+CAP_NAMES = (
+    "chown", "dac_override", "dac_read_search", "fowner", "fsetid", "kill", "setgid", "setuid",
+    "setpcap", "linux_immutable", "net_bind_service", "net_broadcast", "net_admin", "net_raw",
+    "ipc_lock", "ipc_owner", "sys_module", "sys_rawio", "sys_chroot", "sys_ptrace", "sys_pacct",
+    "sys_admin", "sys_boot", "sys_nice", "sys_resource", "sys_time", "sys_tty_config", "mknod", "lease",
+    "audit_write", "audit_control", "setfcap", "mac_override", "mac_admin", "syslog", "wake_alarm",
+    "block_suspend", "audit_read", "perfmon", "bpf", "checkpoint_restore",
+)
 
 
 def parse_caps(text: str) -> tuple[int, int]:
@@ -51,11 +55,11 @@ def parse_caps(text: str) -> tuple[int, int]:
                 raise ValueError(f"unknown capability {name!r}")
         if set(flags) - set("pie"):
             raise ValueError(f"capability flags {flags!r}: only p, i and e")
-        for key in sets:
+        for key, value in sets.items():
             if op == "=":
-                sets[key] = (sets[key] & ~mask) | (mask if key in flags else 0)
+                sets[key] = (value & ~mask) | (mask if key in flags else 0)
             elif key in flags:
-                sets[key] = sets[key] | mask if op == "+" else sets[key] & ~mask
+                sets[key] = value | mask if op == "+" else value & ~mask
     return sets["p"], sets["i"]
 
 

@@ -12,8 +12,8 @@ from helpers import load
 from shared_material import require_shared
 from syscall_events import literals, synth_event
 
-from engine.rules import Ruleset, load_rules
 from engine.events.syscall import FdInfo, ProcessInfo, SyscallEvent
+from engine.rules import Ruleset, load_rules
 
 FILES = ("falco_rules.yaml", "falco-incubating_rules.yaml", "falco-sandbox_rules.yaml")
 

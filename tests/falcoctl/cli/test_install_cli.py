@@ -97,8 +97,8 @@ async def test_dry_run_with_unreachable_cluster_renders_from_the_profile(tmp_pat
     assert err.splitlines() == [
         f"warning: cluster {server} unreachable: sizing from the profile medium alone, no diff",
         # the default registry is out of reach here too: a dry run says the image is unverified, no more
-        "warning: image ghcr.io/falco-py/engine:0.1.0 not verified: registry ghcr.io unreachable: "
-        "cannot resolve its host name",
+        ("warning: image ghcr.io/falco-py/engine:0.1.0 not verified: registry ghcr.io unreachable: "
+         "cannot resolve its host name"),
     ]
     kinds = {d["kind"] for d in json.loads(out)["items"]}
     assert "DaemonSet" in kinds and helm.verbs() == []
