@@ -116,19 +116,41 @@ def _render(event: Any, name: str, value: Any, *, with_raw: bool) -> str:
     return _text(value)
 
 
+@lru_cache(maxsize=4096)
+def _arg_plan(etype: str, name: str) -> tuple[bool, str | None, bool, bool, bool]:
+    """How ``evt.arg`` renders argument ``name`` of an ``etype`` event, decided once per (type, name) as
+    ``_render`` decides it: (a path, its flag/enum table, an errno when negative, a descriptor, a mode)."""
+    spec = EVENT_ARG_BY_NAME.get(etype, {}).get(name)
+    if spec is None:
+        return False, None, False, False, False
+    return (spec.type is T.FSPATH, spec.table, spec.name in ("res", "fd", "res_or_fd"), spec.type is T.FD,
+            spec.type is T.MODE)
+
+
 def arg_value(event: SyscallEvent, arg: object) -> str | None:
-    """``evt.arg.NAME`` / ``evt.arg[N]``: the argument rendered as Falco prints it (flags as their names)."""
-    name = _arg_name(event, arg)
+    """``evt.arg.NAME`` / ``evt.arg[N]``: the argument rendered as Falco prints it (flags as their names).
+    Renders exactly as ``_render(..., with_raw=False)`` does, with the argument's spec looked up once per type."""
+    name = arg if type(arg) is str and not arg.isdigit() else _arg_name(event, arg)
     if name is None:
         return None
-    value = raw_arg(event, name)
+    value = event.args.get(name)
     if value is None:
-        return None
-    if type(value) is str and value:
-        spec = _arg_spec(event, name)
-        if spec is not None and spec.type is T.FSPATH:  # Falco shows a path argument resolved (rawarg: as given)
-            return resolved_path(event, name) or value
-    return _render(event, name, value, with_raw=False)
+        value = raw_arg(event, name)
+        if value is None:
+            return None
+    is_path, table, errno_name, is_fd, is_mode = _arg_plan(event.type, name)
+    if type(value) is int:
+        if table:
+            return fl.render(value, table) or ""
+        if errno_name and value < 0:
+            code = errno.errorcode.get(-value)
+            return f"{value}({code})" if code else str(value)
+        if is_fd and value == _AT_FDCWD:
+            return "AT_FDCWD"
+        return f"0{value:o}" if is_mode else str(value)
+    if is_path and type(value) is str and value:  # Falco shows a path argument resolved (rawarg: as given)
+        return resolved_path(event, name) or value
+    return _text(value)
 
 
 def _args(event: Any, _arg: Any) -> str | None:

@@ -128,3 +128,23 @@ def test_abspath(make_event: Any, field: Any) -> None:
     ren = make_event("renameat2", args={"oldpath": "/a/b", "newpath": "c", "newdirfd": -100})
     assert field(ren, "evt.abspath.src") == "/a/b"
     assert field(ren, "evt.abspath.dst") == "/srv/app/c"
+
+
+@pytest.mark.parametrize(("etype", "args", "res", "key", "text"), [
+    ("openat", {"fd": -2}, -2, "fd", "-2(ENOENT)"),  # a failed open's fd is its errno, as Falco prints it
+    ("openat", {"fd": -100}, -100, "fd", "-100(ENETDOWN)"),  # the fd parameter is an errno before AT_FDCWD
+    ("openat", {"dirfd": -100}, 3, "dirfd", "AT_FDCWD"),
+    ("openat", {"dirfd": 7}, 3, "dirfd", "7"),
+    ("close", {"fd": 9}, 0, "fd", "9"),
+    ("chmod", {"mode": True}, 0, "mode", "true"),  # not an int: rendered as text, not as flags
+    ("chmod", {}, -13, "res", "-13(EACCES)"),
+    ("chmod", {"filename": "rel/f"}, 0, "filename", "/work/rel/f"),  # a path argument is shown resolved
+    ("chmod", {"filename": ""}, 0, "filename", ""),
+    ("frobnicate", {"x": -100}, None, "x", "-100"),  # an unknown event's argument: plain text
+    ("frobnicate", {"x": b"ab"}, None, "x", "ab"),
+])
+def test_argument_rendering_by_kind(make_event: Any, field: Any, etype: str, args: dict[str, object],
+                                    res: int | None, key: str, text: str) -> None:
+    ev = make_event(etype, res=res, args=args)
+    ev.proc.cwd = "/work/"
+    assert field(ev, "evt.arg", key) == text
