@@ -66,29 +66,39 @@ _MISS: Final = object()
 Typed = Callable[[PodRequest], object]
 
 
-def pod_of(event: AuditEvent) -> PodRequest | None:
-    """The typed view of ``event``'s request object, or None when the general extractors must read it."""
+def _view(event: AuditEvent, member: str, key: object, decode: Callable[[bytes], object], *,
+          unknown: object) -> object:
+    """``decode`` of the raw ``member`` of ``event`` (given ``b""`` when it is absent), once per event (kept in
+    ``event.cache`` under ``key``); ``unknown`` when the view cannot say: no typed header, the member already parsed
+    whole (the general extractor reads it at once), or not of the view's types."""
     head = event.head
     if head is None:
-        return None
+        return unknown
     cache = event._cache
     if cache is None:
         cache = event._cache = {}
     else:
-        got = cache.get(_KEY, _MISS)
+        got = cache.get(key, _MISS)
         if got is not _MISS:
-            return got  # type: ignore[return-value]  # only ever a PodRequest or None
+            return got
     members = event._members
-    if members is not None and ("requestObject",) in members:
-        return None  # already parsed whole: the general extractor reads it at once
-    raw = head.requestObject
-    pod: PodRequest | None
+    if members is not None and (member,) in members:
+        return unknown
     try:
-        pod = (_decode(raw) or NO_POD) if raw else NO_POD
+        value = decode(getattr(head, member) or b"")
     except (msgspec.ValidationError, msgspec.DecodeError):
-        pod = None  # not of these types: the general extractor decides
-    cache[_KEY] = pod
-    return pod
+        value = unknown
+    cache[key] = value
+    return value
+
+
+def _pod(raw: bytes) -> PodRequest:
+    return (_decode(raw) or NO_POD) if raw else NO_POD
+
+
+def pod_of(event: AuditEvent) -> PodRequest | None:
+    """The typed view of ``event``'s request object, or None when the general extractors must read it."""
+    return _view(event, "requestObject", _KEY, _pod, unknown=None)  # type: ignore[return-value]  # PodRequest | None
 
 
 def _containers(pod: PodRequest, kind: str) -> list[Container] | None:
@@ -148,29 +158,11 @@ NO_NAME: Final = object()  # ``response_name``: the view cannot say, the general
 _NAME_KEY: Final = object()
 
 
+def _name(raw: bytes) -> str | None:
+    named = _decode_named(raw) if raw else None
+    return None if named is None or named.metadata is None else named.metadata.name
+
+
 def response_name(event: AuditEvent) -> object:
     """``ka.resp.name`` from a typed decode of the raw ``responseObject`` (a string or None), or ``NO_NAME``."""
-    head = event.head
-    if head is None:
-        return NO_NAME
-    cache = event._cache
-    if cache is None:
-        cache = event._cache = {}
-    else:
-        got = cache.get(_NAME_KEY, _MISS)
-        if got is not _MISS:
-            return got
-    members = event._members
-    if members is not None and ("responseObject",) in members:
-        return NO_NAME  # already parsed whole: read from it
-    raw = head.responseObject
-    name: object = None
-    if raw:
-        try:
-            named = _decode_named(raw)
-        except (msgspec.ValidationError, msgspec.DecodeError):
-            name = NO_NAME
-        else:
-            name = None if named is None or named.metadata is None else named.metadata.name
-    cache[_NAME_KEY] = name
-    return name
+    return _view(event, "responseObject", _NAME_KEY, _name, unknown=NO_NAME)
