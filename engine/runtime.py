@@ -52,7 +52,7 @@ class Attaches(Protocol):
     def attach(self, engine: Engine) -> object: ...
 
 
-_Maker = tuple["CompiledRule", Callable[["Event"], Alert], str]  # (rule, its alert maker, its name)
+_Maker = tuple["CompiledRule", Callable[["Event"], Alert]]  # (rule, its alert maker)
 
 
 _MAKERS_MAX = 4096  # rules with a cached alert maker (a ruleset has far fewer)
@@ -145,7 +145,7 @@ class Engine:
         self.filtered_total: Counter[str] = Counter()  # source -> matches below the priority threshold
         self.errors_total: Counter[str] = Counter()  # source -> failed evaluations or output formatting
         self.workload_matches = WorkloadCounter()  # (rule, source, namespace, workload) -> alerts, bounded
-        # id(rule) -> (rule, its alert maker, its matches key): made on a rule's first alert, dropped on a swap
+        # id(rule) -> (rule, its alert maker): made on a rule's first alert, dropped on a swap
         # (the rule is kept in the entry, so its id cannot be reused while the entry lives)
         self._makers: dict[int, _Maker] = {}
         self.swaps_total = 0
@@ -241,11 +241,11 @@ class Engine:
         return tally.alerts
 
     def _maker(self, rule: CompiledRule) -> _Maker:
-        """The alert maker of ``rule`` and the key it counts its matches under, made on its first alert."""
+        """The alert maker of ``rule``, made on its first alert."""
         make = alert_maker(rule, hostname=self.hostname)
         if len(self._makers) >= _MAKERS_MAX:  # an evaluator that makes new rule objects: keep the cache bounded
             self._makers = {}
-        entry = self._makers[id(rule)] = (rule, make, rule.name)
+        entry = self._makers[id(rule)] = (rule, make)
         return entry
 
     def _build(self, event: Event, matched: Iterable[CompiledRule], tally: _Tally) -> None:
@@ -270,10 +270,10 @@ class Engine:
                 tally.errors[source] = tally.errors.get(source, 0) + 1
                 continue
             tally.alerts.append(alert)
-            key = (entry[2], alert.priority, alert.source)
+            key = (rule.name, alert.priority, alert.source)
             matches = tally.matches
             matches[key] = matches.get(key, 0) + 1
-            key4 = key_of(entry[2], source, event)
+            key4 = key_of(rule.name, source, event)
             workloads = tally.workloads
             workloads[key4] = workloads.get(key4, 0) + 1
 
