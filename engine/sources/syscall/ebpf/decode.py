@@ -234,7 +234,8 @@ class Decoder:
         path = next((components(d) for k, _a, d in items if k == I_FDPATH), "")
         res = event.res if event.res is not None else -1
         if res >= 0 and path not in ("", "/"):
-            event.fd = FdInfo(num=res, name=path, directory=os.path.dirname(path), filename=os.path.basename(path))
+            directory, filename = _split(path)
+            event.fd = FdInfo(num=res, name=path, directory=directory, filename=filename)
         elif res >= 0 and any(k == I_TUPLE for k, _a, _d in items):  # a socket: the kernel's ends of it
             event.fd = socket_fd(event.type, res, items, accepted=False)
         elif self.live:
