@@ -12,6 +12,11 @@ kept with a constant-true matcher when true. A candidate's other matcher is its 
 top-level conjuncts that only restate its constraint (``ka.verb = create``, ``jevt.value[/stage] in
 (ResponseComplete)``) are true for every event the index offers it, so they are left out.
 
+The upstream rules spell "always" as ``jevt.rawtime exists`` and "never" as ``jevt.rawtime=0`` (macros that switch
+rules on and off). Both are constants for every event not stamped at the epoch, which is all real traffic, so the
+index folds them first (``assume_timed``): a rule switched off that way is no candidate, and the idiom is not
+evaluated per event. An event stamped at the epoch is looked up in a second index over the rules as written.
+
 Owns: the analysis of a (macro-expanded) condition AST into per-field constraints and residual conjuncts, and
 ``K8sAuditIndexer``, which a ``Ruleset`` uses through one call: ``build(entries) -> lookup`` where ``entries`` is
 the ordered sequence of ``(item, condition_ast)`` for the ``k8s_audit`` source, ``lookup(event)`` returns the
@@ -190,6 +195,50 @@ def _always(event: Event) -> bool:
     return True
 
 
+_TIME_FIELDS = frozenset({"jevt.rawtime", "json.rawtime"})
+
+
+def assume_timed(node: object) -> object | None:
+    """``node`` (the real AST) for an event whose time is not the epoch, which is every event a cluster sends:
+    ``jevt.rawtime exists`` (true for every audit event: the decoder rejects one without a time), ``jevt.rawtime
+    = 0`` (false) and ``jevt.rawtime != 0`` (true) -- the upstream rules' always-true and never-true idioms -- are
+    folded and the ``and``/``or``/``not`` around them simplified. Gives ``node`` itself when nothing folds,
+    ``And(())`` when the whole condition holds and None when it cannot hold."""
+    from engine.condition import ast
+
+    def fold(n: ast.Node) -> ast.Node | bool:
+        if isinstance(n, ast.Not):
+            child = fold(n.child)
+            return (not child) if type(child) is bool else (n if child is n.child else ast.Not(child))
+        if isinstance(n, (ast.And, ast.Or)):
+            decides = isinstance(n, ast.Or)  # the child value that decides the whole node
+            kids: list[ast.Node] = []
+            for c in n.children:
+                f = fold(c)
+                if type(f) is bool:
+                    if f is decides:
+                        return decides
+                    continue
+                kids.append(f)
+            if len(kids) == len(n.children) and all(k is c for k, c in zip(kids, n.children, strict=True)):
+                return n
+            if not kids:
+                return not decides
+            return kids[0] if len(kids) == 1 else type(n)(tuple(kids))
+        if isinstance(n, ast.Compare) and isinstance(n.left, ast.FieldRef) and n.left.name in _TIME_FIELDS \
+                and n.left.arg is None and n.modifier is None:
+            if n.op == "exists":
+                return True
+            if isinstance(n.right, ast.Value) and n.right.text == "0" and n.op in ("=", "==", "!="):
+                return n.op == "!="
+        return n
+
+    got = fold(cast("ast.Node", node))  # the real AST: this is the default shape's assumption
+    if got is True:
+        return ast.And(())
+    return None if got is False else got
+
+
 class K8sAuditIndexer(Generic[T]):
     """Build a ``lookup(event) -> items`` over ordered ``(item, condition_ast)`` entries.
 
@@ -201,8 +250,11 @@ class K8sAuditIndexer(Generic[T]):
     source = "k8s_audit"
 
     def __init__(self, *, shape: ShapeFn = _shape, predicate: Callable[[T], Matcher | None] | None = None,
-                 conjunction: Callable[[list[object]], Matcher] | None = None) -> None:
+                 conjunction: Callable[[list[object]], Matcher] | None = None,
+                 assume: Callable[[object], object | None] | None = None) -> None:
         self._shape = shape
+        # A condition as it reads for an event not stamped at the epoch (None: it cannot hold for one).
+        self._assume = assume or (assume_timed if shape is _shape else None)
         # How to evaluate an item, for rules whose result depends on the memo key alone (see ``build``).
         self._predicate = predicate or (lambda item: getattr(item, "match", None))
         # How to evaluate a list of conjuncts (a residual condition); without it, items keep their predicate.
@@ -222,10 +274,44 @@ class K8sAuditIndexer(Generic[T]):
             return full
 
     def build(self, entries: Sequence[tuple[T, object]]) -> Callable[[Event], Sequence[T]]:
+        items = [item for item, _ in entries]
+        nodes = [node for _, node in entries]
+        predicates = [self._predicate(item) for item in items]
+        every = self._lookup(items, nodes, predicates, None)
+        timed_nodes = [self._assume(node) for node in nodes] if self._assume is not None else nodes
+        if all(t is n for t, n in zip(timed_nodes, nodes, strict=True)):
+            return every
+        # Events not stamped at the epoch (all real traffic) go through the rules with the time idioms folded
+        # away; an epoch-stamped event goes through the rules as written.
+        keep = [i for i, node in enumerate(timed_nodes) if node is not None]
+        matchers = [predicates[i] if timed_nodes[i] is nodes[i] else self._matcher(timed_nodes[i], predicates[i])
+                    for i in keep]
+        timed = self._lookup([items[i] for i in keep], [timed_nodes[i] for i in keep], matchers,
+                             every.pairs)  # type: ignore[attr-defined]
+        timed.folded = frozenset(keep[i] for i in timed.folded)  # type: ignore[attr-defined]
+        timed.constraints = every.constraints  # type: ignore[attr-defined]
+        return timed
+
+    def _matcher(self, node: object, full: Matcher | None) -> Matcher | None:
+        """The compiled form of a condition simplified by ``assume`` (``full``, the rule's own, when it cannot be
+        built: it gives the same results)."""
+        if full is None or self._conjunction is None:
+            return full
+        if reads(node, shape=self._shape) == frozenset():
+            return _always  # nothing left to read: the simplified condition is the empty conjunction
+        try:
+            return self._conjunction([node])
+        except Exception:  # noqa: BLE001 - the full condition is always right
+            return full
+
+    def _lookup(self, items: list[T], nodes: list[object], predicates: list[Matcher | None],
+                epoch: Callable[[AuditEvent], Sequence[tuple[T, Matcher | None]]] | None,
+                ) -> Callable[[Event], Sequence[T]]:
+        """The lookup over ``items`` with conditions ``nodes`` and full matchers ``predicates``; ``epoch``: the
+        pairs for an event stamped at the epoch, when these nodes assume it is not."""
         from engine.fields import lookup as field_lookup
 
-        items = [item for item, _ in entries]
-        constraints = [constraint(node, shape=self._shape) for _, node in entries]
+        constraints = [constraint(node, shape=self._shape) for node in nodes]
         everything = (1 << len(items)) - 1
         tables: list[tuple[Callable[..., object], dict[object, int], int]] = []
         for key, field_name in INDEXED_FIELDS.items():
@@ -246,15 +332,14 @@ class K8sAuditIndexer(Generic[T]):
         # keep them as candidates only where they matched (with a constant-true matcher: the key decided it).
         keyed = frozenset(INDEXED_FIELDS)
         folded: dict[int, Matcher] = {}
-        predicates = [self._predicate(item) for item in items]
-        for i, (_item, node) in enumerate(entries):
+        for i, node in enumerate(nodes):
             fields_read = reads(node, shape=self._shape)
             pred = predicates[i]
             if fields_read is not None and fields_read <= keyed and pred is not None:
                 folded[i] = pred
         # Every candidate meets its constraint (the tables only offer it for allowed values), so the conjuncts
         # that say no more than that need not run again.
-        residuals = [self._residual(node, constraints[i], predicates[i]) for i, (_item, node) in enumerate(entries)]
+        residuals = [self._residual(node, constraints[i], predicates[i]) for i, node in enumerate(nodes)]
         # Candidates per (mask, folded true, folded failing), as (item, matcher) pairs.
         by_mask: dict[tuple[int, int, int], tuple[tuple[T, Matcher | None], ...]] = {}
         memo: dict[tuple[object, ...], tuple[tuple[T, Matcher | None], ...]] = {}
@@ -316,6 +401,8 @@ class K8sAuditIndexer(Generic[T]):
         def pairs(event: AuditEvent) -> Sequence[tuple[T, Matcher | None]]:
             # The common case, an event read through its header whose key is remembered; an event decoded whole
             # goes the general way (its key read from the decoded object).
+            if epoch is not None and event.ts == 0:
+                return epoch(event)
             try:
                 return memo[event.key]
             except KeyError:  # the header pass's key is the key ``general`` builds, already of plain strings
