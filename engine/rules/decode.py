@@ -78,8 +78,9 @@ class Decoder:
         text = "" if value is None else str(value)
         ver = parse_semver(text)
         if ver is None:
+            # A reader-level finding, as Falco's: the value is malformed, not merely too new.
             raise LoadError(
-                F.LOAD_ERR_VALIDATE,
+                F.LOAD_ERR_YAML_VALIDATE,
                 f"Unable to parse engine version '{text}' as a semver string. "
                 'Expected "x.y.z" semver format.',
                 pos,
