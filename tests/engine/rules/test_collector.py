@@ -46,8 +46,15 @@ def test_priority_cannot_be_appended() -> None:
 def test_invalid_override_operation_and_key() -> None:
     res = load(HEADER + "- rule: base\n  desc: x\n  override:\n    desc: merge\n")
     assert "Invalid override operation for key 'desc'" in res.errors[0].message
+    # The operation decides the message, as in Falco: a key outside a set is refused for that operation.
     res = load(HEADER + "- rule: base\n  source: syscall\n  override:\n    source: replace\n")
-    assert res.errors[0].message == "Key 'source' cannot be overridden"
+    assert res.errors[0].message == "Key 'source' cannot be replaced"
+    res = load(HEADER + "- rule: base\n  source: syscall\n  override:\n    source: append\n")
+    assert res.errors[0].message == "Key 'source' cannot be appended to, use 'replace' instead"
+    res = load("- list: l\n  items: [a]\n- list: l\n  items: [b]\n  override:\n    items: merge\n")
+    assert res.errors[0].message.endswith("Allowed values are: append, replace")
+    res = load(HEADER + "- rule: base\n  priority: INFO\n  override:\n    priority: merge\n")
+    assert res.errors[0].message.endswith("Allowed values are: replace")
 
 
 def test_override_for_key_not_present() -> None:
