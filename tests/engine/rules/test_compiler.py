@@ -187,3 +187,21 @@ def test_unsafe_na_comparison_on_audit_fields() -> None:
         assert codes(load(rule_text.format(cond=cond)).warnings) == ["LOAD_UNSAFE_NA_CHECK"], cond
     assert load(rule_text.format(cond="ka.user.name exists")).warnings == ()
     assert load(rule_text.format(cond="ka.user.name contains <NA>")).warnings == ()
+
+
+def test_plugin_requirement_shape_errors_name_what_is_wrong() -> None:
+    cases = {
+        "- required_plugin_versions: k8saudit\n": "Value of required_plugin_versions must be a sequence",
+        "- required_plugin_versions:\n  - k8saudit\n": "Plugin version must be a mapping",
+        "- required_plugin_versions:\n  - name: k8saudit\n": "Item has no mapping for key 'version'",
+        "- required_plugin_versions:\n  - name: k8saudit\n    version:\n": "Mapping for key 'version' is empty",
+        "- required_plugin_versions:\n  - name: k8saudit\n    version: ''\n": "Value must be non-empty",
+        "- required_plugin_versions:\n  - name: k8saudit\n    version: 0.1.0\n    alternatives: x\n":
+            "Value of plugin version alternatives must be a sequence",
+        "- required_plugin_versions:\n  - name: k8saudit\n    version: 0.1.0\n    alternatives: [x]\n":
+            "Plugin version alternative must be a mapping",
+    }
+    for text, message in cases.items():
+        (err,) = load(text).errors
+        assert (err.code, err.message) == ("LOAD_ERR_YAML_VALIDATE", message), text
+
