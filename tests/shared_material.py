@@ -31,3 +31,15 @@ def require_shared(*parts: str) -> Path:
             pytest.fail(msg)
         pytest.skip(msg)
     return path
+
+
+def audit_event_files(conformance: Path) -> tuple[list[Path], list[Path]]:
+    """The k8s audit conformance event files as (readable, rejected): a file a case expects reading to fail
+    on (``expect_error_regex``) is not audit data, so tests that feed every event file skip it."""
+    import yaml  # only the tests that need the corpus pay for it
+
+    folder = conformance / "k8saudit"
+    cases = yaml.safe_load((folder / "cases.yaml").read_text())["cases"]
+    rejected = {(folder / c["events"]).resolve() for c in cases if "expect_error_regex" in c}
+    files = sorted((folder / "events").glob("*.json"))
+    return [f for f in files if f.resolve() not in rejected], [f for f in files if f.resolve() in rejected]

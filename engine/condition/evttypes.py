@@ -8,6 +8,9 @@ Rules, after libsinsp's resolver:
   names outside ``all_types`` contribute nothing;
 * any other check (other fields, other operators on evt.type, ``exists``, transformers, unresolved macro
   names) -> all types: it does not restrict the type;
+* ``evt.num = 0`` -> no type: event numbers start at 1, so the check never holds (Falco's rulesets spell
+  "never true" this way, e.g. a placeholder macro a user overrides); a rule made only of it is not an
+  unrestricted rule;
 * ``and`` intersects, ``or`` unites; ``not`` is pushed down (De Morgan): under an odd number of ``not``,
   ``and`` unites, ``or`` intersects and an ``evt.type`` check yields its complement, while checks on other
   fields still yield all types (``not proc.name = x`` can match any type).
@@ -35,7 +38,7 @@ def _resolve(node: Node, all_types: frozenset[str], *, negated: bool) -> frozens
         unite = isinstance(node, Or) != negated
         return frozenset().union(*sets) if unite else frozenset(all_types).intersection(*sets)
     if isinstance(node, Compare):
-        matched = _evt_type_check(node, all_types)
+        matched = frozenset() if _never_true(node) else _evt_type_check(node, all_types)
         if matched is not None:
             return all_types - matched if negated else matched
     return all_types
@@ -58,3 +61,16 @@ def _evt_type_check(node: Compare, all_types: frozenset[str]) -> frozenset[str] 
     if node.op == "!=":
         return all_types - names
     return None
+
+
+def _never_true(node: Compare) -> bool:
+    left, right = node.left, node.right
+    return (
+        isinstance(left, FieldRef)
+        and left.name == "evt.num"
+        and left.arg is None
+        and node.op in ("=", "==")
+        and not node.modifier
+        and isinstance(right, Value)
+        and right.text == "0"
+    )

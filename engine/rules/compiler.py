@@ -206,6 +206,8 @@ class Compiler:
                 self.sink.warn(F.LOAD_UNKNOWN_FILTER, str(exc), out_pos, chain=chain)
                 return None
             raise LoadError(F.LOAD_ERR_COMPILE_OUTPUT, str(exc), out_pos, chain=chain) from None
+        for message in W.deprecated_output_fields(rule.output):
+            self.sink.warn(F.LOAD_DEPRECATED_ITEM, message, out_pos, chain=chain)
         text = with_exceptions(rule.cond, rule.exceptions) if rule.exceptions else rule.cond
         node = self._resolve(self._parse(text, cond_pos, chain), None, cond_pos, chain)
         if W.unsafe_na_check(node):

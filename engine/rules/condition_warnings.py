@@ -1,7 +1,7 @@
 """Warnings about a rule's resolved condition that do not stop it from loading, as Falco gives them.
 
 Owns: the unsafe ``<NA>`` comparison check (k8s audit fields compared for equality with the literal
-``<NA>``), the deprecated ``evt.dir`` field check, and the check for constant strings that read as a field
+``<NA>``), the deprecated ``evt.dir`` field check (in the condition and in the output), and the check for constant strings that read as a field
 or a field transformer (``proc.pname``, ``toupper( proc.pname)``: most likely a comparison with another
 field meant as ``val(...)`` or an unspaced transformer), with their messages.
 
@@ -30,6 +30,20 @@ EVT_DIR_DEPRECATED = (
     "The 'evt.dir' field is deprecated: Falco no longer delivers enter events, so the "
     "check can be removed from the condition"
 )
+
+
+# Fields Falco still accepts but has deprecated; an output naming one gets a warning (the text is searched,
+# as Falco does, so ``%evt.dir`` and ``%evt.dir[...]``-like spellings both count).
+DEPRECATED_OUTPUT_FIELDS = ("evt.dir",)
+
+
+def deprecated_output_fields(output: str) -> list[str]:
+    """One warning per deprecated field an output format mentions."""
+    return [
+        f"usage of deprecated field '{name}' has been detected in the rule output"
+        for name in DEPRECATED_OUTPUT_FIELDS
+        if name in output
+    ]
 
 
 _TRANSFORMER_PREFIXES = tuple(f"{name}(" for name in (*FIELD_TRANSFORMERS, VAL))

@@ -78,8 +78,9 @@ class Decoder:
         text = "" if value is None else str(value)
         ver = parse_semver(text)
         if ver is None:
+            # A reader-level finding, as Falco's: the value is malformed, not merely too new.
             raise LoadError(
-                F.LOAD_ERR_VALIDATE,
+                F.LOAD_ERR_YAML_VALIDATE,
                 f"Unable to parse engine version '{text}' as a semver string. "
                 'Expected "x.y.z" semver format.',
                 pos,
@@ -90,13 +91,15 @@ class Decoder:
         pos = item.pos(F.REQUIRED_PLUGIN_VERSIONS)
         entries = item.data["required_plugin_versions"]
         if not isinstance(entries, list):
-            raise LoadError(F.LOAD_ERR_YAML_VALIDATE, "Value is not a sequence", pos)
+            raise LoadError(F.LOAD_ERR_YAML_VALIDATE, "Value of required_plugin_versions must be a sequence", pos)
         for i, entry in enumerate(entries):
             epos = item.pos("required_plugin_versions entry", "", "required_plugin_versions", i)
-            choices = [self._plugin_choice(entry, epos)]
+            choices = [self._plugin_choice(entry, epos, "Plugin version")]
             alts = entry.get("alternatives") or []
             if not isinstance(alts, list):
-                raise LoadError(F.LOAD_ERR_YAML_VALIDATE, "Value is not a sequence", epos)
+                raise LoadError(
+                    F.LOAD_ERR_YAML_VALIDATE, "Value of plugin version alternatives must be a sequence", epos
+                )
             for j, alt in enumerate(alts):
                 apos = item.pos(
                     "required_plugin_versions alternative",
@@ -106,20 +109,22 @@ class Decoder:
                     "alternatives",
                     j,
                 )
-                choices.append(self._plugin_choice(alt, apos))
+                choices.append(self._plugin_choice(alt, apos, "Plugin version alternative"))
             self.req.plugins.append(PluginRequirement(tuple(choices), epos))
 
     @staticmethod
-    def _plugin_choice(entry: Any, pos: Position) -> tuple[str, str]:
+    def _plugin_choice(entry: Any, pos: Position, what: str) -> tuple[str, str]:
         if not isinstance(entry, dict):
-            raise LoadError(
-                F.LOAD_ERR_YAML_VALIDATE,
-                "Unexpected element type. Each element should be a yaml associative array.",
-                pos,
-            )
+            raise LoadError(F.LOAD_ERR_YAML_VALIDATE, f"{what} must be a mapping", pos)
         for key in ("name", "version"):
-            if entry.get(key) in (None, ""):
+            if key not in entry:
                 raise LoadError(F.LOAD_ERR_YAML_VALIDATE, f"Item has no mapping for key '{key}'", pos)
+            if entry[key] is None:
+                raise LoadError(F.LOAD_ERR_YAML_VALIDATE, f"Mapping for key '{key}' is empty", pos)
+            if isinstance(entry[key], (dict, list)):
+                raise LoadError(F.LOAD_ERR_YAML_VALIDATE, "Value is not a scalar value", pos)
+            if entry[key] == "":
+                raise LoadError(F.LOAD_ERR_YAML_VALIDATE, "Value must be non-empty", pos)
         return str(entry["name"]), str(entry["version"])
 
     def _list(self, item: RawItem) -> None:

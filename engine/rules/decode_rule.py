@@ -77,7 +77,9 @@ class RuleDecoder:
         if append and (appends or replaces):
             raise LoadError(F.LOAD_ERR_YAML_VALIDATE, V.ERROR_OVERRIDE_APPEND, pos)
         data = item.data
-        source = str(data["source"]) if data.get("source") is not None else None
+        # An empty ``source:`` (null or "") names no source: a definition takes the default, an update
+        # keeps the source of the rule it changes.
+        source = str(data["source"]) or None if data.get("source") is not None else None
         if appends or replaces:
             expected = {k for k in RULE_REPLACE | RULE_APPEND if k in data}
             for keys, op, apply in (

@@ -83,8 +83,6 @@ def overrides(
     replaces: set[str] = set()
     for key, op in ov.items():
         kpos = item.pos(F.OVERRIDE, str(key), "override", key)
-        if key not in can_append and key not in can_replace:
-            raise LoadError(F.LOAD_ERR_YAML_VALIDATE, f"Key '{key}' cannot be overridden", kpos)
         if op == "append":
             if key not in can_append:
                 raise LoadError(
@@ -98,9 +96,10 @@ def overrides(
                 raise LoadError(F.LOAD_ERR_YAML_VALIDATE, f"Key '{key}' cannot be replaced", kpos)
             replaces.add(key)
         else:
+            allowed = [name for name, ok in (("append", key in can_append), ("replace", key in can_replace)) if ok]
             raise LoadError(
                 F.LOAD_ERR_YAML_VALIDATE,
-                f"Invalid override operation for key '{key}': '{op}'. Allowed values are: append, replace",
+                f"Invalid override operation for key '{key}': '{op}'. Allowed values are: {', '.join(allowed)}",
                 kpos,
             )
     return appends, replaces

@@ -16,7 +16,7 @@ from typing import Any, TypeAlias
 
 from engine import fields as field_registry
 from engine.condition import lexer
-from engine.condition.ast import ALL_OPS, FIELD_TRANSFORMERS, LIST_OPS, MODIFIERS, VAL
+from engine.condition.ast import ALL_OPS, FIELD_TRANSFORMERS, LIST_OPS, MODIFIER_OPS, MODIFIERS, VAL
 from engine.rules.findings import (
     EXCEPTION,
     LOAD_APPEND_NO_VALUES,
@@ -131,11 +131,12 @@ def _value(value: Any, pos: Position) -> ExceptionValue:
 
 
 def is_operator(text: str) -> bool:
-    """An exception comparison: a condition operator, optionally followed by a modifier (``startswith oneof``)."""
+    """An exception comparison: a condition operator, or a string operator followed by a modifier
+    (``startswith oneof``); ordering, list and unary operators take no modifier (``>= oneof`` is not one)."""
     parts = text.split()
     if len(parts) == 1:
         return parts[0] in ALL_OPS
-    return len(parts) == 2 and parts[0] in ALL_OPS and parts[0] not in LIST_OPS and parts[1] in MODIFIERS
+    return len(parts) == 2 and parts[0] in MODIFIER_OPS and parts[1] in MODIFIERS
 
 
 def is_field(source: str, text: str) -> bool:

@@ -31,6 +31,11 @@ ALL = frozenset({"open", "openat", "execve", "connect", "close"})
         ("evt.type exists", ALL),
         ("some_macro and evt.type = open", {"open"}),
         ("(evt.type = open and not evt.type = open)", set()),
+        ("evt.num = 0", set()),
+        ("evt.num = 0 or evt.type = open", {"open"}),
+        ("not evt.num = 0", ALL),
+        ("evt.num = 00", ALL),
+        ("evt.num > 0", ALL),
     ],
 )
 def test_evttypes(text: str, expected: set[str]) -> None:

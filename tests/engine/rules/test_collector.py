@@ -46,8 +46,15 @@ def test_priority_cannot_be_appended() -> None:
 def test_invalid_override_operation_and_key() -> None:
     res = load(HEADER + "- rule: base\n  desc: x\n  override:\n    desc: merge\n")
     assert "Invalid override operation for key 'desc'" in res.errors[0].message
+    # The operation decides the message, as in Falco: a key outside a set is refused for that operation.
     res = load(HEADER + "- rule: base\n  source: syscall\n  override:\n    source: replace\n")
-    assert res.errors[0].message == "Key 'source' cannot be overridden"
+    assert res.errors[0].message == "Key 'source' cannot be replaced"
+    res = load(HEADER + "- rule: base\n  source: syscall\n  override:\n    source: append\n")
+    assert res.errors[0].message == "Key 'source' cannot be appended to, use 'replace' instead"
+    res = load("- list: l\n  items: [a]\n- list: l\n  items: [b]\n  override:\n    items: merge\n")
+    assert res.errors[0].message.endswith("Allowed values are: append, replace")
+    res = load(HEADER + "- rule: base\n  priority: INFO\n  override:\n    priority: merge\n")
+    assert res.errors[0].message.endswith("Allowed values are: replace")
 
 
 def test_override_for_key_not_present() -> None:
@@ -129,3 +136,18 @@ def test_unknown_source_is_skipped_with_warning() -> None:
     )
     assert res.successful and res.ruleset is not None and len(res.ruleset.rules) == 0
     assert res.warnings[0].message == "Unknown source aws, skipping"
+
+
+def test_empty_source_on_an_update_keeps_the_rule_source() -> None:
+    # ``source:`` left empty (null or "") on an append or override names no source: the change applies to
+    # the rule as defined; a different, named source is still refused.
+    base = "- rule: r\n  desc: d\n  condition: evt.type = open\n  output: o\n  priority: INFO\n  source: syscall\n"
+    for empty in ("", '""', "''"):
+        res = load(base + f"- rule: r\n  condition: and proc.name = x\n  source: {empty}\n  append: true\n")
+        assert res.successful, [f.to_dict() for f in res.errors]
+        assert rule(res, "r").condition_compiled == "(evt.type = open and proc.name = x)"
+        res = load(base + f"- rule: r\n  condition: evt.type = close\n  source: {empty}\n  override:\n    condition: replace\n")
+        assert rule(res, "r").condition_compiled == "evt.type = close"
+    other = load(base + "- rule: r\n  condition: and ka.verb = get\n  source: k8s_audit\n  append: true\n")
+    assert [f.message for f in other.errors] == ["Rule has been re-defined with a different source"]
+

@@ -100,6 +100,41 @@ def test_engine_version_integer_maps_to_minor_and_semver_compares() -> None:
     assert "Unable to parse engine version" in load("- required_engine_version: seven\n").errors[0].message
 
 
+def test_unparsable_engine_version_is_a_malformed_item_not_a_version_mismatch() -> None:
+    # Falco reports a value it cannot read as a version as a YAML validation problem; only a well-formed
+    # version newer than the engine is LOAD_ERR_VALIDATE.
+    (err,) = load("- required_engine_version: two-point-oh\n").errors
+    assert (err.code, err.item_type) == ("LOAD_ERR_YAML_VALIDATE", "required_engine_version")
+    assert "'two-point-oh'" in err.message
+    (err,) = load("- required_engine_version: 99.0.0\n").errors
+    assert err.code == "LOAD_ERR_VALIDATE"
+
+
+def test_deprecated_field_in_output_warns_once_and_rule_still_loads() -> None:
+    text = "- rule: dir_out\n  desc: d\n  condition: evt.type = close\n  output: o %proc.name %evt.dir\n  priority: INFO\n"
+    res = load(text)
+    found = [w for w in res.warnings if "rule output" in w.message]
+    assert [(w.code, w.item_name) for w in found] == [("LOAD_DEPRECATED_ITEM", "dir_out")]
+    assert "'evt.dir'" in found[0].message
+    assert rule(res, "dir_out").name == "dir_out"
+    plain = load(text.replace(" %evt.dir", " %evt.type"))
+    assert not [w for w in plain.warnings if "evt.dir" in w.message]
+
+
+def test_never_true_placeholder_is_not_an_unrestricted_rule() -> None:
+    # evt.num = 0 can never hold: a rule made of it (or of a macro standing for it) does not match every
+    # event type, so it gets no LOAD_NO_EVTTYPE; negated it restricts nothing, like any other check.
+    macro = "- macro: placeholder\n  condition: (evt.num=0)\n"
+    only = macro + "- rule: ph\n  desc: d\n  condition: placeholder\n  output: o\n  priority: INFO\n"
+    res = load(only)
+    assert res.successful and "LOAD_NO_EVTTYPE" not in codes(res.warnings)
+    assert rule(res, "ph").evttypes == frozenset()
+    negated = macro + "- rule: nph\n  desc: d\n  condition: not placeholder\n  output: o\n  priority: INFO\n"
+    assert "LOAD_NO_EVTTYPE" in codes(load(negated).warnings)
+    other = "- rule: n1\n  desc: d\n  condition: evt.num = 1\n  output: o\n  priority: INFO\n"
+    assert "LOAD_NO_EVTTYPE" in codes(load(other).warnings)
+
+
 def test_plugin_requirements_with_alternatives() -> None:
     ok = "- required_plugin_versions:\n  - name: k8saudit\n    version: 0.1.0\n"
     assert load(ok).successful
@@ -152,3 +187,21 @@ def test_unsafe_na_comparison_on_audit_fields() -> None:
         assert codes(load(rule_text.format(cond=cond)).warnings) == ["LOAD_UNSAFE_NA_CHECK"], cond
     assert load(rule_text.format(cond="ka.user.name exists")).warnings == ()
     assert load(rule_text.format(cond="ka.user.name contains <NA>")).warnings == ()
+
+
+def test_plugin_requirement_shape_errors_name_what_is_wrong() -> None:
+    cases = {
+        "- required_plugin_versions: k8saudit\n": "Value of required_plugin_versions must be a sequence",
+        "- required_plugin_versions:\n  - k8saudit\n": "Plugin version must be a mapping",
+        "- required_plugin_versions:\n  - name: k8saudit\n": "Item has no mapping for key 'version'",
+        "- required_plugin_versions:\n  - name: k8saudit\n    version:\n": "Mapping for key 'version' is empty",
+        "- required_plugin_versions:\n  - name: k8saudit\n    version: ''\n": "Value must be non-empty",
+        "- required_plugin_versions:\n  - name: k8saudit\n    version: 0.1.0\n    alternatives: x\n":
+            "Value of plugin version alternatives must be a sequence",
+        "- required_plugin_versions:\n  - name: k8saudit\n    version: 0.1.0\n    alternatives: [x]\n":
+            "Plugin version alternative must be a mapping",
+    }
+    for text, message in cases.items():
+        (err,) = load(text).errors
+        assert (err.code, err.message) == ("LOAD_ERR_YAML_VALIDATE", message), text
+

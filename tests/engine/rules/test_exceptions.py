@@ -155,3 +155,16 @@ def test_spaced_transformer_value_stays_a_string_and_warns() -> None:
     assert [w.message for w in res.warnings if "misused" in w.message] == [
         "'tolower( proc.pname)' may be a valid field transformer misused as a const string value"
     ]
+
+
+def test_modifiers_only_follow_string_comparisons() -> None:
+    # oneof/anyof/allof qualify the string comparisons; an ordering, list or unary operator with one, or a
+    # modifier on its own, is not an operator at all.
+    for comp in (">= oneof", "< anyof", "in oneof", "pmatch allof", "exists oneof", "anyof"):
+        res = load(_with(f"    - name: e\n      fields: [proc.pid]\n      comps: ['{comp}']\n      values: [[[1, 2]]]\n"))
+        assert not res.successful, comp
+        assert [(f.item_type, f.item_name, f.message) for f in res.errors] == [
+            ("exception", "e", f"'{comp}' is not a supported comparison operator")
+        ]
+    ok = load(_with("    - name: e\n      fields: [proc.name]\n      comps: ['!= allof']\n      values: [[[a, b]]]\n"))
+    assert rule(ok, "base").condition_compiled == "(evt.type = open and not proc.name != allof (a, b))"

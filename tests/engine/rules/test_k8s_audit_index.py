@@ -12,10 +12,12 @@ from typing import Any
 
 import orjson
 import pytest
+from shared_material import audit_event_files
 
 from engine.fields import lookup as field_lookup
 from engine.rules.k8s_audit_index import K8sAuditIndexer, constraint
 from engine.sources.k8s_audit.decode import decode_payload
+from engine.sources.replay import replay
 from engine.testing.audit_synth import synth_lines
 
 
@@ -169,8 +171,7 @@ def test_real_rules_indexed_equals_unindexed(upstream_rules: Any, conformance: A
     paths = [upstream_rules / "k8s_audit_rules.yaml"]
     indexed = _load(paths, indexers={"k8s_audit": K8sAuditIndexer()})
     plain = _load(paths, indexers={})
-    events = [e for f in sorted((conformance / "k8saudit" / "events").glob("*.json"))
-              for e in decode_payload(f.read_bytes())]
+    events = [e for f in audit_event_files(conformance)[0] for e in replay(f)]  # files may be JSON lines
     events += [e for seed in (1, 2) for line in synth_lines(4000, seed=seed) for e in decode_payload(line)]
     checked_indexed = checked_plain = 0
     matched = 0

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import itertools
+import re
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from shared_material import audit_event_files
 
 from engine.sources.base import Source
 from engine.sources.replay import ReplayError, ReplaySource, replay
@@ -38,11 +40,14 @@ def test_pretty_printed_event_list(tmp_path: Path) -> None:
 
 
 def test_upstream_files_replay(conformance: Path) -> None:
-    files = sorted((conformance / "k8saudit" / "events").glob("*.json"))
+    files, rejected = audit_event_files(conformance)
     assert files
     for f in files:
         events = list(replay(f))
         assert events and all(e.source == "k8s_audit" for e in events), f
+    for f in rejected:  # what the corpus says is not audit data fails with file:line, not a traceback
+        with pytest.raises(ReplayError, match=rf"^{re.escape(str(f))}:\d+: "):
+            list(replay(f))
 
 
 def test_bad_line_names_file_and_line(tmp_path: Path) -> None:
