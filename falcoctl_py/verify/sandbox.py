@@ -23,6 +23,7 @@ import os
 import secrets
 import shutil
 import subprocess
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -112,6 +113,43 @@ def bundle_spec(*, cid: str, container: Container, pod_uid: str, cgroup: str, ho
     }
 
 
+class _SharedCgroups:
+    """The parent cgroups side-by-side container tests share (``kubepods.slice`` and its QoS slice): made by the
+    first test that needs one, removed when the last one leaves — and only when this run made it. A test that
+    removed a parent it made while another test's pod still sat below it would fail (busy), and the other test,
+    not having made it, would leave it behind."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._users: dict[Path, int] = {}
+        self._made: set[Path] = set()
+
+    def acquire(self, path: Path) -> None:
+        with self._lock:
+            if not path.is_dir():
+                path.mkdir()
+                self._made.add(path)
+            self._users[path] = self._users.get(path, 0) + 1
+
+    def release(self, path: Path) -> list[str]:
+        with self._lock:
+            left = self._users.pop(path) - 1
+            if left:
+                self._users[path] = left
+                return []
+            if path not in self._made:
+                return []
+            self._made.discard(path)
+            try:
+                path.rmdir()
+            except OSError as exc:
+                return [f"cgroup {path}: {exc.strerror}"]
+            return []
+
+
+SHARED_CGROUPS = _SharedCgroups()
+
+
 class Sandbox:
     """One test's container or network namespace; ``parent`` is the agent the chain starts under."""
 
@@ -124,7 +162,8 @@ class Sandbox:
         self.image, self.upper = self.dir / "image", self.dir / "upper"
         self.work, self.merged = self.dir / "work", self.dir / "merged"
         self.bundle = state_root / CRI_NAMESPACE / self.cid
-        self.cgroups: list[Path] = []  # created by us, outermost first
+        self.cgroups: list[Path] = []  # this test's own (pod slice, container scope), outermost first
+        self.parents: list[Path] = []  # shared with side-by-side tests (``SHARED_CGROUPS``), outermost first
         self.agent: Agent | None = None  # in the new namespaces (host pid namespace)
         self.init: Agent | None = None  # pid 1 of a container
         self.parent: Agent | None = None
@@ -199,9 +238,12 @@ class Sandbox:
         self.pod_uid = pod
         self.cgroup_path = f"{qos}-pod{pod.replace('-', '_')}.slice:cri-containerd:{self.cid}"
         at = cgroup2_root()
-        for part in rel.parts:
+        for i, part in enumerate(rel.parts):
             at = at / part
-            if not at.is_dir():
+            if i < 2:
+                SHARED_CGROUPS.acquire(at)
+                self.parents.append(at)
+            elif not at.is_dir():
                 at.mkdir()
                 self.cgroups.append(at)
         (at / "cgroup.procs").write_text(str(self.agent.pid))
@@ -258,6 +300,9 @@ class Sandbox:
             except OSError as exc:
                 left.append(f"cgroup {cg}: {exc.strerror}")
         self.cgroups.clear()
+        for cg in reversed(self.parents):
+            left += SHARED_CGROUPS.release(cg)
+        self.parents.clear()
         shutil.rmtree(self.bundle, ignore_errors=True)
         for d in (self.bundle.parent,):
             try:

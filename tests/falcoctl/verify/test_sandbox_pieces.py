@@ -69,3 +69,22 @@ def test_barrier_rule_loads_and_only_its_own_sequence_counts(tmp_path: Path) -> 
               {"rule": "Other", "output_fields": {"proc.args": "4"}}]
     assert Barrier.seen(alerts, 3)
     assert not Barrier.seen(alerts, 4)
+
+
+def test_shared_parent_cgroups_go_with_the_last_test_and_only_when_made(tmp_path: Path) -> None:
+    from falcoctl_py.verify.sandbox import _SharedCgroups
+
+    shared = _SharedCgroups()
+    made, kept = tmp_path / "kubepods.slice", tmp_path / "existing.slice"
+    kept.mkdir()
+    for _ in range(2):  # two side-by-side tests
+        shared.acquire(made)
+        shared.acquire(kept)
+    assert shared.release(made) == [] and made.is_dir()  # the other test's pod may still be below it
+    assert shared.release(made) == [] and not made.exists()
+    shared.release(kept)
+    shared.release(kept)
+    assert kept.is_dir()  # not ours to remove
+    shared.acquire(made)
+    (made / "pod").mkdir()  # something we did not make keeps it busy
+    assert shared.release(made) == [f"cgroup {made}: Directory not empty"]
