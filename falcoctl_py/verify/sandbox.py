@@ -9,7 +9,8 @@ overlayfs root over the host's ``/`` (an image layer for the chain's executables
 in a directory on tmpfs), a fresh ``/dev`` and ``/dev/shm``, and a pid-1 init agent that mounts the namespace's
 ``/proc``; for a ``clientServer`` test outside a container just a network namespace. Either way loopback is up
 and every address the test's resources use is put on it (``ip`` run in the namespace), so documentation
-addresses work without touching the host's network. ``close`` undoes all of it: processes killed through the
+addresses work without touching the host's network (a test whose ``connect``/``sendto`` steps name an IP
+address gets a network namespace the same way). ``close`` undoes all of it: processes killed through the
 cgroup, cgroups, bundle and layers removed.
 
 Must not: build the chain, perform resources or steps, or judge alerts; the engine finds the container only by
@@ -64,19 +65,39 @@ def cgroup2_root(mountinfo: str | None = None) -> Path:
     raise SandboxError("no cgroup2 hierarchy is mounted here: container tests need one (for the pod cgroup)")
 
 
+# syscall step -> its destination-address argument
+_DESTINATIONS = {"connect": "address", "sendto": "destAddr"}
+
+
+def _ip_of(address: str) -> str | None:
+    host = address.rpartition(":")[0].strip("[]")
+    try:
+        return str(ipaddress.ip_address(host)) if host else None
+    except ValueError:
+        return None
+
+
 def addresses(test: Test) -> list[str]:
-    """The IP addresses the test's clientServer resources listen on (``[v6]:port`` and ``v4:port``)."""
+    """The IP addresses the test's clientServer resources listen on and its ``connect``/``sendto`` steps send to
+    (``[v6]:port`` and ``v4:port``). A step's destination goes on the test's own loopback too, so a connection
+    to a documentation address never leaves the host: a non-blocking connect is in progress, a blocking one is
+    refused at once (instead of waiting out SYN retries), a datagram is sent."""
     out = []
-    for r in test.resources:
-        if r.type == "clientServer" and r.props.get("l4Proto") != "unix":
-            host = str(r.props.get("address", "")).rpartition(":")[0].strip("[]")
-            if host and host not in out:
-                out.append(host)
+    found = [str(r.props.get("address", "")) for r in test.resources
+             if r.type == "clientServer" and r.props.get("l4Proto") != "unix"]
+    steps = [str(s.args[_DESTINATIONS[s.syscall]]) for s in test.steps
+             if s.syscall in _DESTINATIONS and isinstance(s.args.get(_DESTINATIONS[s.syscall]), str)]
+    found += [a for a in steps if (ip := _ip_of(a)) and not ipaddress.ip_address(ip).is_loopback]
+    for address in found:
+        host = _ip_of(address)
+        if host and host not in out:
+            out.append(host)
     return out
 
 
 def needs_sandbox(test: Test) -> bool:
-    return test.container is not None or any(r.type == "clientServer" for r in test.resources)
+    return test.container is not None or any(r.type == "clientServer" for r in test.resources) or \
+        bool(addresses(test))
 
 
 def _last_cap() -> int:

@@ -60,6 +60,20 @@ def test_addresses_for_the_loopback_and_when_a_sandbox_is_needed() -> None:
     assert not needs_sandbox(_test(Resource("fd", "f", {"subtype": "pipe"})))
 
 
+def test_step_destinations_get_the_tests_own_loopback_too() -> None:
+    from falcoctl_py.verify.model import Binding, Step
+
+    steps = (Step("c", "connect", {"fd": Binding("s", "ret"), "address": "198.51.100.7:22"}),
+             Step("u", "sendto", {"fd": Binding("s", "ret"), "buf": "x", "flags": 0, "destAddr": "[2001:db8::9]:53"}),
+             Step("l", "connect", {"fd": 3, "address": "127.0.0.1:80"}),  # loopback: the host's own, left alone
+             Step("b", "connect", {"fd": 3, "address": Binding("c", "address")}))
+    test = SuiteTest(name="t", rule="R", file=Path("s.yaml"), line=1, steps=steps)
+    assert addresses(test) == ["198.51.100.7", "2001:db8::9"]
+    assert needs_sandbox(test)
+    only_loopback = SuiteTest(name="t", rule="R", file=Path("s.yaml"), line=1, steps=steps[2:3])
+    assert not needs_sandbox(only_loopback)
+
+
 def test_barrier_rule_loads_and_only_its_own_sequence_counts(tmp_path: Path) -> None:
     from engine.rules.loader import load_rules
 
