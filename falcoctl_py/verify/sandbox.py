@@ -10,7 +10,8 @@ in a directory on tmpfs), a fresh ``/dev`` and ``/dev/shm``, and a pid-1 init ag
 ``/proc``; for a ``clientServer`` test outside a container just a network namespace. Either way loopback is up
 and every address the test's resources use is put on it (``ip`` run in the namespace), so documentation
 addresses work without touching the host's network (a test whose ``connect``/``sendto`` steps name an IP
-address gets a network namespace the same way). ``close`` undoes all of it: processes killed through the
+address gets a network namespace the same way); a host test whose ``exePath`` is taken on the host also gets a
+mount namespace where a copy is bind-mounted over that path. ``close`` undoes all of it: processes killed through the
 cgroup, cgroups, bundle and layers removed.
 
 Must not: build the chain, perform resources or steps, or judge alerts; the engine finds the container only by
@@ -49,6 +50,7 @@ from falcoctl_py.verify.model import Container, Test
 CRI_NAMESPACE = "k8s.io"
 POD_NAMESPACE = "falcopy-verify"
 SYS_MOUNT = 165
+MS_BIND, MS_REMOUNT = 4096, 32
 
 
 class SandboxError(OSError):
@@ -95,9 +97,18 @@ def addresses(test: Test) -> list[str]:
     return out
 
 
+def shadowed(test: Test) -> list[str]:
+    """The chain executables of a host test whose ``exePath`` is already taken on the host (a real ``ssh``, say):
+    the process runs from a copy bind-mounted over that path in a mount namespace of the test's own, so the
+    host's file is never written, and the path the kernel reports is the one the test gives."""
+    if test.container is not None:
+        return []
+    return [p.exe_path for p in test.processes if p.exe_path and os.path.lexists(p.exe_path)]
+
+
 def needs_sandbox(test: Test) -> bool:
     return test.container is not None or any(r.type == "clientServer" for r in test.resources) or \
-        bool(addresses(test))
+        bool(addresses(test)) or bool(shadowed(test))
 
 
 def _last_cap() -> int:
@@ -183,6 +194,8 @@ class Sandbox:
         self.image, self.upper = self.dir / "image", self.dir / "upper"
         self.work, self.merged = self.dir / "work", self.dir / "merged"
         self.bundle = state_root / CRI_NAMESPACE / self.cid
+        self.shadow = shadowed(test)
+        self.binds: list[tuple[Path, str]] = []  # (copy, the host path it is mounted over) in the mount namespace
         self.cgroups: list[Path] = []  # this test's own (pod slice, container scope), outermost first
         self.parents: list[Path] = []  # shared with side-by-side tests (``SHARED_CGROUPS``), outermost first
         self.agent: Agent | None = None  # in the new namespaces (host pid namespace)
@@ -205,6 +218,13 @@ class Sandbox:
         host.parent.mkdir(parents=True, exist_ok=True)
         return host
 
+    def place_shadow(self, inside: str) -> Path:
+        """Where to write the copy that is bind-mounted over the taken host path ``inside`` (before ``enter``)."""
+        host = self.dir / "shadow" / inside.lstrip("/")
+        host.parent.mkdir(parents=True, exist_ok=True)
+        self.binds.append((host, inside))
+        return host
+
     def prepare(self) -> None:
         """The layer directories (before the chain's executables are placed)."""
         if self.container is not None:
@@ -222,7 +242,7 @@ class Sandbox:
         pid = root.spawn(str(exe), ["falcopy-sandbox"], {**env, **server.env(token), TEST_ID_ENV: test_id})
         self.agent = server.accept(token)
         self.agent.spawned_as = pid
-        flags = SB_NET
+        flags = SB_NET | (SB_MOUNT if self.container is None and self.shadow else 0)
         hostname = ""
         if self.container is not None:
             flags |= SB_ROOT | SB_MOUNT | SB_PID | SB_UTS | SB_IPC
@@ -234,6 +254,15 @@ class Sandbox:
                            bind=str(server.directory) if self.container is not None else "")
         self._add_addresses()
         if self.container is None:
+            for copy, over in self.binds:
+                done = self.agent.syscall(SYS_MOUNT, str(copy).encode() + b"\0", over.encode() + b"\0", None,
+                                          MS_BIND, None)
+                if done.ok:  # executable even when the copy's file system is mounted noexec
+                    done = self.agent.syscall(SYS_MOUNT, None, over.encode() + b"\0", None, MS_REMOUNT | MS_BIND,
+                                              None)
+                if not done.ok:
+                    raise SandboxError(done.errno, f"mounting the test's {over} over the host's: "
+                                                   f"{os.strerror(done.errno)}")
             self.parent = self.agent
             return self.agent
         token = secrets.token_hex(8)

@@ -102,3 +102,19 @@ def test_shared_parent_cgroups_go_with_the_last_test_and_only_when_made(tmp_path
     shared.acquire(made)
     (made / "pod").mkdir()  # something we did not make keeps it busy
     assert shared.release(made) == [f"cgroup {made}: Directory not empty"]
+
+
+def test_a_taken_exe_path_on_the_host_is_shadowed_in_a_mount_namespace(tmp_path: Path) -> None:
+    from falcoctl_py.verify.model import Process
+    from falcoctl_py.verify.sandbox import shadowed
+
+    taken = tmp_path / "ssh"
+    taken.write_text("the host's own")
+    chain = (Process(exe_path=str(taken)), Process(exe_path=str(tmp_path / "free" / "nc")))
+    host = SuiteTest(name="t", rule="R", file=Path("s.yaml"), line=1, processes=chain)
+    assert shadowed(host) == [str(taken)]
+    assert needs_sandbox(host)
+    inside = SuiteTest(name="t", rule="R", file=Path("s.yaml"), line=1, processes=chain, container=Container())
+    assert shadowed(inside) == []  # a container's files are its own layers
+    free = SuiteTest(name="t", rule="R", file=Path("s.yaml"), line=1, processes=chain[1:])
+    assert not needs_sandbox(free)
