@@ -1,9 +1,10 @@
 """Field table for ``user.*`` and ``group.*``: who the event's process runs as.
 
-Owns: the ``user`` and ``group`` field classes. Names come from the process object when the backend resolved
-them (container users); else uid 0 is ``root`` and host processes are looked up in the host's user database
-(cached per id); a container user the backend could not resolve is missing, as in Falco without the container's
-``/etc/passwd``. ``user.loginuid`` is -1 when no login uid is set (the kernel's ``(uid_t)-1``).
+Owns: the ``user`` and ``group`` field classes. Names come from the process object when the process table
+resolved them (container users, from the container's own ``/etc/passwd``); else uid 0 is ``root`` and host
+processes are looked up in the host's user database (cached per id); a container user the table could not
+resolve is missing, as in Falco when the container has no entry for the uid. ``user.loginuid`` is -1 when no
+login uid is set (the kernel's ``(uid_t)-1``).
 
 Must not: read container filesystems or ``/proc``; the only lookup is the host user database.
 """

@@ -1,7 +1,9 @@
 """The process table: what Falco's thread table knows about each live process, read from ``/proc``.
 
 Owns: building ``ProcessInfo`` from ``/proc/<pid>`` (comm, exe path, argv, env, cwd, uids, login uid, tty,
-session/group, capabilities, start time, memfd and overlay-upper-layer executables, container id from the cgroup),
+session/group, capabilities, start time, memfd and overlay-upper-layer executables, container id from the cgroup,
+a container process's user and login-user names from the container's own ``/etc/passwd``, as Falco's user
+manager reads them),
 the initial scan, updates on fork/exec/exit, the parent chain (``parent`` links, resolved lazily), and the bound
 (LRU eviction past ``max_size``; entries are pruned on exit). The ``/proc`` it reads is configurable
 (``ProcessTable(proc=...)``): a pod without ``hostPID`` reads the host's processes from a read-only mount of the
@@ -212,9 +214,42 @@ def fill_exe_facts(info: ProcessInfo, *, proc: str = "/proc") -> None:
         info.exe_ino_ctime, info.exe_ino_mtime = st.st_ctime_ns, st.st_mtime_ns  # unless the kernel said them
     info.exe_writable = st is not None and exe_writable(
         info.pid, uid=info.euid, gid=info.egid, cap_effective=info.cap_effective, proc=proc, st=st)
-    if not info.exe_from_memfd and info.container_id not in ("", containers.HOST):
-        layer = _overlay_layer(info.pid, info.exepath, proc=proc)
-        info.exe_upper_layer, info.exe_lower_layer = layer == "upper", layer == "lower"
+    if info.container_id not in ("", containers.HOST):
+        if not info.exe_from_memfd:
+            layer = _overlay_layer(info.pid, info.exepath, proc=proc)
+            info.exe_upper_layer, info.exe_lower_layer = layer == "upper", layer == "lower"
+        info.user_name = container_user(info.pid, info.uid, info.container_id, proc=proc)
+        if info.loginuid not in (None, -1):
+            info.loginuser_name = container_user(info.pid, info.loginuid, info.container_id, proc=proc)
+
+
+_CONTAINER_USERS: OrderedDict[tuple[str, int], str | None] = OrderedDict()
+_CONTAINER_USERS_MAX = 4096
+
+
+def container_user(pid: int, uid: int | None, container_id: str, *, proc: str = "/proc") -> str | None:
+    """The name of ``uid`` in the container's own user database (``<proc>/<pid>/root/etc/passwd``), cached per
+    (container, uid); None when the container has no entry for it (uid 0 is ``root`` regardless)."""
+    if uid is None:
+        return None
+    if uid == 0:
+        return "root"
+    key = (container_id, uid)
+    if key in _CONTAINER_USERS:
+        return _CONTAINER_USERS[key]
+    data = _read(f"{proc}/{pid}/root/etc/passwd")
+    if data is None:
+        return None  # unreadable now (the process is gone): not an answer to remember
+    name = None
+    for line in data.splitlines():
+        parts = line.split(b":")
+        if len(parts) > 2 and parts[2].strip().isdigit() and int(parts[2]) == uid:
+            name = parts[0].decode(errors="surrogateescape")
+            break
+    _CONTAINER_USERS[key] = name
+    if len(_CONTAINER_USERS) > _CONTAINER_USERS_MAX:
+        _CONTAINER_USERS.popitem(last=False)
+    return name
 
 
 def _loginuid(raw: bytes | None) -> int | None:

@@ -228,7 +228,11 @@ class Runner:
                 exes = place_chain(test.processes, ws=ws, agent_bin=agent_bin,
                                    place=lambda inside, upper: sandbox.place(inside, upper=upper))
             else:
-                exes = place_chain(test.processes, ws=ws, agent_bin=agent_bin, place=host_place(ws))
+                on_host = host_place(ws)
+                shadow = sandbox.shadow if sandbox is not None else []
+                exes = place_chain(test.processes, ws=ws, agent_bin=agent_bin,
+                                   place=lambda inside, upper: sandbox.place_shadow(inside)
+                                   if sandbox is not None and inside in shadow else on_host(inside, upper))
             if sandbox is not None:
                 parent = sandbox.enter(root=root, server=server, agent_bin=agent_bin, env=env, test_id=test_id)
                 env = {**env, **(test.container.env if test.container else {})}

@@ -9,7 +9,9 @@ overlayfs root over the host's ``/`` (an image layer for the chain's executables
 in a directory on tmpfs), a fresh ``/dev`` and ``/dev/shm``, and a pid-1 init agent that mounts the namespace's
 ``/proc``; for a ``clientServer`` test outside a container just a network namespace. Either way loopback is up
 and every address the test's resources use is put on it (``ip`` run in the namespace), so documentation
-addresses work without touching the host's network. ``close`` undoes all of it: processes killed through the
+addresses work without touching the host's network (a test whose ``connect``/``sendto`` steps name an IP
+address gets a network namespace the same way); a host test whose ``exePath`` is taken on the host also gets a
+mount namespace where a copy is bind-mounted over that path. ``close`` undoes all of it: processes killed through the
 cgroup, cgroups, bundle and layers removed.
 
 Must not: build the chain, perform resources or steps, or judge alerts; the engine finds the container only by
@@ -23,6 +25,7 @@ import os
 import secrets
 import shutil
 import subprocess
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -47,6 +50,7 @@ from falcoctl_py.verify.model import Container, Test
 CRI_NAMESPACE = "k8s.io"
 POD_NAMESPACE = "falcopy-verify"
 SYS_MOUNT = 165
+MS_BIND, MS_REMOUNT = 4096, 32
 
 
 class SandboxError(OSError):
@@ -63,19 +67,48 @@ def cgroup2_root(mountinfo: str | None = None) -> Path:
     raise SandboxError("no cgroup2 hierarchy is mounted here: container tests need one (for the pod cgroup)")
 
 
+# syscall step -> its destination-address argument
+_DESTINATIONS = {"connect": "address", "sendto": "destAddr"}
+
+
+def _ip_of(address: str) -> str | None:
+    host = address.rpartition(":")[0].strip("[]")
+    try:
+        return str(ipaddress.ip_address(host)) if host else None
+    except ValueError:
+        return None
+
+
 def addresses(test: Test) -> list[str]:
-    """The IP addresses the test's clientServer resources listen on (``[v6]:port`` and ``v4:port``)."""
+    """The IP addresses the test's clientServer resources listen on and its ``connect``/``sendto`` steps send to
+    (``[v6]:port`` and ``v4:port``). A step's destination goes on the test's own loopback too, so a connection
+    to a documentation address never leaves the host: a non-blocking connect is in progress, a blocking one is
+    refused at once (instead of waiting out SYN retries), a datagram is sent."""
     out = []
-    for r in test.resources:
-        if r.type == "clientServer" and r.props.get("l4Proto") != "unix":
-            host = str(r.props.get("address", "")).rpartition(":")[0].strip("[]")
-            if host and host not in out:
-                out.append(host)
+    found = [str(r.props.get("address", "")) for r in test.resources
+             if r.type == "clientServer" and r.props.get("l4Proto") != "unix"]
+    steps = [str(s.args[_DESTINATIONS[s.syscall]]) for s in test.steps
+             if s.syscall in _DESTINATIONS and isinstance(s.args.get(_DESTINATIONS[s.syscall]), str)]
+    found += [a for a in steps if (ip := _ip_of(a)) and not ipaddress.ip_address(ip).is_loopback]
+    for address in found:
+        host = _ip_of(address)
+        if host and host not in out:
+            out.append(host)
     return out
 
 
+def shadowed(test: Test) -> list[str]:
+    """The chain executables of a host test whose ``exePath`` is already taken on the host (a real ``ssh``, say):
+    the process runs from a copy bind-mounted over that path in a mount namespace of the test's own, so the
+    host's file is never written, and the path the kernel reports is the one the test gives."""
+    if test.container is not None:
+        return []
+    return [p.exe_path for p in test.processes if p.exe_path and os.path.lexists(p.exe_path)]
+
+
 def needs_sandbox(test: Test) -> bool:
-    return test.container is not None or any(r.type == "clientServer" for r in test.resources)
+    return test.container is not None or any(r.type == "clientServer" for r in test.resources) or \
+        bool(addresses(test)) or bool(shadowed(test))
 
 
 def _last_cap() -> int:
@@ -112,6 +145,43 @@ def bundle_spec(*, cid: str, container: Container, pod_uid: str, cgroup: str, ho
     }
 
 
+class _SharedCgroups:
+    """The parent cgroups side-by-side container tests share (``kubepods.slice`` and its QoS slice): made by the
+    first test that needs one, removed when the last one leaves — and only when this run made it. A test that
+    removed a parent it made while another test's pod still sat below it would fail (busy), and the other test,
+    not having made it, would leave it behind."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._users: dict[Path, int] = {}
+        self._made: set[Path] = set()
+
+    def acquire(self, path: Path) -> None:
+        with self._lock:
+            if not path.is_dir():
+                path.mkdir()
+                self._made.add(path)
+            self._users[path] = self._users.get(path, 0) + 1
+
+    def release(self, path: Path) -> list[str]:
+        with self._lock:
+            left = self._users.pop(path) - 1
+            if left:
+                self._users[path] = left
+                return []
+            if path not in self._made:
+                return []
+            self._made.discard(path)
+            try:
+                path.rmdir()
+            except OSError as exc:
+                return [f"cgroup {path}: {exc.strerror}"]
+            return []
+
+
+SHARED_CGROUPS = _SharedCgroups()
+
+
 class Sandbox:
     """One test's container or network namespace; ``parent`` is the agent the chain starts under."""
 
@@ -124,7 +194,10 @@ class Sandbox:
         self.image, self.upper = self.dir / "image", self.dir / "upper"
         self.work, self.merged = self.dir / "work", self.dir / "merged"
         self.bundle = state_root / CRI_NAMESPACE / self.cid
-        self.cgroups: list[Path] = []  # created by us, outermost first
+        self.shadow = shadowed(test)
+        self.binds: list[tuple[Path, str]] = []  # (copy, the host path it is mounted over) in the mount namespace
+        self.cgroups: list[Path] = []  # this test's own (pod slice, container scope), outermost first
+        self.parents: list[Path] = []  # shared with side-by-side tests (``SHARED_CGROUPS``), outermost first
         self.agent: Agent | None = None  # in the new namespaces (host pid namespace)
         self.init: Agent | None = None  # pid 1 of a container
         self.parent: Agent | None = None
@@ -145,6 +218,13 @@ class Sandbox:
         host.parent.mkdir(parents=True, exist_ok=True)
         return host
 
+    def place_shadow(self, inside: str) -> Path:
+        """Where to write the copy that is bind-mounted over the taken host path ``inside`` (before ``enter``)."""
+        host = self.dir / "shadow" / inside.lstrip("/")
+        host.parent.mkdir(parents=True, exist_ok=True)
+        self.binds.append((host, inside))
+        return host
+
     def prepare(self) -> None:
         """The layer directories (before the chain's executables are placed)."""
         if self.container is not None:
@@ -162,7 +242,7 @@ class Sandbox:
         pid = root.spawn(str(exe), ["falcopy-sandbox"], {**env, **server.env(token), TEST_ID_ENV: test_id})
         self.agent = server.accept(token)
         self.agent.spawned_as = pid
-        flags = SB_NET
+        flags = SB_NET | (SB_MOUNT if self.container is None and self.shadow else 0)
         hostname = ""
         if self.container is not None:
             flags |= SB_ROOT | SB_MOUNT | SB_PID | SB_UTS | SB_IPC
@@ -174,6 +254,15 @@ class Sandbox:
                            bind=str(server.directory) if self.container is not None else "")
         self._add_addresses()
         if self.container is None:
+            for copy, over in self.binds:
+                done = self.agent.syscall(SYS_MOUNT, str(copy).encode() + b"\0", over.encode() + b"\0", None,
+                                          MS_BIND, None)
+                if done.ok:  # executable even when the copy's file system is mounted noexec
+                    done = self.agent.syscall(SYS_MOUNT, None, over.encode() + b"\0", None, MS_REMOUNT | MS_BIND,
+                                              None)
+                if not done.ok:
+                    raise SandboxError(done.errno, f"mounting the test's {over} over the host's: "
+                                                   f"{os.strerror(done.errno)}")
             self.parent = self.agent
             return self.agent
         token = secrets.token_hex(8)
@@ -199,9 +288,12 @@ class Sandbox:
         self.pod_uid = pod
         self.cgroup_path = f"{qos}-pod{pod.replace('-', '_')}.slice:cri-containerd:{self.cid}"
         at = cgroup2_root()
-        for part in rel.parts:
+        for i, part in enumerate(rel.parts):
             at = at / part
-            if not at.is_dir():
+            if i < 2:
+                SHARED_CGROUPS.acquire(at)
+                self.parents.append(at)
+            elif not at.is_dir():
                 at.mkdir()
                 self.cgroups.append(at)
         (at / "cgroup.procs").write_text(str(self.agent.pid))
@@ -258,6 +350,9 @@ class Sandbox:
             except OSError as exc:
                 left.append(f"cgroup {cg}: {exc.strerror}")
         self.cgroups.clear()
+        for cg in reversed(self.parents):
+            left += SHARED_CGROUPS.release(cg)
+        self.parents.clear()
         shutil.rmtree(self.bundle, ignore_errors=True)
         for d in (self.bundle.parent,):
             try:

@@ -2,7 +2,8 @@
 
 Owns: ``run_side_by_side`` (up to ``--jobs`` tests at once, results reported in suite order), ``claims`` (a test's host paths, split into reads and writes: executables and directories it creates, files
 an ``fd`` resource creates, paths a step opens for writing or links over, and every absolute path a ``before``
-or ``after`` script names, counted as a write since a script can do anything with it) and ``conflict`` (two tests
+or ``after`` script names, counted as a write since a script can do anything with it; a write below a missing
+directory claims the outermost missing one, which the runner makes and removes) and ``conflict`` (two tests
 conflict when one writes a path the other reads or writes, or a directory above or below it). A container test
 writes only inside its own layers, so its paths claim nothing on the host (its scripts' paths neither). Tests are
 otherwise independent: each has its own id, processes and sandbox, and the engine's alerts are told apart by id.
@@ -33,6 +34,17 @@ class Claims:
 
 def _norm(path: str) -> str:
     return os.path.normpath(path) if path.startswith("/") else ""
+
+
+def _made_from(path: str) -> str:
+    """What writing ``path`` creates on the host, from the top: its outermost missing directory (the runner makes
+    missing parents and removes them afterwards, so two tests writing different files into one missing
+    directory conflict over that directory), else the path itself."""
+    top = path
+    parent = os.path.dirname(top)
+    while parent != top and not os.path.exists(parent):
+        top, parent = parent, os.path.dirname(parent)
+    return top
 
 
 def claims(test: Test) -> Claims:
@@ -67,7 +79,8 @@ def claims(test: Test) -> Claims:
         elif step.syscall in ("link", "linkat"):
             writes.add(str(a.get("newPath", "")))
             reads.add(str(a.get("oldPath", "")))
-    return Claims(frozenset(filter(None, map(_norm, reads))), frozenset(filter(None, map(_norm, writes))))
+    return Claims(frozenset(filter(None, map(_norm, reads))),
+                  frozenset(_made_from(p) for p in map(_norm, writes) if p))
 
 
 def _overlap(a: str, b: str) -> bool:

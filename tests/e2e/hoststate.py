@@ -3,7 +3,7 @@
 Owns: ``snapshot`` — accounts (``/etc/passwd``, ``/etc/group``, ``/etc/shadow``, ``/etc/gshadow``), mounts
 (mount point, type and source of every line of ``/proc/self/mountinfo``), cgroups (every directory of the cgroup2
 hierarchy), namespaces (those a process verify started is in), and the files under ``/etc`` (recursively), ``/root``,
-``/dev/shm`` and ``/tmp`` (top level); ``changes`` lists what differs. ``/tmp`` is shared with whatever else runs
+``/dev/shm``, ``/var/log`` and ``/tmp`` (top level); ``changes`` lists what differs. ``/tmp`` is shared with whatever else runs
 on the machine, so there only entries that look like verify's (or the suite's) count.
 
 Must not: change anything.
@@ -79,7 +79,8 @@ def snapshot() -> HostState:
         mounts.add((left.split()[4], *right.split()[:2]))
     cg = _cgroup2()
     cgroups = {str(Path(r)) for r, _d, _f in os.walk(cg)} if cg else set()
-    files = _walk("/etc", depth=6) | _walk("/dev/shm", depth=1)
+    files = _walk("/etc", depth=6) | _walk("/dev/shm", depth=1) | {p for p in _walk("/var/log", depth=1)
+                                                                   if os.path.basename(p).startswith("eg_")}
     files |= {p for p in _walk("/root", depth=1) if not p.startswith("/root/.cache")}
     return HostState(accounts=accounts, mounts=frozenset(mounts), cgroups=frozenset(cgroups),
                      namespaces=frozenset(_namespaces()), files=frozenset(files),

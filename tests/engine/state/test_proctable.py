@@ -138,3 +138,19 @@ def test_fork_copies_every_attribute_but_the_ids() -> None:
     assert (child.pid, child.tid, child.ppid) == (11, 11, 10)
     assert (child.name, child.args, child.cwd, child.uid, child.cap_effective, child.container_id,
             child.exe_writable) == ("bash", ["-c", "x"], "/w/", 1000, 5, "abc", True)
+
+
+def test_container_users_come_from_the_containers_own_passwd(tmp_path: Path) -> None:
+    from engine.state.proctable import container_user
+
+    etc = tmp_path / "4242" / "root" / "etc"
+    etc.mkdir(parents=True)
+    (etc / "passwd").write_text("root:x:0:0::/root:/bin/sh\nappuser:x:1234:1234::/app:/bin/sh\n")
+    proc = str(tmp_path)
+    assert container_user(4242, 1234, "c0ffee000001", proc=proc) == "appuser"
+    assert container_user(4242, 4321, "c0ffee000001", proc=proc) is None
+    assert container_user(4242, 0, "c0ffee000001", proc=proc) == "root"
+    assert container_user(9999, 1234, "c0ffee000002", proc=proc) is None  # unreadable: unknown, not cached
+    (etc / "passwd").write_text("other:x:1234:1234::/:/bin/sh\n")
+    assert container_user(4242, 1234, "c0ffee000001", proc=proc) == "appuser"  # cached per container
+    assert container_user(4242, 1234, "c0ffee000002", proc=proc) == "other"

@@ -60,6 +60,20 @@ def test_addresses_for_the_loopback_and_when_a_sandbox_is_needed() -> None:
     assert not needs_sandbox(_test(Resource("fd", "f", {"subtype": "pipe"})))
 
 
+def test_step_destinations_get_the_tests_own_loopback_too() -> None:
+    from falcoctl_py.verify.model import Binding, Step
+
+    steps = (Step("c", "connect", {"fd": Binding("s", "ret"), "address": "198.51.100.7:22"}),
+             Step("u", "sendto", {"fd": Binding("s", "ret"), "buf": "x", "flags": 0, "destAddr": "[2001:db8::9]:53"}),
+             Step("l", "connect", {"fd": 3, "address": "127.0.0.1:80"}),  # loopback: the host's own, left alone
+             Step("b", "connect", {"fd": 3, "address": Binding("c", "address")}))
+    test = SuiteTest(name="t", rule="R", file=Path("s.yaml"), line=1, steps=steps)
+    assert addresses(test) == ["198.51.100.7", "2001:db8::9"]
+    assert needs_sandbox(test)
+    only_loopback = SuiteTest(name="t", rule="R", file=Path("s.yaml"), line=1, steps=steps[2:3])
+    assert not needs_sandbox(only_loopback)
+
+
 def test_barrier_rule_loads_and_only_its_own_sequence_counts(tmp_path: Path) -> None:
     from engine.rules.loader import load_rules
 
@@ -69,3 +83,38 @@ def test_barrier_rule_loads_and_only_its_own_sequence_counts(tmp_path: Path) -> 
               {"rule": "Other", "output_fields": {"proc.args": "4"}}]
     assert Barrier.seen(alerts, 3)
     assert not Barrier.seen(alerts, 4)
+
+
+def test_shared_parent_cgroups_go_with_the_last_test_and_only_when_made(tmp_path: Path) -> None:
+    from falcoctl_py.verify.sandbox import _SharedCgroups
+
+    shared = _SharedCgroups()
+    made, kept = tmp_path / "kubepods.slice", tmp_path / "existing.slice"
+    kept.mkdir()
+    for _ in range(2):  # two side-by-side tests
+        shared.acquire(made)
+        shared.acquire(kept)
+    assert shared.release(made) == [] and made.is_dir()  # the other test's pod may still be below it
+    assert shared.release(made) == [] and not made.exists()
+    shared.release(kept)
+    shared.release(kept)
+    assert kept.is_dir()  # not ours to remove
+    shared.acquire(made)
+    (made / "pod").mkdir()  # something we did not make keeps it busy
+    assert shared.release(made) == [f"cgroup {made}: Directory not empty"]
+
+
+def test_a_taken_exe_path_on_the_host_is_shadowed_in_a_mount_namespace(tmp_path: Path) -> None:
+    from falcoctl_py.verify.model import Process
+    from falcoctl_py.verify.sandbox import shadowed
+
+    taken = tmp_path / "ssh"
+    taken.write_text("the host's own")
+    chain = (Process(exe_path=str(taken)), Process(exe_path=str(tmp_path / "free" / "nc")))
+    host = SuiteTest(name="t", rule="R", file=Path("s.yaml"), line=1, processes=chain)
+    assert shadowed(host) == [str(taken)]
+    assert needs_sandbox(host)
+    inside = SuiteTest(name="t", rule="R", file=Path("s.yaml"), line=1, processes=chain, container=Container())
+    assert shadowed(inside) == []  # a container's files are its own layers
+    free = SuiteTest(name="t", rule="R", file=Path("s.yaml"), line=1, processes=chain[1:])
+    assert not needs_sandbox(free)

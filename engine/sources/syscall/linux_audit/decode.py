@@ -17,7 +17,7 @@ from engine.events.syscall import ContainerInfo, FdInfo, ProcessInfo, SyscallEve
 from engine.fields.evttypes import SYSCALLS_FOR_EVENT
 from engine.sources.syscall.linux_audit.records import Group, Record, execve_args, number, signed64, untrusted
 from engine.sources.syscall.linux_audit.syscalls import BY_NUMBER
-from engine.state.proctable import ProcessTable, exe_flags, normalize_exepath
+from engine.state.proctable import ProcessTable, container_user, exe_flags, normalize_exepath
 from engine.state.sockets import describe_fd, local_address
 
 AT_FDCWD = -100
@@ -76,12 +76,18 @@ class Decoder:
         Audit logs a PARENT record for each directory looked up and one record per name the syscall passed:
         ``NORMAL`` (existing), ``CREATE``, ``DELETE``, or ``UNKNOWN`` (a string not looked up: a symlink target).
         """
-        named = [p for p in group.paths if p.fields.get(b"nametype") in kinds]
-        rec: Record | None = named[index] if index < len(named) else None
-        raw = untrusted(rec.fields.get(b"name")) if rec is not None else None
+        raw = self._raw_path(group, index, kinds=kinds)
         if raw is None:
             return ""
         return _join(self._dir_of_fd(self._pid(group), dirfd, group.cwd), raw)
+
+    @staticmethod
+    def _raw_path(group: Group, index: int = 0, *,
+                  kinds: tuple[bytes, ...] = (b"NORMAL", b"CREATE", b"DELETE", b"UNKNOWN")) -> str | None:
+        """The ``index``-th PATH name of one of ``kinds`` as the syscall passed it (``fd.nameraw``)."""
+        named = [p for p in group.paths if p.fields.get(b"nametype") in kinds]
+        rec: Record | None = named[index] if index < len(named) else None
+        return untrusted(rec.fields.get(b"name")) if rec is not None else None
 
     @staticmethod
     def _pid(group: Group) -> int:
@@ -126,14 +132,16 @@ class Decoder:
             self.table.on_exit(pid)
         return event
 
-    @staticmethod
-    def _overlay(proc: ProcessInfo, sc: Record, group: Group) -> None:
+    def _overlay(self, proc: ProcessInfo, sc: Record, group: Group) -> None:
         """Credentials and names from the SYSCALL record are the truth at the syscall's time."""
         fields = sc.fields
+        uid = proc.uid
         for raw_key, key in _CREDENTIALS:
             value = number(fields.get(raw_key))
             if value is not None:
                 setattr(proc, key, value)
+        if proc.uid != uid and proc.container_id not in ("", "host"):  # a container user's name follows its uid
+            proc.user_name = container_user(proc.pid, proc.uid, proc.container_id, proc=self.table.proc)
         auid = number(sc.fields.get(b"auid"))
         if auid is not None:
             proc.loginuid = -1 if auid == 0xFFFFFFFF else auid
@@ -157,8 +165,9 @@ class Decoder:
         else:
             flags, mode = (_a(group, 1), _a(group, 2)) if kind == "open" else (0o1101, _a(group, 1))
             path = self._path(group, 0)
-        if kind == "openat2":
-            flags = mode = 0  # openat2 passes a struct open_how the audit record does not show
+        if kind == "openat2":  # a struct open_how, shown by its own OPENAT2 record (Linux 5.16+)
+            flags, mode, resolve = group.open_how or (0, 0, 0)
+            event.args.update(resolve=resolve)
         fd = event.res if event.res is not None and event.res >= 0 else -1
         event.args.update(fd=fd, name=path, flags=flags, mode=mode)
         if kind == "creat":
@@ -166,7 +175,7 @@ class Decoder:
         is_dir = bool(flags & O_DIRECTORY) or any(p.fields.get(b"mode", b"").startswith(b"04") for p in group.paths
                                                    if p.fields.get(b"nametype") == b"NORMAL")
         event.fd = FdInfo(num=fd, type="directory" if is_dir else "file", name=path,
-                          directory=path if is_dir else os.path.dirname(path), filename=os.path.basename(path),
+                          nameraw=self._raw_path(group, 0) or path, directory=path if is_dir else os.path.dirname(path), filename=os.path.basename(path),
                           open_flags=flags)
 
     def _execve(self, group: Group, event: SyscallEvent) -> None:

@@ -2,8 +2,9 @@
 
 Owns: splitting ``audit(<sec>.<ms>:<serial>): key=value ...`` into fields, the audit encodings of untrusted
 strings (quoted, hex, ``(null)``), EXECVE argument reassembly (``aN``, ``aN_len``/``aN[i]`` chunks), sockaddr
-decoding (``saddr`` hex → family, address, port) and the ``Assembler`` that collects the SYSCALL, EXECVE, PATH,
-CWD, SOCKADDR and PROCTITLE records of one event until its EOE record.
+decoding (``saddr`` hex → family, address, port), the OPENAT2 record's ``struct open_how`` (``oflag``, ``mode``,
+``resolve``) and the ``Assembler`` that collects the SYSCALL, EXECVE, PATH, CWD, SOCKADDR, OPENAT2 and PROCTITLE
+records of one event until its EOE record.
 
 Must not: talk to the kernel, read ``/proc`` or build ``SyscallEvent`` objects (``linux_audit.decode`` does).
 """
@@ -17,14 +18,14 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 AUDIT_SYSCALL, AUDIT_PATH, AUDIT_SOCKADDR, AUDIT_CWD, AUDIT_EXECVE = 1300, 1302, 1306, 1307, 1309
-AUDIT_EOE, AUDIT_PROCTITLE = 1320, 1327
+AUDIT_EOE, AUDIT_PROCTITLE, AUDIT_OPENAT2 = 1320, 1327, 1337
 RECORD_NAMES = {AUDIT_SYSCALL: "SYSCALL", AUDIT_PATH: "PATH", AUDIT_SOCKADDR: "SOCKADDR", AUDIT_CWD: "CWD",
-                AUDIT_EXECVE: "EXECVE", AUDIT_PROCTITLE: "PROCTITLE", AUDIT_EOE: "EOE"}
+                AUDIT_EXECVE: "EXECVE", AUDIT_PROCTITLE: "PROCTITLE", AUDIT_EOE: "EOE", AUDIT_OPENAT2: "OPENAT2"}
 
 _HEADER = re.compile(rb"audit\((\d+)\.(\d+):(\d+)\):")
 _FIELD = re.compile(rb'([\w\[\]]+)=("[^"]*"|\S*)')
 _HEX = re.compile(rb"[0-9A-F]+")
-GROUPED = frozenset({1300, 1302, 1306, 1307, 1309, 1320, 1327})
+GROUPED = frozenset({1300, 1302, 1306, 1307, 1309, 1320, 1327, 1337})
 
 
 class RecordError(ValueError):
@@ -79,6 +80,25 @@ def number(raw: bytes | None, *, base: int = 10, default: int | None = None) -> 
         return int(raw, base)
     except ValueError:
         return default
+
+
+def _c_number(raw: bytes | None) -> int:
+    """A number as C's ``%llo``/``%llx`` with a ``0``/``0x`` prefix print it (``0100``, ``0x8``)."""
+    if not raw:
+        return 0
+    text = raw.decode("ascii", "replace")
+    try:
+        if text.lower().startswith("0x"):
+            return int(text, 16)
+        return int(text, 8) if text.startswith("0") else int(text)
+    except ValueError:
+        return 0
+
+
+def open_how(record: Record) -> tuple[int, int, int]:
+    """openat2's ``struct open_how`` from its OPENAT2 record: (flags, mode, resolve)."""
+    f = record.fields
+    return _c_number(f.get(b"oflag")), _c_number(f.get(b"mode")), _c_number(f.get(b"resolve"))
 
 
 def signed64(value: int) -> int:
@@ -146,6 +166,7 @@ class Group:
     paths: list[Record] = field(default_factory=list)
     sockaddr: SockAddr | None = None
     proctitle: list[str] | None = None
+    open_how: tuple[int, int, int] | None = None  # openat2's (flags, mode, resolve), from its OPENAT2 record
 
 
 class Assembler:
@@ -182,6 +203,8 @@ class Assembler:
             group.execve = record
         elif kind == AUDIT_SOCKADDR:
             group.sockaddr = sockaddr(record.fields.get(b"saddr"))
+        elif kind == AUDIT_OPENAT2:
+            group.open_how = open_how(record)
         elif kind == AUDIT_PROCTITLE:
             title = untrusted(record.fields.get(b"proctitle"))
             group.proctitle = title.split("\0") if title is not None else None

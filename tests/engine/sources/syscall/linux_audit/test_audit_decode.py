@@ -8,6 +8,7 @@ from engine.sources.syscall.linux_audit.records import (
     AUDIT_CWD,
     AUDIT_EOE,
     AUDIT_EXECVE,
+    AUDIT_OPENAT2,
     AUDIT_PATH,
     AUDIT_SOCKADDR,
     AUDIT_SYSCALL,
@@ -73,6 +74,23 @@ def test_openat_relative_to_dirfd() -> None:
         group(257, "a0=5 a1=0 a2=241 a3=1a4", (AUDIT_PATH, 'item=0 name="x/../db" nametype=CREATE')))
     assert event is not None and event.args["name"] == "/var/lib/db" and event.args["mode"] == 0o644
     assert event.args["flags"] == 0o1101  # O_WRONLY|O_CREAT|O_TRUNC
+
+
+def test_the_name_as_given_is_fd_nameraw_also_when_the_open_fails() -> None:
+    event = decoder({"/proc/42/fd/5": "/srv/www/html"}).decode(
+        group(257, "a0=5 a1=0 a2=0 a3=0", (AUDIT_PATH, 'item=0 name="../../../etc/../etc/none" nametype=UNKNOWN'),
+              exit_code="-2"))
+    assert event is not None and event.fd is not None
+    assert (event.fd.name, event.fd.nameraw, event.fd.num) == ("/etc/none", "../../../etc/../etc/none", -1)
+
+
+def test_openat2_flags_mode_and_resolve_come_from_its_openat2_record() -> None:
+    event = decoder().decode(group(437, "a0=ffffff9c a1=7ff a2=7fe a3=18", (AUDIT_CWD, 'cwd="/"'),
+                                   (AUDIT_PATH, 'item=0 name="/var/log/syslog" nametype=NORMAL mode=0100640'),
+                                   (AUDIT_OPENAT2, "oflag=01001 mode=0644 resolve=0x8")))
+    assert event is not None and event.type == "openat2"
+    assert (event.args["flags"], event.args["mode"], event.args["resolve"]) == (0o1001, 0o644, 8)
+    assert event.fd is not None and event.fd.open_flags == 0o1001  # O_WRONLY|O_TRUNC
 
 
 def test_failed_open_has_negative_res_and_no_fd() -> None:
