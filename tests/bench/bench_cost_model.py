@@ -27,6 +27,7 @@ import time
 import tracemalloc
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
@@ -62,7 +63,7 @@ def ebpf_syscall_cost(shared: Path, *, rounds: int, seconds: float) -> tuple[dic
         return None
     engine = Engine(loaded.ruleset)
     backend = EbpfBackend(loaded.ruleset.evttypes_needed("syscall"))
-    backend.start()
+    backend.open()
     consumer = threading.Thread(target=backend.run_batches, args=(engine.process_batch,), daemon=True)
     consumer.start()
     per_1k: list[float] = []
@@ -71,15 +72,15 @@ def ebpf_syscall_cost(shared: Path, *, rounds: int, seconds: float) -> tuple[dic
         map_bytes = _probe_map_bytes()
         for _ in range(rounds):
             storm = subprocess.Popen(["sh", "-c", STORM], stdout=subprocess.DEVNULL)
-            ev0, cpu0 = backend.stats()["events"], time.process_time()
+            ev0, cpu0 = backend.stats().events, time.process_time()
             time.sleep(seconds)
             storm.kill()
             storm.wait()
             time.sleep(0.3)  # let the consumer drain the ring
-            done = backend.stats()["events"] - ev0
+            done = backend.stats().events - ev0
             events += done
             per_1k.append((time.process_time() - cpu0) / max(1, done) * 1000)
-        drops = backend.stats()["drops"]
+        drops = backend.stats().dropped
     finally:
         backend.stop()
         consumer.join(5)
@@ -103,14 +104,14 @@ def _probe_map_bytes() -> int:
 
     if shutil.which("bpftool") is None:
         return 0
-    def show(kind: str) -> list[dict[str, object]]:
+    def show(kind: str) -> list[dict[str, Any]]:
         out = subprocess.run(["bpftool", "-j", kind, "show"], capture_output=True, text=True, check=False).stdout
         return list(json.loads(out or "[]"))
     ours = {"on_sys_exit", "on_exec", "on_fork", "on_exit"}
     mine = [p for p in show("prog") if p.get("name") in ours
-            and os.getpid() in {int(x.get("pid", 0)) for x in p.get("pids", [{"pid": os.getpid()}])}]  # type: ignore[union-attr]
-    ids = {i for p in mine for i in p.get("map_ids", [])}  # type: ignore[attr-defined]
-    return sum(int(m.get("bytes_memlock", 0)) for m in show("map") if m.get("id") in ids)  # type: ignore[call-overload]
+            and os.getpid() in {int(x.get("pid", 0)) for x in p.get("pids", [{"pid": os.getpid()}])}]
+    ids = {i for p in mine for i in p.get("map_ids", [])}
+    return sum(int(m.get("bytes_memlock", 0)) for m in show("map") if m.get("id") in ids)
 
 
 def main() -> int:
