@@ -12,16 +12,12 @@ Needs root and the kernel interfaces; each run holds the kernel lock (``tests/ke
 
 from __future__ import annotations
 
-import json
 import os
-from collections import Counter
 from pathlib import Path
 
 import pytest
-from cli_support import cli_process
-from hoststate import changes, snapshot
-from kernel_support import kernel_lock
-from verify_expect import documented_unseen, expected_tests, rule_event_types, unseen_rules
+from verify_expect import documented_unseen, rule_event_types, unseen_rules
+from verify_run import run_suite
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="verify needs root and a real Linux kernel")
 
@@ -50,21 +46,9 @@ def test_upstream_suite(backend: str, shared: Path, upstream_rules: Path) -> Non
     if not _backend_runs(backend):
         pytest.skip(f"the {backend} backend is not built here")
     suite = shared / "upstream" / "evtgen_suite"
-    expected = expected_tests(suite)
     unseen = unseen_rules(backend, rule_event_types(upstream_rules / "falco_rules.yaml"))
-    before = snapshot()
-    with kernel_lock():
-        done = cli_process("verify", "--suite", str(suite), "--rules", str(upstream_rules / "falco_rules.yaml"),
-                           "--backend", backend, "-o", "json", timeout=1800)
-    after = snapshot()
-    assert done.stdout, done.stderr
-    report = json.loads(done.stdout)
-    tests = report["tests"]
-    assert [t["name"] for t in tests] == [t.name for t in expected]
+    tests, returncode = run_suite(suite, upstream_rules / "falco_rules.yaml", backend, timeout=1800)
     wrong = [(t["name"], t["status"], t["detail"], t["mismatches"]) for t in tests
              if (t["status"] == "pass") == (t["rule"] in unseen)]
     assert not wrong, f"{len(wrong)} tests differ from what {backend} can see, first: {wrong[:5]}"
-    print(f"\n{backend}: {dict(Counter(t['status'] for t in tests))} in {report['seconds']} s")
-    assert done.returncode == (1 if any(t.rule in unseen for t in expected) else 0)
-    assert not [s for t in tests for s in t["steps"] if s.startswith("not removed")]
-    assert changes(before, after) == []
+    assert returncode == (1 if any(t["rule"] in unseen for t in tests) else 0)
