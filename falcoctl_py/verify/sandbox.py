@@ -84,17 +84,12 @@ def addresses(test: Test) -> list[str]:
     (``[v6]:port`` and ``v4:port``). A step's destination goes on the test's own loopback too, so a connection
     to a documentation address never leaves the host: a non-blocking connect is in progress, a blocking one is
     refused at once (instead of waiting out SYN retries), a datagram is sent."""
-    out = []
-    found = [str(r.props.get("address", "")) for r in test.resources
+    hosts = [_ip_of(str(r.props.get("address", ""))) for r in test.resources
              if r.type == "clientServer" and r.props.get("l4Proto") != "unix"]
-    steps = [str(s.args[_DESTINATIONS[s.syscall]]) for s in test.steps
-             if s.syscall in _DESTINATIONS and isinstance(s.args.get(_DESTINATIONS[s.syscall]), str)]
-    found += [a for a in steps if (ip := _ip_of(a)) and not ipaddress.ip_address(ip).is_loopback]
-    for address in found:
-        host = _ip_of(address)
-        if host and host not in out:
-            out.append(host)
-    return out
+    hosts += [ip for s in test.steps if s.syscall in _DESTINATIONS
+              and isinstance(dest := s.args.get(_DESTINATIONS[s.syscall]), str)
+              and (ip := _ip_of(dest)) and not ipaddress.ip_address(ip).is_loopback]
+    return list(dict.fromkeys(h for h in hosts if h))  # each once, in order
 
 
 def shadowed(test: Test) -> list[str]:
