@@ -17,11 +17,11 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from audit_support import audit_snapshot, other_audit_daemon
 
 from engine.sources.base import SourceStats
 from engine.sources.replay import ReplaySource
@@ -47,17 +47,6 @@ PTRACE_SCRIPT = textwrap.dedent("""
     target.kill(); target.wait()
     sys.exit(0 if rc == 0 else 1)
 """)
-
-
-def audit_snapshot() -> tuple[int, int, int, list[object]]:
-    from engine.sources.syscall.linux_audit.netlink import AuditSocket
-    sock = AuditSocket()
-    try:
-        status = sock.get_status()
-        return (status.enabled, status.pid, status.backlog_limit, [r for r, _ in sock.list_rules()],
-                status.backlog_wait_time)
-    finally:
-        sock.close()
 
 
 EBPF_READY = (os.geteuid() == 0 and Path("/sys/kernel/btf/vmlinux").exists()
@@ -332,45 +321,6 @@ async def test_process_in_pod_cgroup_gets_container_and_pod_fields(api: object, 
     assert not any(d.exists() for d in created)
 
 
-OTHER_DAEMON = textwrap.dedent("""
-    import os, sys
-    from engine.sources.syscall.linux_audit.netlink import AuditSocket
-    sock = AuditSocket(rcvbuf=1 << 22)
-    sock.set_status(pid=os.getpid())
-    print("owner", flush=True)
-    while True:  # drain like auditd would
-        sock.recv_record()
-""")
-
-
-def _forget_dead_owner(dead: int, original: int) -> None:
-    """Put back the audit pid the test found, when it still names the killed stand-in daemon."""
-    from engine.sources.syscall.linux_audit.netlink import AuditSocket
-    sock = AuditSocket()
-    try:
-        if sock.get_status().pid == dead:
-            sock.set_status(pid=original)
-    finally:
-        sock.close()
-
-
-@contextlib.contextmanager
-def other_audit_daemon() -> Iterator[subprocess.Popen[bytes]]:
-    """A stand-in auditd that owns the audit pid while the block runs; the pid found before is put back."""
-    before = audit_snapshot()
-    repo = Path(__file__).resolve().parents[2]
-    daemon = subprocess.Popen([sys.executable, "-c", OTHER_DAEMON], stdout=subprocess.PIPE, cwd=repo)
-    try:
-        assert daemon.stdout is not None and daemon.stdout.readline().strip() == b"owner"
-        yield daemon
-    finally:
-        daemon.kill()
-        daemon.wait()
-        if daemon.stdout is not None:
-            daemon.stdout.close()
-        _forget_dead_owner(daemon.pid, before[1])
-
-
 def test_other_audit_daemon_keeps_ownership_and_we_read_multicast(tmp_path: Path) -> None:
     from engine.sources.syscall.linux_audit.backend import AuditBackend
     before = audit_snapshot()
@@ -499,6 +449,41 @@ def test_the_engine_does_not_capture_its_own_syscalls(tmp_path: Path) -> None:
             backend.close()
     assert str(theirs) in names
     assert str(mine) not in names
+
+
+def test_read_only_mode_reads_the_host_rules_and_changes_nothing(tmp_path: Path) -> None:
+    """``audit.mode: multicast``: the host's audit daemon and its rule keyed ``falcopy`` (no pid left out: the
+    host does not know ours) make the records; the engine reads them, leaves its own out by pid, and adds,
+    removes and sets nothing — it holds no CAP_AUDIT_CONTROL in that mode."""
+    from engine.sources.syscall.linux_audit.backend import AUDIT_KEY, AuditBackend
+    from engine.sources.syscall.linux_audit.netlink import AuditRule, AuditSocket
+    from engine.sources.syscall.linux_audit.syscalls import AUDIT_ARCH_X86_64, X86_64
+    mine, theirs = tmp_path / "read-by-engine", tmp_path / "read-by-child"
+    mine.write_text("x")
+    theirs.write_text("y")
+    host_rule = AuditRule(frozenset({X86_64["openat"], X86_64["execve"]}), AUDIT_ARCH_X86_64, AUDIT_KEY)
+    backend = AuditBackend({"openat"}, state_file=tmp_path / "state.json", read_only=True)
+    names: list[str] = []
+    with other_audit_daemon(enable=True):
+        ctl = AuditSocket()
+        try:
+            ctl.add_rule(host_rule)
+            before = audit_snapshot()
+            backend.open()
+            assert backend.mode == "read-only" and not backend.update_event_types({"openat", "connect"})
+            mine.read_text()
+            subprocess.run(["cat", str(theirs)], check=True, stdout=subprocess.DEVNULL)
+            for event in backend.events(timeout=1.0):
+                if event.type == "openat":
+                    names.append(event.args.get("name", ""))
+            during = audit_snapshot()
+        finally:
+            backend.close()
+            ctl.delete_rule(host_rule)
+            ctl.close()
+    assert str(theirs) in names
+    assert str(mine) not in names
+    assert during == before and not (tmp_path / "state.json").exists()
 
 
 CONNECTOR = textwrap.dedent("""
