@@ -49,6 +49,7 @@ class EbpfConfig(TypedDict, total=False):
 
 
 class LinuxAuditConfig(TypedDict, total=False):
+    mode: Literal["unicast", "multicast"]
     backlog_limit: int
     receive_buffer_mb: int
     block_when_full: bool
@@ -56,7 +57,7 @@ class LinuxAuditConfig(TypedDict, total=False):
 
 @final
 class SyscallConfig(TypedDict, total=False):
-    """``sources.syscall``; the schema lets unknown keys through (the chart's ``audit_mode`` is one), unread here."""
+    """``sources.syscall``; the schema lets unknown keys through (the source owns this section), unread here."""
 
     enabled: bool
     backend: str

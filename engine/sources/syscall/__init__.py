@@ -10,7 +10,9 @@ backends, the binary capture of the probe's records for ebpf).
 
 Checks per backend (see docs/syscall-backends.md):
     ebpf   kernel BTF, the built probe object, CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN), libbpf.
-    audit  CAP_AUDIT_CONTROL and the host PID namespace (``hostPID``) — ``AUDIT_GET`` must succeed.
+    audit  ``audit.mode: unicast``: CAP_AUDIT_CONTROL and the host PID namespace (``hostPID``) — ``AUDIT_GET``
+           must succeed; ``multicast`` (read-only): CAP_AUDIT_READ — joining the read-only group must succeed
+           (it carries records only in the host network namespace: ``hostNetwork``).
     proc   CAP_NET_ADMIN and the host network namespace (``hostNetwork``) — the proc connector must accept us.
 
 Must not: evaluate rules, talk to the API server itself, or leave kernel state changed when it raises.
@@ -35,7 +37,8 @@ if TYPE_CHECKING:
     from engine.state.pods import PodIndex, PodsApi, PodWatcher
 
 BACKENDS = ("auto", "ebpf", "audit", "proc")
-CAP_NET_ADMIN, CAP_AUDIT_CONTROL = 12, 30
+CAP_NET_ADMIN, CAP_AUDIT_CONTROL, CAP_AUDIT_READ = 12, 30, 37
+AUDIT_MODES = ("unicast", "multicast")
 NODE_NAME_ENV = "FALCOPY_NODE_NAME"  # the node whose pods are watched, when k8s_metadata.node_name is unset
 
 
@@ -66,7 +69,8 @@ def in_initial_pid_namespace() -> bool:
 
 
 def check_audit() -> None:
-    """Raise ``SyscallSourceUnavailable`` unless the audit backend can run; changes nothing."""
+    """Raise ``SyscallSourceUnavailable`` unless the audit backend can run (``audit.mode: unicast``); changes
+    nothing."""
     if not in_initial_pid_namespace():
         raise SyscallSourceUnavailable("audit", "not in the host PID namespace (run with hostPID)")
     if not has_capability(CAP_AUDIT_CONTROL):
@@ -80,10 +84,27 @@ def check_audit() -> None:
     try:
         sock.get_status()
     except OSError as exc:
+        # With CAP_AUDIT_CONTROL held, EPERM is the kernel's PID namespace check (a /proc of the pod's own PID
+        # namespace hides the nesting from ``in_initial_pid_namespace``).
+        hint = "; not in the host PID namespace (run with hostPID)" if exc.errno == errno.EPERM else ""
         raise SyscallSourceUnavailable("audit", f"the kernel refused AUDIT_GET ({os.strerror(exc.errno or 1)})"
-                                       ) from None
+                                                f"{hint}") from None
     finally:
         sock.close()
+
+
+def check_audit_read() -> None:
+    """``check_audit`` for the read-only mode (``audit.mode: multicast``): CAP_AUDIT_READ, and the kernel lets us
+    join the read-only group."""
+    if not has_capability(CAP_AUDIT_READ):
+        raise SyscallSourceUnavailable("audit", "capability CAP_AUDIT_READ is missing (audit.mode multicast "
+                                                "reads the read-only group)")
+    from engine.sources.syscall.linux_audit.netlink import AUDIT_NLGRP_READLOG, AuditSocket
+    try:
+        AuditSocket(groups=1 << (AUDIT_NLGRP_READLOG - 1)).close()
+    except OSError as exc:
+        raise SyscallSourceUnavailable("audit", f"the kernel refused the read-only audit group "
+                                                f"({os.strerror(exc.errno or 1)})") from None
 
 
 def check_proc() -> None:
@@ -112,20 +133,28 @@ def check_ebpf() -> None:
         raise SyscallSourceUnavailable("ebpf", reason)
 
 
-CHECKS: Mapping[str, Callable[[], None]] = {"ebpf": check_ebpf, "audit": check_audit, "proc": check_proc}
+CHECKS: Mapping[str, Callable[[], None]] = {"ebpf": check_ebpf, "audit": check_audit,
+                                            "audit-multicast": check_audit_read, "proc": check_proc}
 
 
-def choose_backend(wanted: str) -> str:
-    """The backend to use: ``wanted`` after its check, or for ``auto`` the first of ebpf, audit, proc that passes."""
+def choose_backend(wanted: str, *, audit_mode: str = "unicast") -> str:
+    """The backend to use: ``wanted`` after its check, or for ``auto`` the first of ebpf, audit, proc that passes
+    (the audit backend checked for ``audit_mode``)."""
     if wanted not in BACKENDS:
         raise ValueError(f"sources.syscall.backend: unknown backend {wanted!r} (known: {', '.join(BACKENDS)})")
+    if audit_mode not in AUDIT_MODES:
+        raise ValueError(f"sources.syscall.audit.mode: unknown mode {audit_mode!r} (known: {', '.join(AUDIT_MODES)})")
+
+    def check(name: str) -> None:
+        CHECKS["audit-multicast" if name == "audit" and audit_mode == "multicast" else name]()
+
     if wanted != "auto":
-        CHECKS[wanted]()
+        check(wanted)
         return wanted
     reasons: list[str] = []
     for name in ("ebpf", "audit", "proc"):
         try:
-            CHECKS[name]()
+            check(name)
             skipped = f" ({'; '.join(reasons)})" if reasons else ""
             logging.getLogger("engine.sources.syscall").info("syscall source: auto chose the %s backend%s",
                                                                name, skipped)
@@ -226,7 +255,8 @@ def build(config: SyscallConfig | WithSources, *, event_types: Iterable[str] | N
     if event_types is None:
         needed = getattr(ruleset, "evttypes_needed", None)  # a Ruleset; any other evaluator: capture nothing
         event_types = needed("syscall") if needed is not None else ()
-    backend = choose_backend(wanted)
+    audit = section.get("audit") or {}
+    backend = choose_backend(wanted, audit_mode=str(audit.get("mode", "unicast")))
     from engine.state.proctable import ProcessTable
     root = host_root(section)
     table = ProcessTable(max_size=int(section.get("max_processes", 32768)), proc=os.path.join(root, "proc"))
@@ -245,8 +275,8 @@ def build(config: SyscallConfig | WithSources, *, event_types: Iterable[str] | N
                            record=section.get("record") or None)  # the probe's records: a binary capture
     if backend == "audit":
         from engine.sources.syscall.linux_audit.backend import BACKLOG_LIMIT, RCVBUF, AuditBackend
-        audit = section.get("audit") or {}
         source = AuditBackend(event_types, table=table, containers=containers, watcher=watcher,
+                              read_only=audit.get("mode") == "multicast", host_proc=os.path.join(root, "proc"),
                               backlog_limit=int(audit.get("backlog_limit", BACKLOG_LIMIT)),
                               rcvbuf=int(audit.get("receive_buffer_mb", RCVBUF >> 20)) << 20,
                               block_when_full=bool(audit.get("block_when_full", False)))

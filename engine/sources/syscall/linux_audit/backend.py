@@ -6,7 +6,10 @@ the backlog limit and, unless ``block_when_full``, set the backlog wait time to 
 records instead of stalling audited tasks: monitored workloads are never slowed, the loss is counted), add
 exit,always rules for the syscalls the rules need (keyed ``falcopy``), read and decode records, count the
 kernel's ``lost`` delta (``SourceStats.kernel_lost``) — and undo all of it on ``close()`` and, after a crash, on the next ``open``
-(leftover rules with our key are removed and the saved state restored).
+(leftover rules with our key are removed and the saved state restored). Read-only (``read_only``: the config's
+``audit.mode: multicast``), it changes nothing in the kernel: it joins the read-only group (CAP_AUDIT_READ is all
+it needs) and reads the records of the host's own audit rules keyed ``falcopy`` (``host_rules`` writes them),
+leaving out its own process by its pid in the host's PID namespace.
 
 Must not: evaluate rules, or leave audit state changed once ``close()`` returned.
 """
@@ -60,6 +63,18 @@ def syscalls_for(event_types: Iterable[str]) -> frozenset[int]:
     return frozenset(X86_64[n] for n in names if n in X86_64)
 
 
+def host_rules(event_types: Iterable[str]) -> str:
+    """An audit rules file (``auditctl`` syntax, for the host's ``/etc/audit/rules.d/``) asking for the records the
+    read-only mode reads: one exit,always rule for arch x86_64 with the syscalls behind ``event_types`` (those the
+    loaded rules need, plus the process lifecycle) and our key. The key is how the engine finds its records among
+    the host's others; our rule in the other modes is the same, with the engine's own pid left out."""
+    numbers = syscalls_for(event_types)
+    names = sorted(name for name, number in X86_64.items() if number in numbers)
+    return ("# falco-py audit backend, read-only mode (sources.syscall.audit.mode: multicast): the records the\n"
+            "# engine reads from the host's audit daemon. Written by `falcoctl-py engine audit-rules`.\n"
+            f"-a always,exit -F arch=b64 -S {','.join(names)} -k {AUDIT_KEY}\n")
+
+
 def recover(*, state_file: Path = STATE_FILE, sock: AuditSocket | None = None) -> bool:
     """Undo what a previous run left (rules with our key, saved status); True when anything was restored."""
     own = sock is None
@@ -86,6 +101,19 @@ def recover(*, state_file: Path = STATE_FILE, sock: AuditSocket | None = None) -
     finally:
         if own:
             sock.close()
+
+
+def in_host_network(sock: AuditSocket, host_proc: str = "/proc") -> bool:
+    """Whether ``sock`` lives in the network namespace of the host's first process: the sockets of a namespace
+    are listed, by inode, in ``/proc/<pid>/net/netlink`` of any process in it (readable without privilege).
+    True when the list cannot be read (nothing to tell)."""
+    try:
+        with open(os.path.join(host_proc, "1", "net", "netlink"), "rb") as fh:
+            listed = fh.read().split(b"\n")[1:]
+    except OSError:
+        return True
+    inode = str(os.fstat(sock.fileno()).st_ino).encode()
+    return any(line.split()[-1:] == [inode] for line in listed)
 
 
 def _alive(pid: int) -> bool:
@@ -121,14 +149,20 @@ class AuditBackend(EventStream):
                  state_file: Path = STATE_FILE, backlog_limit: int = BACKLOG_LIMIT,
                  containers: Callable[[CgroupMatch | str], ContainerInfo | None] | None = None,
                  watcher: PodWatcher | None = None,
-                 block_when_full: bool = False, rcvbuf: int = RCVBUF) -> None:
+                 block_when_full: bool = False, rcvbuf: int = RCVBUF, read_only: bool = False,
+                 host_proc: str = "/proc") -> None:
         self.block_when_full = block_when_full
+        self.read_only = read_only
+        self.host_proc = host_proc  # where the host's processes are seen (our own host pid, read-only mode)
+        self._own_pid = os.getpid()
         self.rcvbuf = rcvbuf
         self.syscalls = syscalls_for(event_types)
         self.table = table if table is not None else ProcessTable()
         self.state_file = state_file
         self.backlog_limit = backlog_limit
-        self.mode = "unstarted"  # "pid" (we are the audit daemon) or "multicast" (read-only group)
+        # "pid" (we are the audit daemon), "multicast" (another daemon is; we read the read-only group and manage
+        # our rule) or "read-only" (the group only, nothing changed in the kernel)
+        self.mode = "unstarted"
         self._stats = SourceStats()
         self._ctl: AuditSocket | None = None
         self._events_sock: AuditSocket | None = None
@@ -146,6 +180,9 @@ class AuditBackend(EventStream):
     def open(self) -> None:
         if self.watcher is not None:
             self.watcher.start()
+        if self.read_only:
+            self._open_read_only()
+            return
         recover(state_file=self.state_file)
         ctl = AuditSocket()
         self._ctl = ctl
@@ -158,7 +195,7 @@ class AuditBackend(EventStream):
             self.state_file.write_bytes(orjson.dumps(state))
             self.table.scan()
             if before.pid and _alive(before.pid) and before.pid != os.getpid():
-                self._events_sock = AuditSocket(groups=1 << (AUDIT_NLGRP_READLOG - 1), rcvbuf=self.rcvbuf)
+                self._events_sock = self._read_group(f"another audit daemon (pid {before.pid}) owns the audit pid")
                 self.mode = "multicast"
             else:
                 events = AuditSocket(rcvbuf=self.rcvbuf)
@@ -181,6 +218,37 @@ class AuditBackend(EventStream):
             self.close()
             raise
 
+    def _open_read_only(self) -> None:
+        """Join the read-only group; the kernel's audit status, rules and pid stay as the host set them."""
+        try:
+            # Records carry pids of the host's PID namespace: ours, seen through the host's /proc, is how our
+            # own syscalls are left out (a pod without hostPID has another pid inside).
+            self._own_pid = int(os.readlink(os.path.join(self.host_proc, "self")))
+        except (OSError, ValueError):
+            self._own_pid = os.getpid()
+        try:
+            self._events_sock = self._read_group("audit.mode multicast reads the read-only group")
+            self.table.scan()
+        except BaseException:
+            self.close()
+            raise
+        self.mode = "read-only"
+
+    def _read_group(self, why: str) -> AuditSocket:
+        """A socket in the read-only group (``AUDIT_NLGRP_READLOG``), or ``SyscallSourceUnavailable`` saying
+        ``why`` we read it and what is missing: CAP_AUDIT_READ, or the host network namespace (the kernel sends
+        the group's records only there; joining it elsewhere works, and nothing ever arrives)."""
+        from engine.sources.syscall import SyscallSourceUnavailable
+        try:
+            sock = AuditSocket(groups=1 << (AUDIT_NLGRP_READLOG - 1), rcvbuf=self.rcvbuf)
+        except PermissionError:
+            raise SyscallSourceUnavailable("audit", f"{why}: joining it needs capability CAP_AUDIT_READ") from None
+        if not in_host_network(sock, self.host_proc):
+            sock.close()
+            raise SyscallSourceUnavailable("audit", f"{why}, whose records reach only the host network namespace "
+                                                    "(run with hostNetwork)")
+        return sock
+
     @staticmethod
     def _rule(syscalls: frozenset[int]) -> AuditRule:
         # Our own process is left out, as Falco leaves itself out. The kernel never audits the audit pid, but in
@@ -194,7 +262,7 @@ class AuditBackend(EventStream):
         Returns False when the syscall set did not change (nothing is sent to the kernel).
         """
         wanted = syscalls_for(event_types)
-        if wanted == self.syscalls or self._ctl is None:
+        if wanted == self.syscalls or self._ctl is None:  # read-only: the host's rules decide (``host_rules``)
             return False
         old = self._rule(self.syscalls)
         self._ctl.add_rule(self._rule(wanted))
@@ -216,6 +284,8 @@ class AuditBackend(EventStream):
 
     # -- events ---------------------------------------------------------------------------------------------
     def describe(self) -> str:
+        if self.read_only:
+            return f"{self.name} audit backend (read-only: the host's rules keyed {AUDIT_KEY})"
         return f"{self.name} audit backend ({self.mode}, {len(self.syscalls)} syscalls)"
 
     def stats(self) -> SourceStats:
@@ -245,6 +315,7 @@ class AuditBackend(EventStream):
         if sock is None:
             raise RuntimeError("audit backend not started")
         sock.sock.setblocking(False)
+        own_pid = str(self._own_pid).encode()
         idle = 0.0
         while not self._stopping:
             try:
@@ -277,8 +348,11 @@ class AuditBackend(EventStream):
                 continue
             if group is None or group.syscall is None:
                 continue
-            if group.syscall.fields.get(b"key") != _QUOTED_KEY:
+            fields = group.syscall.fields
+            if fields.get(b"key") != _QUOTED_KEY:
                 continue  # another daemon's rule (multicast mode sees everything)
+            if self.read_only and fields.get(b"pid") == own_pid:
+                continue  # our own syscalls: the host's rule cannot leave us out as ours does
             event = self._decoder.decode(group)
             if event is not None:
                 self._stats.events += 1
