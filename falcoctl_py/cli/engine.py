@@ -204,3 +204,22 @@ def run(ctx: click.Context, rules: tuple[Path, ...], source: str, events: Path |
             raise FalcoctlError("the engine service is not available in this build") from None
         raise
     ctx.exit(serve(config))
+
+
+@group.command("audit-rules")
+@options.rules_files(help="A rules file (repeat per file; default: the engine's bundled rules).")
+@click.option("--rule-matching", type=click.Choice(["first", "all"]), default="first", show_default=True,
+              help="As for engine run (it does not change which syscalls are needed).")
+def audit_rules(rules: tuple[Path, ...], rule_matching: str) -> None:
+    """The host audit rules the read-only audit mode needs (auditctl syntax, for /etc/audit/rules.d/).
+
+    With sources.syscall.audit.mode multicast the engine changes nothing in the kernel: it reads the records of
+    the host's audit daemon keyed falcopy. Install these there so the syscalls the loaded rules need are audited.
+    """
+    from engine.sources.syscall.linux_audit.backend import host_rules
+
+    rule_files = list(rules) or default_rules_files()
+    if not rule_files:
+        raise UsageError("no --rules given and no bundled default rules found")
+    ruleset = load_ruleset(rule_files, rule_matching=rule_matching)
+    click.echo(host_rules(ruleset.evttypes_needed("syscall")), nl=False)

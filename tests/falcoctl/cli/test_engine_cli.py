@@ -200,3 +200,27 @@ def test_engine_command_imports_no_deployment_stack() -> None:
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
     assert engine_cli.group.name == "engine"
+
+
+def test_audit_rules_cover_what_the_loaded_rules_need(upstream_rules: Path, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """The host rules for the read-only audit mode: one exit,always rule keyed falcopy whose syscalls are the ones
+    the loaded rules need (the process lifecycle included), and nothing for a rule that needs no syscall."""
+    from engine.rules import load_rules
+    from engine.sources.syscall.linux_audit.backend import syscalls_for
+    from engine.sources.syscall.linux_audit.syscalls import X86_64
+
+    files = [upstream_rules / "falco_rules.yaml"]
+    code, out, _ = run_main(["engine", "audit-rules", "--rules", str(files[0])], capsys)
+    (rule,) = [line for line in out.splitlines() if not line.startswith("#")]
+    head, _, tail = rule.partition(" -S ")
+    assert code == 0 and head == "-a always,exit -F arch=b64"
+    names, _, key = tail.partition(" -k ")
+    ruleset = load_rules(files).ruleset
+    assert ruleset is not None and key == "falcopy"
+    assert {X86_64[n] for n in names.split(",")} == syscalls_for(ruleset.evttypes_needed("syscall"))
+    assert {"execve", "exit_group", "openat", "connect"} <= set(names.split(","))
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- rule: r\n  desc: d\n  condition: evt.type = open and\n  output: o\n  priority: INFO\n")
+    code, _, err = run_main(["engine", "audit-rules", "--rules", str(bad)], capsys)
+    assert code == 1 and "bad.yaml" in err
