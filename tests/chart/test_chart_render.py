@@ -271,7 +271,7 @@ def test_disjoint_pools_get_own_daemonsets_and_default_excludes_them(helm: Helm)
     [
         ("syscall-ebpf-values.yaml", False, False, ["BPF", "PERFMON", "SYS_RESOURCE", "SYS_PTRACE"]),
         ("syscall-proc-values.yaml", True, False, ["NET_ADMIN"]),
-        ("syscall-audit-values.yaml", False, True, ["AUDIT_CONTROL", "AUDIT_READ"]),
+        ("syscall-audit-values.yaml", False, True, ["AUDIT_CONTROL"]),
         ("syscall-audit-multicast-values.yaml", True, False, ["AUDIT_READ"]),
         ("syscall-extra-caps-values.yaml", True, False, ["NET_ADMIN", "SYS_PTRACE"]),
     ],
@@ -340,7 +340,7 @@ def test_engine_config_per_role(helm: Helm) -> None:
         yaml.safe_load(cm["data"][f"engine-{r}.yaml"]) for r in ("node", "webhook", "auditlog")
     )
     assert node["sources"] == {"syscall": {
-        "backend": "audit", "audit_mode": "unicast", "host_root": "/host",
+        "backend": "audit", "audit": {"mode": "unicast"}, "host_root": "/host",
         "container_state_roots": ["/host/run/containerd/io.containerd.runtime.v2.task"]}}
     assert (
         set(webhook["sources"]) == {"k8s_audit"}

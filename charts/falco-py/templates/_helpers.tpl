@@ -196,7 +196,9 @@ no pool, i.e. the negation of each pool's conjunction, expanded into OR-ed terms
 Host namespaces and capabilities the selected syscall backend needs (least privilege), as YAML:
 hostNetwork, hostPID, caps (added after drop ALL), root (run as uid 0), btf (mount /sys/kernel/btf).
 ebpf: its own network and PID namespaces; BPF + PERFMON load and attach the tracing programs, SYS_PTRACE reads
-other processes' /proc entries (exe, cwd, environ) through the read-only host /proc mount.
+other processes' /proc entries (exe, cwd, environ) through the read-only host /proc mount. audit unicast: the host
+PID namespace and AUDIT_CONTROL (become the audit pid, manage our rule); multicast (read-only): the host network
+namespace, where the read-only group's records go, and AUDIT_READ to join it.
 */}}
 {{- define "falco-py.hostAccess" -}}
 {{- $b := .Values.syscall.backend -}}
@@ -207,9 +209,8 @@ other processes' /proc entries (exe, cwd, environ) through the read-only host /p
 {{- else if eq $b "proc" -}}
 {{- $hostNetwork = true -}}{{- $caps = list "NET_ADMIN" -}}
 {{- else if eq $b "audit" -}}
-{{- $caps = list "AUDIT_CONTROL" "AUDIT_READ" -}}
 {{- if eq .Values.syscall.auditMode "multicast" -}}{{- $hostNetwork = true -}}{{- $caps = list "AUDIT_READ" -}}
-{{- else -}}{{- $hostPID = true -}}{{- end -}}
+{{- else -}}{{- $hostPID = true -}}{{- $caps = list "AUDIT_CONTROL" -}}{{- end -}}
 {{- end -}}
 {{- if and .Values.syscall.extraCapabilities (ne $b "none") -}}
 {{- $caps = concat $caps .Values.syscall.extraCapabilities | uniq -}}
