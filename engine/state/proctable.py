@@ -154,8 +154,9 @@ def normalize_exepath(path: str) -> tuple[str, bool]:
     return path, False
 
 
-def read_process(pid: int, *, proc: str = "/proc") -> ProcessInfo | None:
-    """A fresh ``ProcessInfo`` for a live process (None when it is gone or unreadable)."""
+def read_process(pid: int, *, proc: str = "/proc", users: ContainerUsers | None = None) -> ProcessInfo | None:
+    """A fresh ``ProcessInfo`` for a live process (None when it is gone or unreadable); ``users``: where the user
+    names of container processes are looked up and remembered (default: looked up, not remembered)."""
     base = f"{proc}/{pid}"
     status_raw = _read(f"{base}/status")
     stat_raw = _read(f"{base}/stat")
@@ -194,7 +195,7 @@ def read_process(pid: int, *, proc: str = "/proc") -> ProcessInfo | None:
         cap_permitted=int(status.get("CapPrm", "0"), 16), cap_inheritable=int(status.get("CapInh", "0"), 16),
         exe_from_memfd=memfd, container_id=cgroup.id,
     )
-    fill_exe_facts(info, proc=proc)
+    fill_exe_facts(info, proc=proc, users=users)
     return info
 
 
@@ -205,10 +206,11 @@ def _stat(path: str) -> os.stat_result | None:
         return None
 
 
-def fill_exe_facts(info: ProcessInfo, *, proc: str = "/proc") -> None:
+def fill_exe_facts(info: ProcessInfo, *, proc: str = "/proc", users: ContainerUsers | None = None) -> None:
     """What the kernel does not say about a live process's executable: its inode's change and modification
     times (``proc.exe_ino.ctime``/``mtime``), writable by its user, and for a container process which overlay
-    layer it comes from (``proc``: where the host's procfs is seen)."""
+    layer it comes from and its users' names there (``proc``: where the host's procfs is seen; ``users``: where
+    those names are remembered, see ``read_process``)."""
     st = _stat(f"{proc}/{info.pid}/exe")
     if st is not None and not info.exe_ino_ctime and (not info.exe_ino or st.st_ino == info.exe_ino):
         info.exe_ino_ctime, info.exe_ino_mtime = st.st_ctime_ns, st.st_mtime_ns  # unless the kernel said them
@@ -218,38 +220,48 @@ def fill_exe_facts(info: ProcessInfo, *, proc: str = "/proc") -> None:
         if not info.exe_from_memfd:
             layer = _overlay_layer(info.pid, info.exepath, proc=proc)
             info.exe_upper_layer, info.exe_lower_layer = layer == "upper", layer == "lower"
-        info.user_name = container_user(info.pid, info.uid, info.container_id, proc=proc)
+        users = users if users is not None else ContainerUsers()
+        info.user_name = users.name(info.pid, info.uid, info.container_id, proc=proc)
         if info.loginuid not in (None, -1):
-            info.loginuser_name = container_user(info.pid, info.loginuid, info.container_id, proc=proc)
+            info.loginuser_name = users.name(info.pid, info.loginuid, info.container_id, proc=proc)
 
 
-_CONTAINER_USERS: OrderedDict[tuple[str, int], str | None] = OrderedDict()
-_CONTAINER_USERS_MAX = 4096
+class ContainerUsers:
+    """User names inside containers, each from the container's own user database
+    (``<proc>/<pid>/root/etc/passwd``), remembered per (container, uid) up to ``max_size`` (oldest out first).
+    A ``ProcessTable`` keeps one (``table.users``) for the processes it reads and its decoders fill."""
 
+    def __init__(self, *, max_size: int = 4096) -> None:
+        self.max_size = max_size
+        self._names: OrderedDict[tuple[str, int], str | None] = OrderedDict()
 
-def container_user(pid: int, uid: int | None, container_id: str, *, proc: str = "/proc") -> str | None:
-    """The name of ``uid`` in the container's own user database (``<proc>/<pid>/root/etc/passwd``), cached per
-    (container, uid); None when the container has no entry for it (uid 0 is ``root`` regardless)."""
-    if uid is None:
-        return None
-    if uid == 0:
-        return "root"
-    key = (container_id, uid)
-    if key in _CONTAINER_USERS:
-        return _CONTAINER_USERS[key]
-    data = _read(f"{proc}/{pid}/root/etc/passwd")
-    if data is None:
-        return None  # unreadable now (the process is gone): not an answer to remember
-    name = None
-    for line in data.splitlines():
-        parts = line.split(b":")
-        if len(parts) > 2 and parts[2].strip().isdigit() and int(parts[2]) == uid:
-            name = parts[0].decode(errors="surrogateescape")
-            break
-    _CONTAINER_USERS[key] = name
-    if len(_CONTAINER_USERS) > _CONTAINER_USERS_MAX:
-        _CONTAINER_USERS.popitem(last=False)
-    return name
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def name(self, pid: int, uid: int | None, container_id: str, *, proc: str = "/proc") -> str | None:
+        """The name of ``uid`` in the container of process ``pid``; None when the container has no entry for it
+        (uid 0 is ``root`` regardless) or its database cannot be read now (then nothing is remembered)."""
+        if uid is None:
+            return None
+        if uid == 0:
+            return "root"
+        key = (container_id, uid)
+        names = self._names
+        if key in names:
+            return names[key]
+        data = _read(f"{proc}/{pid}/root/etc/passwd")
+        if data is None:
+            return None  # unreadable now (the process is gone): not an answer to remember
+        name = None
+        for line in data.splitlines():
+            parts = line.split(b":")
+            if len(parts) > 2 and parts[2].strip().isdigit() and int(parts[2]) == uid:
+                name = parts[0].decode(errors="surrogateescape")
+                break
+        names[key] = name
+        if len(names) > self.max_size:
+            names.popitem(last=False)
+        return name
 
 
 def _loginuid(raw: bytes | None) -> int | None:
@@ -273,8 +285,9 @@ class ProcessTable:
                  proc: str = "/proc") -> None:
         self.max_size = max_size
         self.proc = proc
+        self.users = ContainerUsers()  # user names inside containers, for what this table reads and is fed
         self._reader: Callable[[int], ProcessInfo | None] = (
-            reader if reader is not None else functools.partial(read_process, proc=proc))
+            reader if reader is not None else functools.partial(read_process, proc=proc, users=self.users))
         self._procs: OrderedDict[int, ProcessInfo] = OrderedDict()
         # ``link`` is O(1) while no pid changed its entry: the table's generation moves on every change of the
         # pid -> process mapping, and a chain linked at the current generation is still the table's chain.

@@ -141,8 +141,9 @@ def test_fork_copies_every_attribute_but_the_ids() -> None:
 
 
 def test_container_users_come_from_the_containers_own_passwd(tmp_path: Path) -> None:
-    from engine.state.proctable import container_user
+    from engine.state.proctable import ContainerUsers
 
+    container_user = ContainerUsers(max_size=2).name
     etc = tmp_path / "4242" / "root" / "etc"
     etc.mkdir(parents=True)
     (etc / "passwd").write_text("root:x:0:0::/root:/bin/sh\nappuser:x:1234:1234::/app:/bin/sh\n")
@@ -154,3 +155,11 @@ def test_container_users_come_from_the_containers_own_passwd(tmp_path: Path) -> 
     (etc / "passwd").write_text("other:x:1234:1234::/:/bin/sh\n")
     assert container_user(4242, 1234, "c0ffee000001", proc=proc) == "appuser"  # cached per container
     assert container_user(4242, 1234, "c0ffee000002", proc=proc) == "other"
+    # bounded: the oldest answer went out when the third came in, so it is read again (and is new now)
+    assert container_user(4242, 1234, "c0ffee000001", proc=proc) == "other"
+    # each table remembers its own: one table's answers never reach another's
+    first, second = ProcessTable(proc=proc), ProcessTable(proc=proc)
+    assert first.users.name(4242, 1234, "c0ffee000003", proc=proc) == "other"
+    (etc / "passwd").write_text("third:x:1234:1234::/:/bin/sh\n")
+    assert second.users.name(4242, 1234, "c0ffee000003", proc=proc) == "third"
+    assert first.users.name(4242, 1234, "c0ffee000003", proc=proc) == "other" and len(first.users) == 1

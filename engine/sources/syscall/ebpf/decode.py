@@ -190,7 +190,7 @@ class Decoder:
                     info.container_id = found.id
         info.cmdline = " ".join([info.name, *info.args])
         if self.live:
-            fill_exe_facts(info, proc=self.table.proc)
+            fill_exe_facts(info, proc=self.table.proc, users=self.table.users)
         self.table.put(info)
         self.table.link(info)
 

@@ -17,7 +17,7 @@ from engine.events.syscall import ContainerInfo, FdInfo, ProcessInfo, SyscallEve
 from engine.fields.evttypes import SYSCALLS_FOR_EVENT
 from engine.sources.syscall.linux_audit.records import Group, Record, execve_args, number, signed64, untrusted
 from engine.sources.syscall.linux_audit.syscalls import BY_NUMBER
-from engine.state.proctable import ProcessTable, container_user, exe_flags, normalize_exepath
+from engine.state.proctable import ProcessTable, exe_flags, normalize_exepath
 from engine.state.sockets import describe_fd, local_address
 
 AT_FDCWD = -100
@@ -141,7 +141,7 @@ class Decoder:
             if value is not None:
                 setattr(proc, key, value)
         if proc.uid != uid and proc.container_id not in ("", "host"):  # a container user's name follows its uid
-            proc.user_name = container_user(proc.pid, proc.uid, proc.container_id, proc=self.table.proc)
+            proc.user_name = self.table.users.name(proc.pid, proc.uid, proc.container_id, proc=self.table.proc)
         auid = number(sc.fields.get(b"auid"))
         if auid is not None:
             proc.loginuid = -1 if auid == 0xFFFFFFFF else auid
