@@ -3,7 +3,8 @@
 Owns: ``Reloader`` — a thread polling each rules file's identity (resolved path, inode, size, mtime; the resolved
 path catches a ConfigMap's ``..data`` symlink swap, where the visible name never changes), loading the new set with
 ``engine.rules.load_rules`` in that thread, and on success calling ``Engine.swap_ruleset``; a failed load keeps the
-running ruleset, logs every finding, and is counted. ``reload_now()`` forces a load (SIGHUP). After a swap the
+running ruleset, logs every finding, and is counted. A change is loaded once the files stop changing, never in the
+middle of an in-place rewrite. ``reload_now()`` forces a load (SIGHUP). After a swap the
 ``on_swap`` listeners get the new ruleset (the syscall source re-narrows what the kernel captures with it); a
 listener that fails is logged and does not undo the swap.
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+_SETTLE_TRIES = 10  # looks at a changing file before it is loaded as it is then
 Signature = tuple[tuple[str, str, int, int, int] | tuple[str, None], ...]
 
 
@@ -60,6 +63,7 @@ class Reloader:
         engine: Engine,
         rule_matching: str = "first",
         interval: float = 2.0,
+        settle: float = 0.1,
         loader: Callable[..., LoadResult] | None = None,
         on_swap: list[Callable[[Ruleset], object]] | None = None,
     ) -> None:
@@ -68,6 +72,7 @@ class Reloader:
         self.engine = engine
         self.rule_matching = rule_matching
         self.interval = interval
+        self.settle = settle
         if loader is None:
             from engine.rules import load_rules
 
@@ -119,12 +124,28 @@ class Reloader:
                 self.reloads["failure"] += 1
 
     def check(self, *, force: bool = False) -> bool | None:
-        """Reload if the files changed (or ``force``); True/False for success/failure, None when unchanged."""
+        """Reload if the files changed (or ``force``); True/False for success/failure, None when unchanged.
+
+        A change is loaded once the files stop changing (``settle`` seconds apart, for up to ``_SETTLE_TRIES``
+        looks): a file rewritten in place is first truncated, then written, and a look between the two must not
+        load it empty (an empty rules file is a valid ruleset with no rules: detection would be off until the next
+        change)."""
         sig = self._current_signature()
         if not force and sig == self._signature:
             return None
+        if not force:
+            sig = self._settled(sig)
         self._signature = sig
         return self.load()
+
+    def _settled(self, sig: Signature) -> Signature:
+        for _ in range(_SETTLE_TRIES):
+            time.sleep(self.settle)
+            now = self._current_signature()
+            if now == sig:
+                break
+            sig = now
+        return sig
 
     def load(self) -> bool:
         with self._lock:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -93,6 +94,24 @@ def test_watch_thread_and_forced_reload(tmp_path: Path) -> None:
         assert reloader.stats()["reloads"]["success"] == 2
     finally:
         reloader.stop()
+
+
+def test_a_file_rewritten_in_place_is_loaded_whole_not_empty(tmp_path: Path) -> None:
+    """The look that finds a change may fall between the rewrite's truncation and its write: the reload waits for
+    the file to settle, so the empty file (a valid ruleset without rules) never becomes the running one."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULE.format(name="Creates", verb="create"))
+    engine, reloader = make(rules)
+    loaded: list[int] = []
+    reloader._loader = lambda files, **kw: (loaded.append(len(rules.read_bytes())), load_rules(files, **kw))[1]
+    with open(rules, "w") as fh:  # truncated: what a look between the two steps of the rewrite sees
+        writer = threading.Timer(reloader.settle / 2, lambda: (fh.write(RULE.format(name="Gets", verb="get")),
+                                                               fh.flush()))
+        writer.start()
+        assert reloader.check() is True
+        writer.join()
+    assert loaded and 0 not in loaded, loaded
+    assert fired(engine, "get") == ["Gets"] and fired(engine, "create") == []
 
 
 def test_missing_file_is_a_failure_not_a_crash(tmp_path: Path) -> None:
