@@ -388,6 +388,10 @@ def test_install_dry_run_client_renders_notes(helm: Helm) -> None:
     )
     assert "NOTES:" in out and "https://sec-falco-py-webhook.security.svc:9765/k8s-audit" in out
     assert "kind: DaemonSet" in out
+    assert "falcoctl-py engine audit-rules" not in out  # the medium profile reads syscalls with ebpf
+    multicast = build_values(profile="small", values_files=[CHART / "ci" / "syscall-audit-multicast-values.yaml"])
+    out = helm.install_dry_run_client(CHART, multicast, release="sec", namespace="security")
+    assert "Install those rules on every node (`falcoctl-py engine audit-rules" in out
 
 
 def test_packaged_chart_and_profiles_resolve_inside_the_package() -> None:
