@@ -27,9 +27,11 @@ def test_read_self_matches_os() -> None:
 def test_child_args_env_and_parent_chain() -> None:
     child = subprocess.Popen(["sleep", "5"], env={"FALCOPY_MARK": "1", "PATH": os.environ["PATH"]})
     try:
-        for _ in range(200):  # until the child has exec'd
-            with open(f"/proc/{child.pid}/comm") as fh:
-                if fh.read().strip() == "sleep":
+        # until the child has exec'd: the kernel names it before it lays out the new argv and environment, so
+        # the name alone is not enough (read then, cmdline is still empty)
+        for _ in range(200):
+            with open(f"/proc/{child.pid}/cmdline", "rb") as fh:
+                if fh.read() == b"sleep\x005\x00":
                     break
             time.sleep(0.01)
         table = ProcessTable()
