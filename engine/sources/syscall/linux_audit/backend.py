@@ -195,7 +195,8 @@ class AuditBackend(EventStream):
             self.state_file.write_bytes(orjson.dumps(state))
             self.table.scan()
             if before.pid and _alive(before.pid) and before.pid != os.getpid():
-                self._events_sock = self._read_group(f"another audit daemon (pid {before.pid}) owns the audit pid")
+                self._events_sock = self._read_group(f"another audit daemon (pid {before.pid}) owns the audit pid: "
+                                                     "reading beside it takes the read-only group")
                 self.mode = "multicast"
             else:
                 events = AuditSocket(rcvbuf=self.rcvbuf)
@@ -242,7 +243,7 @@ class AuditBackend(EventStream):
         try:
             sock = AuditSocket(groups=1 << (AUDIT_NLGRP_READLOG - 1), rcvbuf=self.rcvbuf)
         except PermissionError:
-            raise SyscallSourceUnavailable("audit", f"{why}: joining it needs capability CAP_AUDIT_READ") from None
+            raise SyscallSourceUnavailable("audit", f"{why}, which needs capability CAP_AUDIT_READ") from None
         if not in_host_network(sock, self.host_proc):
             sock.close()
             raise SyscallSourceUnavailable("audit", f"{why}, whose records reach only the host network namespace "
