@@ -57,7 +57,7 @@ class LinuxAuditConfig(TypedDict, total=False):
 
 @final
 class SyscallConfig(TypedDict, total=False):
-    """``sources.syscall``; the schema lets unknown keys through (the source owns this section), unread here."""
+    """``sources.syscall``, read by ``engine.sources.syscall`` (the schema refuses any other key)."""
 
     enabled: bool
     backend: str

@@ -55,6 +55,18 @@ def test_unknown_key_is_named_with_file_and_line(tmp_path: Path) -> None:
     assert err.value.problems == [f"{f}:6: sources.k8s_audit.webhook.lisen: unknown key"]
 
 
+def test_a_syscall_key_the_source_does_not_read_is_refused(tmp_path: Path) -> None:
+    """The chart once wrote ``audit_mode`` beside ``backend``, which no code read: the mode it chose never took
+    effect. Such a key is an error now, named with its line."""
+    f = tmp_path / "engine.yaml"
+    f.write_text("rules: [r.yaml]\nsources:\n  syscall:\n    backend: audit\n    audit_mode: multicast\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(f)
+    assert err.value.problems == [f"{f}:5: sources.syscall.audit_mode: unknown key"]
+    f.write_text("rules: [r.yaml]\nsources:\n  syscall:\n    backend: audit\n    audit: {mode: multicast}\n")
+    assert load_config(f)["sources"]["syscall"]["audit"]["mode"] == "multicast"
+
+
 def test_every_problem_is_reported(tmp_path: Path) -> None:
     f = tmp_path / "engine.yaml"
     f.write_text(
