@@ -58,8 +58,11 @@ def test_follower_reloads_new_digests_and_refuses_bad_ones(registry: RunningRegi
         request(hook, "POST", "/k8s-audit", orjson.dumps([audit(1, "create"), audit(2, "delete")]))
         assert wait_for(lambda: alerts.exists() and rules_of(alerts) == ["Creates"])
 
+        loads = svc.reloader.stats()["reloads"].get("success", 0)
         second = publish(registry, ref, RULE.format(engine="0.57.0", name="Deletes", verb="delete"))
         assert wait_for(lambda: svc.follower.stats()[ref]["digest"] == second, timeout=10)
+        # the digest is recorded when the download lands, the swap follows: events wait for the new ruleset
+        assert wait_for(lambda: svc.reloader.stats()["reloads"].get("success", 0) > loads, timeout=10)
         request(hook, "POST", "/k8s-audit", orjson.dumps([audit(3, "create"), audit(4, "delete")]))
         assert wait_for(lambda: rules_of(alerts) == ["Creates", "Deletes"])
 
