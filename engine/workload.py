@@ -16,7 +16,7 @@ import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from engine.events.k8s_audit import AuditEvent
+from engine.events.k8s_audit import HeaderEvent
 
 if TYPE_CHECKING:
     from engine.events.base import Event
@@ -40,9 +40,8 @@ def pod_owner(pod: str) -> str:
 def workload_of(event: Event) -> tuple[str, str]:
     """(namespace, workload) of an event; empty namespace when it has none."""
     if event.source == "k8s_audit":
-        if isinstance(event, AuditEvent) and event.head is not None:  # read through its typed header:
-            head = event.head  # nothing else of the event is decoded
-            return head.objectRef.namespace or "", head.user.username or ""
+        if type(event) is HeaderEvent:  # read through its typed header: nothing else of the event is decoded
+            return event.objectRef.namespace or "", event.user.username or ""
         obj = getattr(event, "obj", None) or {}  # the audit event's JSON object
         ref = obj.get("objectRef") or {}
         user = obj.get("user") or {}
@@ -59,9 +58,8 @@ def key_of(rule: str, source: str, event: Event) -> tuple[str, str, str, str]:
     """The counter key of one match: ``(rule, source, namespace, workload)`` (``other`` for both when the event
     cannot be read)."""
     try:
-        if source == "k8s_audit" and isinstance(event, AuditEvent) and event.head is not None:
-            head = event.head  # the common case inline: nothing else of the event is read
-            return rule, source, head.objectRef.namespace or "", head.user.username or ""
+        if type(event) is HeaderEvent:  # the common case inline: nothing else of the event is read
+            return rule, source, event.objectRef.namespace or "", event.user.username or ""
         ns, workload = workload_of(event)
     except Exception:  # noqa: BLE001 - an event we cannot read still counts
         ns, workload = OTHER, OTHER

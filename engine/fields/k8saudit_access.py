@@ -5,8 +5,9 @@ Owns: the choice, per JSON path, between the event's typed header (``engine.even
 raw part parsed on first use (``RAW_PATHS``: ``requestObject``, ``responseObject``, ``annotations``, ...) and the
 whole decoded event; the scalar and list accessors built on it, RFC 6901 pointers (``jevt.value``), the per-event
 cache wrapper (``cached``) and the generated-code hooks the condition compiler and the output formatter read
-(``inline``, ``int_text``, ``head_value``). An event decoded whole (``head is None``) is read from ``obj`` alone;
-both forms give the same value for every field.
+(``inline``, ``int_text``, ``head_value``). An event read through its header (``HeaderEvent``) is read from its
+typed members where they answer; an event decoded whole (``DecodedEvent``) from ``obj`` alone; both forms give
+the same value for every field.
 
 Must not: declare fields, decode payloads, or raise on odd events (a value that cannot be read is missing).
 """
@@ -23,7 +24,7 @@ from engine.events.k8s_audit import (
     RAW_MEMBERS,
     RAW_PATHS,
     AuditEvent,
-    EventHead,
+    HeaderEvent,
 )
 from engine.fields.k8saudit_extract import Helper, JsonObject, array_strings, get_path, render
 from engine.fields.k8saudit_pod import NO_NAME, PodRequest, pod_of, response_name
@@ -43,9 +44,10 @@ def _view(event: AuditEvent, reads: str) -> JsonObject:
     to a function that treats both alike)."""
     if reads in RAW_MEMBERS:
         value = event.member(reads)
+    elif type(event) is HeaderEvent and (reads,) in HEAD_PATHS:
+        value = getattr(event, reads)
     else:
-        head = event.head
-        value = event.obj.get(reads, ABSENT) if head is None else getattr(head, reads)
+        value = event.obj.get(reads, ABSENT)
     return {} if value is ABSENT else {reads: value}
 
 
@@ -84,7 +86,7 @@ def cached(name: str, fn: Helper[A], *, reads: str | None = None,
     return extract
 
 
-def _head_getter(chain: str) -> Callable[[EventHead], object]:
+def _head_getter(chain: str) -> Callable[[HeaderEvent], object]:
     attrs = chain.split(".")
     if len(attrs) == 1:
         (a1,) = attrs
@@ -94,20 +96,20 @@ def _head_getter(chain: str) -> Callable[[EventHead], object]:
 
 
 def _typed_scalar(keys: tuple[str, ...], chain: str) -> TextExtractor:
-    """A path the typed header answers: read from ``head``, or from ``obj`` for an event decoded whole."""
+    """A path the typed header answers: read from the event's typed members, or from ``obj`` for an event decoded
+    whole."""
     get = _head_getter(chain)
     dict_path = _dict_scalar(keys)
 
     def typed(event: AuditEvent, arg: object) -> str | None:
-        head = event.head
-        if head is None:
+        if type(event) is not HeaderEvent:
             return dict_path(event, arg)
-        v = get(head)
+        v = get(event)
         return v if v is None or type(v) is str else str(v)  # the header holds strings and ints
     # Generated-code form (see ``engine.condition.codegen``): the header read inline, the call for what is not a
     # string (an int from the header is rendered by the call, as is any value of an event decoded whole).
     typed.inline = lambda arg, event, call: (  # type: ignore[attr-defined]
-        f"(_jv if (_jv := (_jh.{chain} if (_jh := {event}.head) is not None else {_dict_inline(keys, event)})) "
+        f"(_jv if (_jv := ({event}.{chain} if {event}.has_header else {_dict_inline(keys, event)})) "
         f"is None or type(_jv) is str else {call})")
     typed.head_value = lambda arg, head: _head_text(keys, f"{head}.{chain}")  # type: ignore[attr-defined]
     return typed
@@ -223,9 +225,8 @@ def _target_pod_name_head(arg: object, head: str) -> str:
 
 
 def target_pod_name(event: AuditEvent, arg: object) -> str | None:
-    head = event.head
-    if head is not None:
-        ref = head.objectRef
+    if type(event) is HeaderEvent:
+        ref = event.objectRef
         return ref.name if ref.resource == "pods" else None
     obj = event.obj
     target = obj.get("objectRef") if type(obj) is dict else None
@@ -291,11 +292,10 @@ def _pointed(event: AuditEvent, pointer: str) -> object:
     if tokens is None:
         return ABSENT
     if tokens:
-        head = event.head
-        if head is not None:
+        if type(event) is HeaderEvent:
             get = _HEAD_GETTERS.get(tokens)
             if get is not None:
-                return get(head)
+                return get(event)
         n = _raw_prefix(tokens)
         if n:
             return _walk(event.part(tokens[:n]), tokens[n:])
@@ -326,7 +326,7 @@ def _jevt_value_inline(arg: object, event: str, call: str) -> str | None:
         return None
     chain = HEAD_PATHS.get(tokens)
     if chain is not None:
-        return (f"(_jv if (_jv := (_jh.{chain} if (_jh := {event}.head) is not None else "
+        return (f"(_jv if (_jv := ({event}.{chain} if {event}.has_header else "
                 f"(_jo.get({tokens[0]!r}) if type(_jo := {event}.obj) is dict else None))) is None "
                 f"or type(_jv) is str else {call})")
     return (f"(_jv if type(_jo := {event}.obj) is dict and ((_jv := _jo.get({tokens[0]!r})) is None "

@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Final
 
 import msgspec
 
+from engine.events.k8s_audit import HeaderEvent
+
 if TYPE_CHECKING:
     from engine.events.k8s_audit import AuditEvent
 
@@ -71,8 +73,7 @@ def _view(event: AuditEvent, member: str, key: object, decode: Callable[[bytes],
     """``decode`` of the raw ``member`` of ``event`` (given ``b""`` when it is absent), once per event (kept in
     ``event.cache`` under ``key``); ``unknown`` when the view cannot say: no typed header, the member already parsed
     whole (the general extractor reads it at once), or not of the view's types."""
-    head = event.head
-    if head is None:
+    if type(event) is not HeaderEvent:
         return unknown
     cache = event._cache
     if cache is None:
@@ -85,7 +86,7 @@ def _view(event: AuditEvent, member: str, key: object, decode: Callable[[bytes],
     if members is not None and (member,) in members:
         return unknown
     try:
-        value = decode(getattr(head, member) or b"")
+        value = decode(getattr(event, member) or b"")
     except (msgspec.ValidationError, msgspec.DecodeError):
         value = unknown
     cache[key] = value

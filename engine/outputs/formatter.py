@@ -157,7 +157,7 @@ def _generate(parts: list[str | _Token]) -> Any:
 
     When some token's extractor has a ``head_value(arg, head) -> str | None`` hook (an expression giving the
     field's value, a string or None, from a k8s audit event's typed header), the function first takes the
-    header: for an event that has one (``e.head`` not None) those tokens are read from it directly, the others
+    header: for an event read through one (``e.has_header``) those tokens are read from it directly, the others
     as above."""
     consts: dict[str, Any] = {"_T": _typed, "_NA": NA}
     general: list[str] = []  # statements, one line each, unindented
@@ -186,7 +186,7 @@ def _generate(parts: list[str | _Token]) -> Any:
     ret = f"return f\"{''.join(pieces)}\", {{{', '.join(entries)}}}"
     body = [*general, ret]
     if fast != general:
-        body = ["h = getattr(e, 'head', None)", "if h is not None:", *("    " + line for line in [*fast, ret]), *body]
+        body = ["if getattr(e, 'has_header', False):", "    h = e", *("    " + line for line in [*fast, ret]), *body]
     src = (f"def _factory({', '.join(consts)}):\n"
            f"    def format(e):\n"
            + "".join(f"        {line}\n" for line in body)

@@ -33,6 +33,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Generic, TypeVar, cast
 
+from engine.events.k8s_audit import HeaderEvent
+
 if TYPE_CHECKING:
     from types import ModuleType
 
@@ -401,14 +403,19 @@ class K8sAuditIndexer(Generic[T]):
         def pairs(event: AuditEvent) -> Sequence[tuple[T, Matcher | None]]:
             # The common case, an event read through its header whose key is remembered; an event decoded whole
             # goes the general way (its key read from the decoded object).
+            if type(event) is HeaderEvent:
+                # Its time is computed only for an event near the epoch (the header's checked datetime says so).
+                if epoch is not None and event.stageTimestamp.year <= 1970 and event.ts == 0:
+                    return epoch(event)
+                ref = event.objectRef  # the memo key (verb, stage, resource, subresource, user name)
+                key = (event.verb, event.stage, ref.resource, ref.subresource, event.user.username)
+                try:
+                    return memo[key]
+                except KeyError:  # the header's key is the key ``general`` builds, already of plain strings
+                    return remember(key, event)
             if epoch is not None and event.ts == 0:
                 return epoch(event)
-            try:
-                return memo[event.key]
-            except KeyError:  # the header pass's key is the key ``general`` builds, already of plain strings
-                return remember(event.key, event)
-            except AttributeError:  # an event decoded whole at once: keyed by what ``general`` reads
-                return general(event)
+            return general(event)
 
         def lookup(event: AuditEvent) -> Sequence[T]:
             return tuple(item for item, _ in pairs(event))

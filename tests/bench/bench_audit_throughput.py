@@ -36,7 +36,7 @@ import orjson
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from engine.events.k8s_audit import AuditEvent
+from engine.events.k8s_audit import DecodedEvent
 from engine.rules import load_rules
 from engine.runtime import Engine
 from engine.sources.k8s_audit.decode import decode_stream
@@ -92,8 +92,8 @@ def run_mix(mix: str, args: argparse.Namespace, engine: Engine, engine_unindexed
     n = len(lines)
     seen = [event for i in range(0, n, BATCH) for event in decode_stream(lines[i:i + BATCH])]
     engine.process_batch(seen)
-    read_whole = sum(1 for event in seen if type(event) is AuditEvent)  # decoded whole (read, or at once)
-    read_parts = sum(1 for event in seen if type(event) is not AuditEvent and event._members)
+    read_whole = sum(1 for event in seen if type(event) is DecodedEvent)  # decoded whole (read, or at once)
+    read_parts = sum(1 for event in seen if type(event) is not DecodedEvent and event._members)
     print(f"--- mix {mix!r}: {n} synthetic audit events, seed {args.seed}, mean {size:.0f} bytes")
     print(f"orjson.loads: {n / t_plain:12,.0f} events/s")
     print(f"engine:       {n / t_engine:12,.0f} events/s  ({t_engine / n * 1e6:.1f} us/event)")

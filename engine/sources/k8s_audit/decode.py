@@ -1,18 +1,19 @@
 """Kubernetes audit payloads -> ``AuditEvent``s: the one decoder of the ``k8s_audit`` source.
 
 Owns: the checks that make JSON an audit ``Event`` (``kind``, ``auditID``, ``stageTimestamp``) and their errors
-(``AuditDecodeError``), the header pass (``read_event``: one event's text into an ``AuditEvent`` read through its
-typed ``EventHead``; ``read_events``: many texts in one msgspec call), ``split_batch`` (an ``EventList`` or array
+(``AuditDecodeError``), the header pass (``read_event``: one event's text into a ``HeaderEvent``, the typed
+Struct that is the event; ``read_events``: many texts in one msgspec call), ``split_batch`` (an ``EventList`` or array
 into its items' texts), ``decode_payload`` (a JSON ``Event``, an ``EventList`` or a JSON array of events, as the
 kube-apiserver webhook backend and audit log files send them, decoded whole), ``decode_stream`` (many payloads,
-decoded as they are read, the rejected ones reported by position), the cluster mark (``in_cluster``) and the
-RFC 3339 timestamp parser.
+decoded as they are read, the rejected ones reported by position), the cluster mark (``in_cluster``) and
+``parse_rfc3339_ns`` (``engine.events.rfc3339`` with this module's error).
 
 Must not: extract fields (that is ``engine.fields.k8saudit``), define the event model (``engine.events.k8s_audit``
 does), read files or sockets (sources do), or know rules.
 
-An event is read in one typed pass when it can be (msgspec, ``EventHead``): the checks, the rule-index key and the
-members the common fields read are typed; ``requestObject``, ``responseObject``, ``annotations`` and a few rarely
+An event is read in one typed pass when it can be (msgspec, ``HeaderEvent``): the checks (``stageTimestamp`` as an
+RFC 3339 time, in C; the nanoseconds are read on first use of ``ts``) and the members the rule index and the common
+fields read are typed, and the Struct decoded is the event itself (no object is built per event in Python); ``requestObject``, ``responseObject``, ``annotations`` and a few rarely
 read members (``engine.events.k8s_audit.RAW_PATHS``) are kept as raw JSON text (their syntax checked, nothing
 built) and parsed only when a field reads them; the whole event is
 decoded into ``.obj`` (orjson, once) only when something needs more (``jevt.obj``, a pointer the header does not
@@ -25,7 +26,6 @@ later reads that member, the parse fails there and is counted as that rule's eva
 
 from __future__ import annotations
 
-import calendar
 import operator
 import re
 import secrets
@@ -35,14 +35,10 @@ from typing import Final
 import msgspec
 import orjson
 
-from engine.events.k8s_audit import AuditEvent, EventHead, HeaderEvent
+from engine.events.k8s_audit import AuditEvent, DecodedEvent, HeaderEvent
+from engine.events.rfc3339 import InvalidTime, to_ns
 
 NOT_AUDIT = "data not recognized as a k8s audit event"
-
-# 2018-10-25T14:09:12Z, 2018-10-25T14:09:12.123456Z, ...123456789+02:00
-_RFC3339 = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9})\d*)?(Z|z|[+-]\d{2}:?\d{2})$")
-
 
 class AuditDecodeError(ValueError):
     """A payload that is not JSON, or JSON that is not a Kubernetes audit event. ``str()`` says which."""
@@ -53,55 +49,16 @@ class AuditDecodeError(ValueError):
         self.index = index  # position of the offending item inside an EventList/array, if any
 
 
-def _parse_slow(text: str) -> int:
-    m = _RFC3339.match(text) if isinstance(text, str) else None
-    if m is None:
-        raise AuditDecodeError(f"invalid RFC3339 timestamp {text!r}")
-    year, month, day, hour, minute, sec = (int(g) for g in m.groups()[:6])
-    frac = m.group(7) or ""
-    tz = m.group(8)
-    if not (1 <= month <= 12 and 1 <= day <= 31 and hour < 24 and minute < 60 and sec <= 60):
-        raise AuditDecodeError(f"invalid RFC3339 timestamp {text!r}")
-    secs = calendar.timegm((year, month, day, hour, minute, sec, 0, 0, 0))
-    if tz not in ("Z", "z"):
-        sign = 1 if tz[0] == "+" else -1
-        digits = tz[1:].replace(":", "")
-        secs -= sign * (int(digits[:2]) * 3600 + int(digits[2:]) * 60)
-    return secs * 1_000_000_000 + int(frac.ljust(9, "0") or 0)
-
-
-# Seconds part ("2018-10-25T14:09:12") -> ns since the epoch. Events arrive in time order, so a small cache of
-# recent seconds turns nearly every timestamp into one dict lookup plus the fraction. Only the general parser
-# fills it, so a key found there is a valid date and time.
-_SECONDS: dict[str, int] = {}
-_SECONDS_MAX = 1024
-# kube-apiserver's form, "2018-10-25T14:09:12.123456Z", read as seconds + ".123" + "456Z": the two fraction
-# tables hold exactly the valid spellings of those parts, so three lookups both check and convert the stamp.
-_MILLIS = {f".{n:03d}": n * 1_000_000 for n in range(1000)}
-_MICROS_Z = {f"{n:03d}Z": n * 1000 for n in range(1000)}
-
-
 def parse_rfc3339_ns(text: str) -> int:
-    """RFC 3339 time (seconds to nanoseconds precision, any offset) -> int nanoseconds since the epoch."""
+    """RFC 3339 time (seconds to nanoseconds precision, any offset) -> int nanoseconds since the epoch; raises
+    ``AuditDecodeError`` for what is not one."""
     try:
-        return _SECONDS[text[:19]] + _MILLIS[text[19:23]] + _MICROS_Z[text[23:]]  # kube-apiserver's form
-    except (KeyError, TypeError):
-        pass
-    if type(text) is str and len(text) >= 20 and text[-1] == "Z":
-        frac = text[19:-1]
-        if not frac or (frac[0] == "." and 1 < len(frac) <= 10 and frac[1:].isdigit() and frac.isascii()):
-            head = text[:19]
-            base = _SECONDS.get(head)
-            if base is None:
-                base = _parse_slow(head + "Z")
-                if len(_SECONDS) >= _SECONDS_MAX:
-                    _SECONDS.clear()
-                _SECONDS[head] = base
-            return base + int(frac[1:].ljust(9, "0")) if frac else base
-    return _parse_slow(text)
+        return to_ns(text)
+    except InvalidTime as exc:
+        raise AuditDecodeError(str(exc)) from None
 
 
-_read_header = msgspec.json.Decoder(EventHead).decode
+_read_header = msgspec.json.Decoder(HeaderEvent).decode
 
 
 class _Batch(msgspec.Struct, gc=False):
@@ -121,7 +78,7 @@ def from_obj(obj: object, *, raw: bytes | None = None) -> AuditEvent:
     stamp = obj.get("stageTimestamp")
     if type(stamp) is not str:
         raise AuditDecodeError(f"{NOT_AUDIT}: missing stageTimestamp")
-    return AuditEvent(obj, ts=parse_rfc3339_ns(stamp), raw=raw)
+    return DecodedEvent(obj, ts=parse_rfc3339_ns(stamp), raw=raw)
 
 
 def events_from_json(value: object, *, raw: bytes | None = None) -> list[AuditEvent]:
@@ -155,31 +112,17 @@ def decode_payload(data: bytes | str) -> list[AuditEvent]:
     return events_from_json(value, raw=data if type(data) is bytes else None)
 
 
-def read_event(data: bytes) -> AuditEvent | None:
-    """One ``Event``'s JSON text, known to be ASCII, read by the header pass (the checks, the time and the index
-    key; ``obj`` is decoded on first read), or None when the header pass does not take it: not a valid ``Event``,
-    or a header not in the expected JSON types. The caller then decodes it whole, which gives the same event or
-    reports what is wrong. The caller checks ASCII (``bytes.isascii``) because the header pass does not check the
-    UTF-8 of the members it skips; orjson, decoding whole, checks all of it."""
+def read_event(data: bytes) -> HeaderEvent | None:
+    """One ``Event``'s JSON text, known to be ASCII, read by the header pass (the checks and the typed members;
+    ``obj`` is decoded on first read), or None when the header pass does not take it: not a valid ``Event``, or a
+    header not in the expected JSON types. The caller then decodes it whole, which gives the same event or reports
+    what is wrong. The caller checks ASCII (``bytes.isascii``) because the header pass does not check the UTF-8 of
+    the members it skips; orjson, decoding whole, checks all of it."""
     try:
-        return _header_event(_read_header(data), data)
-    except Exception:  # noqa: BLE001 - anything unusual is decoded whole, where it is checked and reported
+        event = _read_header(data)
+    except (msgspec.DecodeError, msgspec.ValidationError):  # decoded whole, where it is checked and reported
         return None
-
-
-def _header_event(head: EventHead, data: bytes) -> AuditEvent:
-    """The event read through ``head``, the header of ``data``; raises for a time that is not one."""
-    stamp = head.stageTimestamp
-    event = _new(HeaderEvent)
-    try:
-        event.ts = _SECONDS[stamp[:19]] + _MILLIS[stamp[19:23]] + _MICROS_Z[stamp[23:]]
-    except KeyError:  # a new second, or another spelling: raises for what is not a time
-        event.ts = parse_rfc3339_ns(stamp)
-    ref = head.objectRef
-    event.key = (head.verb, head.stage, ref.resource, ref.subresource, head.user.username)
     event.raw = data
-    event.head = head
-    event._cache = event._members = None  # the model's lazily made slots (see there)
     return event
 
 
@@ -193,7 +136,7 @@ def _header_event(head: EventHead, data: bytes) -> AuditEvent:
 # pattern). Anything else is read text by text. The events' raw parts (``msgspec.Raw``) point into the joined text,
 # which therefore lives as long as one of its events: fit for a stream whose events are used as they are read
 # (``decode_stream``), not for events that wait in a queue (the webhook reads its items one by one).
-_read_heads = msgspec.json.Decoder(list[int | EventHead]).decode
+_read_heads = msgspec.json.Decoder(list[int | HeaderEvent]).decode
 _AT_ITEM = re.compile(r"at `\$\[(\d+)\]")
 _RETRIES = 4  # texts refused by the joined pass before the rest of a batch is read one by one
 _JOIN_MAX = 1536  # bytes: longer texts are read one by one
@@ -201,9 +144,9 @@ _NONCE: Final = secrets.randbits(62)
 _MARK: Final = b"%d," % _NONCE
 
 
-def read_events(texts: Sequence[bytes | str]) -> list[AuditEvent | None]:
+def read_events(texts: Sequence[bytes | str]) -> list[HeaderEvent | None]:
     """``read_event`` of each text (ASCII or not, bytes or not: such texts are None), read in one pass."""
-    out: list[AuditEvent | None] = [None] * len(texts)
+    out: list[HeaderEvent | None] = [None] * len(texts)
     where: list[int]
     blobs: list[bytes]
     if max(map(len, texts)) <= _JOIN_MAX:
@@ -227,8 +170,8 @@ def read_events(texts: Sequence[bytes | str]) -> list[AuditEvent | None]:
     return _read_joined(out, where, blobs, None)
 
 
-def _read_joined(out: list[AuditEvent | None], where: list[int], blobs: list[bytes],
-                 joined: bytes | None) -> list[AuditEvent | None]:
+def _read_joined(out: list[HeaderEvent | None], where: list[int], blobs: list[bytes],
+                 joined: bytes | None) -> list[HeaderEvent | None]:
     """``out[where[k]]`` = the event of ``blobs[k]`` (ASCII texts), read joined (``joined``: the joined text of
     all of them, when the caller already made it); returns ``out``."""
     for _ in range(_RETRIES):
@@ -249,27 +192,10 @@ def _read_joined(out: list[AuditEvent | None], where: list[int], blobs: list[byt
         n = len(blobs)
         if len(items) != 2 * n or items[0::2].count(_NONCE) != n:
             break
-        seconds, millis, micros, new, header_event, typed = _SECONDS, _MILLIS, _MICROS_Z, _new, HeaderEvent, EventHead
-        for i, head, data in zip(where, items[1::2], blobs):  # of the same length, as just checked
-            # ``_header_event`` written out (this loop runs once per event); what it would raise for leaves the
-            # text to the caller, to be decoded whole, as ``read_event`` does
-            if type(head) is not typed:  # a text that is a bare integer
-                continue
-            stamp = head.stageTimestamp
-            try:
-                ts = seconds[stamp[:19]] + millis[stamp[19:23]] + micros[stamp[23:]]
-            except KeyError:
-                try:
-                    ts = parse_rfc3339_ns(stamp)
-                except (ValueError, OverflowError):  # not a time (``AuditDecodeError``)
-                    continue
-            event = out[i] = new(header_event)
-            ref = head.objectRef
-            event.key = (head.verb, head.stage, ref.resource, ref.subresource, head.user.username)
-            event.ts = ts
-            event.raw = data
-            event.head = head
-            event._cache = event._members = None
+        for i, event, data in zip(where, items[1::2], blobs):  # of the same length, as just checked
+            if type(event) is HeaderEvent:  # else a text that is a bare integer: read alone by the caller
+                event.raw = data
+                out[i] = event
         return out
     for i, data in zip(where, blobs, strict=True):
         out[i] = read_event(data)
@@ -361,14 +287,14 @@ def in_cluster(events: Iterable[AuditEvent], cluster_name: str) -> Iterator[Audi
         yield event
 
 
-def new_event(obj: dict[str, object], ts: int, raw: bytes | None = None) -> AuditEvent:
-    """An ``AuditEvent`` for an already checked ``obj`` (``AuditEvent(obj, ts=ts, raw=raw)``, built faster)."""
-    event = _new(AuditEvent)
+def new_event(obj: dict[str, object], ts: int, raw: bytes | None = None) -> DecodedEvent:
+    """A ``DecodedEvent`` for an already checked ``obj`` (``DecodedEvent(obj, ts=ts, raw=raw)``, built faster)."""
+    event = _new(DecodedEvent)
     event.obj = obj
     event.ts = ts
     event.raw = raw
-    event.head = None
-    event._cache = event._members = None  # as in ``read_event``
+    event.cluster_name = None
+    event._cache = event._members = None  # as the constructor does
     return event
 
 

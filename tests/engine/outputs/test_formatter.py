@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.events.k8s_audit import AuditEvent
+from engine.events.k8s_audit import AuditEvent, DecodedEvent
 from engine.events.syscall import ProcessInfo, SyscallEvent
 from engine.outputs.formatter import OutputFormatError, OutputFormatter, render
 from engine.sources.k8s_audit.decode import parse_rfc3339_ns
@@ -19,7 +19,7 @@ def _audit(**extra) -> AuditEvent:
         "stageTimestamp": "2024-01-01T00:00:00Z",
     }
     obj.update(extra)
-    return AuditEvent(obj, ts=parse_rfc3339_ns(obj["stageTimestamp"]))
+    return DecodedEvent(obj, ts=parse_rfc3339_ns(obj["stageTimestamp"]))
 
 
 def test_plain_and_parenthesised_tokens() -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from engine.events.k8s_audit import AuditEvent
+from engine.events.k8s_audit import DecodedEvent
 from engine.fields.base import FieldSpec, FieldType
 from engine.outputs.formatter import NA, OutputFormatter, render
 from engine.sources.k8s_audit.decode import decode_payload
@@ -49,7 +49,7 @@ OUTPUTS = [
 def test_generated_formatter_equals_the_token_by_token_reference(output: str) -> None:
     fmt = OutputFormatter(output, "k8s_audit")
     events = [e for line in synth_lines(600, seed=4) for e in decode_payload(line)]
-    events.append(AuditEvent({"verb": 7, "stage": None, "user": "not an object", "responseStatus": {"code": 2.5},
+    events.append(DecodedEvent({"verb": 7, "stage": None, "user": "not an object", "responseStatus": {"code": 2.5},
                               "stageTimestamp": "2024-01-01T00:00:00Z"}, ts=1704067200_000000000))
     for event in events:
         got = fmt.format(event)
@@ -59,7 +59,7 @@ def test_generated_formatter_equals_the_token_by_token_reference(output: str) ->
 
 def test_each_call_returns_a_new_fields_dict() -> None:
     fmt = OutputFormatter("v=%ka.verb", "k8s_audit")
-    event = AuditEvent({"verb": "get", "stageTimestamp": "2024-01-01T00:00:00Z"}, ts=1704067200_000000000)
+    event = DecodedEvent({"verb": "get", "stageTimestamp": "2024-01-01T00:00:00Z"}, ts=1704067200_000000000)
     first, second = fmt.format(event)[1], fmt.format(event)[1]
     assert first == second and first is not second
 

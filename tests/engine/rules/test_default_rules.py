@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from engine.events.k8s_audit import AuditEvent
+from engine.events.k8s_audit import AuditEvent, DecodedEvent
 from engine.events.syscall import ContainerInfo, FdInfo, ProcessInfo, SyscallEvent
 from engine.rules import Ruleset, load_rules
 from engine.sources.k8s_audit.decode import parse_rfc3339_ns
@@ -101,7 +101,7 @@ def _audit(verb: str, resource: str, *, user: str = "alice", code: int = 200, **
         "stageTimestamp": "2024-01-01T00:00:00Z",
     }
     obj.update(extra)
-    return AuditEvent(obj, ts=parse_rfc3339_ns(obj["stageTimestamp"]))
+    return DecodedEvent(obj, ts=parse_rfc3339_ns(obj["stageTimestamp"]))
 
 
 def _pod(privileged: bool, host_path: str | None, namespace: str = "prod") -> AuditEvent:

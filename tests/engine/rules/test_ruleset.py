@@ -6,7 +6,7 @@ import hashlib
 
 from helpers import load
 
-from engine.events.k8s_audit import AuditEvent
+from engine.events.k8s_audit import DecodedEvent
 from engine.events.syscall import ProcessInfo, SyscallEvent
 from engine.rules import load_rules
 
@@ -77,7 +77,7 @@ def test_candidates_are_indexed_by_event_type() -> None:
 
 def test_sources_are_kept_apart() -> None:
     rs = load(RULES).ruleset
-    event = AuditEvent(
+    event = DecodedEvent(
         {
             "verb": "get",
             "stage": "ResponseComplete",
@@ -131,7 +131,7 @@ def test_source_indexer_hook_decides_the_candidates() -> None:
     rs = load_rules([("a.yaml", AUDIT_TWO)], indexers={"k8s_audit": build}).ruleset
     assert [rule.name for rule, _ in seen["entries"]] == ["get one", "get two"]
     assert all(ast is not None for _, ast in seen["entries"])
-    event = AuditEvent({"verb": "get", "user": {"username": "bob"}, "stageTimestamp": "2024-01-01T00:00:00Z"},
+    event = DecodedEvent({"verb": "get", "user": {"username": "bob"}, "stageTimestamp": "2024-01-01T00:00:00Z"},
                        ts=1704067200_000000000)
     assert _names(rs.evaluate(event)) == ["get two"]
     unindexed = load_rules([("a.yaml", AUDIT_TWO)], indexers={}).ruleset

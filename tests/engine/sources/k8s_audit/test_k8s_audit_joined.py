@@ -30,7 +30,7 @@ TWO = GOOD + b"," + orjson.dumps({**EVENT, "auditID": "y"})  # two values in one
 
 
 def _key(event: AuditEvent | None) -> object:
-    return None if event is None else (type(event), event.obj, event.ts, event.raw, event.key)
+    return None if event is None else (type(event), event.obj, event.ts, event.raw, event.verb, event.resource)
 
 
 def _alone(texts: list[bytes]) -> list[object]:

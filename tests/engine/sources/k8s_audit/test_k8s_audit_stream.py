@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 import pytest
 
-from engine.events.k8s_audit import AuditEvent
+from engine.events.k8s_audit import AuditEvent, DecodedEvent
 from engine.sources.k8s_audit.decode import (
     AuditDecodeError,
     decode_payload,
@@ -112,7 +112,7 @@ def test_raw_is_kept_for_bytes_only() -> None:
 
 def test_new_event_equals_the_constructor() -> None:
     a = new_event(EVENT, 5, b"raw")
-    b = AuditEvent(EVENT, ts=5, raw=b"raw")
+    b = DecodedEvent(EVENT, ts=5, raw=b"raw")
     assert _same(a, b) and a.cache is not new_event(EVENT, 5).cache
 
 
@@ -141,7 +141,7 @@ def test_cache_and_cluster_name_are_made_on_first_use() -> None:
     assert cache == {} and event.cache is cache  # one dict per event, kept once made
     event.cache = {"k": 1}
     assert event.cache == {"k": 1}
-    other = AuditEvent(EVENT, ts=5, cluster_name="prod")
+    other = DecodedEvent(EVENT, ts=5, cluster_name="prod")
     spec = field_lookup("k8s_audit", "ka.cluster.name")
     assert spec is not None
     assert (spec.extract(other, None), spec.extract(event, None)) == ("prod", None)
@@ -177,12 +177,13 @@ def test_header_read_events_decode_the_whole_event_once_and_only_when_read(
         assert event.ts == parse_rfc3339_ns(obj["stageTimestamp"]) and event.raw == line
         assert event.obj == obj and event.obj is event.obj  # decoded once, then kept
         ref, user = obj.get("objectRef", {}), obj.get("user", {})
-        assert event.key == (obj.get("verb"), obj.get("stage"), ref.get("resource"), ref.get("subresource"),
-                             user.get("username"))
+        assert (event.verb, event.stage, event.objectRef.resource, event.objectRef.subresource,
+                event.user.username) == (obj.get("verb"), obj.get("stage"), ref.get("resource"),
+                                         ref.get("subresource"), user.get("username"))
     assert counting.decoded == lines[:3]
-    replaced = got[3]
-    replaced.obj = {"kind": "Event"}  # an event's decoded object may be set, as on any AuditEvent
-    assert replaced.obj == {"kind": "Event"} and counting.decoded == lines[:3]
+    with pytest.raises(AttributeError):  # the typed members are the text's: its decoded object is not replaced
+        got[3].obj = {"kind": "Event"}  # type: ignore[misc]
+    assert counting.decoded == lines[:3]
 
 
 def test_an_engine_parses_only_the_members_a_rule_or_an_alert_reads_beyond_the_header(
@@ -232,7 +233,7 @@ def test_a_number_beyond_a_double_in_a_skipped_member_fails_only_when_the_event_
     with pytest.raises(AuditDecodeError):
         decode_payload(line)  # decoded whole at once: rejected
     (event,) = decode_stream([line])  # the header pass skips the member: accepted
-    assert event.key[0] == "get"
+    assert event.verb == "get"
     with pytest.raises(orjson.JSONDecodeError):
         event.obj  # noqa: B018 - the read is what fails
 
@@ -263,7 +264,8 @@ def test_an_engine_counts_such_an_event_as_an_evaluation_error_and_goes_on() -> 
 def test_the_header_pass_reads_every_time_as_the_general_parser_does() -> None:
     import random
 
-    from engine.sources.k8s_audit.decode import _parse_slow, read_event
+    from engine.events.rfc3339 import parse_slow as _parse_slow
+    from engine.sources.k8s_audit.decode import read_event
 
     rng = random.Random(7)
     base = 1_767_225_600  # events of a few seconds, in and out of order, past the millisecond cache's bound
@@ -282,3 +284,20 @@ def datetime_text(secs: int) -> str:
     from datetime import UTC, datetime
 
     return datetime.fromtimestamp(secs, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+@pytest.mark.parametrize("name", [".raw", ".ts", ".obj", ".cache", ".members", ".cluster_name"])
+def test_a_member_named_as_the_events_own_state_cannot_set_it(name: str) -> None:
+    """The header Struct keeps its own state (text, time, caches) under names no JSON member is expected to use;
+    a member that does use one is either ``null`` (the state's own start) or sends the event to be decoded whole."""
+    from engine.sources.k8s_audit.decode import read_event
+
+    base = {"kind": "Event", "auditID": "a", "verb": "get", "stageTimestamp": "2018-10-25T14:09:12.123456Z"}
+    text = orjson.dumps({**base, name: {"x": 1}})
+    assert read_event(text) is None  # decoded whole, where the member is just a member
+    (event,) = decode_stream([text])
+    assert event.obj[name] == {"x": 1} and event.ts == 1540476552_123456000 and event.raw == text
+    nulled = orjson.dumps({**base, name: None})
+    header = read_event(nulled)
+    assert header is not None and header.raw == nulled and header.cache == {} and header.cluster_name is None
+    assert header.ts == 1540476552_123456000 and header.obj[name] is None
