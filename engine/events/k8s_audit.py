@@ -174,7 +174,8 @@ class AuditEvent:
         return self.part((name,))
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(auditID={self.obj.get('auditID')!r}, verb={self.verb!r}, resource={self.resource!r})"
+        return (f"{type(self).__name__}(auditID={self.obj.get('auditID')!r}, verb={self.verb!r}, "
+                f"resource={self.resource!r})")
 
 
 class DecodedEvent(AuditEvent):
@@ -211,11 +212,13 @@ def _text(value: object) -> str | None:
     return orjson.dumps(value).decode()
 
 
-class _Stamp_(msgspec.Struct, gc=False):
+class _StampText(msgspec.Struct, gc=False):
+    """An event's ``stageTimestamp`` as written (every other member skipped): ``HeaderEvent.ts`` reads it."""
+
     stageTimestamp: str
 
 
-_read_stamp = msgspec.json.Decoder(_Stamp_).decode
+_read_stamp = msgspec.json.Decoder(_StampText).decode
 
 
 class HeaderEvent(msgspec.Struct, AuditEvent, gc=False):

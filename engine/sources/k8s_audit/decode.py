@@ -2,8 +2,8 @@
 
 Owns: the checks that make JSON an audit ``Event`` (``kind``, ``auditID``, ``stageTimestamp``) and their errors
 (``AuditDecodeError``), the header pass (``read_event``: one event's text into a ``HeaderEvent``, the typed
-Struct that is the event; ``read_events``: many texts in one msgspec call), ``split_batch`` (an ``EventList`` or array
-into its items' texts), ``decode_payload`` (a JSON ``Event``, an ``EventList`` or a JSON array of events, as the
+Struct that is the event; ``read_events``: many texts in one msgspec call), ``split_batch`` (an ``EventList`` or
+array into its items' texts), ``decode_payload`` (a JSON ``Event``, an ``EventList`` or a JSON array of events, as the
 kube-apiserver webhook backend and audit log files send them, decoded whole), ``decode_stream`` (many payloads,
 decoded as they are read, the rejected ones reported by position), the cluster mark (``in_cluster``) and
 ``parse_rfc3339_ns`` (``engine.events.rfc3339`` with this module's error).
@@ -13,11 +13,11 @@ does), read files or sockets (sources do), or know rules.
 
 An event is read in one typed pass when it can be (msgspec, ``HeaderEvent``): the checks (``stageTimestamp`` as an
 RFC 3339 time, in C; the nanoseconds are read on first use of ``ts``) and the members the rule index and the common
-fields read are typed, and the Struct decoded is the event itself (no object is built per event in Python); ``requestObject``, ``responseObject``, ``annotations`` and a few rarely
-read members (``engine.events.k8s_audit.RAW_PATHS``) are kept as raw JSON text (their syntax checked, nothing
-built) and parsed only when a field reads them; the whole event is
-decoded into ``.obj`` (orjson, once) only when something needs more (``jevt.obj``, a pointer the header does not
-answer). Most audit traffic (reads, watches, lease renewals) and most alerts need nothing beyond the header.
+fields read are typed, and the Struct decoded is the event itself (no object is built per event in Python);
+``requestObject``, ``responseObject``, ``annotations`` and a few rarely read members
+(``engine.events.k8s_audit.RAW_PATHS``) are kept as raw JSON text (their syntax checked, nothing built) and parsed
+only when a field reads them; the whole event is decoded into ``.obj`` (orjson, once) only when something needs
+more (``jevt.obj``, a pointer the header does not answer). Most audit traffic (reads, watches, lease renewals) and most alerts need nothing beyond the header.
 Text that is not plain ASCII, and events whose members are not of the types the header expects, are decoded
 whole at once, so every check and error stays the same. The one difference: a number too large for a double
 (``1e400``, which kube-apiserver never writes) in a member the header pass skips is not rejected; if a field
@@ -39,6 +39,7 @@ from engine.events.k8s_audit import AuditEvent, DecodedEvent, HeaderEvent
 from engine.events.rfc3339 import InvalidTime, to_ns
 
 NOT_AUDIT = "data not recognized as a k8s audit event"
+
 
 class AuditDecodeError(ValueError):
     """A payload that is not JSON, or JSON that is not a Kubernetes audit event. ``str()`` says which."""
