@@ -17,7 +17,8 @@ fields read are typed, and the Struct decoded is the event itself (no object is 
 ``requestObject``, ``responseObject``, ``annotations`` and a few rarely read members
 (``engine.events.k8s_audit.RAW_PATHS``) are kept as raw JSON text (their syntax checked, nothing built) and parsed
 only when a field reads them; the whole event is decoded into ``.obj`` (orjson, once) only when something needs
-more (``jevt.obj``, a pointer the header does not answer). Most audit traffic (reads, watches, lease renewals) and most alerts need nothing beyond the header.
+more (``jevt.obj``, a pointer the header does not answer). Most audit traffic (reads, watches, lease renewals)
+and most alerts need nothing beyond the header.
 Text that is not plain ASCII, and events whose members are not of the types the header expects, are decoded
 whole at once, so every check and error stays the same. The one difference: a number too large for a double
 (``1e400``, which kube-apiserver never writes) in a member the header pass skips is not rejected; if a field
